@@ -1,0 +1,1 @@
+"""Image success classifier for HIL-SERL rewards: model, datasets from bags, training and evaluation commands, and the serving node."""
