@@ -1,0 +1,44 @@
+"""Start-up and shutdown shared by every node: one call in each executable's main()."""
+import sys
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+
+from hilserl_common.config import ConfigError
+
+
+def run(node_class, args=None, executor=None) -> int:
+    """Construct and spin `node_class` until Ctrl-C or SIGTERM; always destroy it.
+
+    A ConfigError stops the node with the user-facing message and exit code 2 (no traceback).
+    The node's destroy_node() is the place for safety on exit (e.g. torque off): it runs on
+    Ctrl-C, SIGTERM and exceptions alike.
+    """
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = node_class()
+        if executor is None:
+            rclpy.spin(node)
+        else:
+            executor.add_node(node)
+            executor.spin()
+    except ConfigError as error:
+        print(f'[{node_class.__name__}] configuration error: {error}', file=sys.stderr)
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+def main_for(node_class, executor_factory=None):
+    """A console-script entry point for `node_class`."""
+    def main(args=None):
+        executor = executor_factory() if executor_factory else None
+        sys.exit(run(node_class, args=args, executor=executor))
+    return main
