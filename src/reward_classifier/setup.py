@@ -18,6 +18,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'reward_classifier = reward_classifier.node:main',
+            'reward_classifier_cli = reward_classifier.cli:main',
         ],
     },
 )

@@ -18,6 +18,11 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'sim = so101_driver.sim.node:main',
+            'sim_operator = so101_driver.sim.operator_node:main',
+            'follower = so101_driver.follower.node:main',
+            'leader = so101_driver.leader.node:main',
+            'camera = so101_driver.camera.node:main',
         ],
     },
 )
