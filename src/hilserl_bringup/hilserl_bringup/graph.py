@@ -1,0 +1,157 @@
+"""The node graphs of the workspace, described once.
+
+The launch files (launch/*.launch.py, for `ros2 launch`) and the runner (for machines without ROS)
+both build their processes from these descriptions, so the two can never disagree on which nodes
+run, with which parameter files, parameters and remappings. No ROS import here.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Tuple
+
+
+@dataclass(frozen=True)
+class Argument:
+    """A launch argument: `name:=value` on the command line of both ros2 launch and the runner."""
+    name: str
+    default: str
+    description: str
+    choices: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node process of a graph."""
+    package: str
+    executable: str
+    name: str
+    params_files: Tuple[str, ...]          # file names in the config directory, applied in order
+    parameters: Dict[str, object] = field(default_factory=dict)   # applied after the files
+    remappings: Tuple[Tuple[str, str], ...] = ()
+    required: bool = True                  # the graph stops when a required node exits
+
+
+COMMON_ARGUMENTS = (
+    Argument('sim', 'true', 'Run on the MuJoCo simulation (true) or on the real SO-101 (false).',
+             ('true', 'false')),
+    Argument('robot', 'so101', 'Namespace of this robot\'s topics (one per robot; several actors '
+             'can feed one learner).'),
+    Argument('config_dir', '', 'Directory of the parameter files; empty: the installed config/.'),
+    Argument('config_file', '', 'An extra parameter file applied to every node after the defaults '
+             '(your overrides).'),
+    Argument('output_dir', 'runs/latest', 'Where checkpoints, logs, statistics and plots go.'),
+    Argument('follower_port', '/dev/ttyACM0', 'Serial port of the follower arm (real arm only).'),
+    Argument('leader_port', '/dev/ttyACM1', 'Serial port of the leader arm (real arm only).'),
+    Argument('follower_calibration', '', 'LeRobot calibration JSON of the follower (real arm only).'),
+    Argument('leader_calibration', '', 'LeRobot calibration JSON of the leader (real arm only).'),
+    Argument('camera', '0', 'Wrist camera: device index, path or URL (real arm only).'),
+    Argument('real_time_factor', '1.0', 'Simulation speed: 1.0 is real time, larger runs faster '
+             'and publishes /clock (every node then uses sim time); 0 is as fast as possible.'),
+)
+
+
+def _flag(value: str) -> bool:
+    return str(value).strip().lower() in ('true', '1', 'yes')
+
+
+def _uses_sim_time(args: Dict[str, str]) -> bool:
+    return _flag(args['sim']) and float(args['real_time_factor']) != 1.0
+
+
+def _common(args: Dict[str, str]) -> Dict[str, object]:
+    return {'use_sim_time': _uses_sim_time(args)}
+
+
+def _robot_nodes(args: Dict[str, str]) -> List[NodeSpec]:
+    """The arm, its camera and the operator: simulated or real."""
+    common = _common(args)
+    if _flag(args['sim']):
+        return [
+            NodeSpec('so101_driver', 'sim', 'sim', ('task.yaml', 'sim.yaml'),
+                     {**common, 'real_time_factor': float(args['real_time_factor'])}),
+            NodeSpec('so101_driver', 'sim_operator', 'operator', ('task.yaml', 'sim.yaml'), common),
+        ]
+    return [
+        NodeSpec('so101_driver', 'follower', 'follower', ('task.yaml', 'follower.yaml'),
+                 {'port': args['follower_port'], 'calibration_file': args['follower_calibration']}),
+        NodeSpec('so101_driver', 'leader', 'leader', ('task.yaml', 'leader.yaml'),
+                 {'port': args['leader_port'], 'calibration_file': args['leader_calibration']}),
+        NodeSpec('so101_driver', 'camera', 'camera', ('camera.yaml',), {'device': args['camera']}),
+    ]
+
+
+def _kinematics(args) -> NodeSpec:
+    return NodeSpec('so101_kinematics', 'kinematics', 'kinematics',
+                    ('task.yaml', 'kinematics.yaml'), _common(args))
+
+
+def _reward_classifier(args) -> NodeSpec:
+    return NodeSpec('reward_classifier', 'reward_classifier', 'reward_classifier',
+                    ('task.yaml', 'reward_classifier.yaml'),
+                    {**_common(args), 'output_dir': args['output_dir']})
+
+
+def _actor(args, mode: str) -> NodeSpec:
+    return NodeSpec('hilserl_actor', 'actor', 'actor', ('task.yaml', 'actor.yaml'),
+                    {**_common(args), 'output_dir': args['output_dir'], 'mode': mode,
+                     'sim': _flag(args['sim'])})
+
+
+def _learner(args) -> NodeSpec:
+    # The learner serves every robot, so it lives outside the robot namespace (see namespace_of).
+    return NodeSpec('hilserl_learner', 'learner', 'learner', ('task.yaml', 'learner.yaml'),
+                    {**_common(args), 'output_dir': args['output_dir']})
+
+
+def train_graph(args: Dict[str, str]) -> List[NodeSpec]:
+    """HIL-SERL training: robot, kinematics, reward classifier, actor and learner."""
+    return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args),
+                                 _actor(args, 'train'), _learner(args)]
+
+
+def eval_graph(args: Dict[str, str]) -> List[NodeSpec]:
+    """Deterministic evaluation of a trained policy: no learner, no transitions."""
+    return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args),
+                                 _actor(args, 'eval')]
+
+
+def record_demos_graph(args: Dict[str, str]) -> List[NodeSpec]:
+    """Demonstrations: the follower mirrors the leader while the topics are recorded."""
+    return _robot_nodes(args) + [_kinematics(args), _actor(args, 'record')]
+
+
+GRAPHS: Dict[str, Callable[[Dict[str, str]], List[NodeSpec]]] = {
+    'train': train_graph,
+    'eval': eval_graph,
+    'record_demos': record_demos_graph,
+}
+
+GRAPH_ARGUMENTS: Dict[str, Tuple[Argument, ...]] = {
+    'train': COMMON_ARGUMENTS,
+    'eval': COMMON_ARGUMENTS,
+    'record_demos': COMMON_ARGUMENTS,
+}
+
+GLOBAL_NODES = {'learner'}
+
+
+def namespace_of(spec: NodeSpec, robot: str) -> str:
+    return '/' if spec.name in GLOBAL_NODES else '/' + robot.strip('/')
+
+
+def resolve_arguments(graph: str, given: Dict[str, str]) -> Dict[str, str]:
+    """Defaults filled in; an unknown argument or a value outside the choices is an error."""
+    declared = {a.name: a for a in GRAPH_ARGUMENTS[graph]}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise ValueError(f'unknown argument(s) {", ".join(unknown)} for the {graph} graph; '
+                         f'known: {", ".join(sorted(declared))}')
+    values = {name: given.get(name, a.default) for name, a in declared.items()}
+    for name, a in declared.items():
+        if a.choices and values[name].lower() not in a.choices:
+            raise ValueError(f'argument {name}:={values[name]} is not allowed; '
+                             f'expected one of {", ".join(a.choices)}')
+    try:
+        float(values['real_time_factor'])
+    except ValueError:
+        raise ValueError(f'argument real_time_factor:={values["real_time_factor"]} is not a '
+                         f'number') from None
+    return values

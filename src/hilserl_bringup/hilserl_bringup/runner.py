@@ -1,0 +1,224 @@
+"""Start a node graph without `ros2 launch` (machines with the PyPI ROS wheels only).
+
+    run_graph train sim:=true output_dir:=runs/first
+
+starts the same executables, parameter files, parameters and remappings that
+`ros2 launch hilserl_bringup train.launch.py` starts (both read hilserl_bringup.graph), with
+standard `--ros-args`. Ctrl-C/SIGTERM are forwarded to every node; when a required node dies the
+whole graph is stopped; children die with the runner even if it is killed (PR_SET_PDEATHSIG).
+"""
+import argparse
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import yaml
+
+from hilserl_bringup.graph import GRAPH_ARGUMENTS, GRAPHS, NodeSpec, namespace_of, resolve_arguments
+
+STOP_TIMEOUT_S = 10.0
+_PR_SET_PDEATHSIG = 1
+
+
+class GraphError(RuntimeError):
+    """The graph cannot start: the message says why (missing file, executable, argument)."""
+
+
+def executable_path(package: str, executable: str) -> str:
+    """Where `ros2 run package executable` would find the executable."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    try:
+        prefix = get_package_prefix(package)
+    except PackageNotFoundError:
+        raise GraphError(f'package {package!r} is not built or not on AMENT_PREFIX_PATH '
+                         f'(run scripts/setup, then source scripts/env.sh)') from None
+    path = os.path.join(prefix, 'lib', package, executable)
+    if not os.access(path, os.X_OK):
+        raise GraphError(f'executable {executable!r} of package {package!r} not found at {path}')
+    return path
+
+
+def default_config_dir() -> str:
+    from ament_index_python.packages import get_package_share_directory
+    return os.path.join(get_package_share_directory('hilserl_bringup'), 'config')
+
+
+def param_value(value) -> str:
+    """A parameter value as `-p name:=value` expects it (YAML)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1 << 16).strip().removesuffix('\n...')
+
+
+def ros_arguments(spec: NodeSpec, namespace: str, config_dir: str,
+                  extra_params_file: str = '') -> List[str]:
+    """The standard `--ros-args` for one node: name, namespace, files, parameters, remappings."""
+    args = ['--ros-args', '-r', f'__node:={spec.name}', '-r', f'__ns:={namespace}']
+    files = [os.path.join(config_dir, name) for name in spec.params_files]
+    if extra_params_file:
+        files.append(extra_params_file)
+    for path in files:
+        if not os.path.isfile(path):
+            raise GraphError(f'parameter file {path} (for node {spec.name}) does not exist')
+        args += ['--params-file', path]
+    for name, value in spec.parameters.items():
+        args += ['-p', f'{name}:={param_value(value)}']
+    for source, target in spec.remappings:
+        args += ['-r', f'{source}:={target}']
+    return args
+
+
+def _die_with_parent():
+    # Runs in the child between fork and exec: the kernel sends SIGTERM when the runner dies.
+    libc = ctypes.CDLL('libc.so.6', use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class RunningNode:
+    """One node process with its output prefixed on the terminal and copied to a log file."""
+
+    def __init__(self, spec: NodeSpec, command: List[str], log_dir: Optional[Path], quiet: bool):
+        self.spec = spec
+        self.command = command
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        log = open(log_dir / f'{spec.name}.log', 'ab') if log_dir else None
+        self._pump = threading.Thread(target=self._copy_output, args=(log, quiet), daemon=True)
+        self._pump.start()
+
+    def _copy_output(self, log, quiet: bool):
+        prefix = f'[{self.spec.name}] '.encode()
+        for line in iter(self.process.stdout.readline, b''):
+            if log:
+                log.write(line)
+                log.flush()
+            if not quiet:
+                sys.stdout.buffer.write(prefix + line)
+                sys.stdout.buffer.flush()
+        if log:
+            log.close()
+
+    def signal(self, signum: int):
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def finish_output(self, timeout: float = 2.0):
+        self._pump.join(timeout)
+
+
+class Graph:
+    """A started graph: its nodes, and how to stop them all."""
+
+    def __init__(self, graph: str, arguments: Dict[str, str], only: Sequence[str] = (),
+                 quiet: bool = False):
+        self.name = graph
+        self.arguments = resolve_arguments(graph, arguments)
+        specs = GRAPHS[graph](self.arguments)
+        unknown = sorted(set(only) - {s.name for s in specs})
+        if unknown:
+            raise GraphError(f'no node(s) {", ".join(unknown)} in the {graph} graph; '
+                             f'nodes: {", ".join(s.name for s in specs)}')
+        self.specs = [s for s in specs if not only or s.name in only]
+        self.quiet = quiet
+        self.nodes: List[RunningNode] = []
+
+    def commands(self) -> List[List[str]]:
+        config_dir = self.arguments['config_dir'] or default_config_dir()
+        extra = self.arguments['config_file']
+        if extra and not os.path.isfile(extra):
+            raise GraphError(f'config_file {extra} does not exist')
+        return [[executable_path(s.package, s.executable)]
+                + ros_arguments(s, namespace_of(s, self.arguments['robot']), config_dir, extra)
+                for s in self.specs]
+
+    def start(self):
+        commands = self.commands()  # every check before the first process starts
+        log_dir = Path(self.arguments['output_dir']) / 'logs'
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for spec, command in zip(self.specs, commands):
+            self.nodes.append(RunningNode(spec, command, log_dir, self.quiet))
+
+    def failed_required(self) -> Optional[RunningNode]:
+        for node in self.nodes:
+            if node.spec.required and node.process.poll() is not None:
+                return node
+        return None
+
+    def running(self) -> bool:
+        return any(n.process.poll() is None for n in self.nodes)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> Dict[str, int]:
+        """SIGINT to every node, SIGTERM to what is left after `timeout`, then SIGKILL."""
+        for signum, grace in ((signal.SIGINT, timeout), (signal.SIGTERM, 3.0),
+                              (signal.SIGKILL, 3.0)):
+            for node in self.nodes:
+                node.signal(signum)
+            deadline = time.monotonic() + grace
+            while self.running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not self.running():
+                break
+        for node in self.nodes:
+            node.finish_output()
+        return {n.spec.name: n.process.returncode for n in self.nodes}
+
+
+def parse_launch_arguments(tokens: Sequence[str]) -> Dict[str, str]:
+    values = {}
+    for token in tokens:
+        name, sep, value = token.partition(':=')
+        if not sep or not name:
+            raise GraphError(f'expected name:=value, got {token!r}')
+        values[name] = value
+    return values
+
+
+def run(graph_name: str, arguments: Dict[str, str], only: Sequence[str] = ()) -> int:
+    graph = Graph(graph_name, arguments, only)
+    stop_requested = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop_requested.set())
+    graph.start()
+    print(f'[run_graph] {graph_name}: started {", ".join(s.name for s in graph.specs)}; '
+          f'Ctrl-C stops the graph', flush=True)
+    code = 0
+    while not stop_requested.wait(0.1):
+        dead = graph.failed_required()
+        if dead is not None:
+            print(f'[run_graph] required node {dead.spec.name} exited with code '
+                  f'{dead.process.returncode}; stopping the graph', file=sys.stderr, flush=True)
+            code = dead.process.returncode or 1
+            break
+    codes = graph.stop()
+    print(f'[run_graph] stopped: {codes}', flush=True)
+    return code
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='run_graph', description=__doc__.split('\n\n')[0],
+        epilog='Arguments: ' + '; '.join(f'{a.name} (default {a.default!r}): {a.description}'
+                                         for a in GRAPH_ARGUMENTS['train']))
+    parser.add_argument('graph', help='graph or launch file name: ' + ', '.join(GRAPHS))
+    parser.add_argument('arguments', nargs='*', help='launch arguments as name:=value')
+    parser.add_argument('--only', default='', help='comma-separated node names to start '
+                        '(default: the whole graph)')
+    options = parser.parse_args(argv)
+    graph_name = options.graph.removesuffix('.launch.py')
+    if graph_name not in GRAPHS:
+        parser.error(f'unknown graph {options.graph!r}; known: {", ".join(GRAPHS)}')
+    try:
+        arguments = parse_launch_arguments(options.arguments)
+        only = [n for n in options.only.split(',') if n]
+        sys.exit(run(graph_name, arguments, only))
+    except (GraphError, ValueError) as error:
+        print(f'run_graph: {error}', file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == '__main__':
+    main()

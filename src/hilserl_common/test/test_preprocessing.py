@@ -1,0 +1,35 @@
+"""The shared preprocessing crops the centre square and resizes it to 128x128."""
+import numpy as np
+import pytest
+
+from hilserl_common.preprocessing import IMAGE_SIZE, center_crop_square, is_dead_frame, preprocess
+
+
+def test_640x480_is_centre_cropped_to_480x480_then_resized():
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[:, :80] = 255            # left margin: cropped away
+    image[:, 560:] = 255           # right margin: cropped away
+    image[:, 80:320, 1] = 200      # left half of the centre square is green
+    out = preprocess(image)
+    assert out.shape == (IMAGE_SIZE, IMAGE_SIZE, 3) and out.dtype == np.uint8
+    assert out[:, :60, 0].max() == 0 and out[:, :60, 1].min() == 200
+    assert out[:, 68:].max() == 0
+
+
+def test_portrait_and_square_inputs():
+    assert center_crop_square(np.zeros((300, 200, 3), np.uint8)).shape == (200, 200, 3)
+    square = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    assert np.array_equal(preprocess(square), square)
+
+
+@pytest.mark.parametrize('image', [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 3), np.float32)])
+def test_bad_images_are_refused(image):
+    with pytest.raises(ValueError):
+        preprocess(image)
+
+
+def test_dead_frames():
+    assert is_dead_frame(np.zeros((64, 64, 3), np.uint8))
+    assert is_dead_frame(np.full((64, 64, 3), 3, np.uint8))
+    noisy = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    assert not is_dead_frame(noisy)
