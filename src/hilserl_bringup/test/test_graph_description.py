@@ -1,0 +1,75 @@
+"""The graph description and the runner's command lines, without starting processes."""
+import pytest
+
+from hilserl_bringup.graph import GRAPHS, namespace_of, resolve_arguments
+from hilserl_bringup.runner import (Graph, GraphError, param_value, parse_launch_arguments,
+                                    ros_arguments)
+
+
+def test_sim_graph_has_no_hardware_node_and_real_graph_has_no_sim():
+    sim = {s.name for s in GRAPHS['train'](resolve_arguments('train', {}))}
+    real = {s.name for s in GRAPHS['train'](resolve_arguments('train', {'sim': 'false'}))}
+    assert {'sim', 'operator', 'kinematics', 'reward_classifier', 'actor', 'learner'} <= sim
+    assert not sim & {'follower', 'leader', 'camera'}
+    assert {'follower', 'leader', 'camera', 'actor', 'learner'} <= real
+    assert not real & {'sim', 'operator'}
+
+
+def test_eval_graph_has_no_learner():
+    names = {s.name for s in GRAPHS['eval'](resolve_arguments('eval', {}))}
+    assert 'learner' not in names and 'actor' in names
+
+
+def test_faster_than_real_time_turns_on_sim_time_for_every_node():
+    specs = GRAPHS['train'](resolve_arguments('train', {'real_time_factor': '4'}))
+    assert all(s.parameters['use_sim_time'] is True for s in specs)
+    real_time = GRAPHS['train'](resolve_arguments('train', {}))
+    assert not any(s.parameters.get('use_sim_time') for s in real_time)
+
+
+@pytest.mark.parametrize('given, words', [
+    ({'simulation': 'true'}, ['unknown argument', 'simulation', 'sim']),
+    ({'sim': 'maybe'}, ['sim:=maybe', 'true, false']),
+    ({'real_time_factor': 'fast'}, ['real_time_factor:=fast', 'not a number']),
+])
+def test_bad_arguments_are_named(given, words):
+    with pytest.raises(ValueError) as error:
+        resolve_arguments('train', given)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_learner_is_shared_by_all_robots_and_the_rest_is_namespaced():
+    specs = {s.name: s for s in GRAPHS['train'](resolve_arguments('train', {}))}
+    assert namespace_of(specs['learner'], 'arm1') == '/'
+    assert namespace_of(specs['sim'], 'arm1') == '/arm1'
+
+
+def test_ros_arguments_are_standard(tmp_path):
+    (tmp_path / 'task.yaml').write_text('{}')
+    (tmp_path / 'sim.yaml').write_text('{}')
+    spec = {s.name: s for s in GRAPHS['train'](resolve_arguments('train', {}))}['sim']
+    args = ros_arguments(spec, '/so101', str(tmp_path))
+    assert args[:5] == ['--ros-args', '-r', '__node:=sim', '-r', '__ns:=/so101']
+    assert args.count('--params-file') == 2
+    assert args[args.index('--params-file') + 1] == str(tmp_path / 'task.yaml')
+    assert 'use_sim_time:=false' in args and 'real_time_factor:=1.0' in args
+
+
+def test_a_missing_parameter_file_is_named_before_anything_starts(tmp_path):
+    spec = {s.name: s for s in GRAPHS['train'](resolve_arguments('train', {}))}['sim']
+    with pytest.raises(GraphError, match=r'task\.yaml \(for node sim\) does not exist'):
+        ros_arguments(spec, '/so101', str(tmp_path))
+
+
+def test_unknown_nodes_and_bad_tokens_are_refused():
+    with pytest.raises(GraphError, match='no node'):
+        Graph('train', {}, only=['simulator'])
+    with pytest.raises(GraphError, match='name:=value'):
+        parse_launch_arguments(['sim=true'])
+
+
+@pytest.mark.parametrize('value, text', [
+    (True, 'true'), (1.0, '1.0'), ('runs/x', 'runs/x'), ('0', "'0'"), ([0.1, 0.2], '[0.1, 0.2]')])
+def test_parameter_values_are_yaml(value, text):
+    assert param_value(value) == text

@@ -1,0 +1,38 @@
+"""The launch files build the same nodes as the graph description (needs launch_ros: a real ROS
+install; skipped where only the PyPI wheels are installed)."""
+import importlib.util
+import os
+
+import pytest
+
+launch_ros = pytest.importorskip('launch_ros', reason='launch_ros is not installed (no ROS 2)')
+
+from launch import LaunchContext  # noqa: E402
+from launch.actions import DeclareLaunchArgument, OpaqueFunction  # noqa: E402
+
+from hilserl_bringup.graph import GRAPHS, resolve_arguments  # noqa: E402
+
+LAUNCH_DIR = os.path.join(os.path.dirname(__file__), '..', 'launch')
+
+
+def load(graph):
+    path = os.path.join(LAUNCH_DIR, f'{graph}.launch.py')
+    spec = importlib.util.spec_from_file_location(graph, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.generate_launch_description()
+
+
+@pytest.mark.parametrize('graph', sorted(GRAPHS))
+def test_launch_file_declares_the_arguments_and_builds_the_graph(graph):
+    description = load(graph)
+    declared = [e for e in description.entities if isinstance(e, DeclareLaunchArgument)]
+    assert {'sim', 'robot', 'output_dir'} <= {a.name for a in declared}
+    assert all(a.description for a in declared)
+    context = LaunchContext()
+    for argument in declared:
+        context.launch_configurations[argument.name] = argument.default_value[0].text
+    opaque = next(e for e in description.entities if isinstance(e, OpaqueFunction))
+    nodes = opaque.execute(context)
+    expected = [s.executable for s in GRAPHS[graph](resolve_arguments(graph, {}))]
+    assert [n.node_executable for n in nodes] == expected
