@@ -1,0 +1,1 @@
+"""Neural networks of the learner: the shared image encoder, observation encoder, actor and critics."""
