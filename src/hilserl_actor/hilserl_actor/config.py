@@ -1,0 +1,38 @@
+"""The actor's configuration (episode loop, rewards, evaluation). Shared task values
+(control rate, episode length, action scale, bounds, reset pose) come from config/task.yaml."""
+import dataclasses
+
+from hilserl_common.config import in_range, non_negative, one_of, param, positive
+
+
+@dataclasses.dataclass(frozen=True)
+class ActorConfig:
+    mode: str = param('train', 'train: act and send transitions; eval: deterministic actions, '
+                      'no transitions, eval_episodes episodes; record: the follower mirrors the '
+                      'leader (demonstrations)', one_of('train', 'eval', 'record'))
+    sim: bool = param(True, 'the robot is the simulation (scene reset by service, privileged '
+                      'success available)')
+    control_rate_hz: float = param(10.0, 'control loop rate (Hz)', in_range(1.0, 100.0))
+    control_time_s: float = param(10.0, 'episode length; the episode is truncated after it (s)',
+                                  positive)
+    action_scale: float = param(0.02, 'EE displacement of a full action per step (m)',
+                                in_range(0.001, 0.1))
+    observation_max_age_s: float = param(0.2, 'an observation older than this pauses the '
+                                         'episode instead of acting on stale data (s)', positive)
+    reward_source: str = param('classifier', 'where the reward comes from: the reward '
+                               'classifier node, or (simulation only) the privileged success',
+                               one_of('classifier', 'sim'))
+    terminate_on_success: bool = param(True, 'end the episode at the first success')
+    gripper_change_threshold_rad: float = param(0.05, 'leader gripper change that counts as an '
+                                                'open/close command (rad)', positive)
+    intervention_max_joint_step_rad: float = param(0.15, 'largest joint change per step while '
+                                                   'the follower mirrors the leader (rad)',
+                                                   positive)
+    eval_episodes: int = param(50, 'episodes of an evaluation run', positive)
+    ready_delay_s: float = param(3.0, 'real arm: wait after the reset so the operator can '
+                                 'place the cube (s)', non_negative)
+    weights_device: str = param('cpu', 'torch device of the policy', one_of('cpu', 'cuda'))
+    seed: int = param(0, 'seed of the policy\'s sampling and of the reset offsets',
+                      non_negative)
+    output_dir: str = param('runs/latest', 'where episode statistics are written')
+    actor_id: str = param('', 'name of this actor in transitions; empty: the node namespace')

@@ -1,0 +1,246 @@
+"""The HIL-SERL episode loop, one control step at a time, without ROS.
+
+Each call of `EpisodeLoop.step` gets the newest inputs (a `Snapshot`) and returns what to do:
+joint targets for the arm, the transition completed by this observation, or a pause when an input
+is stale. The policy acts through the closed-loop EE controller; while the operator intervenes the
+follower mirrors the leader (rate-limited) and the stored action is the operator's motion in the
+policy's action space, flagged as an intervention.
+"""
+import dataclasses
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+
+from hilserl_actor.config import ActorConfig
+from so101_kinematics.action_space import (GripperAction, action_to_ee_delta, ee_delta_to_action,
+                                           gripper_target, quantise_gripper)
+from so101_kinematics.ee_control import EEController
+from so101_kinematics.kinematics import Kinematics, check_joints
+from so101_kinematics.model import GRIPPER_INDEX
+from so101_kinematics.proprioception import ProprioceptionTracker
+
+# policy(state (18,), image (128,128,3) uint8, deterministic) -> (EE action (3,), gripper 0/1/2)
+Policy = Callable[[np.ndarray, np.ndarray, bool], Tuple[np.ndarray, int]]
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """The newest value of every input, with the time (s) it was measured."""
+    now_s: float
+    joints: Optional[np.ndarray] = None
+    joints_time_s: float = -np.inf
+    image: Optional[np.ndarray] = None
+    image_time_s: float = -np.inf
+    success: Optional[bool] = None          # reward classifier decision or privileged success
+    success_time_s: float = -np.inf
+    leader_joints: Optional[np.ndarray] = None
+    intervention: bool = False
+
+
+@dataclasses.dataclass
+class Transition:
+    state: np.ndarray
+    image: np.ndarray
+    action: np.ndarray          # (3,) in [-1, 1]
+    gripper_action: int
+    reward: float
+    next_state: np.ndarray
+    next_image: np.ndarray
+    terminated: bool
+    truncated: bool
+    is_intervention: bool
+    step_id: int
+
+
+@dataclasses.dataclass
+class EpisodeSummary:
+    episode_return: float = 0.0
+    length: int = 0
+    success: bool = False
+    steps_to_success: Optional[int] = None
+    intervention_steps: int = 0
+    paused_steps: int = 0
+    step_times_s: List[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def intervention_rate(self) -> float:
+        return self.intervention_steps / self.length if self.length else 0.0
+
+    def loop_periods_s(self) -> np.ndarray:
+        return np.diff(np.asarray(self.step_times_s))
+
+    def policy_hz(self) -> float:
+        periods = self.loop_periods_s()
+        return float(1.0 / periods.mean()) if len(periods) else 0.0
+
+    def jitter_p99_ms(self, nominal_period_s: float) -> float:
+        periods = self.loop_periods_s()
+        if not len(periods):
+            return 0.0
+        return float(np.percentile(np.abs(periods - nominal_period_s), 99) * 1000.0)
+
+
+@dataclasses.dataclass
+class StepResult:
+    command: Optional[np.ndarray] = None       # joint targets to send, or None (hold)
+    transition: Optional[Transition] = None
+    paused: str = ''                           # why no step was taken ('' when one was)
+    done: bool = False                         # the episode ended with this step
+
+
+@dataclasses.dataclass
+class _Pending:
+    """The observation and action of the step whose outcome the next observation tells."""
+    state: np.ndarray
+    image: np.ndarray
+    action: np.ndarray
+    gripper_action: int
+    is_intervention: bool
+
+
+class EpisodeLoop:
+    """One arm's episodes. Call `begin(measured_joints)` after each reset, then `step` at the
+    control rate until it returns done."""
+
+    def __init__(self, config: ActorConfig, kinematics: Kinematics, policy: Policy):
+        self.config = config
+        self.kinematics = kinematics
+        self.policy = policy
+        self.controller = EEController(kinematics)
+        self.proprioception = ProprioceptionTracker(kinematics, 1.0 / config.control_rate_hz)
+        self.max_steps = max(1, int(round(config.control_time_s * config.control_rate_hz)))
+        self.gripper_closed = float(kinematics.lower[GRIPPER_INDEX])
+        self.gripper_open = float(kinematics.upper[GRIPPER_INDEX])
+        self.summary = EpisodeSummary()
+        self._pending: Optional[_Pending] = None
+        self._gripper_target = self.gripper_open
+        self._was_intervening = False
+        self._last_joints_time = -np.inf
+
+    @property
+    def deterministic(self) -> bool:
+        return self.config.mode == 'eval'
+
+    def begin(self, measured_joints: np.ndarray) -> None:
+        self.summary = EpisodeSummary()
+        self._pending = None
+        self._was_intervening = False
+        self.proprioception.reset()
+        self.controller.reset(measured_joints)
+        if check_joints(measured_joints) is None:
+            self._gripper_target = float(measured_joints[GRIPPER_INDEX])
+
+    # --- one control step ---------------------------------------------------------------
+
+    def step(self, snapshot: Snapshot) -> StepResult:
+        stale = self.stale_input(snapshot)
+        if stale:
+            self.summary.paused_steps += 1
+            return StepResult(paused=stale)
+        state = self.proprioception.update(snapshot.joints, snapshot.joints_time_s)
+        self._last_joints_time = snapshot.joints_time_s
+        self.summary.step_times_s.append(snapshot.now_s)
+        result = StepResult()
+        if self._pending is not None:
+            result.transition = self._complete(state, snapshot)
+            result.done = result.transition.terminated or result.transition.truncated
+            if result.done:
+                return result
+        result.command = self._act(state, snapshot)
+        return result
+
+    def stale_input(self, snapshot: Snapshot) -> str:
+        """Why this snapshot cannot be acted on, or ''."""
+        limit = self.config.observation_max_age_s
+        checks = (('joint_states', snapshot.joints, snapshot.joints_time_s),
+                  ('wrist image', snapshot.image, snapshot.image_time_s),
+                  ('reward', snapshot.success, snapshot.success_time_s))
+        for name, value, stamp in checks:
+            if name == 'reward' and self.config.mode == 'record':
+                continue
+            if value is None:
+                return f'no {name} received yet'
+            age = snapshot.now_s - stamp
+            if age > limit:
+                return f'{name} is {age * 1000:.0f} ms old (limit {limit * 1000:.0f} ms)'
+        if check_joints(snapshot.joints) is not None:
+            return f'joint_states unusable: {check_joints(snapshot.joints)}'
+        if snapshot.joints_time_s <= self._last_joints_time:
+            return 'no new joint_states since the last step'
+        return ''
+
+    def _complete(self, next_state: np.ndarray, snapshot: Snapshot) -> Transition:
+        pending, self._pending = self._pending, None
+        success = bool(snapshot.success)
+        reward = 1.0 if success else 0.0
+        step_id = self.summary.length
+        self.summary.length += 1
+        self.summary.episode_return += reward
+        self.summary.intervention_steps += int(pending.is_intervention)
+        if success and not self.summary.success:
+            self.summary.success = True
+            self.summary.steps_to_success = self.summary.length
+        terminated = success and self.config.terminate_on_success
+        truncated = not terminated and self.summary.length >= self.max_steps
+        return Transition(pending.state, pending.image, pending.action, pending.gripper_action,
+                          reward, next_state, snapshot.image, terminated, truncated,
+                          pending.is_intervention, step_id)
+
+    def _act(self, state: np.ndarray, snapshot: Snapshot) -> Optional[np.ndarray]:
+        measured = np.asarray(snapshot.joints, dtype=float)
+        intervening = (self.config.mode == 'record' or snapshot.intervention) \
+            and check_joints(snapshot.leader_joints) is None
+        if intervening:
+            command, action, gripper = self._mirror_leader(measured, snapshot.leader_joints)
+        else:
+            if self._was_intervening:
+                # Hand-over: the EE reference restarts at the arm, so releasing never jumps.
+                self.controller.reset(measured)
+                self._gripper_target = float(measured[GRIPPER_INDEX])
+            command, action, gripper = self._policy_step(state, snapshot.image, measured)
+        self._was_intervening = intervening
+        self._pending = _Pending(state, snapshot.image, action, gripper, intervening)
+        return command
+
+    def _policy_step(self, state, image, measured):
+        try:
+            action, gripper = self.policy(state, image, self.deterministic)
+            action = np.asarray(action, dtype=float).reshape(3)
+            gripper = int(gripper)
+        except (ValueError, TypeError):
+            action, gripper = np.zeros(3), int(GripperAction.STAY)
+        # What is stored is what is executed: clipped to [-1, 1], non-finite parts as 0.
+        executed = np.clip(np.where(np.isfinite(action), action, 0.0), -1.0, 1.0)
+        if gripper not in (0, 1, 2):
+            gripper = int(GripperAction.STAY)
+        self._gripper_target = gripper_target(gripper, self._gripper_target,
+                                              self.gripper_closed, self.gripper_open)
+        result = self.controller.step(action_to_ee_delta(executed, self.config.action_scale),
+                                      measured, self._gripper_target)
+        command = result.joints if result.commandable else None
+        return command, executed.astype(np.float32), gripper
+
+    def _mirror_leader(self, measured, leader):
+        """Follower joint targets walk towards the leader; the stored action is the leader's EE
+        offset from the follower in action units (clipped), gripper quantised."""
+        leader = self.kinematics.clip_to_limits(np.asarray(leader, dtype=float))
+        step = self.config.intervention_max_joint_step_rad
+        command = self.kinematics.clip_to_limits(measured + np.clip(leader - measured, -step, step))
+        command = self._inside_bounds(command, measured)
+        delta = self.kinematics.position(leader) - self.kinematics.position(measured)
+        action = ee_delta_to_action(delta, self.config.action_scale).astype(np.float32)
+        gripper = int(quantise_gripper(leader[GRIPPER_INDEX] - measured[GRIPPER_INDEX],
+                                       self.config.gripper_change_threshold_rad))
+        return command, action, gripper
+
+    def _inside_bounds(self, command, measured):
+        """The operator cannot take the EE out of the workspace either: a mirrored target whose
+        EE lies outside the bounds is replaced by IK to the nearest point inside."""
+        position = self.kinematics.position(command)
+        inside = self.kinematics.clip_to_bounds(position)
+        if np.allclose(position, inside):
+            return command
+        result = self.kinematics.inverse(inside, measured)
+        joints = result.joints.copy()
+        joints[GRIPPER_INDEX] = command[GRIPPER_INDEX]
+        return joints

@@ -1,0 +1,307 @@
+"""The actor node: a thin ROS shell around EpisodeLoop.
+
+Subscriptions keep the newest input of each kind; the control loop runs in its own thread at the
+configured rate on the node's clock (sim time when the simulation runs faster than real time),
+resets the arm between episodes, publishes joint commands, a transition per step and episode
+statistics, and swaps in new policy weights between steps as soon as they arrive.
+"""
+import json
+import os
+import threading
+import time
+from typing import Optional
+
+import numpy as np
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool
+
+from hilserl_actor.config import ActorConfig
+from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
+from hilserl_actor.policy_client import PolicyClient
+from hilserl_common import qos
+from hilserl_common.images import from_msg, to_msg
+from hilserl_common.node import main_for
+from hilserl_common.params import load_config
+from hilserl_interfaces.msg import EpisodeStats, GraspState, PolicyWeights, RewardPrediction
+from hilserl_interfaces.msg import Transition as TransitionMsg
+from hilserl_interfaces.srv import ResetScene
+from so101_kinematics.kinematics import Kinematics, KinematicsConfig
+from so101_kinematics.model import JOINT_NAMES
+from so101_kinematics.reset import ResetConfig, ik_reset
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def joint_vector(msg: JointState) -> Optional[np.ndarray]:
+    """Positions in model order, or None when a joint is missing."""
+    index = {name: i for i, name in enumerate(msg.name)}
+    if not all(name in index for name in JOINT_NAMES) or len(msg.position) < len(msg.name):
+        return None
+    return np.array([msg.position[index[name]] for name in JOINT_NAMES])
+
+
+class LatestInputs:
+    """The newest value of each input; written by callbacks, read by the control thread."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._snapshot = Snapshot(now_s=0.0)
+
+    def update(self, **fields):
+        with self._lock:
+            for name, value in fields.items():
+                setattr(self._snapshot, name, value)
+
+    def snapshot(self, now_s: float) -> Snapshot:
+        with self._lock:
+            copy = Snapshot(**vars(self._snapshot))
+        copy.now_s = now_s
+        return copy
+
+
+class ActorNode(Node):
+    def __init__(self):
+        super().__init__('actor')
+        self.config = load_config(self, ActorConfig)
+        self.kinematics = Kinematics(load_config(self, KinematicsConfig))
+        self.reset_config = load_config(self, ResetConfig)
+        self.actor_id = self.config.actor_id or self.get_namespace().strip('/') or 'actor'
+        self.policy = PolicyClient(self.config.seed, self.config.weights_device)
+        self.loop = EpisodeLoop(self.config, self.kinematics, self.policy)
+        self.inputs = LatestInputs()
+        self.rng = np.random.default_rng(self.config.seed)
+        self._stopping = threading.Event()
+        self.episode_id = 0
+        os.makedirs(self.config.output_dir, exist_ok=True)
+
+        inputs = ReentrantCallbackGroup()
+        self.create_subscription(JointState, 'joint_states', self._on_joints,
+                                 qos.SENSOR_RELIABLE, callback_group=inputs)
+        self.create_subscription(Image, 'wrist_camera/image_proc', self._on_image, qos.SENSOR,
+                                 callback_group=inputs)
+        self.create_subscription(JointState, 'leader/joint_states', self._on_leader,
+                                 qos.SENSOR_RELIABLE, callback_group=inputs)
+        self.create_subscription(Bool, 'intervention', self._on_intervention, qos.COMMANDS,
+                                 callback_group=inputs)
+        if self.config.reward_source == 'classifier':
+            self.create_subscription(RewardPrediction, 'reward', self._on_reward, qos.COMMANDS,
+                                     callback_group=inputs)
+        else:
+            self.create_subscription(GraspState, 'sim/grasp_state', self._on_grasp_state,
+                                     qos.SENSOR_RELIABLE, callback_group=inputs)
+        self.create_subscription(PolicyWeights, '/policy_weights', self._on_weights, qos.LATCHED,
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self.command_pub = self.create_publisher(JointState, 'joint_commands', qos.COMMANDS)
+        self.transition_pub = self.create_publisher(TransitionMsg, '/transitions',
+                                                    qos.TRANSITIONS)
+        self.stats_pub = self.create_publisher(EpisodeStats, 'episode_stats', qos.COMMANDS)
+        self.reset_client = self.create_client(ResetScene, 'sim/reset_scene',
+                                               callback_group=MutuallyExclusiveCallbackGroup())
+        self.rate = self.create_rate(self.config.control_rate_hz)
+        self._thread = threading.Thread(target=self._run, name='control_loop', daemon=True)
+        self._thread.start()
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_joints(self, msg: JointState):
+        joints = joint_vector(msg)
+        if joints is not None:
+            self.inputs.update(joints=joints, joints_time_s=_seconds(msg.header.stamp))
+
+    def _on_image(self, msg: Image):
+        try:
+            image = from_msg(msg)
+        except ValueError as error:
+            self.get_logger().warning(f'dropping a wrist image: {error}',
+                                      throttle_duration_sec=5.0)
+            return
+        self.inputs.update(image=image, image_time_s=_seconds(msg.header.stamp))
+
+    def _on_leader(self, msg: JointState):
+        joints = joint_vector(msg)
+        if joints is not None:
+            self.inputs.update(leader_joints=joints)
+
+    def _on_intervention(self, msg: Bool):
+        self.inputs.update(intervention=bool(msg.data))
+
+    def _on_reward(self, msg: RewardPrediction):
+        self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
+
+    def _on_grasp_state(self, msg: GraspState):
+        self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
+
+    def _on_weights(self, msg: PolicyWeights):
+        error = self.policy.load(msg)
+        if error:
+            self.get_logger().error(f'policy weights version {msg.version} refused: {error}')
+        else:
+            self.get_logger().info(f'policy weights version {msg.version} loaded',
+                                   throttle_duration_sec=10.0)
+
+    # --- the control thread -----------------------------------------------------------------
+
+    def _run(self):
+        try:
+            while rclpy.ok(context=self.context) and not self._stopping.is_set():
+                if not self._episode():
+                    break
+        except Exception as error:  # the loop must not die silently; the node reports and stops
+            self.get_logger().fatal(f'control loop failed: {error!r}')
+            raise
+        finally:
+            if self.config.mode == 'eval' and not self._stopping.is_set():
+                self._finish_evaluation()
+
+    def _episode(self) -> bool:
+        """One reset + episode; False when the actor is done (evaluation finished, shutdown)."""
+        if self.config.mode == 'eval' and self.episode_id >= self.config.eval_episodes:
+            return False
+        if not self._reset():
+            return not self._stopping.is_set()
+        self.loop.begin(self.inputs.snapshot(self.now_s()).joints)
+        started = time.monotonic()
+        paused_reason = ''
+        while not self._stopping.is_set() and rclpy.ok(context=self.context):
+            self.rate.sleep()
+            result = self.loop.step(self.inputs.snapshot(self.now_s()))
+            if result.paused:
+                if result.paused != paused_reason:
+                    self.get_logger().warning(f'episode paused: {result.paused}')
+                paused_reason = result.paused
+                continue
+            paused_reason = ''
+            if result.transition is not None and self.config.mode == 'train':
+                self.transition_pub.publish(self._transition_msg(result.transition))
+            if result.command is not None:
+                self._command(result.command)
+            if result.done:
+                self._report(self.loop.summary, time.monotonic() - started)
+                self.episode_id += 1
+                return True
+        return False
+
+    def _reset(self) -> bool:
+        if self.config.sim and not self._reset_scene():
+            return False
+
+        def read():
+            return self.inputs.snapshot(self.now_s()).joints
+
+        outcome = ik_reset(self.kinematics, self.reset_config, read, self._command,
+                           self.rate.sleep, self.rng)
+        level = self.get_logger().info if outcome.accepted else self.get_logger().warning
+        level(outcome.message, throttle_duration_sec=30.0)
+        if not self.config.sim and self.config.ready_delay_s > 0:
+            self.get_logger().info(f'place the cube: the episode starts in '
+                                   f'{self.config.ready_delay_s:.0f} s')
+            self.get_clock().sleep_for(rclpy.duration.Duration(seconds=self.config.ready_delay_s))
+        return outcome.accepted
+
+    def _reset_scene(self) -> bool:
+        if not self.reset_client.wait_for_service(timeout_sec=5.0):
+            self.get_logger().warning('waiting for the sim/reset_scene service',
+                                      throttle_duration_sec=10.0)
+            return False
+        request = ResetScene.Request(seed=int(self.rng.integers(0, 2**31 - 1)))
+        future = self.reset_client.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout=10.0) or not future.result() or not future.result().success:
+            self.get_logger().warning('sim/reset_scene did not succeed; retrying')
+            return False
+        return True
+
+    def _command(self, joints: np.ndarray):
+        msg = JointState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.name = list(JOINT_NAMES)
+        msg.position = [float(v) for v in joints]
+        self.command_pub.publish(msg)
+
+    def _transition_msg(self, t: Transition) -> TransitionMsg:
+        msg = TransitionMsg()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.actor_id = self.actor_id
+        msg.episode_id = self.episode_id
+        msg.step_id = t.step_id
+        msg.state = t.state.astype(np.float32).tolist()
+        msg.next_state = t.next_state.astype(np.float32).tolist()
+        msg.image = to_msg(t.image)
+        msg.next_image = to_msg(t.next_image)
+        msg.action = np.asarray(t.action, np.float32).tolist()
+        msg.gripper_action = int(t.gripper_action)
+        msg.reward = float(t.reward)
+        msg.terminated = bool(t.terminated)
+        msg.truncated = bool(t.truncated)
+        msg.is_intervention = bool(t.is_intervention)
+        msg.policy_version = int(self.policy.version)
+        return msg
+
+    # --- statistics -------------------------------------------------------------------------
+
+    def _report(self, summary: EpisodeSummary, duration_s: float):
+        nominal = 1.0 / self.config.control_rate_hz
+        msg = EpisodeStats(actor_id=self.actor_id, episode_id=self.episode_id,
+                           mode=self.config.mode, episode_return=float(summary.episode_return),
+                           length=summary.length, success=summary.success,
+                           intervention_steps=summary.intervention_steps,
+                           intervention_rate=float(summary.intervention_rate),
+                           policy_hz=summary.policy_hz(),
+                           loop_jitter_p99_ms=summary.jitter_p99_ms(nominal),
+                           policy_version=int(self.policy.version), duration_s=duration_s)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.stats_pub.publish(msg)
+        record = {'episode': self.episode_id, 'mode': self.config.mode,
+                  'return': msg.episode_return, 'length': msg.length, 'success': msg.success,
+                  'steps_to_success': summary.steps_to_success,
+                  'intervention_steps': msg.intervention_steps,
+                  'intervention_rate': msg.intervention_rate, 'policy_hz': msg.policy_hz,
+                  'loop_jitter_p99_ms': msg.loop_jitter_p99_ms,
+                  'policy_version': msg.policy_version, 'duration_s': duration_s,
+                  'wall_time': time.time()}
+        with open(self._stats_path(), 'a') as log:
+            log.write(json.dumps(record) + '\n')
+        self.get_logger().info(
+            f'{self.config.mode} episode {self.episode_id}: '
+            f'{"SUCCESS" if summary.success else "failure"} return {summary.episode_return:.1f} '
+            f'length {summary.length} interventions {summary.intervention_rate:.0%} '
+            f'{msg.policy_hz:.1f} Hz policy v{msg.policy_version}')
+
+    def _stats_path(self) -> str:
+        name = 'eval_episodes.jsonl' if self.config.mode == 'eval' else 'episodes.jsonl'
+        return os.path.join(self.config.output_dir, name)
+
+    def _finish_evaluation(self):
+        records = []
+        if os.path.exists(self._stats_path()):
+            with open(self._stats_path()) as log:
+                records = [json.loads(line) for line in log if line.strip()]
+        records = records[-self.config.eval_episodes:]
+        successes = [r for r in records if r['success']]
+        summary = {'episodes': len(records), 'success_rate':
+                   len(successes) / len(records) if records else 0.0,
+                   'mean_steps_to_success': float(np.mean([r['steps_to_success']
+                                                           for r in successes]))
+                   if successes else None,
+                   'policy_version': records[-1]['policy_version'] if records else 0}
+        with open(os.path.join(self.config.output_dir, 'eval_summary.json'), 'w') as out:
+            json.dump(summary, out, indent=2)
+        self.get_logger().info(f'evaluation: {summary}')
+        rclpy.try_shutdown(context=self.context)
+
+    def destroy_node(self):
+        self._stopping.set()
+        super().destroy_node()
+
+
+main = main_for(ActorNode, executor_factory=lambda: MultiThreadedExecutor(num_threads=4))

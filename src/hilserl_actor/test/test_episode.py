@@ -1,0 +1,140 @@
+"""The episode loop without ROS: an arm that follows its commands exactly (kinematic) stands in
+for the robot, and the policy is injected."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hilserl_actor.config import ActorConfig
+from hilserl_actor.episode import EpisodeLoop, Snapshot
+from so101_kinematics.kinematics import Kinematics
+from so101_kinematics.model import GRIPPER_INDEX
+
+IMAGE = np.zeros((128, 128, 3), np.uint8)
+
+
+@pytest.fixture(scope='module')
+def kinematics():
+    return Kinematics()
+
+
+def start_joints(kinematics):
+    """Joints with the EE near the reset pose."""
+    middle = (kinematics.lower + kinematics.upper) / 2
+    return kinematics.inverse([0.25, 0.0, 0.07], middle, max_iterations=200).joints
+
+
+class KinematicArm:
+    """Measured joints = last command, a new sample every step."""
+
+    def __init__(self, joints):
+        self.joints = np.array(joints, dtype=float)
+        self.time_s = 0.0
+
+    def snapshot(self, success=False, leader=None, intervention=False):
+        self.time_s += 0.1
+        return Snapshot(now_s=self.time_s, joints=self.joints.copy(), joints_time_s=self.time_s,
+                        image=IMAGE, image_time_s=self.time_s, success=success,
+                        success_time_s=self.time_s, leader_joints=leader,
+                        intervention=intervention)
+
+    def apply(self, command):
+        if command is not None:
+            self.joints = np.array(command, dtype=float)
+
+
+def run_steps(loop, arm, steps, **snapshot_fields):
+    results = []
+    for _ in range(steps):
+        result = loop.step(arm.snapshot(**snapshot_fields))
+        arm.apply(result.command)
+        results.append(result)
+        if result.done:
+            break
+    return results
+
+
+@pytest.mark.parametrize('bad_action', [
+    lambda rng: rng.uniform(-1e6, 1e6, 3),
+    lambda rng: np.array([np.nan, np.inf, -np.inf]),
+    lambda rng: rng.choice([np.nan, 50.0, -50.0], 3),
+])
+def test_the_ee_never_leaves_the_bounds_whatever_the_policy_outputs(kinematics, bad_action):
+    rng = np.random.default_rng(0)
+    config = ActorConfig(control_time_s=30.0)
+    loop = EpisodeLoop(config, kinematics,
+                       lambda s, i, d: (bad_action(rng), int(rng.integers(-5, 8))))
+    arm = KinematicArm(start_joints(kinematics))
+    loop.begin(arm.joints)
+    for result in run_steps(loop, arm, 300):
+        assert np.all(arm.joints >= kinematics.lower - 1e-9)
+        assert np.all(arm.joints <= kinematics.upper + 1e-9)
+        position = kinematics.position(arm.joints)
+        assert np.all(position >= kinematics.bounds_min - 0.002), position
+        assert np.all(position <= kinematics.bounds_max + 0.002), position
+        if result.transition is not None:  # what is stored is what was executed
+            assert np.all(np.abs(result.transition.action) <= 1.0)
+            assert result.transition.gripper_action in (0, 1, 2)
+
+
+def test_an_intervention_stores_the_operators_ee_motion(kinematics):
+    loop = EpisodeLoop(ActorConfig(), kinematics, lambda s, i, d: (np.zeros(3), 1))
+    arm = KinematicArm(start_joints(kinematics))
+    loop.begin(arm.joints)
+    offset = np.array([0.01, -0.006, 0.004])  # the leader's EE is here relative to the follower
+    leader = kinematics.inverse(kinematics.position(arm.joints) + offset, arm.joints,
+                                max_iterations=100).joints
+    leader[GRIPPER_INDEX] = arm.joints[GRIPPER_INDEX] - 0.3   # closing
+    loop.step(arm.snapshot(leader=leader, intervention=True))  # acts
+    result = loop.step(arm.snapshot(leader=leader, intervention=True))  # completes step 0
+    transition = result.transition
+    assert transition.is_intervention
+    np.testing.assert_allclose(transition.action, offset / 0.02, atol=0.05)
+    assert transition.gripper_action == 0
+
+
+def test_the_follower_walks_to_the_leader_without_jumps_and_the_release_is_smooth(kinematics):
+    config = ActorConfig()
+    loop = EpisodeLoop(config, kinematics, lambda s, i, d: (np.zeros(3), 1))
+    arm = KinematicArm(start_joints(kinematics))
+    loop.begin(arm.joints)
+    far_leader = arm.joints + np.array([0.6, -0.3, 0.3, 0.0, 0.0, 0.0])
+    previous = arm.joints.copy()
+    for _ in range(6):
+        run_steps(loop, arm, 1, leader=far_leader, intervention=True)
+        assert np.max(np.abs(arm.joints - previous)) <= config.intervention_max_joint_step_rad + 1e-9
+        previous = arm.joints.copy()
+    released_at = kinematics.position(arm.joints)
+    run_steps(loop, arm, 3)  # operator lets go; the policy outputs zero motion
+    assert np.linalg.norm(kinematics.position(arm.joints) - released_at) < 0.005
+
+
+def test_stale_inputs_pause_the_episode_and_say_why(kinematics):
+    loop = EpisodeLoop(ActorConfig(), kinematics, lambda s, i, d: (np.zeros(3), 1))
+    arm = KinematicArm(start_joints(kinematics))
+    loop.begin(arm.joints)
+    snapshot = arm.snapshot()
+    old_image = dataclasses.replace(snapshot, image_time_s=snapshot.now_s - 0.5)
+    assert 'wrist image is 500 ms old' in loop.step(old_image).paused
+    assert 'no reward' in loop.step(dataclasses.replace(snapshot, success=None)).paused
+    assert loop.step(snapshot).paused == ''
+    assert 'no new joint_states' in loop.step(dataclasses.replace(snapshot)).paused
+
+
+def test_success_terminates_and_the_time_limit_truncates(kinematics):
+    config = ActorConfig(control_time_s=1.0)
+    loop = EpisodeLoop(config, kinematics, lambda s, i, d: (np.zeros(3), 1))
+    arm = KinematicArm(start_joints(kinematics))
+    loop.begin(arm.joints)
+    results = run_steps(loop, arm, 50)
+    transitions = [r.transition for r in results if r.transition]
+    assert len(transitions) == 10 and results[-1].done
+    assert transitions[-1].truncated and not transitions[-1].terminated
+    assert not any(t.truncated for t in transitions[:-1])
+    assert [t.step_id for t in transitions] == list(range(10))
+
+    loop.begin(arm.joints)
+    run_steps(loop, arm, 3)
+    result = loop.step(arm.snapshot(success=True))
+    assert result.done and result.transition.terminated and result.transition.reward == 1.0
+    assert loop.summary.success and loop.summary.steps_to_success == 3
