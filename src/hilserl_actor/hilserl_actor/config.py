@@ -23,6 +23,8 @@ class ActorConfig:
                                'classifier node, or (simulation only) the privileged success',
                                one_of('classifier', 'sim'))
     terminate_on_success: bool = param(True, 'end the episode at the first success')
+    gripper_closed_rad: float = param(-0.17, 'gripper joint target of the close action (rad)')
+    gripper_open_rad: float = param(0.8, 'gripper joint target of the open action (rad)')
     gripper_change_threshold_rad: float = param(0.05, 'leader gripper change that counts as an '
                                                 'open/close command (rad)', positive)
     intervention_max_joint_step_rad: float = param(0.15, 'largest joint change per step while '

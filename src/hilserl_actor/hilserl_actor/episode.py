@@ -109,8 +109,9 @@ class EpisodeLoop:
         self.controller = EEController(kinematics)
         self.proprioception = ProprioceptionTracker(kinematics, 1.0 / config.control_rate_hz)
         self.max_steps = max(1, int(round(config.control_time_s * config.control_rate_hz)))
-        self.gripper_closed = float(kinematics.lower[GRIPPER_INDEX])
-        self.gripper_open = float(kinematics.upper[GRIPPER_INDEX])
+        lower, upper = kinematics.lower[GRIPPER_INDEX], kinematics.upper[GRIPPER_INDEX]
+        self.gripper_closed = float(np.clip(config.gripper_closed_rad, lower, upper))
+        self.gripper_open = float(np.clip(config.gripper_open_rad, lower, upper))
         self.summary = EpisodeSummary()
         self._pending: Optional[_Pending] = None
         self._gripper_target = self.gripper_open
