@@ -1,0 +1,66 @@
+"""Episode bags are rosbag2 MCAP directories that the rosbags readers (demo loader, classifier
+datasets) read back, with this workspace's own messages included."""
+import numpy as np
+import yaml
+from rosbags.highlevel import AnyReader
+
+from hilserl_actor.recording import EpisodeRecorder, bag_directories
+
+# The node writes the bytes of raw subscriptions; here the same CDR comes from the typestore.
+
+
+def joint_state_cdr(store, position):
+    types = store.types
+    stamp = types['builtin_interfaces/msg/Time'](sec=0, nanosec=0)
+    header = types['std_msgs/msg/Header'](stamp=stamp, frame_id='')
+    msg = types['sensor_msgs/msg/JointState'](header=header, name=['shoulder_pan'],
+                                              position=np.array([position]),
+                                              velocity=np.zeros(0), effort=np.zeros(0))
+    return store.serialize_cdr(msg, 'sensor_msgs/msg/JointState')
+
+
+def reward_cdr(store, probability):
+    types = store.types
+    stamp = types['builtin_interfaces/msg/Time'](sec=2, nanosec=0)
+    header = types['std_msgs/msg/Header'](stamp=stamp, frame_id='')
+    msg = types['hilserl_interfaces/msg/RewardPrediction'](header=header, probability=probability,
+                                                          success=True, threshold=0.5)
+    return store.serialize_cdr(msg, 'hilserl_interfaces/msg/RewardPrediction')
+
+
+def record_one(recorder, positions, success_probability):
+    recorder.start()
+    for i, position in enumerate(positions):
+        recorder.write('joint_states', 1_000_000_000 + i * 100_000_000,
+                       joint_state_cdr(recorder.typestore, position))
+    recorder.write('reward', 2_000_000_000, reward_cdr(recorder.typestore, success_probability))
+    return recorder.stop()
+
+
+def test_episodes_are_bags_that_read_back(tmp_path):
+    recorder = EpisodeRecorder(str(tmp_path), '/so101', sim=False)
+    first = record_one(recorder, [0.1, 0.2, 0.3], 0.9)
+    second = record_one(recorder, [0.4], 0.8)
+    assert [p.name for p in bag_directories(str(tmp_path))] == ['episode_0000', 'episode_0001']
+    metadata = yaml.safe_load((first / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    assert metadata['storage_identifier'] == 'mcap' and metadata['version'] == 8
+    assert metadata['message_count'] == 4
+
+    with AnyReader([first], default_typestore=recorder.typestore) as reader:
+        topics = {c.topic: c.msgtype for c in reader.connections}
+        assert topics['/so101/joint_states'] == 'sensor_msgs/msg/JointState'
+        assert topics['/so101/reward'] == 'hilserl_interfaces/msg/RewardPrediction'
+        values = [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages()]
+    assert [m.position[0] for m in values[:3]] == [0.1, 0.2, 0.3]
+    assert abs(values[3].probability - 0.9) < 1e-6
+    assert second.name == 'episode_0001'
+
+
+def test_a_discarded_episode_leaves_nothing_and_numbering_continues(tmp_path):
+    recorder = EpisodeRecorder(str(tmp_path), '/so101', sim=True)
+    record_one(recorder, [0.1], 0.5)
+    recorder.start()
+    recorder.write('joint_states', 5, joint_state_cdr(recorder.typestore, 0.0))
+    assert recorder.stop(keep=False) is None
+    assert [p.name for p in bag_directories(str(tmp_path))] == ['episode_0000']
+    assert EpisodeRecorder(str(tmp_path), '/so101', sim=True).next_index() == 1
