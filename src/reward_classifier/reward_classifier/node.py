@@ -1,0 +1,86 @@
+"""The serving node: the success probability of every processed wrist frame, published on
+`reward` with the frame's stamp. A thin shell around reward_classifier.model.
+
+Refuses to start (exit 2, message naming the difference) with a model trained on another encoder
+or another preprocessing than the workspace's.
+"""
+import numpy as np
+import torch
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from hilserl_common.config import ConfigError
+from hilserl_common.images import from_msg
+from hilserl_common.node import main_for
+from hilserl_common.params import load_config
+from hilserl_common.preprocessing import IMAGE_SIZE, is_dead_frame
+from hilserl_common.qos import COMMANDS, SENSOR
+from hilserl_interfaces.msg import RewardPrediction
+
+from reward_classifier.config import ServingConfig
+from reward_classifier.model import ModelMismatch, load_classifier
+
+_WARN_PERIOD_S = 5.0
+
+
+class RewardClassifierNode(Node):
+    def __init__(self):
+        super().__init__('reward_classifier')
+        self.config = load_config(self, ServingConfig)
+        if not self.config.model_path:
+            raise ConfigError(f'node {self.get_fully_qualified_name()}: parameter '
+                              f"'model_path' is empty; train a model with "
+                              f'`reward_classifier_cli train` and set model_path to its folder')
+        if self.config.device == 'cuda' and not torch.cuda.is_available():
+            raise ConfigError("parameter 'device' = 'cuda', but torch sees no GPU")
+        if self.config.num_threads:
+            # One thread: inference does not fight the other nodes for the CPU.
+            torch.set_num_threads(self.config.num_threads)
+        try:
+            self.model, description = load_classifier(self.config.model_path,
+                                                      self.config.encoder_weights)
+        except ModelMismatch as error:
+            raise ConfigError(f'cannot serve {self.config.model_path}: {error}') from None
+        self.model.to(self.config.device)
+        self.threshold = self.config.threshold if self.config.threshold >= 0.0 \
+            else float(description['threshold'])
+        self.reward_publisher = self.create_publisher(RewardPrediction, 'reward', COMMANDS)
+        self.create_subscription(Image, 'wrist_camera/image_proc', self.on_image, SENSOR)
+        accuracy = description.get('metrics', {}).get('validation_accuracy')
+        self.get_logger().info(
+            f'serving {self.config.model_path} (encoder {self.model.encoder_identity}, '
+            f'threshold {self.threshold:.3f}, validation accuracy {accuracy})')
+
+    def on_image(self, msg: Image):
+        try:
+            image = processed_frame(msg)
+        except ValueError as error:
+            self.get_logger().warning(f'skipping a wrist frame: {error}',
+                                      throttle_duration_sec=_WARN_PERIOD_S)
+            return
+        if is_dead_frame(image):
+            self.get_logger().warning('the wrist frame is black or flat: is the camera alive? '
+                                      'rewards on such frames mean nothing',
+                                      throttle_duration_sec=_WARN_PERIOD_S)
+        probability = float(self.model.predict(image[None])[0])
+        if not np.isfinite(probability):
+            self.get_logger().error('the classifier returned a non-finite probability; '
+                                    'no reward published', throttle_duration_sec=_WARN_PERIOD_S)
+            return
+        self.reward_publisher.publish(RewardPrediction(
+            header=msg.header, probability=probability,
+            success=probability >= self.threshold, threshold=self.threshold))
+
+
+def processed_frame(msg: Image) -> np.ndarray:
+    """The 128 x 128 RGB frame of an image_proc message, or ValueError saying what is wrong."""
+    image = from_msg(msg)
+    if msg.encoding == 'bgr8':
+        image = np.ascontiguousarray(image[..., ::-1])
+    if image.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
+        raise ValueError(f'expected a processed {IMAGE_SIZE}x{IMAGE_SIZE} rgb8 frame, got '
+                         f'{msg.width}x{msg.height} {msg.encoding}')
+    return image
+
+
+main = main_for(RewardClassifierNode)
