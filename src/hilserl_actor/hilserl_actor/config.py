@@ -36,5 +36,7 @@ class ActorConfig:
     weights_device: str = param('cpu', 'torch device of the policy', one_of('cpu', 'cuda'))
     seed: int = param(0, 'seed of the policy\'s sampling and of the reset offsets',
                       non_negative)
+    recording_dir: str = param('', 'record mode: where the episode bags and labels.yaml go; '
+                               'empty: <output_dir>/demos')
     output_dir: str = param('runs/latest', 'where episode statistics are written')
     actor_id: str = param('', 'name of this actor in transitions; empty: the node namespace')

@@ -17,11 +17,13 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
+from hilserl_actor.labels import record_episode_label
 from hilserl_actor.policy_client import PolicyClient
+from hilserl_actor.recording import EpisodeRecorder
 from hilserl_common import qos
 from hilserl_common.images import from_msg, to_msg
 from hilserl_common.node import main_for
@@ -103,6 +105,12 @@ class ActorNode(Node):
         self.stats_pub = self.create_publisher(EpisodeStats, 'episode_stats', qos.COMMANDS)
         self.reset_client = self.create_client(ResetScene, 'sim/reset_scene',
                                                callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_subscription(String, 'operator_event', self._on_operator_event, qos.COMMANDS,
+                                 callback_group=inputs)
+        self._operator_event = ''
+        self.recorder = None
+        if self.config.mode == 'record':
+            self._start_recording(inputs)
         self.rate = self.create_rate(self.config.control_rate_hz)
         self._thread = threading.Thread(target=self._run, name='control_loop', daemon=True)
         self._thread.start()
@@ -140,6 +148,28 @@ class ActorNode(Node):
     def _on_grasp_state(self, msg: GraspState):
         self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
 
+    def _on_operator_event(self, msg: String):
+        """Keyboard/pedal marks: success, failure (end the episode) or rerecord (discard it)."""
+        if msg.data in ('success', 'failure', 'rerecord'):
+            self._operator_event = msg.data
+        else:
+            self.get_logger().warning(f'unknown operator_event {msg.data!r}; expected success, '
+                                      f'failure or rerecord')
+
+    def _start_recording(self, group):
+        directory = self.config.recording_dir or os.path.join(self.config.output_dir, 'demos')
+        self.recorder = EpisodeRecorder(directory, self.get_namespace(), self.config.sim)
+        for topic, msgtype in self.recorder.topics.items():
+            package, _, name = msgtype.split('/')
+            module = __import__(f'{package}.msg', fromlist=[name])
+            qos_profile = qos.SENSOR if 'image' in topic else qos.SENSOR_RELIABLE
+            self.create_subscription(
+                getattr(module, name), topic,
+                lambda data, topic=topic: self.recorder.write(
+                    topic, self.get_clock().now().nanoseconds, data),
+                qos_profile, callback_group=group, raw=True)
+        self.get_logger().info(f'recording episodes into {directory}')
+
     def _on_weights(self, msg: PolicyWeights):
         error = self.policy.load(msg)
         if error:
@@ -169,11 +199,28 @@ class ActorNode(Node):
         if not self._reset():
             return not self._stopping.is_set()
         self.loop.begin(self.inputs.snapshot(self.now_s()).joints)
+        self._operator_event = ''
+        if self.recorder:
+            self.recorder.start()
         started = time.monotonic()
         paused_reason = ''
+        success_frame = None
         while not self._stopping.is_set() and rclpy.ok(context=self.context):
             self.rate.sleep()
-            result = self.loop.step(self.inputs.snapshot(self.now_s()))
+            event, self._operator_event = self._operator_event, ''
+            if event == 'rerecord':
+                self.get_logger().info('re-recording: episode discarded')
+                if self.recorder:
+                    self.recorder.stop(keep=False)
+                return True
+            snapshot = self.inputs.snapshot(self.now_s())
+            if event == 'success':
+                snapshot.success, snapshot.success_time_s = True, snapshot.now_s
+            result = self.loop.step(snapshot)
+            if self.recorder and success_frame is None and self.loop.summary.success:
+                success_frame = self.recorder.frames_written()
+            if event == 'failure' and not result.paused:
+                result.done = True
             if result.paused:
                 if result.paused != paused_reason:
                     self.get_logger().warning(f'episode paused: {result.paused}')
@@ -186,6 +233,8 @@ class ActorNode(Node):
                 self._command(result.command)
             if result.done:
                 self._report(self.loop.summary, time.monotonic() - started)
+                if self.recorder:
+                    self._finish_recording(success_frame)
                 self.episode_id += 1
                 return True
         return False
@@ -277,6 +326,13 @@ class ActorNode(Node):
             f'length {summary.length} interventions {summary.intervention_rate:.0%} '
             f'{msg.policy_hz:.1f} Hz policy v{msg.policy_version}')
 
+    def _finish_recording(self, success_frame):
+        # Let the last messages of the episode (its statistics) reach the bag first.
+        self.get_clock().sleep_for(rclpy.duration.Duration(seconds=0.3))
+        path = self.recorder.stop(keep=True)
+        record_episode_label(path.parent / 'labels.yaml', path.name, success_frame)
+        self.get_logger().info(f'episode saved: {path} (success from frame {success_frame})')
+
     def _stats_path(self) -> str:
         name = 'eval_episodes.jsonl' if self.config.mode == 'eval' else 'episodes.jsonl'
         return os.path.join(self.config.output_dir, name)
@@ -301,6 +357,8 @@ class ActorNode(Node):
 
     def destroy_node(self):
         self._stopping.set()
+        if self.recorder:
+            self.recorder.stop(keep=False)  # an unfinished episode is not a demonstration
         super().destroy_node()
 
 

@@ -19,6 +19,7 @@ EPISODE_TOPICS = {
     'reward': 'hilserl_interfaces/msg/RewardPrediction',
     'episode_stats': 'hilserl_interfaces/msg/EpisodeStats',
 }
+IMAGE_TOPIC = 'wrist_camera/image_proc'
 # Simulation only: the privileged grasp state, for auto-labelling. Never an input of the policy.
 SIM_TOPICS = {'sim/grasp_state': 'hilserl_interfaces/msg/GraspState'}
 
@@ -49,11 +50,11 @@ class EpisodeBag:
             name = topic if topic.startswith('/') else f'{namespace.rstrip("/")}/{topic}'
             self._connections[topic] = self._writer.add_connection(name, msgtype,
                                                                    typestore=typestore)
-        self.messages = 0
+        self.counts = {topic: 0 for topic in topics}
 
     def write(self, topic: str, time_ns: int, serialized: bytes):
         self._writer.write(self._connections[topic], time_ns, serialized)
-        self.messages += 1
+        self.counts[topic] += 1
 
     def close(self):
         self._writer.close()
@@ -91,6 +92,10 @@ class EpisodeRecorder:
     def write(self, topic: str, time_ns: int, serialized: bytes):
         if self.current is not None:
             self.current.write(topic, time_ns, serialized)
+
+    def frames_written(self) -> int:
+        """Wrist frames in the current bag so far: the index the next frame will have."""
+        return self.current.counts[IMAGE_TOPIC] if self.current else 0
 
     def stop(self, keep: bool = True) -> Optional[Path]:
         """Finish the current bag; `keep=False` throws it away (re-record)."""

@@ -1,0 +1,23 @@
+"""Success labels of recorded episodes, in the reward classifier's label-file format
+(`episodes: {name: {success_from_frame: N | null}}`), so demonstrations and classifier datasets
+are labelled the same way. The file is rewritten whole (temporary file + rename): a crash never
+leaves half a label file."""
+import os
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+HEADER = '# success_from_frame: first wrist frame (0-based) showing success; null: never\n'
+
+
+def record_episode_label(path: Path, episode: str, success_from_frame: Optional[int]) -> None:
+    path = Path(path)
+    document = {}
+    if path.exists():
+        document = yaml.safe_load(path.read_text()) or {}
+    episodes = document.setdefault('episodes', {})
+    episodes[episode] = {'success_from_frame': success_from_frame}
+    temporary = path.with_suffix('.yaml.tmp')
+    temporary.write_text(HEADER + yaml.safe_dump(document, sort_keys=True))
+    os.replace(temporary, path)
