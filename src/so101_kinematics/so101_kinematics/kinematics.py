@@ -30,6 +30,7 @@ _SITE_TO_TOOL = np.array([[0.0, 0.0, -1.0],
                           [0.0, 1.0, 0.0],
                           [1.0, 0.0, 0.0]])
 APPROACH_AXIS_IN_SITE = np.array([1.0, 0.0, 0.0])
+CLOSING_AXIS_IN_SITE = np.array([0.0, 0.0, 1.0])
 WRIST_ROLL_INDEX = JOINT_NAMES.index('wrist_roll')
 
 
@@ -160,6 +161,12 @@ class Kinematics:
         """Unit vector out of the jaws, in the base frame (straight down is (0, 0, -1))."""
         _, rotation = self._site_pose(np.asarray(joints, dtype=float))
         return rotation @ APPROACH_AXIS_IN_SITE
+
+    def closing_axis(self, joints: Sequence[float]) -> np.ndarray:
+        """Unit vector from the fixed jaw towards the moving jaw, in the base frame: the jaws
+        grip an object centred about 1.3 cm along it from the gripperframe."""
+        _, rotation = self._site_pose(np.asarray(joints, dtype=float))
+        return rotation @ CLOSING_AXIS_IN_SITE
 
     def _site_pose(self, joints: np.ndarray):
         self._data.qpos[:] = joints

@@ -1,0 +1,40 @@
+"""Configuration of the simulated cell and the simulated operator (config/sim.yaml)."""
+import dataclasses
+
+from hilserl_common.config import (ConfigError, in_range, length, non_negative, param,
+                                   positive)
+
+
+@dataclasses.dataclass(frozen=True)
+class CellConfig:
+    """The scene, its physics and its camera; used by the sim node and by plain-Python users."""
+    physics_timestep_s: float = param(0.002, 'MuJoCo timestep (s)', in_range(0.0005, 0.01))
+    image_width: int = param(128, 'wrist frame width (px); the frame is rendered square-cropped '
+                             'like the real camera after preprocessing', positive)
+    image_height: int = param(128, 'wrist frame height (px)', positive)
+    camera_fovy_deg: float = param(65.0, 'vertical field of view of the wrist camera (deg); '
+                                   '65 is a 4:3 USB camera of ~80 deg horizontal, centre-cropped',
+                                   in_range(20.0, 120.0))
+    mesh_keep_fraction: float = param(0.05, 'share of the arm mesh triangles the quadric '
+                                      'decimation aims at (cached)', in_range(0.005, 1.0))
+    mesh_cluster_m: float = param(0.0015, 'grid of the vertex clustering after decimation (m); '
+                                  '0 keeps the decimated mesh', in_range(0.0, 0.01))
+    cube_size_m: float = param(0.025, 'edge of the red cube (m)', in_range(0.01, 0.05))
+    cube_mass_kg: float = param(0.02, 'mass of the cube (kg)', positive)
+    cube_region_min: list = param([0.18, -0.08], 'x, y corner of the region the cube is placed '
+                                  'in at reset (base frame, m)', length(2))
+    cube_region_max: list = param([0.30, 0.08], 'opposite x, y corner of the cube region (m)',
+                                  length(2))
+    cube_yaw_range_rad: float = param(0.3, 'cube yaw is uniform in +- this around facing the '
+                                      'base (rad)', in_range(0.0, 0.7854))
+    success_lift_m: float = param(0.03, 'success: the cube is grasped and its bottom is this high '
+                                  'above the table (m)', positive)
+    reset_joint_pose: list = param([0.0, -0.6, 0.3, 1.5, 0.0, 0.8], 'joint pose (rad) the arm '
+                                   'is put in by a scene reset (task.yaml)', length(6))
+    seed: int = param(0, 'seed of the first scene; later resets continue the sequence',
+                      non_negative)
+
+    def __post_init__(self):
+        if any(lo > hi for lo, hi in zip(self.cube_region_min, self.cube_region_max)):
+            raise ConfigError(f'cube_region_min {self.cube_region_min} must not exceed '
+                              f'cube_region_max {self.cube_region_max}')

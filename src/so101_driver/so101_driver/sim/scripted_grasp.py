@@ -1,0 +1,116 @@
+"""A scripted grasp-and-lift from the privileged cube position: the hand of the simulated
+operator on the leader arm (full demonstrations and short corrections) and the driver of the
+reward classifier's auto-labelled episodes. Plain Python, no ROS.
+
+It produces *leader* joint targets, one per control step, closed loop on the measured follower
+joints through so101_kinematics (EEController: no drift, servo sag cancelled). Each step moves
+the EE reference by at most `max_step_m` (below the policy's action_scale), so a recorded
+demonstration stays inside the policy's action space.
+"""
+import dataclasses
+import enum
+from typing import Optional, Sequence
+
+import numpy as np
+
+from hilserl_common.config import in_range, param, positive
+from so101_kinematics.ee_control import EEController
+from so101_kinematics.kinematics import Kinematics, check_joints
+from so101_kinematics.model import GRIPPER_INDEX
+
+
+@dataclasses.dataclass(frozen=True)
+class GraspScriptConfig:
+    max_step_m: float = param(0.015, 'largest EE move per control step (m)', in_range(0.001, 0.05))
+    hover_height_m: float = param(0.06, 'EE height above the cube top before descending (m)',
+                                  positive)
+    grasp_height_m: float = param(0.0125, 'EE (gripperframe) height at which the jaws close '
+                                  '(m); the pads are level with the gripperframe',
+                                  in_range(0.0, 0.1))
+    grasp_offset_m: float = param(0.024, 'the gripperframe (at the fixed jaw) descends this far '
+                                  'from the cube centre along the closing axis, clear of the '
+                                  'cube; closing pushes the cube onto the fixed jaw (m)',
+                                  in_range(0.0, 0.05))
+    cube_half_m: float = param(0.0125, 'half the cube edge (m)', positive)
+    lift_height_m: float = param(0.12, 'EE height to lift the cube to (m)', positive)
+    close_steps: int = param(6, 'control steps the jaws get to close before lifting', positive)
+    reach_tolerance_m: float = param(0.008, 'a waypoint is reached this close (m)', positive)
+    gripper_open_rad: float = param(0.8, 'open jaws (rad)', in_range(-0.2, 1.8))
+    gripper_closed_rad: float = param(-0.17, 'closed jaws (rad)', in_range(-0.2, 1.8))
+
+
+class Phase(enum.Enum):
+    APPROACH = 'approach'   # above the cube, jaws open
+    DESCEND = 'descend'
+    CLOSE = 'close'
+    LIFT = 'lift'
+    HOLD = 'hold'
+
+
+class ScriptedGrasp:
+    """Call reset() with the measured joints at the start, then step() once per control step."""
+
+    def __init__(self, kinematics: Kinematics, config: GraspScriptConfig = GraspScriptConfig()):
+        self.kinematics = kinematics
+        self.config = config
+        self.controller = EEController(kinematics)
+        self.phase = Phase.APPROACH
+        self._close_count = 0
+        self._gripper = config.gripper_open_rad
+        self._grasp_xy: Optional[np.ndarray] = None
+
+    def reset(self, measured_joints: Sequence[float], phase: Phase = Phase.APPROACH) -> None:
+        self.controller.reset(measured_joints)
+        self.phase = phase
+        self._close_count = 0
+        self._gripper = self.config.gripper_open_rad
+        self._grasp_xy = None
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.HOLD
+
+    def step(self, measured_joints: Sequence[float], cube_position: Sequence[float]
+             ) -> Optional[np.ndarray]:
+        """Leader joint targets for this step; None when the measured joints are unusable."""
+        if check_joints(measured_joints) is not None:
+            return None
+        measured_ee = self.kinematics.position(measured_joints)
+        # Aim the gripperframe beside the cube so that the cube ends up between the pads.
+        grasp_offset = self.kinematics.closing_axis(measured_joints) * self.config.grasp_offset_m
+        cube = np.asarray(cube_position, dtype=float) - grasp_offset
+        if self._grasp_xy is not None:  # closing pushes the cube: do not chase it
+            cube[:2] = self._grasp_xy
+        self._advance(measured_ee, self._waypoint(cube))
+        if self.phase is Phase.CLOSE and self._grasp_xy is None:
+            self._grasp_xy = measured_ee[:2].copy()
+            cube[:2] = self._grasp_xy
+        waypoint = self._waypoint(cube)
+        reference = self.controller.reference
+        if reference is None:
+            reference = measured_ee
+        delta = np.clip(waypoint - reference, -self.config.max_step_m, self.config.max_step_m)
+        result = self.controller.step(delta, measured_joints, gripper_rad=self._gripper)
+        return result.joints
+
+    def _waypoint(self, cube: np.ndarray) -> np.ndarray:
+        if self.phase is Phase.APPROACH:
+            top = cube[2] + self.config.cube_half_m
+            return np.array([cube[0], cube[1], top + self.config.hover_height_m])
+        if self.phase in (Phase.DESCEND, Phase.CLOSE):
+            return np.array([cube[0], cube[1], self.config.grasp_height_m])
+        return np.array([cube[0], cube[1], self.config.lift_height_m])
+
+    def _advance(self, measured_ee: np.ndarray, waypoint: np.ndarray) -> None:
+        near = np.linalg.norm(measured_ee - waypoint) <= self.config.reach_tolerance_m
+        if self.phase is Phase.APPROACH and near:
+            self.phase = Phase.DESCEND
+        elif self.phase is Phase.DESCEND and near:
+            self.phase = Phase.CLOSE
+        elif self.phase is Phase.CLOSE:
+            self._gripper = self.config.gripper_closed_rad
+            self._close_count += 1
+            if self._close_count >= self.config.close_steps:
+                self.phase = Phase.LIFT
+        elif self.phase is Phase.LIFT and measured_ee[2] >= self.config.lift_height_m - 0.01:
+            self.phase = Phase.HOLD
