@@ -4,6 +4,7 @@ The launch files (launch/*.launch.py, for `ros2 launch`) and the runner (for mac
 both build their processes from these descriptions, so the two can never disagree on which nodes
 run, with which parameter files, parameters and remappings. No ROS import here.
 """
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Tuple
 
@@ -60,14 +61,17 @@ def _common(args: Dict[str, str]) -> Dict[str, object]:
     return {'use_sim_time': _uses_sim_time(args)}
 
 
-def _robot_nodes(args: Dict[str, str]) -> List[NodeSpec]:
-    """The arm, its camera and the operator: simulated or real."""
+def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> List[NodeSpec]:
+    """The arm, its camera and the operator: simulated or real. The simulated operator makes
+    short corrections while the policy trains, demonstrates whole grasps for recordings, and
+    stays off during evaluation."""
     common = _common(args)
     if _flag(args['sim']):
         return [
             NodeSpec('so101_driver', 'sim', 'sim', ('task.yaml', 'sim.yaml'),
                      {**common, 'real_time_factor': float(args['real_time_factor'])}),
-            NodeSpec('so101_driver', 'sim_operator', 'operator', ('task.yaml', 'sim.yaml'), common),
+            NodeSpec('so101_driver', 'sim_operator', 'operator', ('task.yaml', 'sim.yaml'),
+                     {**common, 'mode': operator_mode}),
         ]
     return [
         NodeSpec('so101_driver', 'follower', 'follower', ('task.yaml', 'follower.yaml'),
@@ -86,13 +90,16 @@ def _kinematics(args) -> NodeSpec:
 def _reward_classifier(args) -> NodeSpec:
     return NodeSpec('reward_classifier', 'reward_classifier', 'reward_classifier',
                     ('task.yaml', 'reward_classifier.yaml'),
-                    {**_common(args), 'output_dir': args['output_dir']})
+                    {**_common(args),
+                     'model_path': os.path.join(args['output_dir'], 'reward_classifier')})
 
 
 def _actor(args, mode: str) -> NodeSpec:
-    return NodeSpec('hilserl_actor', 'actor', 'actor', ('task.yaml', 'actor.yaml'),
-                    {**_common(args), 'output_dir': args['output_dir'], 'mode': mode,
-                     'sim': _flag(args['sim'])})
+    parameters = {**_common(args), 'output_dir': args['output_dir'], 'mode': mode,
+                  'sim': _flag(args['sim'])}
+    if mode == 'record' and _flag(args['sim']):
+        parameters['reward_source'] = 'sim'  # demonstrations are labelled by the simulation
+    return NodeSpec('hilserl_actor', 'actor', 'actor', ('task.yaml', 'actor.yaml'), parameters)
 
 
 def _learner(args) -> NodeSpec:
@@ -109,13 +116,13 @@ def train_graph(args: Dict[str, str]) -> List[NodeSpec]:
 
 def eval_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """Deterministic evaluation of a trained policy: no learner, no transitions."""
-    return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args),
-                                 _actor(args, 'eval')]
+    return _robot_nodes(args, 'off') + [_kinematics(args), _reward_classifier(args),
+                                        _actor(args, 'eval')]
 
 
 def record_demos_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """Demonstrations: the follower mirrors the leader while the topics are recorded."""
-    return _robot_nodes(args) + [_kinematics(args), _actor(args, 'record')]
+    return _robot_nodes(args, 'demo') + [_kinematics(args), _actor(args, 'record')]
 
 
 GRAPHS: Dict[str, Callable[[Dict[str, str]], List[NodeSpec]]] = {
