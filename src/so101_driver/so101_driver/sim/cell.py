@@ -40,6 +40,8 @@ class SimulatedCell:
         self._actuators = np.array([self.model.actuator(n).id for n in JOINT_NAMES])
         self._ctrl_low = self.model.actuator_ctrlrange[self._actuators, 0]
         self._ctrl_high = self.model.actuator_ctrlrange[self._actuators, 1]
+        self._gains = self.model.actuator_gainprm[self._actuators].copy()
+        self._biases = self.model.actuator_biasprm[self._actuators].copy()
         cube_joint = self.model.body(CUBE_BODY).jntadr[0]
         self._cube_qpos = self.model.jnt_qposadr[cube_joint]
         self._cube_dof = self.model.jnt_dofadr[cube_joint]
@@ -49,12 +51,8 @@ class SimulatedCell:
         self._moving_jaw = self.model.body(MOVING_JAW_BODY).id
         self._half = config.cube_size_m / 2
         self._rng = np.random.default_rng(config.seed)
-        self._renderer: Optional[mujoco.Renderer] = None
-        if render:
-            self._renderer = mujoco.Renderer(self.model, config.image_height, config.image_width)
-            # No shadows or reflections: ~10x cheaper on a CPU (ENVIRONMENT.md).
-            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
-            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+        self._renders = render
+        self._renderer: Optional[mujoco.Renderer] = None  # made by the first render() call
         self.reset()
 
     # --- time and physics --------------------------------------------------------------
@@ -97,6 +95,16 @@ class SimulatedCell:
 
     def joint_efforts(self) -> np.ndarray:
         return self.data.actuator_force[self._actuators].copy()
+
+    def set_torque(self, enabled: bool) -> None:
+        """Torque off makes the servos limp (no force), like the real arm's torque_enable."""
+        if enabled:
+            self.model.actuator_gainprm[self._actuators] = self._gains
+            self.model.actuator_biasprm[self._actuators] = self._biases
+            self.hold()  # torque back on where the arm is, not where it was told to go
+        else:
+            self.model.actuator_gainprm[self._actuators] = 0.0
+            self.model.actuator_biasprm[self._actuators] = 0.0
 
     def hold(self) -> None:
         """Stop: targets := the current positions."""
@@ -158,9 +166,16 @@ class SimulatedCell:
     # --- camera ------------------------------------------------------------------------
 
     def render(self) -> np.ndarray:
-        """The wrist camera frame, H x W x 3 uint8 RGB."""
-        if self._renderer is None:
+        """The wrist camera frame, H x W x 3 uint8 RGB. The GL context belongs to the thread
+        of the first call: render (and close) from that thread only."""
+        if not self._renders:
             raise RuntimeError('this SimulatedCell was made with render=False')
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(self.model, self.config.image_height,
+                                             self.config.image_width)
+            # No shadows or reflections: ~10x cheaper on a CPU (ENVIRONMENT.md).
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
         self._renderer.update_scene(self.data, camera=WRIST_CAMERA)
         return self._renderer.render()
 

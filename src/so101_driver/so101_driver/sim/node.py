@@ -1,0 +1,256 @@
+"""The `sim` node: the MuJoCo cell behind the follower's and the wrist camera's topics, plus the
+simulation-only grasp state, scene reset, stop and torque services.
+
+Physics runs in its own thread, paced to `real_time_factor` x wall time (0: as fast as
+possible). When not real time, sim time is published on /clock and used for every stamp, so
+nodes with use_sim_time stay consistent. Timers here run on the steady clock: the sim is the
+source of time and must not wait for itself.
+"""
+import dataclasses
+import threading
+import time
+from typing import Optional
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Pose
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_srvs.srv import SetBool, Trigger
+
+from hilserl_common import qos
+from hilserl_common.config import in_range, param, positive
+from hilserl_common.images import to_msg
+from hilserl_common.node import main_for
+from hilserl_common.params import load_config
+from hilserl_common.preprocessing import preprocess
+from hilserl_interfaces.msg import GraspState
+from hilserl_interfaces.srv import ResetScene
+from so101_driver.sim.cell import SimulatedCell
+from so101_driver.sim.config import CellConfig
+from so101_kinematics.model import JOINT_NAMES
+
+CAMERA_FRAME = 'wrist_camera'
+BASE_FRAME = 'base'
+
+
+@dataclasses.dataclass(frozen=True)
+class SimNodeConfig:
+    real_time_factor: float = param(1.0, 'simulation speed: 1 is real time; larger runs faster '
+                                    'and publishes /clock; 0 is as fast as possible',
+                                    in_range(0.0, 100.0))
+    joint_state_rate_hz: float = param(50.0, 'joint_states rate in sim time (Hz)',
+                                       in_range(1.0, 500.0))
+    camera_rate_hz: float = param(30.0, 'wrist camera frame rate in sim time (Hz)',
+                                  in_range(1.0, 120.0))
+    grasp_state_rate_hz: float = param(20.0, 'sim/grasp_state rate in sim time (Hz)',
+                                       in_range(1.0, 500.0))
+    physics_chunk_s: float = param(0.005, 'sim time stepped between pacing and publishing '
+                                   'checks (s)', in_range(0.001, 0.05))
+
+
+def _seconds_to_time(seconds: float) -> Time:
+    whole = int(seconds)
+    return Time(sec=whole, nanosec=int(round((seconds - whole) * 1e9)) % 1_000_000_000)
+
+
+def _pose(position, quat_wxyz) -> Pose:
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in position)
+    w, x, y, z = (float(v) for v in quat_wxyz)
+    pose.orientation.w, pose.orientation.x, pose.orientation.y, pose.orientation.z = w, x, y, z
+    return pose
+
+
+class _Schedule:
+    """Publishing deadlines in sim time for one stream."""
+
+    def __init__(self, rate_hz: float):
+        self.period = 1.0 / rate_hz
+        self.next = 0.0
+
+    def due(self, now: float) -> bool:
+        if now + 1e-9 < self.next:
+            return False
+        self.next = max(self.next + self.period, now)  # never a burst after a stall
+        return True
+
+
+class SimNode(Node):
+    def __init__(self):
+        super().__init__('sim')
+        self.cell_config = load_config(self, CellConfig)
+        self.config = load_config(self, SimNodeConfig)
+        self.cell = SimulatedCell(self.cell_config)
+        self.lock = threading.Lock()
+        self.sim_time_s = time.time()  # sim clock starts at the wall time of start-up
+        self.publishes_clock = self.config.real_time_factor != 1.0
+
+        self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
+        self.raw_pub = self.create_publisher(Image, 'wrist_camera/image_raw', qos.SENSOR)
+        self.proc_pub = self.create_publisher(Image, 'wrist_camera/image_proc', qos.SENSOR)
+        self.info_pub = self.create_publisher(CameraInfo, 'wrist_camera/camera_info', qos.SENSOR)
+        self.grasp_pub = self.create_publisher(GraspState, 'sim/grasp_state',
+                                               qos.SENSOR_RELIABLE)
+        self.clock_pub = (self.create_publisher(Clock, '/clock', qos.CLOCK)
+                          if self.publishes_clock else None)
+        self.create_subscription(JointState, 'joint_commands', self._on_command, qos.COMMANDS)
+        self.create_service(ResetScene, 'sim/reset_scene', self._on_reset)
+        self.create_service(Trigger, 'stop', self._on_stop)
+        self.create_service(SetBool, 'torque_enable', self._on_torque)
+
+        self.schedules = {name: _Schedule(rate) for name, rate in (
+            ('joints', self.config.joint_state_rate_hz), ('camera', self.config.camera_rate_hz),
+            ('grasp', self.config.grasp_state_rate_hz))}
+        self.running = True
+        self.thread = threading.Thread(target=self._physics_loop, name='physics', daemon=True)
+        self.thread.start()
+        speed = ('as fast as possible' if self.config.real_time_factor == 0
+                 else f'{self.config.real_time_factor:g}x real time')
+        self.get_logger().info(f'simulated SO-101 running at {speed}'
+                               + (', publishing /clock' if self.publishes_clock else ''))
+
+    # --- physics thread --------------------------------------------------------------------
+
+    def _physics_loop(self):
+        chunk = self.config.physics_chunk_s
+        factor = self.config.real_time_factor
+        with self.lock:
+            self.cell.render()  # creates the GL context in this thread, before pacing starts
+        wall_anchor, sim_anchor = time.monotonic(), 0.0
+        elapsed = 0.0
+        while self.running:
+            with self.lock:
+                self.cell.step(chunk)
+            elapsed += chunk
+            self.sim_time_s += chunk
+            try:
+                self._publish_due()
+            except Exception as error:  # a publish failing at shutdown must not kill physics
+                if self.running:
+                    self.get_logger().error(f'publishing failed: {error}',
+                                            throttle_duration_sec=5.0)
+            if factor > 0:
+                lag = time.monotonic() - (wall_anchor + (elapsed - sim_anchor) / factor)
+                if lag < 0:
+                    time.sleep(-lag)
+                elif lag > 0.25:  # overloaded: drop the backlog rather than run in a burst
+                    self.get_logger().warning(f'simulation {lag:.2f} s behind real time; '
+                                              'skipping ahead', throttle_duration_sec=10.0)
+                    wall_anchor, sim_anchor = time.monotonic(), elapsed
+        self.cell.close()  # the GL context is this thread's
+
+    def _stamp(self) -> Time:
+        if self.publishes_clock:
+            return _seconds_to_time(self.sim_time_s)
+        return self.get_clock().now().to_msg()
+
+    def _publish_due(self):
+        now = self.sim_time_s
+        stamp = self._stamp()
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=stamp))
+        if self.schedules['joints'].due(now):
+            with self.lock:
+                positions = self.cell.joint_positions()
+                velocities = self.cell.joint_velocities()
+                efforts = self.cell.joint_efforts()
+            msg = JointState(name=list(JOINT_NAMES), position=positions.tolist(),
+                             velocity=velocities.tolist(), effort=efforts.tolist())
+            msg.header.stamp = stamp
+            self.joint_pub.publish(msg)
+        if self.schedules['grasp'].due(now):
+            with self.lock:
+                info = self.cell.grasp_info()
+            msg = GraspState(cube_pose=_pose(info.cube_position, info.cube_quat_wxyz),
+                             gripper_contact=info.gripper_contact, grasped=info.grasped,
+                             cube_height=float(info.cube_height), success=info.success)
+            msg.header.stamp = stamp
+            msg.header.frame_id = BASE_FRAME
+            self.grasp_pub.publish(msg)
+        if self.schedules['camera'].due(now):
+            with self.lock:
+                frame = self.cell.render()
+            self.raw_pub.publish(to_msg(frame, stamp, CAMERA_FRAME))
+            self.proc_pub.publish(to_msg(preprocess(frame), stamp, CAMERA_FRAME))
+            self.info_pub.publish(self._camera_info(stamp))
+
+    def _camera_info(self, stamp) -> CameraInfo:
+        k = self.cell.camera_intrinsics()
+        info = CameraInfo(width=self.cell_config.image_width,
+                          height=self.cell_config.image_height, distortion_model='plumb_bob')
+        info.header.stamp = stamp
+        info.header.frame_id = CAMERA_FRAME
+        info.d = [0.0] * 5
+        info.k = k.reshape(-1).tolist()
+        info.r = np.eye(3).reshape(-1).tolist()
+        info.p = np.hstack([k, np.zeros((3, 1))]).reshape(-1).tolist()
+        return info
+
+    # --- callbacks ---------------------------------------------------------------------
+
+    def _on_command(self, msg: JointState):
+        targets = self._targets_from(msg)
+        if targets is None:
+            return
+        with self.lock:
+            self.cell.set_joint_targets(targets)
+
+    def _targets_from(self, msg: JointState) -> Optional[np.ndarray]:
+        """Joint targets by name (a subset keeps the other targets); by order when unnamed."""
+        positions = np.asarray(msg.position, dtype=float)
+        if not np.all(np.isfinite(positions)):
+            self.get_logger().warning(f'joint_commands with NaN/inf ignored: {positions.tolist()}',
+                                      throttle_duration_sec=2.0)
+            return None
+        with self.lock:
+            targets = self.cell.joint_targets()
+        if not msg.name:
+            if positions.shape != (len(JOINT_NAMES),):
+                self.get_logger().warning(f'unnamed joint_commands need {len(JOINT_NAMES)} '
+                                          f'positions, got {positions.size}; ignored',
+                                          throttle_duration_sec=2.0)
+                return None
+            return positions
+        if len(msg.name) != positions.size or any(n not in JOINT_NAMES for n in msg.name):
+            self.get_logger().warning(f'joint_commands names {list(msg.name)} do not match '
+                                      f'{positions.size} positions or the joints '
+                                      f'{list(JOINT_NAMES)}; ignored', throttle_duration_sec=2.0)
+            return None
+        for name, value in zip(msg.name, positions):
+            targets[JOINT_NAMES.index(name)] = value
+        return targets
+
+    def _on_reset(self, request, response):
+        seed = None if request.seed < 0 else int(request.seed)
+        with self.lock:
+            cube = self.cell.reset(seed)
+            info = self.cell.grasp_info()
+        response.success = True
+        response.message = f'cube at {np.round(cube, 3).tolist()}'
+        response.cube_pose = _pose(info.cube_position, info.cube_quat_wxyz)
+        return response
+
+    def _on_stop(self, request, response):
+        with self.lock:
+            self.cell.hold()
+        response.success = True
+        response.message = 'holding the current joint positions'
+        return response
+
+    def _on_torque(self, request, response):
+        with self.lock:
+            self.cell.set_torque(bool(request.data))
+        response.success = True
+        response.message = 'torque ' + ('on' if request.data else 'off')
+        return response
+
+    def destroy_node(self):
+        self.running = False
+        if self.thread.is_alive():
+            self.thread.join(timeout=5.0)
+        return super().destroy_node()
+
+
+main = main_for(SimNode)

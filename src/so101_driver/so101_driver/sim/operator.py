@@ -1,0 +1,185 @@
+"""The simulated human on the leader arm, in plain Python (no ROS).
+
+Corrections mode follows the intervention protocol of LESSONS.md: let the policy explore for a
+while, and when it drifts (the jaws are not getting closer to the cube) take the leader for a
+short nudge towards the cube, then let go. Probability, length and budget are configurable;
+corrections are not takeovers. Demo mode performs the whole scripted grasp-and-lift once the
+arm has settled after a reset, for recording demonstrations.
+
+When the operator does not hold the leader, the leader follows the follower (as a leader arm in
+follow mode does), so taking over starts from where the follower is.
+"""
+import collections
+import dataclasses
+import enum
+from typing import Deque, Optional, Sequence
+
+import numpy as np
+
+from hilserl_common.config import in_range, non_negative, one_of, param, positive
+from so101_driver.sim.scripted_grasp import GraspScriptConfig, ScriptedGrasp
+from so101_kinematics.kinematics import Kinematics, check_joints
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorConfig:
+    mode: str = param('corrections', 'corrections: short nudges when the policy drifts; demo: '
+                      'a full scripted grasp each episode; off: never intervene',
+                      one_of('corrections', 'demo', 'off'))
+    control_rate_hz: float = param(10.0, 'rate of leader states and decisions (Hz)',
+                                   in_range(1.0, 100.0))
+    episode_correction_probability: float = param(0.5, 'share of episodes in which the operator '
+                                                  'corrects at all', in_range(0.0, 1.0))
+    correction_probability: float = param(0.3, 'chance per control step of starting a nudge '
+                                          'while the policy drifts', in_range(0.0, 1.0))
+    explore_steps: int = param(20, 'control steps the policy explores alone before any nudge',
+                               non_negative)
+    correction_steps: int = param(8, 'length of one nudge (control steps)', positive)
+    max_corrections_per_episode: int = param(2, 'budget: nudges per episode', non_negative)
+    max_intervention_fraction: float = param(0.3, 'budget: share of an episode\'s steps under '
+                                             'intervention', in_range(0.0, 1.0))
+    control_time_s: float = param(10.0, 'episode length (s); the intervention budget is a share '
+                                  'of its steps', positive)
+    drift_distance_m: float = param(0.04, 'the jaws are drifting when farther than this from '
+                                    'the cube and not getting closer', positive)
+    progress_window_steps: int = param(10, 'steps over which getting closer is judged',
+                                       positive)
+    progress_m: float = param(0.01, 'getting closer by this much over the window is progress',
+                              positive)
+    demo_settle_steps: int = param(5, 'demo mode: steps the follower must be still near its '
+                                   'reset pose before the demonstration starts', positive)
+    demo_tail_steps: int = param(10, 'demo mode: steps of holding the cube up after the lift',
+                                 non_negative)
+    seed: int = param(0, 'seed of the operator\'s random choices', non_negative)
+
+
+class OperatorState(enum.Enum):
+    WAITING = 'waiting'        # no episode running (before the first reset, after an end)
+    WATCHING = 'watching'      # the policy acts; the leader follows the follower
+    NUDGING = 'nudging'        # a short correction
+    DEMONSTRATING = 'demonstrating'
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorOutput:
+    leader_joints: np.ndarray  # (6,) rad
+    intervention: bool
+
+
+class SimulatedOperator:
+    """Call new_episode() at each scene reset and tick() once per control step."""
+
+    def __init__(self, kinematics: Kinematics, config: OperatorConfig,
+                 script_config: GraspScriptConfig = GraspScriptConfig()):
+        self.kinematics = kinematics
+        self.config = config
+        self.script = ScriptedGrasp(kinematics, script_config)
+        self.rng = np.random.default_rng(config.seed)
+        self.state = OperatorState.WAITING
+        self.step = 0
+        self.corrections = 0
+        self.intervention_steps = 0
+        self._nudge_left = 0
+        self._still_steps = 0
+        self._tail_left = 0
+        self._corrects_this_episode = False
+        self._distances: Deque[float] = collections.deque(maxlen=config.progress_window_steps + 1)
+
+    def new_episode(self) -> None:
+        self.state = OperatorState.WATCHING
+        self.step = 0
+        self.corrections = 0
+        self.intervention_steps = 0
+        self._nudge_left = 0
+        self._still_steps = 0
+        self._tail_left = self.config.demo_tail_steps
+        self._distances.clear()
+        self._corrects_this_episode = bool(
+            self.rng.random() < self.config.episode_correction_probability)
+
+    def episode_ended(self) -> None:
+        self.state = OperatorState.WAITING
+
+    def tick(self, follower_joints: Sequence[float], cube_position: Sequence[float],
+             follower_still: bool = True) -> Optional[OperatorOutput]:
+        """The leader for this control step; None when the follower joints are unusable."""
+        if check_joints(follower_joints) is not None:
+            return None
+        follower = np.asarray(follower_joints, dtype=float)
+        cube = np.asarray(cube_position, dtype=float)
+        if self.state is not OperatorState.WAITING:
+            self.step += 1
+        if self.config.mode == 'demo':
+            return self._demo(follower, cube, follower_still)
+        if self.config.mode == 'corrections':
+            return self._corrections(follower, cube)
+        return OperatorOutput(follower, False)
+
+    # --- corrections -------------------------------------------------------------------
+
+    def _corrections(self, follower: np.ndarray, cube: np.ndarray) -> OperatorOutput:
+        self._distances.append(self._jaw_distance(follower, cube))
+        if self.state is OperatorState.NUDGING:
+            return self._nudge(follower, cube)
+        if self.state is OperatorState.WATCHING and self._should_nudge():
+            self.state = OperatorState.NUDGING
+            self.corrections += 1
+            self._nudge_left = self.config.correction_steps
+            self.script.reset(follower)
+            return self._nudge(follower, cube)
+        return OperatorOutput(follower, False)
+
+    def _nudge(self, follower: np.ndarray, cube: np.ndarray) -> OperatorOutput:
+        leader = self.script.step(follower, cube)
+        self._nudge_left -= 1
+        self.intervention_steps += 1
+        if self._nudge_left <= 0 or leader is None:
+            self.state = OperatorState.WATCHING  # let go: a correction, not a takeover
+            self._distances.clear()
+        return OperatorOutput(follower if leader is None else leader, leader is not None)
+
+    def _should_nudge(self) -> bool:
+        config = self.config
+        episode_steps = config.control_time_s * config.control_rate_hz
+        budget = min(config.correction_steps,
+                     config.max_intervention_fraction * episode_steps - self.intervention_steps)
+        return (self._corrects_this_episode
+                and self.step > config.explore_steps
+                and self.corrections < config.max_corrections_per_episode
+                and budget >= config.correction_steps / 2
+                and self._drifting()
+                and self.rng.random() < config.correction_probability)
+
+    def _drifting(self) -> bool:
+        if len(self._distances) <= self.config.progress_window_steps:
+            return False
+        distance = self._distances[-1]
+        progress = self._distances[0] - distance
+        return distance > self.config.drift_distance_m and progress < self.config.progress_m
+
+    def _jaw_distance(self, follower: np.ndarray, cube: np.ndarray) -> float:
+        """Distance from the point between the jaws to the cube centre."""
+        offset = self.kinematics.closing_axis(follower) * self.script.config.grasp_offset_m
+        return float(np.linalg.norm(self.kinematics.position(follower) + offset - cube))
+
+    # --- demonstrations ----------------------------------------------------------------
+
+    def _demo(self, follower: np.ndarray, cube: np.ndarray, still: bool) -> OperatorOutput:
+        if self.state is OperatorState.WATCHING:
+            # Wait for the actor's IK reset to finish: the follower at rest for a few steps.
+            self._still_steps = self._still_steps + 1 if still else 0
+            if self._still_steps < self.config.demo_settle_steps:
+                return OperatorOutput(follower, False)
+            self.state = OperatorState.DEMONSTRATING
+            self.script.reset(follower)
+        if self.state is OperatorState.DEMONSTRATING:
+            leader = self.script.step(follower, cube)
+            if leader is None:
+                return OperatorOutput(follower, False)
+            self.intervention_steps += 1
+            if self.script.done:
+                self._tail_left -= 1
+                if self._tail_left < 0:
+                    self.state = OperatorState.WAITING
+            return OperatorOutput(leader, True)
+        return OperatorOutput(follower, False)

@@ -1,0 +1,98 @@
+"""The `sim_operator` node: the simulated human on the leader arm. It publishes
+leader/joint_states and the intervention flag like the real leader node, deciding from the
+follower's joint_states and the simulation's privileged sim/grasp_state (see operator.py).
+
+A new episode is recognised by the scene reset moving the cube; the actor's episode_stats
+mark its end.
+"""
+from typing import Optional
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
+
+from hilserl_common import qos
+from hilserl_common.node import main_for
+from hilserl_common.params import load_config
+from hilserl_interfaces.msg import EpisodeStats, GraspState
+from so101_driver.sim.operator import OperatorConfig, OperatorState, SimulatedOperator
+from so101_driver.sim.scripted_grasp import GraspScriptConfig
+from so101_kinematics.kinematics import Kinematics, KinematicsConfig
+from so101_kinematics.model import JOINT_NAMES
+
+RESET_JUMP_M = 0.01        # the cube moved this far without being held: a scene reset
+STILL_VELOCITY_RAD_S = 0.05
+
+
+class SimOperatorNode(Node):
+    def __init__(self):
+        super().__init__('operator')
+        self.config = load_config(self, OperatorConfig)
+        script_config = load_config(self, GraspScriptConfig)
+        kinematics = Kinematics(load_config(self, KinematicsConfig))
+        self.operator = SimulatedOperator(kinematics, self.config, script_config)
+        self.follower: Optional[JointState] = None
+        self.grasp: Optional[GraspState] = None
+
+        self.leader_pub = self.create_publisher(JointState, 'leader/joint_states',
+                                                qos.SENSOR_RELIABLE)
+        self.intervention_pub = self.create_publisher(Bool, 'intervention', qos.COMMANDS)
+        self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR_RELIABLE)
+        self.create_subscription(GraspState, 'sim/grasp_state', self._on_grasp,
+                                 qos.SENSOR_RELIABLE)
+        self.create_subscription(EpisodeStats, 'episode_stats', self._on_episode_end,
+                                 qos.COMMANDS)
+        self.create_timer(1.0 / self.config.control_rate_hz, self._tick)
+        self.get_logger().info(f'simulated operator in {self.config.mode} mode')
+
+    def _on_joints(self, msg: JointState):
+        self.follower = msg
+
+    def _on_grasp(self, msg: GraspState):
+        if self.grasp is not None and not self.grasp.grasped:
+            jump = np.linalg.norm(_position(msg) - _position(self.grasp))
+            if jump > RESET_JUMP_M:
+                self.operator.new_episode()
+                self.get_logger().debug('scene reset seen: new episode')
+        self.grasp = msg
+
+    def _on_episode_end(self, msg: EpisodeStats):
+        self.operator.episode_ended()
+
+    def _tick(self):
+        if self.follower is None or self.grasp is None:
+            return
+        joints = _joints_by_name(self.follower)
+        if joints is None:
+            return
+        velocities = np.asarray(self.follower.velocity, dtype=float)
+        still = velocities.size == 0 or bool(np.all(np.abs(velocities) < STILL_VELOCITY_RAD_S))
+        output = self.operator.tick(joints, _position(self.grasp), still)
+        if output is None:
+            return
+        msg = JointState(name=list(JOINT_NAMES), position=output.leader_joints.tolist())
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.leader_pub.publish(msg)
+        self.intervention_pub.publish(Bool(data=output.intervention))
+
+    @property
+    def state(self) -> OperatorState:
+        return self.operator.state
+
+
+def _position(msg: GraspState) -> np.ndarray:
+    p = msg.cube_pose.position
+    return np.array([p.x, p.y, p.z])
+
+
+def _joints_by_name(msg: JointState) -> Optional[np.ndarray]:
+    if len(msg.name) != len(msg.position):
+        return None
+    lookup = dict(zip(msg.name, msg.position))
+    if any(name not in lookup for name in JOINT_NAMES):
+        return None
+    return np.array([lookup[name] for name in JOINT_NAMES], dtype=float)
+
+
+main = main_for(SimOperatorNode)
