@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument('--failure-fraction', type=float, default=0.35,
                           help='share of episodes whose scripted grasp is made to miss')
     generate.add_argument('--steps', type=int, default=60, help='frames per episode')
+    generate.add_argument('--control-rate-hz', type=float, default=10.0,
+                          help='frames per simulated second (task.yaml control_rate_hz)')
     generate.add_argument('--namespace', default='', help='robot namespace of the topics')
     generate.set_defaults(run=generate_sim_command)
     return parser
@@ -255,8 +257,14 @@ def generate_sim_command(args) -> int:
         raise CommandError(f'--episodes {args.episodes}: need at least 1')
     if not 0.0 <= args.failure_fraction <= 1.0:
         raise CommandError(f'--failure-fraction {args.failure_fraction}: expected [0, 1]')
-    summary = generate_dataset(Path(args.output), args.episodes, args.seed,
-                               args.failure_fraction, args.steps, args.namespace)
+    if args.steps < 1 or args.control_rate_hz <= 0:
+        raise CommandError('--steps and --control-rate-hz must be positive')
+    try:
+        summary = generate_dataset(Path(args.output), args.episodes, args.seed,
+                                   args.failure_fraction, args.steps, args.namespace,
+                                   args.control_rate_hz)
+    except FileExistsError as error:
+        raise CommandError(str(error)) from None
     print(summary)
     return 0
 

@@ -28,7 +28,7 @@ def test_written_episode_is_a_rosbag2_mcap_directory_with_the_recording_topics(t
             writer.write_joint_state(1_000_000_000 + i * 100_000_000, ['a', 'b'], [0.1 * i, 0.2],
                                      [0.0, 0.0])
     metadata = yaml.safe_load((bag / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
-    assert metadata['storage_identifier'] == 'mcap'
+    assert metadata['storage_identifier'] == 'mcap' and metadata['version'] == 8
     topics = {t['topic_metadata']['name']: t['topic_metadata']['type']
               for t in metadata['topics_with_message_count']}
     assert topics == {'/so101/wrist_camera/image_proc': 'sensor_msgs/msg/Image',

@@ -11,13 +11,16 @@ import cv2
 import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from hilserl_common.preprocessing import IMAGE_SIZE, preprocess
 
 PROCESSED_TOPIC = 'wrist_camera/image_proc'
 RAW_TOPIC = 'wrist_camera/image_raw'
 JOINT_STATES_TOPIC = 'joint_states'
+GRASP_STATE_TOPIC = 'sim/grasp_state'
+GRASP_STATE_TYPE = 'hilserl_interfaces/msg/GraspState'
+BAG_VERSION = 8  # the rosbag2 format of ROS 2 Jazzy (docs/CONVENTIONS.md)
 _IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
 
@@ -107,26 +110,36 @@ def decode_image(msg) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-class EpisodeBagWriter:
-    """Writes one episode as a rosbag2 MCAP bag with the topics a real recording has:
-    the processed wrist image and the joint states (namespace prefix optional)."""
+def register_grasp_state(store) -> None:
+    """Add the workspace's GraspState message (from the installed .msg file) to a typestore."""
+    from ament_index_python.packages import get_package_share_directory
+    path = Path(get_package_share_directory('hilserl_interfaces')) / 'msg' / 'GraspState.msg'
+    store.register(get_types_from_msg(path.read_text(), GRASP_STATE_TYPE))
 
-    def __init__(self, path: Path, namespace: str = ''):
+
+class EpisodeBagWriter:
+    """Writes one episode as a rosbag2 MCAP bag with the topics a real recording has: the
+    processed wrist image and the joint states (namespace prefix optional), and in simulation
+    the privileged grasp state the labels come from."""
+
+    def __init__(self, path: Path, namespace: str = '', grasp_state: bool = False):
         self._store = typestore()
+        if grasp_state:
+            register_grasp_state(self._store)
         self._types = self._store.types
-        self._writer = Writer(Path(path), version=9, storage_plugin=StoragePlugin.MCAP)
+        self._writer = Writer(Path(path), version=BAG_VERSION, storage_plugin=StoragePlugin.MCAP)
         prefix = '/' + namespace.strip('/') + '/' if namespace.strip('/') else '/'
-        self._image_topic = prefix + PROCESSED_TOPIC
-        self._joints_topic = prefix + JOINT_STATES_TOPIC
-        self._image_connection = None
-        self._joints_connection = None
+        self._topics = {'image': (prefix + PROCESSED_TOPIC, 'sensor_msgs/msg/Image'),
+                        'joints': (prefix + JOINT_STATES_TOPIC, 'sensor_msgs/msg/JointState')}
+        if grasp_state:
+            self._topics['grasp'] = (prefix + GRASP_STATE_TOPIC, GRASP_STATE_TYPE)
+        self._connections = {}
 
     def __enter__(self):
         self._writer.open()
-        self._image_connection = self._writer.add_connection(
-            self._image_topic, 'sensor_msgs/msg/Image', typestore=self._store)
-        self._joints_connection = self._writer.add_connection(
-            self._joints_topic, 'sensor_msgs/msg/JointState', typestore=self._store)
+        for key, (topic, msgtype) in self._topics.items():
+            self._connections[key] = self._writer.add_connection(topic, msgtype,
+                                                                 typestore=self._store)
         return self
 
     def __exit__(self, *exc):
@@ -145,7 +158,7 @@ class EpisodeBagWriter:
             header=self._header(stamp_ns, frame_id), height=IMAGE_SIZE, width=IMAGE_SIZE,
             encoding='rgb8', is_bigendian=0, step=IMAGE_SIZE * 3,
             data=np.ascontiguousarray(rgb).reshape(-1))
-        self._writer.write(self._image_connection, int(stamp_ns),
+        self._writer.write(self._connections['image'], int(stamp_ns),
                            self._store.serialize_cdr(msg, 'sensor_msgs/msg/Image'))
 
     def write_joint_state(self, stamp_ns: int, names: Sequence[str], positions,
@@ -155,5 +168,20 @@ class EpisodeBagWriter:
             position=np.asarray(positions, dtype=np.float64),
             velocity=np.asarray(velocities, dtype=np.float64),
             effort=np.zeros(0, dtype=np.float64))
-        self._writer.write(self._joints_connection, int(stamp_ns),
+        self._writer.write(self._connections['joints'], int(stamp_ns),
                            self._store.serialize_cdr(msg, 'sensor_msgs/msg/JointState'))
+
+    def write_grasp_state(self, stamp_ns: int, cube_position, cube_quat_wxyz,
+                          gripper_contact: bool, grasped: bool, cube_height_m: float,
+                          success: bool):
+        types = self._types
+        w, x, y, z = (float(v) for v in cube_quat_wxyz)
+        pose = types['geometry_msgs/msg/Pose'](
+            position=types['geometry_msgs/msg/Point'](*(float(v) for v in cube_position)),
+            orientation=types['geometry_msgs/msg/Quaternion'](x=x, y=y, z=z, w=w))
+        msg = types[GRASP_STATE_TYPE](header=self._header(stamp_ns, 'base'), cube_pose=pose,
+                                      gripper_contact=bool(gripper_contact),
+                                      grasped=bool(grasped), cube_height=float(cube_height_m),
+                                      success=bool(success))
+        self._writer.write(self._connections['grasp'], int(stamp_ns),
+                           self._store.serialize_cdr(msg, GRASP_STATE_TYPE))

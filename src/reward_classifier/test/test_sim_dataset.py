@@ -1,0 +1,71 @@
+"""The auto-labelled simulation dataset: real MuJoCo episodes of the scripted grasp, written as
+recording-like bags whose labels agree with the privileged grasp state recorded beside them."""
+import numpy as np
+import pytest
+import yaml
+from rosbags.highlevel import AnyReader
+
+from reward_classifier.cli import main
+from reward_classifier.data.bags import register_grasp_state, typestore
+from reward_classifier.data.dataset import load_labelled_frames
+from reward_classifier.data.labels import load_labels
+from reward_classifier.sim_dataset import DROP, MISS, SUCCESS, plan_episodes
+
+
+def test_episode_plans_are_seeded_and_mix_the_cases():
+    plans = plan_episodes(40, seed=3, failure_fraction=0.35)
+    kinds = [p.kind for p in plans]
+    assert kinds.count(MISS) == 14 and kinds.count(DROP) == 6 and kinds.count(SUCCESS) == 20
+    assert plans == plan_episodes(40, seed=3, failure_fraction=0.35)
+    assert plans != plan_episodes(40, seed=4, failure_fraction=0.35)
+    assert len({p.scene_seed for p in plans}) == 40
+    assert all(0.04 <= np.hypot(*p.miss_offset_m) <= 0.06 for p in plans if p.kind == MISS)
+
+
+def _privileged_success(bag):
+    store = typestore()
+    register_grasp_state(store)
+    with AnyReader([bag], default_typestore=store) as reader:
+        connections = [c for c in reader.connections if c.topic == '/so101/sim/grasp_state']
+        return np.array([reader.deserialize(raw, c.msgtype).success
+                         for c, _, raw in reader.messages(connections=connections)])
+
+
+def test_generated_episodes_are_labelled_from_the_privileged_success(tmp_path, capsys):
+    output = tmp_path / 'sim_dataset'
+    code = main(['generate-sim', '--output', str(output), '--episodes', '2', '--seed', '0',
+                 '--failure-fraction', '0.5', '--steps', '45', '--namespace', 'so101'])
+    assert code == 0, capsys.readouterr().err
+    assert 'wrote 2 episodes (1 miss, 1 success)' in capsys.readouterr().out
+    labels = load_labels(output)
+    assert [e.name for e in labels.episodes] == ['episode_0000', 'episode_0001']
+    assert labels.image_topic == '/so101/wrist_camera/image_proc'
+    metadata = yaml.safe_load((output / 'episode_0000' / 'metadata.yaml').read_text())
+    info = metadata['rosbag2_bagfile_information']
+    assert info['version'] == 8 and info['storage_identifier'] == 'mcap'
+    assert {t['topic_metadata']['name'] for t in info['topics_with_message_count']} == {
+        '/so101/wrist_camera/image_proc', '/so101/joint_states', '/so101/sim/grasp_state'}
+
+    frames = load_labelled_frames(output)
+    assert len(frames) == 90
+    cutoffs = []
+    for number, episode in enumerate(labels.episodes):
+        privileged = _privileged_success(output / episode.name)
+        assert frames.labels[frames.episode_index == number].tolist() == \
+            privileged.astype(int).tolist()
+        cutoffs.append(episode.success_from_frame)
+    # One episode misses (never succeeds), the other lifts the cube and holds it.
+    assert sorted(cutoffs, key=lambda c: c is None)[1] is None
+    assert sorted(cutoffs, key=lambda c: c is None)[0] is not None
+    # Frames are the wrist camera's: the success frames look different from the failures.
+    assert frames.images.std() > 10
+
+    assert main(['generate-sim', '--output', str(output), '--episodes', '1']) == 2
+    assert 'is not empty' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv', [['--episodes', '0'], ['--failure-fraction', '1.5'],
+                                  ['--steps', '0']])
+def test_bad_generator_arguments_are_refused(tmp_path, argv, capsys):
+    assert main(['generate-sim', '--output', str(tmp_path / 'x')] + argv) == 2
+    assert 'Traceback' not in capsys.readouterr().err
