@@ -1,0 +1,47 @@
+"""Run an emulated SO-101 bus by hand: `python -m so101_driver.emulator --link /tmp/so101_follower`.
+
+Then start a driver with `-p port:=/tmp/so101_follower -p calibration_file:=<the same file>`.
+"""
+import argparse
+import os
+import signal
+import threading
+
+from so101_driver.calibration import load_calibration, save_calibration
+from so101_driver.emulator.arm import calibrated_servos, example_calibration
+from so101_driver.emulator.pty_bus import EmulatedBus, Faults
+
+JOINTS = ('shoulder_pan', 'shoulder_lift', 'elbow_flex', 'wrist_flex', 'wrist_roll', 'gripper')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--link', required=True, help='path the driver opens (a symlink)')
+    parser.add_argument('--calibration', help='LeRobot calibration JSON to emulate; written '
+                                              'with example values if it does not exist')
+    parser.add_argument('--drop', type=float, default=0.0, help='probability a reply is lost')
+    parser.add_argument('--corrupt', type=float, default=0.0, help='probability of a bad checksum')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    calibration = example_calibration()
+    if args.calibration:
+        if os.path.exists(args.calibration):
+            calibration = load_calibration(args.calibration, JOINTS)
+        else:
+            save_calibration(args.calibration, calibration)
+    servos = calibrated_servos(calibration)
+    bus = EmulatedBus(args.link, servos.values(), Faults(args.drop, args.corrupt), args.seed)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with bus:
+        print(f'emulated SO-101 bus on {args.link}; Ctrl-C to stop', flush=True)
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            pass
+    print(f'requests {bus.counters.requests}, replies {bus.counters.replies}, dropped '
+          f'{bus.counters.dropped}, corrupted {bus.counters.corrupted}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,271 @@
+"""The follower node, as a real process over real rclpy topics, against the emulated bus.
+
+Each test starts the `follower` executable on an emulated SO-101 bus (a pty speaking the
+Feetech protocol to the unmodified scservo_sdk) and watches both sides: the ROS topics and the
+servo registers the emulator received.
+"""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from ament_index_python.packages import get_package_prefix
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import JointState
+from std_srvs.srv import SetBool, Trigger
+
+from hilserl_common import qos
+from so101_driver.calibration import JointMap, save_calibration
+from so101_driver.emulator import EmulatedBus, Faults
+from so101_driver.emulator.arm import calibrated_servos, example_calibration
+from so101_driver.feetech import registers as reg
+from so101_kinematics.model import JOINT_NAMES, joint_limits
+
+pytestmark = pytest.mark.graph
+RATE_HZ = 30.0
+
+
+class Probe:
+    """A test-side rclpy node on its own thread: records joint_states, sends commands, calls services."""
+
+    def __init__(self):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('follower_probe', context=self.context)
+        self.states = []  # (receive time, JointState)
+        self._lock = threading.Lock()
+        self.node.create_subscription(JointState, 'joint_states', self._on_state,
+                                      qos.SENSOR_RELIABLE)
+        self.commands = self.node.create_publisher(JointState, 'joint_commands', qos.COMMANDS)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_state(self, msg):
+        with self._lock:
+            self.states.append((time.monotonic(), msg))
+
+    def received(self, since=0.0):
+        with self._lock:
+            return [(t, m) for t, m in self.states if t >= since]
+
+    def wait_for_state(self, since=0.0, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.received(since)
+            if got:
+                return got[0]
+            time.sleep(0.01)
+        raise AssertionError(f'no joint_states within {timeout} s')
+
+    def command(self, positions):
+        self.commands.publish(JointState(name=list(JOINT_NAMES), position=list(positions)))
+
+    def call(self, srv_type, name, request, timeout=10.0):
+        client = self.node.create_client(srv_type, name)
+        assert client.wait_for_service(timeout_sec=timeout), f'service {name} not offered'
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert future.done(), f'service {name} did not answer'
+        return future.result()
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def probe():
+    p = Probe()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def arm_files(tmp_path):
+    calibration = example_calibration()
+    path = tmp_path / 'follower.json'
+    save_calibration(path, calibration)
+    return calibration, str(path), str(tmp_path / 'ttyFOLLOWER')
+
+
+@pytest.fixture
+def emulated_bus(arm_files):
+    calibration, _, link = arm_files
+    servos = calibrated_servos(calibration)
+    bus = EmulatedBus(link, servos.values(), seed=4).start()
+    bus.servos_by_name = servos
+    yield bus
+    bus.stop()
+
+
+def start_follower(tmp_path, calibration_file, port, script=None):
+    args = ['--ros-args', '-p', f'port:={port}', '-p', f'calibration_file:={calibration_file}',
+            '-p', f'rate_hz:={RATE_HZ}']
+    executable = os.path.join(get_package_prefix('so101_driver'), 'lib', 'so101_driver',
+                              'follower')
+    command = [sys.executable, str(script)] if script else [executable]
+    log = open(tmp_path / 'follower.log', 'w')
+    process = subprocess.Popen(command + args, stdout=log, stderr=subprocess.STDOUT)
+    process.log_path = tmp_path / 'follower.log'
+    return process
+
+
+def stop(process, sig=signal.SIGINT, timeout=15.0):
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def log_of(process):
+    return process.log_path.read_text()
+
+
+def torque_off_written(bus, since):
+    """Ids whose Torque_Enable received a 0 after `since`, and whether every register is now 0."""
+    ids = {w.servo_id for w in bus.writes(reg.TORQUE_ENABLE.address, since) if w.data == b'\0'}
+    all_off = all(s.value(reg.TORQUE_ENABLE) == 0 for s in bus.servos.values())
+    return ids, all_off
+
+
+def test_publishes_through_faults_reconnects_and_turns_torque_off_on_ctrl_c(
+        tmp_path, arm_files, emulated_bus, probe, record_property):
+    calibration, calibration_file, port = arm_files
+    emulated_bus.faults = Faults(drop_reply=0.05, corrupt_reply=0.02)
+    follower = start_follower(tmp_path, calibration_file, port)
+    try:
+        probe.wait_for_state()
+        # Publish ratio under 5 % lost and 2 % corrupted replies, over real topics.
+        window_s = 4.0
+        start = time.monotonic()
+        time.sleep(window_s)
+        received = len(probe.received(start)) - len(probe.received(start + window_s))
+        ratio = received / (window_s * RATE_HZ)
+        record_property('publish_ratio_under_faults', ratio)
+        print(f'publish ratio under faults: {ratio:.3f} ({received} in {window_s} s); emulator '
+              f'{emulated_bus.counters}')
+        assert emulated_bus.counters.dropped > 0 and emulated_bus.counters.corrupted > 0
+        assert ratio >= 0.95, log_of(follower)
+
+        # A command far outside the limits: the servo goes to the limit and no further.
+        joint_map = JointMap(calibration, JOINT_NAMES, *joint_limits())
+        command_time = time.monotonic()
+        for _ in range(30):
+            probe.command([3.0, 0.0, 0.0, 0.0, 0.0, 0.5])
+            time.sleep(1 / 30)
+        time.sleep(1.0)
+        pan_limit_ticks = joint_map.to_ticks(joint_map.upper)[0]
+        pan_goals = [reg.decode(reg.GOAL_POSITION, w.data)
+                     for w in emulated_bus.writes(reg.GOAL_POSITION.address, command_time)
+                     if w.servo_id == 1]
+        assert pan_goals and max(pan_goals) == pan_limit_ticks
+        # Goals moved no faster than the slew limit (1.5 rad/s at 30 Hz) plus rounding.
+        step_ticks = 1.5 / RATE_HZ * 4095 / (2 * math.pi) + 1
+        assert max(np.abs(np.diff(pan_goals))) <= step_ticks
+        last = probe.received()[-1][1]
+        assert abs(last.position[0] - joint_map.upper[0]) < 0.01
+
+        # The device vanishes for 1 s (servo power too) and comes back.
+        emulated_bus.unplug()
+        time.sleep(1.0)
+        emulated_bus.plug(power_cycled=True)
+        back = time.monotonic()
+        first_after, _ = probe.wait_for_state(since=back, timeout=10.0)
+        reconnect_s = first_after - back
+        record_property('reconnect_s', reconnect_s)
+        print(f'joint_states resumed {reconnect_s:.3f} s after the device came back')
+        assert reconnect_s <= 2.0
+        time.sleep(0.3)
+        # Torque was on before: it is on again, holding where the arm is.
+        assert all(s.value(reg.TORQUE_ENABLE) == 1 for s in emulated_bus.servos.values())
+        assert all(s.value(reg.ACCELERATION) == 254 for s in emulated_bus.servos.values())
+
+        signal_time = time.monotonic()
+    finally:
+        code = stop(follower, signal.SIGINT)
+    ids, all_off = torque_off_written(emulated_bus, signal_time)
+    assert ids == set(range(1, 7)) and all_off, log_of(follower)
+    assert code == 0, log_of(follower)
+    assert 'torque off at shutdown' in log_of(follower)
+
+
+def test_sigterm_turns_torque_off_and_services_stop_and_release(
+        tmp_path, arm_files, emulated_bus, probe):
+    _, calibration_file, port = arm_files
+    follower = start_follower(tmp_path, calibration_file, port)
+    try:
+        probe.wait_for_state()
+        pan = emulated_bus.servos[1]
+        start_ticks = pan.value(reg.PRESENT_POSITION)
+        response = probe.call(Trigger, 'stop', Trigger.Request())
+        assert response.success
+        for _ in range(15):  # ignored after stop
+            probe.command([1.0, 0.0, 0.0, 0.0, 0.0, 0.5])
+            time.sleep(1 / 30)
+        assert abs(pan.value(reg.PRESENT_POSITION) - start_ticks) <= 2
+
+        response = probe.call(SetBool, 'torque_enable', SetBool.Request(data=False))
+        assert response.success and all(s.value(reg.TORQUE_ENABLE) == 0
+                                         for s in emulated_bus.servos.values())
+        response = probe.call(SetBool, 'torque_enable', SetBool.Request(data=True))
+        assert response.success and all(s.value(reg.TORQUE_ENABLE) == 1
+                                         for s in emulated_bus.servos.values())
+        for _ in range(15):  # accepted again after torque_enable(true)
+            probe.command([0.3, 0.0, 0.0, 0.0, 0.0, 0.5])
+            time.sleep(1 / 30)
+        time.sleep(0.3)
+        assert pan.value(reg.PRESENT_POSITION) - start_ticks > 50
+        signal_time = time.monotonic()
+    finally:
+        code = stop(follower, signal.SIGTERM)
+    ids, all_off = torque_off_written(emulated_bus, signal_time)
+    assert ids == set(range(1, 7)) and all_off, log_of(follower)
+    assert code == 0, log_of(follower)
+
+
+def test_an_exception_in_the_node_turns_torque_off(tmp_path, arm_files, emulated_bus):
+    _, calibration_file, port = arm_files
+    script = tmp_path / 'faulty_follower.py'
+    script.write_text(textwrap.dedent('''
+        from hilserl_common.node import main_for
+        from so101_driver.follower.node import FollowerNode
+
+        class FaultyFollower(FollowerNode):
+            """A follower with a bug: its control cycle raises after a second of work."""
+            def _cycle(self):
+                super()._cycle()
+                if self.published >= 30:
+                    raise RuntimeError('injected bug in the control cycle')
+
+        main_for(FaultyFollower)()
+    '''))
+    follower = start_follower(tmp_path, calibration_file, port, script=script)
+    try:
+        follower.wait(timeout=20)
+    finally:
+        stop(follower)
+    assert follower.returncode != 0
+    assert 'injected bug' in log_of(follower)
+    assert '[follower] torque off at shutdown; 30/' in log_of(follower)
+    ids, all_off = torque_off_written(emulated_bus, 0.0)
+    assert ids == set(range(1, 7)) and all_off, log_of(follower)
+    # Torque had been on (torque_on_start), so the 0 writes are the shutdown's.
+    assert emulated_bus.writes(reg.TORQUE_ENABLE.address)[-1].data == b'\0'
