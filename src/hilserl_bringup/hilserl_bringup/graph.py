@@ -105,7 +105,7 @@ def _actor(args, mode: str) -> NodeSpec:
 def _learner(args) -> NodeSpec:
     # The learner serves every robot, so it lives outside the robot namespace (see namespace_of).
     return NodeSpec('hilserl_learner', 'learner', 'learner', ('task.yaml', 'learner.yaml'),
-                    {**_common(args), 'output_dir': args['output_dir']})
+                    {**_common(args), 'run_dir': os.path.join(args['output_dir'], 'learner')})
 
 
 def train_graph(args: Dict[str, str]) -> List[NodeSpec]:

@@ -207,7 +207,7 @@ def main(argv=None):
     parser.add_argument('arguments', nargs='*', help='launch arguments as name:=value')
     parser.add_argument('--only', default='', help='comma-separated node names to start '
                         '(default: the whole graph)')
-    options = parser.parse_args(argv)
+    options = parser.parse_intermixed_args(argv)
     graph_name = options.graph.removesuffix('.launch.py')
     if graph_name not in GRAPHS:
         parser.error(f'unknown graph {options.graph!r}; known: {", ".join(GRAPHS)}')
