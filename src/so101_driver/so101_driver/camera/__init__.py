@@ -1,0 +1,1 @@
+"""The wrist camera: OpenCV capture that reconnects, and its ROS node."""

@@ -1,0 +1,140 @@
+"""The camera node, as a real process, reading generated video files through OpenCV."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+from ament_index_python.packages import get_package_prefix
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import CameraInfo, Image
+
+from hilserl_common import qos
+from hilserl_common.images import from_msg
+
+pytestmark = pytest.mark.graph
+
+
+def write_video(path, frames=30, black=False):
+    """An MJPG .avi (the codec this OpenCV build writes and reads back) of a moving pattern."""
+    temporary = str(path) + '.tmp.avi'
+    writer = cv2.VideoWriter(temporary, cv2.VideoWriter_fourcc(*'MJPG'), 30, (640, 480))
+    assert writer.isOpened(), 'OpenCV cannot write MJPG .avi here'
+    x = np.arange(640)[None, :]
+    for k in range(frames):
+        frame = np.zeros((480, 640, 3), np.uint8)
+        if not black:
+            frame[:] = (((x + 8 * k) // 40) % 2 * 200)[..., None]
+            cv2.circle(frame, (320, 240), 60, (0, 0, 255), -1)
+        writer.write(frame)
+    writer.release()
+    os.replace(temporary, path)
+
+
+class Probe:
+    def __init__(self):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('camera_probe', context=self.context)
+        self.messages = {'raw': [], 'proc': [], 'info': [], 'diagnostics': []}
+        self._lock = threading.Lock()
+        for key, msg_type, topic, profile in (
+                ('raw', Image, 'wrist_camera/image_raw', qos.SENSOR),
+                ('proc', Image, 'wrist_camera/image_proc', qos.SENSOR),
+                ('info', CameraInfo, 'wrist_camera/camera_info', qos.SENSOR),
+                ('diagnostics', DiagnosticArray, '/diagnostics', qos.COMMANDS)):
+            self.node.create_subscription(msg_type, topic, self._recorder(key), profile)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _recorder(self, key):
+        def record(msg):
+            with self._lock:
+                self.messages[key].append((time.monotonic(), msg))
+        return record
+
+    def since(self, key, start):
+        with self._lock:
+            return [m for t, m in self.messages[key] if t >= start]
+
+    def wait_for(self, key, predicate=lambda m: True, since=0.0, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.since(key, since) if predicate(m)]
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise AssertionError(f'no matching {key} message within {timeout} s')
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self.thread.join(timeout=5)
+
+
+def diagnostic_value(array, key):
+    return int(dict((v.key, v.value) for v in array.status[0].values)[key])
+
+
+def test_frames_flow_survive_a_vanished_source_and_dead_frames_are_flagged(tmp_path):
+    video = tmp_path / 'wrist.avi'
+    write_video(video)
+    executable = os.path.join(get_package_prefix('so101_driver'), 'lib', 'so101_driver', 'camera')
+    log_path = tmp_path / 'camera.log'
+    with open(log_path, 'w') as log:
+        camera = subprocess.Popen(
+            [executable, '--ros-args', '-p', f'source:={video}', '-p', 'fps:=30.0',
+             '-p', 'read_timeout_s:=0.5', '-p', 'reconnect_interval_s:=0.2',
+             '-p', 'dead_frame_warn_period_s:=1.0'], stdout=log, stderr=subprocess.STDOUT)
+    probe = Probe()
+    try:
+        # Frames flow: raw at the source size, processed at 128x128, with camera info.
+        first = probe.wait_for('proc')
+        start = time.monotonic()
+        time.sleep(1.5)
+        procs = probe.since('proc', start)
+        assert len(procs) >= 20, f'{len(procs)} processed frames in 1.5 s'
+        assert from_msg(first).shape == (128, 128, 3)
+        raw = probe.wait_for('raw')
+        assert (raw.height, raw.width, raw.encoding) == (480, 640, 'rgb8')
+        info = probe.wait_for('info')
+        assert (info.width, info.height, info.header.frame_id) == (640, 480, 'wrist_camera')
+        stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in procs]
+        assert all(b > a for a, b in zip(stamps, stamps[1:])), 'a frame was published twice'
+
+        # The source vanishes: frames stop; it returns: frames flow again without a restart.
+        os.rename(video, tmp_path / 'away.avi')
+        time.sleep(2.0)  # past the end of the 1 s file that was open
+        gone = time.monotonic()
+        time.sleep(0.6)
+        assert len(probe.since('proc', gone)) == 0
+        down = probe.wait_for('diagnostics', lambda a: a.status[0].level == b'\x02', since=gone)
+        assert 'cannot open camera source' in down.status[0].message
+        os.rename(tmp_path / 'away.avi', video)
+        back = time.monotonic()
+        probe.wait_for('proc', since=back, timeout=3.0)
+        assert diagnostic_value(probe.wait_for('diagnostics', since=back), 'opens') >= 2
+
+        # A black source: frames still flow, flagged as dead on /diagnostics and in the log.
+        write_video(video, black=True)
+        warned = probe.wait_for('diagnostics', lambda a: a.status[0].level == b'\x01',
+                                since=time.monotonic(), timeout=6.0)
+        assert 'dead frame' in warned.status[0].message
+    finally:
+        probe.close()
+        camera.send_signal(signal.SIGINT)
+        try:
+            camera.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            camera.kill()
+            camera.wait()
+    assert camera.returncode == 0, log_path.read_text()
+    assert 'dead frame' in log_path.read_text()
