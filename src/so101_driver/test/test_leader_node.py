@@ -1,0 +1,157 @@
+"""The leader node, as a real process, on an emulated bus, with a pedal and a key toggle."""
+import os
+import signal
+import struct
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from ament_index_python.packages import get_package_prefix
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
+
+from hilserl_common import qos
+from so101_driver.calibration import JointMap, save_calibration
+from so101_driver.emulator import EmulatedBus
+from so101_driver.emulator.arm import calibrated_servos, example_calibration
+from so101_driver.feetech import registers as reg
+from so101_kinematics.model import JOINT_NAMES, joint_limits
+
+pytestmark = pytest.mark.graph
+KEY_F13 = 183
+
+
+class Probe:
+    """Plays the follower (joint_states at 30 Hz) and records the leader's outputs."""
+
+    def __init__(self, follower_pose):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('leader_probe', context=self.context)
+        self.leader, self.flags = [], []
+        self._lock = threading.Lock()
+        self.node.create_subscription(JointState, 'leader/joint_states',
+                                      lambda m: self._record(self.leader, m), qos.SENSOR_RELIABLE)
+        self.node.create_subscription(Bool, 'intervention',
+                                      lambda m: self._record(self.flags, m.data), qos.COMMANDS)
+        follower = self.node.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
+        self.node.create_timer(1 / 30, lambda: follower.publish(
+            JointState(name=list(JOINT_NAMES), position=list(follower_pose))))
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _record(self, store, value):
+        with self._lock:
+            store.append((time.monotonic(), value))
+
+    def flags_since(self, start):
+        with self._lock:
+            return [v for t, v in self.flags if t >= start]
+
+    def wait_flag(self, value, since, timeout=3.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value in self.flags_since(since):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f'intervention never became {value}')
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self.thread.join(timeout=5)
+
+
+def key_press(code):
+    return struct.pack('llHHi', 0, 0, 1, code, 1) + struct.pack('llHHi', 0, 0, 1, code, 0)
+
+
+def test_leader_states_intervention_from_motion_pedal_and_key(tmp_path):
+    calibration = example_calibration()
+    calibration_file = tmp_path / 'leader.json'
+    save_calibration(calibration_file, calibration)
+    servos = calibrated_servos(calibration)
+    bus = EmulatedBus(str(tmp_path / 'ttyLEADER'), servos.values()).start()
+    pedal = tmp_path / 'pedal'
+    os.mkfifo(pedal)
+    executable = os.path.join(get_package_prefix('so101_driver'), 'lib', 'so101_driver', 'leader')
+    log_path = tmp_path / 'leader.log'
+    with open(log_path, 'w') as log:
+        leader = subprocess.Popen(
+            [executable, '--ros-args', '-p', f'port:={bus.link_path}',
+             '-p', f'calibration_file:={calibration_file}', '-p', f'toggle_device:={pedal}',
+             '-p', f'toggle_key_code:={KEY_F13}', '-p', 'toggle_stdin_key:=t',
+             '-p', 'gripper_follower_rad:=[0.0, 0.5]'],
+            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+    joint_map = JointMap(calibration, JOINT_NAMES, *joint_limits())
+    follower_pose = [0, 0, 0, 0, 0, 0.39]
+    probe = Probe(follower_pose)
+    pedal_writer = None
+    try:
+        deadline = time.monotonic() + 20
+        while not probe.leader and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert probe.leader, log_path.read_text()
+        time.sleep(0.5)
+        _, state = probe.leader[-1]
+        # Resting at mid-range = the model's zero; the gripper mapped by [0, 1] -> [0, 0.5].
+        assert np.allclose(state.position[:5], 0.0, atol=1e-3)
+        leader_gripper = joint_map.to_radians(
+            [0, 0, 0, 0, 0, servos['gripper'].value(reg.PRESENT_POSITION)])[5]
+        assert state.position[5] == pytest.approx(leader_gripper * 0.5, abs=1e-3)
+        assert not any(probe.flags_since(time.monotonic() - 0.4))
+
+        # The operator moves shoulder_pan by hand (torque off) 300 ticks (0.46 rad) in 0.5 s.
+        pan = servos['shoulder_pan']
+        start_ticks = pan.value(reg.PRESENT_POSITION)
+        moved = time.monotonic()
+        for k in range(1, 26):
+            pan.set_position(start_ticks + 12 * k)
+            time.sleep(0.02)
+        probe.wait_flag(True, moved)
+        released = time.monotonic()
+        probe.wait_flag(False, released, timeout=2.0)  # still for 0.5 s: released
+
+        # The pedal (a USB keyboard on /dev/input) toggles it on, and off again.
+        pedal_writer = os.open(pedal, os.O_WRONLY)
+        pressed = time.monotonic()
+        os.write(pedal_writer, key_press(KEY_F13) + key_press(30))  # 30: another key, ignored
+        probe.wait_flag(True, pressed)
+        time.sleep(1.0)
+        assert all(probe.flags_since(time.monotonic() - 0.8))
+        pressed = time.monotonic()
+        os.write(pedal_writer, key_press(KEY_F13))
+        probe.wait_flag(False, pressed)
+
+        # So does a key on stdin.
+        pressed = time.monotonic()
+        leader.stdin.write(b't')
+        leader.stdin.flush()
+        probe.wait_flag(True, pressed)
+        leader.stdin.write(b'xt')
+        leader.stdin.flush()
+        probe.wait_flag(False, time.monotonic())
+
+        # The leader never had torque.
+        assert all(s.value(reg.TORQUE_ENABLE) == 0 for s in servos.values())
+        assert {w.servo_id for w in bus.writes(reg.TORQUE_ENABLE.address) if w.data == b'\0'} \
+            == set(range(1, 7))
+    finally:
+        probe.close()
+        leader.send_signal(signal.SIGINT)
+        try:
+            leader.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            leader.kill()
+            leader.wait()
+        if pedal_writer is not None:
+            os.close(pedal_writer)
+        bus.stop()
+    assert leader.returncode == 0, log_path.read_text()
