@@ -21,6 +21,9 @@ _hilserl_libs=$(ls -d "$_hilserl_venv"/lib/python3.11/site-packages/ros_*.libs 2
 export LD_LIBRARY_PATH=$_hilserl_venv/lib:${_hilserl_libs}${LD_LIBRARY_PATH:-}
 export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
 
+# `run_graph` (the runner) and `reward_classifier_cli` on the PATH, as `ros2 run` would find them.
+export PATH=$_hilserl_root/install/hilserl_bringup/lib/hilserl_bringup:$_hilserl_root/install/reward_classifier/lib/reward_classifier:$PATH
+
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
 # Simulated graphs never leave this machine; set ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET to put
 # the learner on another machine (README: "Learner on a second machine").

@@ -30,7 +30,10 @@ class ActorConfig:
     intervention_max_joint_step_rad: float = param(0.15, 'largest joint change per step while '
                                                    'the follower mirrors the leader (rad)',
                                                    positive)
-    eval_episodes: int = param(50, 'episodes of an evaluation run', positive)
+    eval_episodes: int = param(50, 'episodes of an evaluation run (eval mode)', positive)
+    eval_every_episodes: int = param(0, 'train mode: a round of deterministic evaluation after '
+                                     'every this many training episodes (0: none)', non_negative)
+    eval_round_episodes: int = param(10, 'episodes of one periodic evaluation round', positive)
     ready_delay_s: float = param(3.0, 'real arm: wait after the reset so the operator can '
                                  'place the cube (s)', non_negative)
     weights_device: str = param('cpu', 'torch device of the policy', one_of('cpu', 'cuda'))

@@ -117,12 +117,12 @@ class EpisodeLoop:
         self._gripper_target = self.gripper_open
         self._was_intervening = False
         self._last_joints_time = -np.inf
+        self.evaluating = config.mode == 'eval'
 
-    @property
-    def deterministic(self) -> bool:
-        return self.config.mode == 'eval'
-
-    def begin(self, measured_joints: np.ndarray) -> None:
+    def begin(self, measured_joints: np.ndarray, evaluate: bool = False) -> None:
+        """Start an episode; an evaluation episode acts deterministically and ignores the
+        operator (its success rate is the policy's own, LESSONS.md)."""
+        self.evaluating = evaluate or self.config.mode == 'eval'
         self.summary = EpisodeSummary()
         self._pending = None
         self._was_intervening = False
@@ -189,8 +189,9 @@ class EpisodeLoop:
 
     def _act(self, state: np.ndarray, snapshot: Snapshot) -> Optional[np.ndarray]:
         measured = np.asarray(snapshot.joints, dtype=float)
-        intervening = (self.config.mode == 'record' or snapshot.intervention) \
-            and check_joints(snapshot.leader_joints) is None
+        operator_acts = self.config.mode == 'record' or (snapshot.intervention
+                                                         and not self.evaluating)
+        intervening = operator_acts and check_joints(snapshot.leader_joints) is None
         if intervening:
             command, action, gripper = self._mirror_leader(measured, snapshot.leader_joints)
         else:
@@ -205,7 +206,7 @@ class EpisodeLoop:
 
     def _policy_step(self, state, image, measured):
         try:
-            action, gripper = self.policy(state, image, self.deterministic)
+            action, gripper = self.policy(state, image, self.evaluating)
             action = np.asarray(action, dtype=float).reshape(3)
             gripper = int(gripper)
         except (ValueError, TypeError):

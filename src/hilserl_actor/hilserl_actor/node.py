@@ -17,7 +17,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool, String, UInt32
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
@@ -34,6 +34,18 @@ from hilserl_interfaces.srv import ResetScene
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.model import JOINT_NAMES
 from so101_kinematics.reset import ResetConfig, ik_reset
+
+
+def read_records(path: str) -> list:
+    if not os.path.exists(path):
+        return []
+    with open(path) as log:
+        return [json.loads(line) for line in log if line.strip()]
+
+
+def append_record(path: str, record: dict):
+    with open(path, 'a') as log:
+        log.write(json.dumps(record) + '\n')
 
 
 def _seconds(stamp) -> float:
@@ -79,8 +91,13 @@ class ActorNode(Node):
         self.inputs = LatestInputs()
         self.rng = np.random.default_rng(self.config.seed)
         self._stopping = threading.Event()
-        self.episode_id = 0
         os.makedirs(self.config.output_dir, exist_ok=True)
+        # Numbering continues after a restart (the learner sees new episode ids).
+        self.episode_id = len(read_records(self._stats_path('train'))) \
+            + len(read_records(self._stats_path('eval')))
+        self.train_episodes = len(read_records(self._stats_path('train')))
+        self._eval_remaining = self.config.eval_episodes if self.config.mode == 'eval' else 0
+        self._eval_round = []
 
         inputs = ReentrantCallbackGroup()
         self.create_subscription(JointState, 'joint_states', self._on_joints,
@@ -106,6 +123,8 @@ class ActorNode(Node):
         self.reset_client = self.create_client(ResetScene, 'sim/reset_scene',
                                                callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(String, 'operator_event', self._on_operator_event, qos.COMMANDS,
+                                 callback_group=inputs)
+        self.create_subscription(UInt32, 'evaluate', self._on_evaluate, qos.COMMANDS,
                                  callback_group=inputs)
         self._operator_event = ''
         self.recorder = None
@@ -156,6 +175,11 @@ class ActorNode(Node):
             self.get_logger().warning(f'unknown operator_event {msg.data!r}; expected success, '
                                       f'failure or rerecord')
 
+    def _on_evaluate(self, msg: UInt32):
+        """Run this many deterministic episodes next (e.g. the final evaluation)."""
+        self.get_logger().info(f'evaluation of {msg.data} episodes requested')
+        self._eval_remaining += int(msg.data)
+
     def _start_recording(self, group):
         directory = self.config.recording_dir or os.path.join(self.config.output_dir, 'demos')
         self.recorder = EpisodeRecorder(directory, self.get_namespace(), self.config.sim)
@@ -186,19 +210,20 @@ class ActorNode(Node):
                 if not self._episode():
                     break
         except Exception as error:  # the loop must not die silently; the node reports and stops
-            self.get_logger().fatal(f'control loop failed: {error!r}')
-            raise
-        finally:
-            if self.config.mode == 'eval' and not self._stopping.is_set():
-                self._finish_evaluation()
+            if not self._stopping.is_set():
+                self.get_logger().fatal(f'control loop failed: {error!r}')
+                raise
+        if self.config.mode == 'eval' and not self._stopping.is_set():
+            rclpy.try_shutdown(context=self.context)  # evaluation done: the node exits
 
     def _episode(self) -> bool:
         """One reset + episode; False when the actor is done (evaluation finished, shutdown)."""
-        if self.config.mode == 'eval' and self.episode_id >= self.config.eval_episodes:
+        evaluate = self._eval_remaining > 0
+        if self.config.mode == 'eval' and not evaluate:
             return False
         if not self._reset():
             return not self._stopping.is_set()
-        self.loop.begin(self.inputs.snapshot(self.now_s()).joints)
+        self.loop.begin(self.inputs.snapshot(self.now_s()).joints, evaluate)
         self._operator_event = ''
         if self.recorder:
             self.recorder.start()
@@ -227,15 +252,16 @@ class ActorNode(Node):
                 paused_reason = result.paused
                 continue
             paused_reason = ''
-            if result.transition is not None and self.config.mode == 'train':
+            if result.transition is not None and self.config.mode == 'train' and not evaluate:
                 self.transition_pub.publish(self._transition_msg(result.transition))
             if result.command is not None:
                 self._command(result.command)
             if result.done:
-                self._report(self.loop.summary, time.monotonic() - started)
+                record = self._report(self.loop.summary, time.monotonic() - started, evaluate)
                 if self.recorder:
                     self._finish_recording(success_frame)
                 self.episode_id += 1
+                self._schedule_evaluation(evaluate, record)
                 return True
         return False
 
@@ -298,10 +324,10 @@ class ActorNode(Node):
 
     # --- statistics -------------------------------------------------------------------------
 
-    def _report(self, summary: EpisodeSummary, duration_s: float):
+    def _report(self, summary: EpisodeSummary, duration_s: float, evaluate: bool) -> dict:
         nominal = 1.0 / self.config.control_rate_hz
-        msg = EpisodeStats(actor_id=self.actor_id, episode_id=self.episode_id,
-                           mode=self.config.mode, episode_return=float(summary.episode_return),
+        mode = 'eval' if evaluate else self.config.mode
+        msg = EpisodeStats(actor_id=self.actor_id, episode_id=self.episode_id, mode=mode, episode_return=float(summary.episode_return),
                            length=summary.length, success=summary.success,
                            intervention_steps=summary.intervention_steps,
                            intervention_rate=float(summary.intervention_rate),
@@ -310,7 +336,7 @@ class ActorNode(Node):
                            policy_version=int(self.policy.version), duration_s=duration_s)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.stats_pub.publish(msg)
-        record = {'episode': self.episode_id, 'mode': self.config.mode,
+        record = {'episode': self.episode_id, 'mode': mode,
                   'return': msg.episode_return, 'length': msg.length, 'success': msg.success,
                   'steps_to_success': summary.steps_to_success,
                   'intervention_steps': msg.intervention_steps,
@@ -318,13 +344,13 @@ class ActorNode(Node):
                   'loop_jitter_p99_ms': msg.loop_jitter_p99_ms,
                   'policy_version': msg.policy_version, 'duration_s': duration_s,
                   'wall_time': time.time()}
-        with open(self._stats_path(), 'a') as log:
-            log.write(json.dumps(record) + '\n')
+        append_record(self._stats_path('eval' if evaluate else 'train'), record)
         self.get_logger().info(
-            f'{self.config.mode} episode {self.episode_id}: '
+            f'{mode} episode {self.episode_id}: '
             f'{"SUCCESS" if summary.success else "failure"} return {summary.episode_return:.1f} '
             f'length {summary.length} interventions {summary.intervention_rate:.0%} '
             f'{msg.policy_hz:.1f} Hz policy v{msg.policy_version}')
+        return record
 
     def _finish_recording(self, success_frame):
         # Let the last messages of the episode (its statistics) reach the bag first.
@@ -333,27 +359,41 @@ class ActorNode(Node):
         record_episode_label(path.parent / 'labels.yaml', path.name, success_frame)
         self.get_logger().info(f'episode saved: {path} (success from frame {success_frame})')
 
-    def _stats_path(self) -> str:
-        name = 'eval_episodes.jsonl' if self.config.mode == 'eval' else 'episodes.jsonl'
+    def _stats_path(self, kind: str) -> str:
+        name = 'eval_episodes.jsonl' if kind == 'eval' else 'episodes.jsonl'
         return os.path.join(self.config.output_dir, name)
 
-    def _finish_evaluation(self):
-        records = []
-        if os.path.exists(self._stats_path()):
-            with open(self._stats_path()) as log:
-                records = [json.loads(line) for line in log if line.strip()]
-        records = records[-self.config.eval_episodes:]
-        successes = [r for r in records if r['success']]
-        summary = {'episodes': len(records), 'success_rate':
-                   len(successes) / len(records) if records else 0.0,
-                   'mean_steps_to_success': float(np.mean([r['steps_to_success']
-                                                           for r in successes]))
-                   if successes else None,
-                   'policy_version': records[-1]['policy_version'] if records else 0}
-        with open(os.path.join(self.config.output_dir, 'eval_summary.json'), 'w') as out:
-            json.dump(summary, out, indent=2)
-        self.get_logger().info(f'evaluation: {summary}')
-        rclpy.try_shutdown(context=self.context)
+    def _schedule_evaluation(self, evaluated: bool, record: dict):
+        if evaluated:
+            self._eval_remaining -= 1
+            self._eval_round.append(record)
+            if self._eval_remaining == 0:
+                self._finish_evaluation_round()
+            return
+        if self.config.mode != 'train':
+            return
+        self.train_episodes += 1
+        every = self.config.eval_every_episodes
+        if every and self.train_episodes % every == 0:
+            self._eval_remaining += self.config.eval_round_episodes
+
+    def _finish_evaluation_round(self):
+        """Success rate and mean time-to-success of the round: logged, appended to
+        eval_rounds.jsonl (read by the main job and the report)."""
+        records, self._eval_round = self._eval_round, []
+        steps = [r['steps_to_success'] for r in records if r['success']]
+        mean_steps = float(np.mean(steps)) if steps else None
+        summary = {'after_train_episodes': self.train_episodes, 'episodes': len(records),
+                   'success_rate': len(steps) / len(records),
+                   'mean_steps_to_success': mean_steps,
+                   'mean_time_to_success_s':
+                       mean_steps / self.config.control_rate_hz if steps else None,
+                   'policy_version': records[-1]['policy_version'], 'wall_time': time.time()}
+        append_record(os.path.join(self.config.output_dir, 'eval_rounds.jsonl'), summary)
+        self.get_logger().info(
+            f'evaluation: {summary["success_rate"]:.0%} success over {len(records)} episodes '
+            f'(policy v{summary["policy_version"]}, mean time to success '
+            f'{summary["mean_time_to_success_s"] or float("nan"):.1f} s)')
 
     def destroy_node(self):
         self._stopping.set()

@@ -7,7 +7,7 @@ from rclpy.executors import ExternalShutdownException
 from hilserl_common.config import ConfigError
 
 
-def run(node_class, args=None, executor=None) -> int:
+def run(node_class, args=None, executor_factory=None) -> int:
     """Construct and spin `node_class` until Ctrl-C or SIGTERM; always destroy it.
 
     A ConfigError stops the node with the user-facing message and exit code 2 (no traceback).
@@ -19,9 +19,10 @@ def run(node_class, args=None, executor=None) -> int:
     code = 0
     try:
         node = node_class()
-        if executor is None:
+        if executor_factory is None:
             rclpy.spin(node)
         else:
+            executor = executor_factory()  # after init: an executor needs the context
             executor.add_node(node)
             executor.spin()
     except ConfigError as error:
@@ -39,6 +40,5 @@ def run(node_class, args=None, executor=None) -> int:
 def main_for(node_class, executor_factory=None):
     """A console-script entry point for `node_class`."""
     def main(args=None):
-        executor = executor_factory() if executor_factory else None
-        sys.exit(run(node_class, args=args, executor=executor))
+        sys.exit(run(node_class, args=args, executor_factory=executor_factory))
     return main
