@@ -5,7 +5,6 @@ configured rate on the node's clock (sim time when the simulation runs faster th
 resets the arm between episodes, publishes joint commands, a transition per step and episode
 statistics, and swaps in new policy weights between steps as soon as they arrive.
 """
-import json
 import os
 import threading
 import time
@@ -28,24 +27,13 @@ from hilserl_common import qos
 from hilserl_common.images import from_msg, to_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
+from hilserl_common.records import append_record, read_records
 from hilserl_interfaces.msg import EpisodeStats, GraspState, PolicyWeights, RewardPrediction
 from hilserl_interfaces.msg import Transition as TransitionMsg
 from hilserl_interfaces.srv import ResetScene
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.model import JOINT_NAMES
 from so101_kinematics.reset import ResetConfig, ik_reset
-
-
-def read_records(path: str) -> list:
-    if not os.path.exists(path):
-        return []
-    with open(path) as log:
-        return [json.loads(line) for line in log if line.strip()]
-
-
-def append_record(path: str, record: dict):
-    with open(path, 'a') as log:
-        log.write(json.dumps(record) + '\n')
 
 
 def _seconds(stamp) -> float:

@@ -64,3 +64,4 @@ def test_yaml_file_problems_are_named(tmp_path, text, words):
     assert str(path) in str(error.value)
     for word in words:
         assert word in str(error.value)
+
