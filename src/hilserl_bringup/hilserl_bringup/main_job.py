@@ -1,0 +1,309 @@
+"""The main job: HIL-SERL on the simulated SO-101, from nothing to an evaluated policy.
+
+    scripts/train_sim [--output-dir runs/sim] [--episodes 300] ...
+
+Stages, each leaving its artefacts under the output directory and a marker in `stages/` when it
+is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and resumes the rest:
+
+  demos       the record_demos graph in simulation: the simulated operator demonstrates whole
+              grasps while the actor records one rosbag2 (MCAP) per episode (demos/)
+  classifier  an auto-labelled simulated dataset, the reward classifier trained and evaluated
+              on it (classifier_data/, reward_classifier/)
+  train       the HIL-SERL graph: sim, simulated operator (short corrections), kinematics,
+              reward classifier, actor and learner; a deterministic evaluation round every
+              --eval-every episodes; stops at --target-success or after --episodes
+  evaluate    the final deterministic evaluation (--final-eval-episodes) with the last weights
+  report      plots and summary.md (report/)
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from hilserl_bringup.report import write_report
+from hilserl_bringup.runner import Graph, GraphError
+from hilserl_common.records import read_records
+
+STAGES = ('demos', 'classifier', 'train', 'evaluate', 'report')
+ABLATIONS = {
+    'full': 'demos and the simulated operator\'s corrections',
+    'no_interventions': 'demos, no corrections',
+    'no_demos': 'corrections, no demos',
+}
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM: the current stage stops cleanly; a rerun resumes."""
+
+
+class MainJob:
+    def __init__(self, options):
+        self.options = options
+        self.out = Path(options.output_dir).resolve()
+        self.stop_requested = threading.Event()
+        self.started = time.monotonic()
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def say(self, text: str):
+        elapsed = time.monotonic() - self.started
+        print(f'[main_job {elapsed / 60:5.1f} min] {text}', flush=True)
+
+    def marker(self, stage: str) -> Path:
+        return self.out / 'stages' / f'{stage}.json'
+
+    def done(self, stage: str) -> bool:
+        return self.marker(stage).exists()
+
+    def mark_done(self, stage: str, figures: dict):
+        self.marker(stage).parent.mkdir(parents=True, exist_ok=True)
+        figures = {**figures, 'finished_wall_time': time.time()}
+        self.marker(stage).write_text(json.dumps(figures, indent=1))
+
+    def check_stop(self):
+        if self.stop_requested.is_set():
+            raise Stopped()
+
+    def overrides_file(self, name: str, sections: dict) -> str:
+        """A parameter file of per-node overrides for one graph run."""
+        path = self.out / 'config' / f'{name}.yaml'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = {f'/**/{node}': {'ros__parameters': params}
+                    for node, params in sections.items()}
+        path.write_text(yaml.safe_dump(document, sort_keys=True))
+        return str(path)
+
+    def graph(self, name: str, overrides: dict) -> Graph:
+        arguments = {'sim': 'true', 'output_dir': str(self.out),
+                     'real_time_factor': str(self.options.real_time_factor),
+                     'config_file': self.overrides_file(name, overrides)}
+        return Graph(name, arguments, quiet=True)
+
+    def watch(self, graph: Graph, finished, describe, period_s: float = 10.0, started=None):
+        """Run `graph` until `finished()` (or a stop request, or a dead node); a progress line
+        every `period_s`; `started()` runs once the nodes are up."""
+        graph.start()
+        if started:
+            started()
+        self.say(f'started {", ".join(s.name for s in graph.specs)}; logs in {self.out}/logs')
+        next_line = time.monotonic() + period_s
+        try:
+            while not finished():
+                if self.stop_requested.wait(0.5):
+                    raise Stopped()
+                dead = graph.failed_required()
+                if dead is not None and not finished():
+                    raise RuntimeError(
+                        f'node {dead.spec.name} exited with code {dead.process.returncode}; '
+                        f'see {self.out}/logs/{dead.spec.name}.log')
+                if time.monotonic() >= next_line:
+                    self.say(describe())
+                    next_line = time.monotonic() + period_s
+        finally:
+            graph.stop()
+
+    def command(self, args, log_name: str):
+        """A CLI step with its output on the terminal and in logs/<log_name>.log."""
+        log_path = self.out / 'logs' / f'{log_name}.log'
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.say(' '.join(args))
+        with open(log_path, 'a') as log:
+            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True)
+            for line in process.stdout:
+                log.write(line)
+                sys.stdout.write('    ' + line)
+                if self.stop_requested.is_set():
+                    process.send_signal(signal.SIGINT)
+            process.wait()
+        self.check_stop()
+        if process.returncode != 0:
+            raise RuntimeError(f'{args[0]} {args[1]} failed (exit {process.returncode}); '
+                               f'see {log_path}')
+
+    # --- stages ---------------------------------------------------------------------------
+
+    def demos_dir(self) -> Path:
+        return self.out / 'demos'
+
+    def demo_labels(self) -> dict:
+        path = self.demos_dir() / 'labels.yaml'
+        if not path.exists():
+            return {}
+        return (yaml.safe_load(path.read_text()) or {}).get('episodes', {})
+
+    def stage_demos(self) -> dict:
+        wanted = self.options.demos
+
+        def describe():
+            labels = self.demo_labels()
+            good = sum(1 for v in labels.values() if v.get('success_from_frame') is not None)
+            return f'demos: {len(labels)}/{wanted} recorded, {good} successful'
+
+        self.watch(self.graph('record_demos', {}), lambda: len(self.demo_labels()) >= wanted,
+                   describe)
+        labels = self.demo_labels()
+        successful = sum(1 for v in labels.values() if v.get('success_from_frame') is not None)
+        self.say(describe())
+        return {'episodes': len(labels), 'successful': successful}
+
+    def stage_classifier(self) -> dict:
+        data = self.out / 'classifier_data'
+        model = self.out / 'reward_classifier'
+        cli = 'reward_classifier_cli'
+        if not (data / 'labels.yaml').exists():
+            self.command([cli, 'generate-sim', '--output', str(data),
+                          '--episodes', str(self.options.classifier_episodes)], 'classifier')
+        self.command([cli, 'train', '--labels', str(data / 'labels.yaml'), '--output',
+                      str(model), '--config', self.config_path('reward_classifier.yaml'),
+                      '--no-progress'], 'classifier')
+        self.command([cli, 'evaluate', '--model', str(model), '--labels',
+                      str(data / 'labels.yaml'), '--frames', 'validation'], 'classifier')
+        metrics_path = model / 'evaluation' / 'metrics.json'
+        return json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+
+    def config_path(self, name: str) -> str:
+        from ament_index_python.packages import get_package_share_directory
+        return os.path.join(get_package_share_directory('hilserl_bringup'), 'config', name)
+
+    def train_overrides(self) -> dict:
+        ablation = self.options.ablation
+        demos = [] if ablation == 'no_demos' else sorted(
+            str(p) for p in self.demos_dir().glob('episode_*') if p.is_dir())
+        learner_dir = self.out / 'learner'
+        return {
+            'learner': {'demo_paths': ','.join(demos), 'run_dir': str(learner_dir),
+                        'resume': (learner_dir / 'checkpoint').exists()},
+            'actor': {'eval_every_episodes': self.options.eval_every,
+                      'eval_round_episodes': self.options.eval_round_episodes},
+            'operator': {'mode': 'off' if ablation == 'no_interventions' else 'corrections'},
+        }
+
+    def train_episodes(self) -> list:
+        return read_records(str(self.out / 'episodes.jsonl'))
+
+    def eval_rounds(self) -> list:
+        return read_records(str(self.out / 'eval_rounds.jsonl'))
+
+    def training_finished(self) -> bool:
+        rounds = self.eval_rounds()
+        if rounds and rounds[-1]['success_rate'] >= self.options.target_success \
+                and rounds[-1]['episodes'] >= self.options.eval_round_episodes:
+            return True
+        return len(self.train_episodes()) >= self.options.episodes
+
+    def describe_training(self) -> str:
+        episodes = self.train_episodes()
+        recent = episodes[-20:]
+        text = f'train: episode {len(episodes)}/{self.options.episodes}'
+        if recent:
+            success = sum(r['success'] for r in recent) / len(recent)
+            interventions = sum(r['intervention_rate'] for r in recent) / len(recent)
+            text += (f', last {len(recent)}: success {success:.0%}, interventions '
+                     f'{interventions:.0%}, policy v{recent[-1]["policy_version"]}')
+        rounds = self.eval_rounds()
+        if rounds:
+            text += f', last evaluation {rounds[-1]["success_rate"]:.0%}'
+        stats = read_records(str(self.out / 'learner' / 'learner_stats.jsonl'))
+        if stats:
+            last = stats[-1]
+            text += (f', learner {last.get("updates_per_s", 0):.0f} updates/s, UTD '
+                     f'{last.get("effective_utd", 0):.1f}')
+        return text
+
+    def stage_train(self) -> dict:
+        self.watch(self.graph('train', self.train_overrides()), self.training_finished,
+                   self.describe_training, period_s=30.0)
+        rounds = self.eval_rounds()
+        return {'train_episodes': len(self.train_episodes()),
+                'last_evaluation': rounds[-1] if rounds else None}
+
+    def stage_evaluate(self) -> dict:
+        """The final evaluation: the eval graph (no learner, the operator off), the actor
+        acting deterministically with the learner's last saved policy."""
+        wanted = self.options.final_eval_episodes
+        policy_file = self.out / 'learner' / 'policy.safetensors'
+        if not policy_file.exists():
+            raise RuntimeError(f'no trained policy at {policy_file}: run the train stage first')
+        before = len(read_records(str(self.out / 'eval_episodes.jsonl')))
+
+        def evaluated():
+            return len(read_records(str(self.out / 'eval_episodes.jsonl'))) - before
+
+        overrides = {'actor': {'eval_episodes': wanted, 'policy_file': str(policy_file)}}
+        self.watch(self.graph('eval', overrides), lambda: evaluated() >= wanted,
+                   lambda: f'final evaluation: {evaluated()}/{wanted} episodes')
+        rounds = self.eval_rounds()
+        return rounds[-1] if rounds else {}
+
+    def stage_report(self) -> dict:
+        summary = write_report(self.out, self.options)
+        self.say(f'report: {summary}')
+        return {'summary': str(summary)}
+
+    # --- the whole job ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.out.mkdir(parents=True, exist_ok=True)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.stop_requested.set())
+        self.say(f'HIL-SERL on the simulated SO-101 ({ABLATIONS[self.options.ablation]}); '
+                 f'output in {self.out}')
+        try:
+            for stage in STAGES:
+                if stage in self.options.skip:
+                    continue
+                if self.done(stage) and stage != 'report':
+                    self.say(f'{stage}: already done ({self.marker(stage)})')
+                    continue
+                self.say(f'{stage}: starting')
+                figures = getattr(self, f'stage_{stage}')()
+                self.mark_done(stage, figures)
+                self.say(f'{stage}: done')
+        except Stopped:
+            self.say('stopped; run the same command again to resume')
+            return 130
+        except (GraphError, RuntimeError) as error:
+            self.say(f'FAILED: {error}')
+            return 1
+        self.say(f'finished in {(time.monotonic() - self.started) / 60:.1f} min; '
+                 f'see {self.out}/report/summary.md')
+        return 0
+
+
+def parse_options(argv=None):
+    parser = argparse.ArgumentParser(prog='scripts/train_sim', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--output-dir', default='runs/sim', help='everything goes here')
+    parser.add_argument('--demos', type=int, default=20, help='demonstrations to record')
+    parser.add_argument('--classifier-episodes', type=int, default=40,
+                        help='episodes of the auto-labelled classifier dataset')
+    parser.add_argument('--episodes', type=int, default=300, help='training episode budget')
+    parser.add_argument('--target-success', type=float, default=0.8,
+                        help='stop training once an evaluation round reaches this success rate')
+    parser.add_argument('--eval-every', type=int, default=25,
+                        help='training episodes between evaluation rounds')
+    parser.add_argument('--eval-round-episodes', type=int, default=10,
+                        help='episodes of a periodic evaluation round')
+    parser.add_argument('--final-eval-episodes', type=int, default=50)
+    parser.add_argument('--real-time-factor', type=float, default=1.0,
+                        help='simulation speed (1: real time; larger: faster, with /clock)')
+    parser.add_argument('--ablation', choices=sorted(ABLATIONS), default='full')
+    parser.add_argument('--skip', nargs='*', default=[], choices=STAGES,
+                        help='stages to leave out')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    sys.exit(MainJob(parse_options(argv)).run())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,185 @@
+"""The report of a run: the plots every HIL-SERL write-up shows (episode reward and intervention
+rate with moving averages), success and evaluation, learner statistics, and summary.md.
+
+    python -m hilserl_bringup.report runs/sim                       # one run
+    python -m hilserl_bringup.report --compare runs/sim runs/sim_no_demos runs/sim_no_interventions
+"""
+import argparse
+import json
+from pathlib import Path
+from typing import List, Sequence
+
+import matplotlib
+
+matplotlib.use('Agg')  # files only: no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hilserl_common.records import read_records  # noqa: E402
+
+MOVING_AVERAGE = 20
+
+
+def moving_average(values: Sequence[float], window: int = MOVING_AVERAGE) -> np.ndarray:
+    """Trailing mean over up to `window` values (shorter at the start)."""
+    values = np.asarray(values, dtype=float)
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
+
+
+def learner_stats_path(run: Path) -> Path:
+    return run / 'learner' / 'learner_stats.jsonl'
+
+
+def plot_training(run: Path, episodes: List[dict], rounds: List[dict], path: Path):
+    figure, (reward, interventions, success) = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
+    index = np.arange(len(episodes))
+    returns = [e['return'] for e in episodes]
+    reward.plot(index, returns, '.', alpha=0.3, label='episode')
+    reward.plot(index, moving_average(returns), label=f'MA{MOVING_AVERAGE}')
+    reward.set_ylabel('episode reward')
+    rates = [100 * e['intervention_rate'] for e in episodes]
+    interventions.plot(index, rates, '.', alpha=0.3, label='episode')
+    interventions.plot(index, moving_average(rates), label=f'MA{MOVING_AVERAGE}')
+    interventions.set_ylabel('intervention rate (%)')
+    successes = [100 * float(e['success']) for e in episodes]
+    success.plot(index, moving_average(successes), label=f'training MA{MOVING_AVERAGE} '
+                 f'(with interventions)')
+    if rounds:
+        success.plot([r['after_train_episodes'] for r in rounds],
+                     [100 * r['success_rate'] for r in rounds], 'o-',
+                     label='deterministic evaluation')
+    success.set_ylabel('success (%)')
+    success.set_xlabel('training episode')
+    for axis in (reward, interventions, success):
+        axis.grid(alpha=0.3)
+        axis.legend(loc='upper left')
+    figure.suptitle(f'HIL-SERL on the simulated SO-101: {run.name}')
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_learner(stats: List[dict], path: Path):
+    keys = [('critic_loss', 'critic loss'), ('actor_loss', 'actor loss'),
+            ('temperature', 'temperature'), ('q_mean', 'mean Q'),
+            ('updates_per_s', 'critic updates / s'), ('effective_utd', 'effective UTD')]
+    keys = [(k, label) for k, label in keys if any(k in s for s in stats)]
+    if not keys:
+        return
+    figure, axes = plt.subplots(len(keys), 1, figsize=(9, 2.2 * len(keys)), sharex=True)
+    axes = np.atleast_1d(axes)
+    steps = [s.get('optimization_step', i) for i, s in enumerate(stats)]
+    for axis, (key, label) in zip(axes, keys):
+        axis.plot(steps, [s.get(key, np.nan) for s in stats])
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    axes[-1].set_xlabel('critic updates')
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _stage(run: Path, name: str) -> dict:
+    path = run / 'stages' / f'{name}.json'
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _percent(value) -> str:
+    return '—' if value is None else f'{100 * value:.0f}%'
+
+
+def summarise(run: Path) -> dict:
+    episodes = read_records(str(run / 'episodes.jsonl'))
+    rounds = read_records(str(run / 'eval_rounds.jsonl'))
+    stats = read_records(str(learner_stats_path(run)))
+    final = _stage(run, 'evaluate')
+    last = episodes[-MOVING_AVERAGE:]
+    return {
+        'run': run.name,
+        'train_episodes': len(episodes),
+        'env_steps': sum(e['length'] for e in episodes),
+        'training_success_last': float(np.mean([e['success'] for e in last])) if last else None,
+        'intervention_rate_last':
+            float(np.mean([e['intervention_rate'] for e in last])) if last else None,
+        'evaluation_rounds': len(rounds),
+        'final_success_rate': final.get('success_rate'),
+        'final_episodes': final.get('episodes'),
+        'final_mean_time_to_success_s': final.get('mean_time_to_success_s'),
+        'optimization_steps': stats[-1].get('optimization_step') if stats else None,
+        'updates_per_s': float(np.mean([s.get('updates_per_s', 0) for s in stats[-30:]]))
+        if stats else None,
+        'effective_utd': stats[-1].get('effective_utd') if stats else None,
+    }
+
+
+def write_report(run, options=None) -> Path:
+    run = Path(run)
+    out = run / 'report'
+    out.mkdir(parents=True, exist_ok=True)
+    episodes = read_records(str(run / 'episodes.jsonl'))
+    rounds = read_records(str(run / 'eval_rounds.jsonl'))
+    stats = read_records(str(learner_stats_path(run)))
+    if episodes:
+        plot_training(run, episodes, rounds, out / 'training.png')
+    if stats:
+        plot_learner(stats, out / 'learner.png')
+    figures = summarise(run)
+    demos, classifier = _stage(run, 'demos'), _stage(run, 'classifier')
+    lines = [f'# HIL-SERL on the simulated SO-101 — {run.name}', '',
+             '| stage | result |', '|---|---|',
+             f'| demos | {demos.get("episodes", "—")} recorded, '
+             f'{demos.get("successful", "—")} successful |',
+             f'| reward classifier | validation accuracy {_percent(classifier.get("accuracy"))}, '
+             f'precision {_percent(classifier.get("precision"))}, '
+             f'recall {_percent(classifier.get("recall"))} |',
+             f'| training | {figures["train_episodes"]} episodes, {figures["env_steps"]} env '
+             f'steps, last {MOVING_AVERAGE}: success {_percent(figures["training_success_last"])}'
+             f', interventions {_percent(figures["intervention_rate_last"])} |',
+             f'| learner | {figures["optimization_steps"] or "—"} critic updates, '
+             f'{figures["updates_per_s"] or 0:.0f} updates/s, effective UTD '
+             f'{figures["effective_utd"] or 0:.1f} |',
+             f'| final evaluation | {_percent(figures["final_success_rate"])} success over '
+             f'{figures["final_episodes"] or 0} deterministic episodes, mean time to success '
+             f'{figures["final_mean_time_to_success_s"] or float("nan"):.1f} s |', '']
+    if rounds:
+        lines += ['## Evaluation rounds', '', '| after training episode | episodes | success | '
+                  'policy version |', '|---|---|---|---|']
+        lines += [f'| {r["after_train_episodes"]} | {r["episodes"]} | '
+                  f'{_percent(r["success_rate"])} | {r["policy_version"]} |' for r in rounds]
+        lines.append('')
+    lines += ['![training](training.png)', '', '![learner](learner.png)', '']
+    summary = out / 'summary.md'
+    summary.write_text('\n'.join(lines))
+    (out / 'figures.json').write_text(json.dumps(figures, indent=1))
+    return summary
+
+
+def compare(runs: List[Path]) -> str:
+    """The ablation table: final success of runs side by side (Markdown)."""
+    rows = ['| run | training episodes | env steps | final success | interventions (last 20) |',
+            '|---|---|---|---|---|']
+    for run in runs:
+        f = summarise(Path(run))
+        rows.append(f'| {f["run"]} | {f["train_episodes"]} | {f["env_steps"]} | '
+                    f'{_percent(f["final_success_rate"])} | '
+                    f'{_percent(f["intervention_rate_last"])} |')
+    return '\n'.join(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('runs', nargs='+', help='run output directories')
+    parser.add_argument('--compare', action='store_true', help='print the side-by-side table')
+    options = parser.parse_args(argv)
+    if options.compare:
+        print(compare([Path(r) for r in options.runs]))
+        return
+    for run in options.runs:
+        print(write_report(run))
+
+
+if __name__ == '__main__':
+    main()

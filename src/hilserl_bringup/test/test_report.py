@@ -1,0 +1,46 @@
+"""The run report: moving averages, plots and the summary's figures."""
+import json
+
+import numpy as np
+
+from hilserl_bringup.report import compare, moving_average, write_report
+from hilserl_common.records import append_record
+
+
+def test_moving_average_is_trailing():
+    np.testing.assert_allclose(moving_average([1, 2, 3, 4], window=2), [1, 1.5, 2.5, 3.5])
+
+
+def make_run(run, successes):
+    for i, success in enumerate(successes):
+        append_record(str(run / 'episodes.jsonl'), {
+            'episode': i, 'return': float(success), 'length': 20 if success else 100,
+            'success': success, 'intervention_rate': 0.5 if i < 10 else 0.0,
+            'policy_version': i})
+    append_record(str(run / 'eval_rounds.jsonl'), {
+        'after_train_episodes': len(successes), 'episodes': 10, 'success_rate': 0.7,
+        'policy_version': 9})
+    (run / 'learner').mkdir()
+    for step in range(5):
+        append_record(str(run / 'learner' / 'learner_stats.jsonl'), {
+            'optimization_step': 100 * step, 'critic_loss': 1.0 / (step + 1),
+            'updates_per_s': 120.0, 'effective_utd': 18.0})
+    (run / 'stages').mkdir()
+    (run / 'stages' / 'evaluate.json').write_text(json.dumps(
+        {'success_rate': 0.84, 'episodes': 50, 'mean_time_to_success_s': 3.2}))
+
+
+def test_report_has_plots_and_the_figures(tmp_path):
+    run = tmp_path / 'sim'
+    run.mkdir()
+    make_run(run, [False] * 10 + [True] * 20)
+    summary = write_report(run)
+    assert (run / 'report' / 'training.png').stat().st_size > 10_000
+    assert (run / 'report' / 'learner.png').stat().st_size > 10_000
+    text = summary.read_text()
+    assert '30 episodes, 1400 env steps' in text
+    assert 'success 100%, interventions 0%' in text        # the last 20 episodes
+    assert '84% success over 50 deterministic episodes' in text
+    assert '120 updates/s, effective UTD 18.0' in text
+    table = compare([run])
+    assert '| sim | 30 | 1400 | 84% | 0% |' in table
