@@ -2,6 +2,7 @@
 messages arrive already serialised (CDR) from raw subscriptions and are written as they are, so
 `ros2 bag info/play` and the `rosbags` readers (demo loader, classifier datasets) accept them.
 """
+import threading
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -68,7 +69,8 @@ class EpisodeBag:
 
 class EpisodeRecorder:
     """Bags named episode_0000, episode_0001, ... in one directory; numbering continues after
-    the bags already there, so a restarted recording never overwrites."""
+    the bags already there, so a restarted recording never overwrites. Thread-safe: messages
+    arrive on several executor threads while the control loop starts and stops episodes."""
 
     def __init__(self, directory: str, namespace: str, sim: bool):
         self.directory = Path(directory)
@@ -77,6 +79,7 @@ class EpisodeRecorder:
         self.namespace = namespace or '/'
         self.typestore = typestore_with_interfaces()
         self.current: Optional[EpisodeBag] = None
+        self._lock = threading.Lock()
 
     def next_index(self) -> int:
         taken = [int(p.name.split('_')[1]) for p in self.directory.glob('episode_*')
@@ -86,20 +89,25 @@ class EpisodeRecorder:
     def start(self) -> Path:
         self.stop(keep=False)
         path = self.directory / f'episode_{self.next_index():04d}'
-        self.current = EpisodeBag(path, self.topics, self.namespace, self.typestore)
+        bag = EpisodeBag(path, self.topics, self.namespace, self.typestore)
+        with self._lock:
+            self.current = bag
         return path
 
     def write(self, topic: str, time_ns: int, serialized: bytes):
-        if self.current is not None:
-            self.current.write(topic, time_ns, serialized)
+        with self._lock:
+            if self.current is not None:
+                self.current.write(topic, time_ns, serialized)
 
     def frames_written(self) -> int:
         """Wrist frames in the current bag so far: the index the next frame will have."""
-        return self.current.counts[IMAGE_TOPIC] if self.current else 0
+        with self._lock:
+            return self.current.counts[IMAGE_TOPIC] if self.current else 0
 
     def stop(self, keep: bool = True) -> Optional[Path]:
         """Finish the current bag; `keep=False` throws it away (re-record)."""
-        bag, self.current = self.current, None
+        with self._lock:
+            bag, self.current = self.current, None
         if bag is None:
             return None
         if keep:
