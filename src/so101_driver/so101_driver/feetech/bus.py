@@ -19,6 +19,7 @@ from so101_driver.feetech.port import BusPortHandler
 DEVICE_ERRORS = (SerialException, OSError, termios.error)
 
 _PROTOCOL_END = 0  # STS series: little-endian words
+_PKT_ID, _PKT_PARAMETER0 = 2, 5  # status packet layout: FF FF id length error params... checksum
 
 
 class BusError(Exception):
@@ -130,16 +131,35 @@ class FeetechBus:
     # --- internals ----------------------------------------------------------------------------
 
     def _sync_read_once(self, address, length, servo_ids) -> Dict[int, bytes]:
+        """One sync read: the request through the SDK's GroupSyncRead, the replies through its
+        packet handler, matched by servo id as they come.
+
+        GroupSyncRead.rxPacket waits for each servo in turn and gives up at the first lost or
+        corrupt reply, discarding the good replies after it; here a bad reply costs only its
+        own servo, so the retry asks for that one alone."""
         port = self._require_port()
         group = scs.GroupSyncRead(port, self._packets, address, length)
         for servo_id in servo_ids:
             group.addParam(servo_id)
-        result = self._call(group.txRxPacket)
-        self._count(result, 'sync read')
-        # The SDK stops at the first servo that fails and keeps whatever the dict held before
-        # for the rest, so only complete, fresh answers count.
-        return {i: bytes(data) for i, data in group.data_dict.items()
-                if len(data) == length}
+        sent = self._call(group.txPacket)
+        if not self._count(sent, 'sync read request'):
+            return {}
+        answers: Dict[int, bytes] = {}
+        expected = set(servo_ids)
+        # Each servo sends one reply; once as many (good or corrupt) have come, stop waiting.
+        for _ in range(len(expected)):
+            packet, result = self._call(lambda: self._packets.rxPacket(port))
+            if result == scs.COMM_SUCCESS:
+                servo_id, data = packet[_PKT_ID], bytes(packet[_PKT_PARAMETER0:-1])
+                if servo_id in expected and len(data) == length:
+                    answers[servo_id] = data
+                    expected.discard(servo_id)
+                continue
+            self._count(result, f'sync read reply (waiting for servo(s) {sorted(expected)})',
+                        new_transaction=False)
+            if result != scs.COMM_RX_CORRUPT:
+                break  # timed out: the missing replies are lost
+        return answers
 
     def _retry(self, transaction, attempts: int, what: str):
         for attempt in range(max(1, attempts)):
@@ -161,9 +181,9 @@ class FeetechBus:
                 self._port.is_using = False  # the SDK leaves its port "busy" after a raise
             raise PortGone(self.counters.last_error) from None
 
-    def _count(self, result: int, what: str, error: int = 0) -> bool:
+    def _count(self, result: int, what: str, error: int = 0, new_transaction: bool = True) -> bool:
         counters = self.counters
-        counters.transactions += 1
+        counters.transactions += int(new_transaction)
         if result == scs.COMM_SUCCESS:
             if error:
                 counters.servo_alarms += 1
