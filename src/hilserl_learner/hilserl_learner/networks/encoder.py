@@ -92,7 +92,8 @@ class ResNet10(nn.Module):
 
 class Backbone(nn.Module):
     """A ResNet-10 that takes uint8 images as the workspace stores them (B, H, W, 3 RGB, or
-    B, 3, H, W) and returns its feature map. Frozen: no gradients, eval mode, always."""
+    B, 3, H, W) and returns its feature map. Frozen by default: no gradients, eval mode, even
+    when a parent module is put in training mode; `unfreeze()` makes it trainable."""
 
     def __init__(self, trunk: ResNet10, identity: str, image_size: int = 128):
         super().__init__()
@@ -102,14 +103,22 @@ class Backbone(nn.Module):
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         side = -(-image_size // 32)
         self.feature_shape = (CHANNELS[-1], side, side)  # (channels, height, width)
+        self.frozen = True
         self.requires_grad_(False)
         self.eval()
 
     def train(self, mode: bool = True):
         # Frozen means frozen: a parent module's .train() must not change it.
-        return super().train(False)
+        return super().train(mode and not self.frozen)
+
+    def unfreeze(self) -> 'Backbone':
+        self.frozen = False
+        self.trunk.requires_grad_(True)
+        return self
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.frozen:
+            return self.trunk(normalise_images(images, self.mean, self.std))
         with torch.no_grad():
             return self.trunk(normalise_images(images, self.mean, self.std))
 

@@ -1,0 +1,85 @@
+"""Critic updates per second of the SAC learner at the DESIGN.md defaults (batch 256, one
+128x128 camera, 18-dim state, frozen ResNet-10 with features stored per image), plus the
+memory per stored transition, the capacity that fits in 8 GiB and the policy's CPU latency.
+
+    python benchmarks/learner_updates.py [--device cpu|cuda|auto] [--seconds 20] [--threads N]
+"""
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from hilserl_learner.config import IMAGE_SHAPE, STATE_DIM, config_from
+from hilserl_learner.replay.buffer import ReplayBuffer, sample_mixed, training_fields
+from hilserl_learner.sac.agent import SACAgent
+
+
+def filled_buffer(agent, capacity, rng):
+    buffer = ReplayBuffer(capacity, agent.encoder.backbone.feature_shape
+                          if agent.cached_features else None)
+    chunk = 64
+    for start in range(0, capacity, chunk):
+        images = rng.integers(0, 256, (chunk,) + IMAGE_SHAPE, dtype=np.uint8)
+        columns = {
+            'state': rng.normal(size=(chunk, STATE_DIM)).astype(np.float32),
+            'next_state': rng.normal(size=(chunk, STATE_DIM)).astype(np.float32),
+            'action': rng.uniform(-1, 1, (chunk, 3)).astype(np.float32),
+            'gripper_action': rng.integers(0, 3, chunk).astype(np.uint8),
+            'reward': (rng.random(chunk) < 0.1).astype(np.float32),
+            'gripper_penalty': np.zeros(chunk, np.float32),
+            'terminated': rng.random(chunk) < 0.05, 'truncated': rng.random(chunk) < 0.05,
+            'is_intervention': np.zeros(chunk, bool),
+            'image': images, 'next_image': np.roll(images, 1, axis=0)}
+        if agent.cached_features:
+            features = agent.features(images)
+            columns['features'] = features
+            columns['next_features'] = np.roll(features, 1, axis=0)
+        buffer.add(columns)
+    return buffer
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--seconds', type=float, default=20.0)
+    parser.add_argument('--threads', type=int, default=0)
+    parser.add_argument('--buffer', type=int, default=2048, help='transitions per buffer')
+    parser.add_argument('--augmentation', action='store_true')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = config_from({'device': args.device, 'image_augmentation': args.augmentation})
+    agent = SACAgent(config)
+    rng = np.random.default_rng(0)
+    online = filled_buffer(agent, args.buffer, rng)
+    demo = filled_buffer(agent, args.buffer, rng)
+    fields = training_fields(agent.cached_features)
+
+    def one_update(step):
+        batch = sample_mixed(online, demo, config.batch_size, config.demo_ratio, rng, fields)
+        return agent.update(agent.batch_to_tensors(batch),
+                           update_actor=step % config.actor_update_period == 0)
+
+    for step in range(10):
+        one_update(step)
+    if agent.device.type == 'cuda':
+        torch.cuda.synchronize()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < args.seconds:
+        result = one_update(steps)
+        steps += 1
+    float(result['critic_loss'])  # waits for the device
+    elapsed = time.perf_counter() - start
+    per_transition = online.bytes_per_transition()
+    print(f'device: {agent.device} ({torch.get_num_threads()} CPU threads), batch '
+          f'{config.batch_size}, utd {config.utd_ratio}, actor every '
+          f'{config.actor_update_period} critic updates, cached features: {agent.cached_features}')
+    print(f'critic updates/s: {steps / elapsed:.1f}  ({steps} in {elapsed:.1f} s)')
+    print(f'memory per stored transition: {per_transition} bytes '
+          f'({per_transition / 1024:.1f} KiB); capacity in 8 GiB: '
+          f'{int(8 * 2**30 // per_transition)} transitions')
+
+
+if __name__ == '__main__':
+    main()

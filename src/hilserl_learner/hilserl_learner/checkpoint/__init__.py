@@ -1,0 +1,1 @@
+"""Checkpoints of networks, optimisers, temperature and counters."""

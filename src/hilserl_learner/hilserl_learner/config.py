@@ -1,0 +1,97 @@
+"""Every hyperparameter and setting of the learner in one validated dataclass.
+
+Defaults are the HIL-SERL values that worked on the real SO-101 (docs: DESIGN.md, LESSONS.md).
+`config/learner.yaml` holds the same values in ROS parameter format; the node reads them with
+`hilserl_common.params.load_config`, tests and benchmarks with `from_dict`.
+"""
+from dataclasses import dataclass
+from typing import List
+
+from hilserl_common.config import from_dict, in_range, non_negative, one_of, param, positive
+
+STATE_DIM = 18          # 6 joint positions, 6 joint velocities, EE xyz, EE roll/pitch/yaw
+ACTION_DIM = 3          # EE delta, normalised to [-1, 1]
+GRIPPER_ACTIONS = 3     # close, stay, open (Transition.GRIPPER_*)
+IMAGE_SHAPE = (128, 128, 3)
+
+
+def _non_empty_positive(value):
+    return None if value and all(v > 0 for v in value) else 'a non-empty list of sizes > 0'
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    # --- SAC -----------------------------------------------------------------------------
+    batch_size: int = param(256, 'transitions per critic update (online + demo)', positive)
+    utd_ratio: int = param(20, 'critic updates per environment step received', positive)
+    actor_update_period: int = param(
+        20, 'critic updates per actor + temperature update (HIL-SERL: one per utd_ratio)', positive)
+    discount: float = param(0.97, 'discount factor gamma', in_range(0.0, 1.0))
+    actor_lr: float = param(3e-4, 'actor learning rate', positive)
+    critic_lr: float = param(3e-4, 'critic (and encoder) learning rate', positive)
+    gripper_critic_lr: float = param(3e-4, 'gripper critic learning rate', positive)
+    temperature_lr: float = param(3e-4, 'temperature learning rate', positive)
+    temperature_init: float = param(0.01, 'initial SAC temperature alpha', positive)
+    target_entropy: float = param(-2.0, 'entropy the temperature steers the actor towards')
+    num_critics: int = param(2, 'size of the critic ensemble (target: minimum over it)',
+                             in_range(1, 20))
+    tau: float = param(0.005, 'Polyak rate of the target critics', in_range(0.0, 1.0))
+    backup_entropy: bool = param(False, 'subtract alpha * log pi(a\'|s\') in the critic target')
+    grad_clip_norm: float = param(10.0, 'gradient norm clip for every network (0: off)',
+                                  non_negative)
+    gripper_toggle_penalty: float = param(
+        0.02, 'subtracted from the gripper critic reward when a command toggles the gripper '
+        '(closes after an open command or opens after a close one)', non_negative)
+
+    # --- networks ------------------------------------------------------------------------
+    latent_dim: int = param(256, 'size of the image and of the state embedding', positive)
+    hidden_dims: List[int] = param([256, 256], 'actor and critic MLP sizes', _non_empty_positive)
+    gripper_hidden_dims: List[int] = param([128, 128], 'gripper critic MLP sizes',
+                                           _non_empty_positive)
+    encoder: str = param('resnet10', 'image backbone: frozen-able ResNet-10 or a small conv net '
+                         'trained from scratch', one_of('resnet10', 'small_conv'))
+    encoder_weights: str = param(
+        '', 'ResNet-10 weights: a local .safetensors file, a hub id, or empty for a fixed '
+        'random initialisation (warned about)')
+    freeze_encoder: bool = param(True, 'keep the image backbone fixed (HIL-SERL default)')
+    image_encoder_hidden_dim: int = param(32, 'channels of the small_conv encoder', positive)
+    spatial_features: int = param(8, 'learned embeddings per channel of the feature map',
+                                  positive)
+    image_augmentation: bool = param(
+        False, 'random-shift augmentation of images (runs the backbone on every sampled image '
+        'instead of reusing the features stored with each transition: much slower)')
+    augmentation_pad_px: int = param(4, 'random-shift padding in pixels', positive)
+    image_dropout: float = param(0.1, 'dropout on the spatial embeddings while training (HIL-SERL: '
+                                 '0.1; 0 saves CPU time)', in_range(0.0, 0.9))
+    log_std_min: float = param(-5.0, 'lower bound of the actor log standard deviation')
+    log_std_max: float = param(2.0, 'upper bound of the actor log standard deviation')
+
+    # --- replay (RLPD) -------------------------------------------------------------------
+    online_capacity: int = param(60000, 'online buffer size in transitions', positive)
+    demo_capacity: int = param(30000, 'demo buffer size in transitions', positive)
+    demo_ratio: float = param(0.5, 'share of every batch drawn from the demo buffer (RLPD: 0.5)',
+                              in_range(0.0, 1.0))
+    training_starts: int = param(100, 'online transitions before the first update',
+                                 non_negative)
+
+    # --- demos ---------------------------------------------------------------------------
+    demo_paths: str = param('', 'comma-separated rosbag2 directories (MCAP or sqlite3) of demos')
+    demo_cache_dir: str = param('', 'where converted demos are cached (empty: next to each bag)')
+
+    # --- run -----------------------------------------------------------------------------
+    device: str = param('auto', 'torch device (auto: cuda when available)',
+                        one_of('auto', 'cpu', 'cuda'))
+    precision: str = param('fp32', 'matmul precision of updates: fp32, or bf16 autocast (fast on '
+                           'GPUs and on CPUs with AMX)', one_of('fp32', 'bf16'))
+    seed: int = param(0, 'random seed of networks and sampling', non_negative)
+    run_dir: str = param('runs/learner', 'checkpoints, transition journal and stats log')
+    resume: bool = param(False, 'restore networks, optimisers, counters and buffers from run_dir')
+    checkpoint_period_s: float = param(300.0, 'seconds between checkpoints', positive)
+    weights_period_s: float = param(2.0, 'seconds between policy weight broadcasts', positive)
+    stats_period_s: float = param(1.0, 'seconds between learner statistics', positive)
+    torch_threads: int = param(0, 'CPU threads for torch (0: torch default)', non_negative)
+
+
+def config_from(values: dict = None, source: str = 'learner configuration') -> LearnerConfig:
+    """A validated LearnerConfig from a mapping (missing keys keep their defaults)."""
+    return from_dict(LearnerConfig, values or {}, source)

@@ -1,0 +1,1 @@
+"""Transitions from actors: validation, episode bookkeeping and the gripper toggle penalty."""

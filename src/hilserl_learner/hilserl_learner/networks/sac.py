@@ -1,0 +1,196 @@
+"""The SAC networks of HIL-SERL: an observation encoder shared by the actor and the critics, a
+tanh-squashed Gaussian actor for the 3 EE dimensions, a LayerNorm critic ensemble and a discrete
+gripper critic.
+
+Image path: a backbone feature map (B, C, H, W) -> spatial learned embeddings -> dropout ->
+Linear(latent) -> LayerNorm -> tanh. With a frozen ResNet-10 the feature map is computed once
+per stored image (replay buffer), so networks accept either uint8 images or feature maps.
+State path: Linear(latent) -> LayerNorm -> tanh. The two embeddings are concatenated.
+"""
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from hilserl_learner.networks.encoder import SpatialLearnedEmbeddings
+
+
+class SmallConvBackbone(nn.Module):
+    """A small conv net trained with the critic, for runs without pretrained weights:
+    uint8 (B, 128, 128, 3) -> (B, hidden, 8, 8)."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, hidden, 7, stride=2, padding=3), nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.ReLU())
+        self.feature_shape = (hidden, 8, 8)
+        self.identity = f'small_conv-{hidden}'
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-1] == 3:
+            images = images.permute(0, 3, 1, 2)
+        return self.net(images.float() / 255.0 - 0.5)
+
+
+class ObservationEncoder(nn.Module):
+    """(state, image or feature map) -> latent of size 2 * latent_dim."""
+
+    def __init__(self, backbone: nn.Module, state_dim: int, latent_dim: int,
+                 spatial_features: int, frozen_backbone: bool, dropout: float = 0.1):
+        super().__init__()
+        self.backbone = backbone
+        self.frozen_backbone = frozen_backbone
+        channels, height, width = backbone.feature_shape
+        self.spatial = SpatialLearnedEmbeddings(channels, height, width, spatial_features)
+        self.image_head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(self.spatial.out_features, latent_dim),
+            nn.LayerNorm(latent_dim), nn.Tanh())
+        self.state_head = nn.Sequential(
+            nn.Linear(state_dim, latent_dim), nn.LayerNorm(latent_dim), nn.Tanh())
+        self.out_features = 2 * latent_dim
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Backbone feature map of uint8 images (what the replay buffer stores when frozen)."""
+        if self.frozen_backbone:
+            with torch.no_grad():
+                return self.backbone(images)
+        return self.backbone(images)
+
+    def forward(self, state: torch.Tensor, image: Optional[torch.Tensor] = None,
+                features: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if features is None:
+            features = self.features(image)
+        image_latent = self.image_head(self.spatial(features.float()))
+        return torch.cat([image_latent, self.state_head(state)], dim=-1)
+
+    def trainable_parameters(self):
+        """What the critic optimiser trains: everything but a frozen backbone."""
+        return [p for name, p in self.named_parameters()
+                if not (self.frozen_backbone and name.startswith('backbone.'))]
+
+
+def mlp(in_dim: int, hidden_dims: Sequence[int], out_dim: int) -> nn.Sequential:
+    """Linear -> LayerNorm -> ReLU for each hidden size, then a linear output."""
+    layers = []
+    for size in hidden_dims:
+        layers += [nn.Linear(in_dim, size), nn.LayerNorm(size), nn.ReLU()]
+        in_dim = size
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """Tanh-squashed Gaussian policy over the normalised EE delta."""
+
+    def __init__(self, latent_dim: int, hidden_dims: Sequence[int], action_dim: int,
+                 log_std_min: float, log_std_max: float):
+        super().__init__()
+        self.net = mlp(latent_dim, hidden_dims, 2 * action_dim)
+        self.action_dim = action_dim
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+
+    def distribution_params(self, latent: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.net(latent).chunk(2, dim=-1)
+        # Squash into the range smoothly instead of clipping, so gradients never vanish.
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (
+            torch.tanh(log_std) + 1.0)
+        return mean, log_std
+
+    def forward(self, latent: torch.Tensor, deterministic: bool = False
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(action in [-1, 1], log-probability of it) for a batch of latents."""
+        mean, log_std = self.distribution_params(latent)
+        if deterministic:
+            action = torch.tanh(mean)
+            return action, torch.zeros(action.shape[:-1], device=action.device)
+        std = log_std.exp()
+        noise = torch.randn_like(mean)
+        pre_tanh = mean + std * noise
+        return torch.tanh(pre_tanh), squashed_gaussian_log_prob(noise, log_std, pre_tanh)
+
+
+def squashed_gaussian_log_prob(noise: torch.Tensor, log_std: torch.Tensor,
+                               pre_tanh: torch.Tensor) -> torch.Tensor:
+    """log pi(tanh(u)) for u = mean + std * noise: Gaussian log-density minus the tanh
+    Jacobian, log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) (numerically stable)."""
+    gaussian = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+    jacobian = (2.0 * (math.log(2.0) - pre_tanh - nn.functional.softplus(-2.0 * pre_tanh))).sum(-1)
+    return gaussian - jacobian
+
+
+class EnsembleLinear(nn.Module):
+    """`members` independent linear layers applied in one batched matmul: (E, B, in) -> (E, B, out)."""
+
+    def __init__(self, members: int, in_dim: int, out_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.empty(members, 1, out_dim))
+        bound = 1.0 / math.sqrt(in_dim)  # nn.Linear's default initialisation, per member
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsembleLayerNorm(nn.Module):
+    """LayerNorm with a separate scale and shift per ensemble member."""
+
+    def __init__(self, members: int, size: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(members, 1, size))
+        self.bias = nn.Parameter(torch.zeros(members, 1, size))
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.layer_norm(x, (self.size,)) * self.weight + self.bias
+
+
+class CriticEnsemble(nn.Module):
+    """`members` Q(s, a) networks with LayerNorm, evaluated together: -> (E, B)."""
+
+    def __init__(self, members: int, latent_dim: int, action_dim: int,
+                 hidden_dims: Sequence[int]):
+        super().__init__()
+        layers, in_dim = [], latent_dim + action_dim
+        for size in hidden_dims:
+            layers += [EnsembleLinear(members, in_dim, size), EnsembleLayerNorm(members, size),
+                       nn.ReLU()]
+            in_dim = size
+        layers.append(EnsembleLinear(members, in_dim, 1))
+        self.net = nn.Sequential(*layers)
+        self.members = members
+
+    def forward(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([latent, action], dim=-1)
+        x = x.unsqueeze(0).expand(self.members, *x.shape)
+        return self.net(x).squeeze(-1)
+
+
+class GripperCritic(nn.Module):
+    """Q(s, g) for the three gripper commands (close, stay, open): -> (B, 3)."""
+
+    def __init__(self, latent_dim: int, hidden_dims: Sequence[int], actions: int = 3):
+        super().__init__()
+        self.net = mlp(latent_dim, hidden_dims, actions)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.net(latent)
+
+
+def build_backbone(config, image_size: int = 128) -> nn.Module:
+    """The image backbone `config` asks for (ResNet-10 is frozen unless configured otherwise)."""
+    if config.encoder == 'small_conv':
+        return SmallConvBackbone(config.image_encoder_hidden_dim)
+    from hilserl_learner.networks.encoder import load_backbone
+    backbone = load_backbone(config.encoder_weights, image_size=image_size)
+    return backbone if config.freeze_encoder else backbone.unfreeze()
+
+
+def frozen_features_cacheable(config) -> bool:
+    """True when stored feature maps stay valid: a frozen backbone and no image augmentation."""
+    return config.encoder == 'resnet10' and config.freeze_encoder and not config.image_augmentation

@@ -1,0 +1,1 @@
+"""SAC + RLPD: losses and targets, and the agent that owns networks, optimisers and the update step."""

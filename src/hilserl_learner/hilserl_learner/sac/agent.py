@@ -1,0 +1,208 @@
+"""The SAC agent of HIL-SERL: networks, optimisers, temperature and one update step.
+
+Encoder sharing (as in HIL-SERL): one observation encoder; the critic loss trains it, the actor
+and the gripper critic read its output detached. The target critics are Polyak copies of the
+critic heads and read the online encoder (no gradient), which saves a second encoder pass.
+"""
+import copy
+import math
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, STATE_DIM, LearnerConfig
+from hilserl_learner.networks.sac import (Actor, CriticEnsemble, GripperCritic,
+                                          ObservationEncoder, build_backbone,
+                                          frozen_features_cacheable)
+from hilserl_learner.sac import losses
+
+
+def select_device(name: str) -> torch.device:
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if name == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('device "cuda" was asked for but torch sees no CUDA device')
+    return torch.device(name)
+
+
+class SACAgent(nn.Module):
+    def __init__(self, config: LearnerConfig, backbone: Optional[nn.Module] = None,
+                 device: Optional[torch.device] = None):
+        super().__init__()
+        self.config = config
+        self.device = device or select_device(config.device)
+        torch.manual_seed(config.seed)
+        backbone = backbone if backbone is not None else build_backbone(config)
+        frozen = not any(p.requires_grad for p in backbone.parameters())
+        self.cached_features = frozen_features_cacheable(config) and frozen
+        self.encoder = ObservationEncoder(backbone, STATE_DIM, config.latent_dim,
+                                          config.spatial_features, frozen, config.image_dropout)
+        latent = self.encoder.out_features
+        self.actor = Actor(latent, config.hidden_dims, ACTION_DIM, config.log_std_min,
+                           config.log_std_max)
+        self.critic = CriticEnsemble(config.num_critics, latent, ACTION_DIM, config.hidden_dims)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.gripper_critic = GripperCritic(latent, config.gripper_hidden_dims, GRIPPER_ACTIONS)
+        self.gripper_target = copy.deepcopy(self.gripper_critic).requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(config.temperature_init)))
+        self.to(self.device)
+
+        self.critic_optimizer = _adam(
+            self.encoder.trainable_parameters() + list(self.critic.parameters()), config.critic_lr)
+        self.actor_optimizer = _adam(self.actor.parameters(), config.actor_lr)
+        self.gripper_optimizer = _adam(self.gripper_critic.parameters(), config.gripper_critic_lr)
+        self.temperature_optimizer = _adam([self.log_alpha], config.temperature_lr)
+        self.augment_generator = torch.Generator(device=self.device).manual_seed(config.seed)
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        return self.log_alpha.exp()
+
+    # --- update ------------------------------------------------------------------------
+
+    def batch_to_tensors(self, batch: Dict[str, np.ndarray]) -> Dict[str, torch.Tensor]:
+        pin = self.device.type == 'cuda'
+        tensors = {}
+        for name, array in batch.items():
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
+            if pin:
+                tensor = tensor.pin_memory()
+            tensors[name] = tensor.to(self.device, non_blocking=pin)
+        return tensors
+
+    def encode(self, batch: Dict[str, torch.Tensor], prefix: str = '') -> torch.Tensor:
+        state = batch[prefix + 'state']
+        if self.cached_features:
+            return self.encoder(state, features=batch[prefix + 'features'])
+        image = batch[prefix + 'image']
+        if self.config.image_augmentation:
+            image = random_shift(image, self.config.augmentation_pad_px, self.augment_generator)
+        return self.encoder(state, image=image)
+
+    def update(self, batch: Dict[str, torch.Tensor], update_actor: bool) -> Dict[str, torch.Tensor]:
+        """One critic + gripper critic update, and an actor + temperature update when asked.
+        Returns the losses as 0-d tensors (no host sync here; read them when reporting)."""
+        # One autocast region per update: autocast caches low-precision copies of the weights
+        # for the length of a region, which must not outlive an optimiser step.
+        with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                            enabled=self.config.precision == 'bf16'):
+            return self._update(batch, update_actor)
+
+    def _update(self, batch, update_actor):
+        cfg = self.config
+        self.train()
+        reward, terminated = batch['reward'], batch['terminated']
+        latent = self.encode(batch)
+        with torch.no_grad():
+            next_latent = self.encode(batch, 'next_')
+            next_action, next_log_prob = self.actor(next_latent)
+            target_q = losses.critic_target(
+                reward, terminated, self.critic_target(next_latent, next_action), next_log_prob,
+                cfg.discount, self.temperature, cfg.backup_entropy)
+            gripper_y = losses.gripper_target(
+                reward, batch['gripper_penalty'], terminated, self.gripper_critic(next_latent),
+                self.gripper_target(next_latent), cfg.discount)
+
+        q = self.critic(latent, batch['action'])
+        critic_loss = losses.critic_loss(q, target_q)
+        self._step(self.critic_optimizer, critic_loss)
+
+        gripper_loss = losses.gripper_loss(self.gripper_critic(latent.detach()),
+                                           batch['gripper_action'], gripper_y)
+        self._step(self.gripper_optimizer, gripper_loss)
+
+        polyak_update(self.critic_target, self.critic, cfg.tau)
+        polyak_update(self.gripper_target, self.gripper_critic, cfg.tau)
+        result = {'critic_loss': critic_loss.detach(), 'gripper_critic_loss': gripper_loss.detach(),
+                  'q_mean': q.detach().mean()}
+        if update_actor:
+            result.update(self.update_actor(latent.detach()))
+        return result
+
+    def update_actor(self, latent: torch.Tensor) -> Dict[str, torch.Tensor]:
+        action, log_prob = self.actor(latent)
+        q = self.critic(latent, action)
+        actor_loss = losses.actor_loss(log_prob, q, self.temperature.detach())
+        # Gradients for the actor only: the critic must not move with the actor's loss.
+        actor_params = list(self.actor.parameters())
+        grads = torch.autograd.grad(actor_loss, actor_params)
+        for param, grad in zip(actor_params, grads):
+            param.grad = grad
+        self._clip_and_step(self.actor_optimizer)
+
+        temperature_loss = losses.temperature_loss(self.log_alpha, log_prob,
+                                                   self.config.target_entropy)
+        self._step(self.temperature_optimizer, temperature_loss)
+        return {'actor_loss': actor_loss.detach(), 'temperature_loss': temperature_loss.detach(),
+                'entropy': -log_prob.detach().mean()}
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._clip_and_step(optimizer)
+
+    def _clip_and_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.config.grad_clip_norm > 0:
+            params = [p for group in optimizer.param_groups for p in group['params']
+                      if p.grad is not None]
+            nn.utils.clip_grad_norm_(params, self.config.grad_clip_norm, foreach=True)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    # --- acting ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def act(self, state: torch.Tensor, image: Optional[torch.Tensor] = None,
+            features: Optional[torch.Tensor] = None, deterministic: bool = False):
+        """(EE actions (B, 3) in [-1, 1], gripper commands (B,)) for a batch of observations."""
+        self.eval()
+        latent = self.encoder(state, image=image, features=features)
+        action, _ = self.actor(latent, deterministic=deterministic)
+        return action, self.gripper_critic(latent).argmax(dim=-1)
+
+    @torch.no_grad()
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """Backbone feature maps of uint8 images (N, 128, 128, 3), for the replay buffer."""
+        feats = self.encoder.features(torch.from_numpy(np.ascontiguousarray(images)).to(self.device))
+        return feats.to(torch.float16).cpu().numpy()
+
+    # --- what the actor needs ------------------------------------------------------------
+
+    def policy_state_dict(self) -> Dict[str, torch.Tensor]:
+        """The parameters an actor needs to act: encoder heads, actor, gripper critic (and the
+        backbone only when it is trained; a frozen one is loaded from its own weights)."""
+        state = {}
+        for prefix, module in (('encoder.', self.encoder), ('actor.', self.actor),
+                               ('gripper_critic.', self.gripper_critic)):
+            for name, tensor in module.state_dict().items():
+                if prefix == 'encoder.' and name.startswith('backbone.') and \
+                        self.encoder.frozen_backbone:
+                    continue
+                state[prefix + name] = tensor.detach()
+        return state
+
+
+def _adam(params, lr: float) -> torch.optim.Adam:
+    # The fused kernel does the whole step in one pass over the parameters (CPU and CUDA).
+    return torch.optim.Adam(list(params), lr=lr, fused=True)
+
+
+def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """target <- (1 - tau) target + tau source, for every parameter."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """DrQ's augmentation: pad (B, H, W, C) uint8 images by `pad` with edge pixels and crop
+    back at a random offset per image."""
+    b, h, w, _ = images.shape
+    padded = nn.functional.pad(images.permute(0, 3, 1, 2).float(), (pad,) * 4,
+                               mode='replicate').permute(0, 2, 3, 1)
+    shifts = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator, device=images.device)
+    rows = shifts[:, :1] + torch.arange(h, device=images.device)
+    cols = shifts[:, 1:] + torch.arange(w, device=images.device)
+    batch = torch.arange(b, device=images.device)[:, None, None]
+    return padded[batch, rows[:, :, None], cols[:, None, :]].to(images.dtype)

@@ -1,0 +1,49 @@
+"""The SAC / HIL-SERL losses and bootstrap targets as plain functions of tensors, so each can be
+checked against a hand computation.
+
+Shapes: B batch, E critic ensemble members, G = 3 gripper commands.
+"""
+import torch
+
+
+def critic_target(reward, terminated, next_q, next_log_prob, discount: float,
+                  temperature, backup_entropy: bool):
+    """y = r + gamma * (1 - terminated) * (min_E Q'(s', a') [- alpha log pi(a'|s')]).
+
+    Only termination cuts the bootstrap; a truncated (timed-out) step still bootstraps from s'.
+    next_q: (E, B), the target critics at (s', a' ~ pi(s')); reward, terminated: (B,).
+    """
+    next_value = next_q.min(dim=0).values
+    if backup_entropy:
+        next_value = next_value - temperature * next_log_prob
+    return reward + discount * (1.0 - terminated.float()) * next_value
+
+
+def critic_loss(q, target):
+    """Mean squared TD error over the batch and the ensemble. q: (E, B), target: (B,)."""
+    return (q - target.unsqueeze(0)).pow(2).mean()
+
+
+def actor_loss(log_prob, q, temperature):
+    """E[alpha log pi(a|s) - mean_E Q(s, a)] for a ~ pi(s) (HIL-SERL averages the ensemble)."""
+    return (temperature * log_prob - q.mean(dim=0)).mean()
+
+
+def temperature_loss(log_alpha, log_prob, target_entropy: float):
+    """-alpha * (log pi + target_entropy): alpha grows while the policy's entropy (-log pi) is
+    below the target and shrinks while it is above."""
+    return -(log_alpha.exp() * (log_prob.detach() + target_entropy)).mean()
+
+
+def gripper_target(reward, penalty, terminated, next_q_online, next_q_target, discount: float):
+    """Double DQN: the online gripper critic picks argmax_g Q(s', g), the target critic values
+    it. y = r - penalty + gamma * (1 - terminated) * Q_target(s', argmax). next_q_*: (B, G)."""
+    best = next_q_online.argmax(dim=-1, keepdim=True)
+    next_value = next_q_target.gather(-1, best).squeeze(-1)
+    return reward - penalty + discount * (1.0 - terminated.float()) * next_value
+
+
+def gripper_loss(q, gripper_action, target):
+    """Squared TD error of the taken gripper command. q: (B, G), gripper_action: (B,) long."""
+    taken = q.gather(-1, gripper_action.long().unsqueeze(-1)).squeeze(-1)
+    return (taken - target).pow(2).mean()

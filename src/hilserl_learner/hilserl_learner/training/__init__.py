@@ -1,0 +1,1 @@
+"""The training loop: ingestion of transitions, UTD-paced updates, statistics."""

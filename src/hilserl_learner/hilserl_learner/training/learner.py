@@ -1,0 +1,293 @@
+"""The learner's loop, without ROS: it takes checked transitions from any thread, stores them
+(online buffer, demo buffer for interventions, on-disk journal), runs critic updates at the
+configured UTD ratio and the actor/temperature at their period, and at their periods hands out
+policy weights, statistics and checkpoints.
+
+Threads: `submit` is called by the node's subscription callbacks and only appends to a queue, so
+actors are never blocked. Everything else runs in the training thread (`run`), which also takes
+weight snapshots and checkpoints, so nothing reads parameters while they change.
+"""
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from hilserl_learner.checkpoint.store import load_checkpoint, save_checkpoint
+from hilserl_learner.config import LearnerConfig
+from hilserl_learner.ingest.validation import GripperTogglePenalty
+from hilserl_learner.policy.weights import serialize_policy
+from hilserl_learner.replay.buffer import (FEATURE_FIELDS, ReplayBuffer, Transition,
+                                           sample_mixed, stack, training_fields)
+from hilserl_learner.replay.journal import TO_DEMO, TransitionJournal
+from hilserl_learner.sac.agent import SACAgent
+
+LOGGER = logging.getLogger(__name__)
+MAX_INGEST_PER_STEP = 64  # transitions stored per loop turn, so updates keep going under load
+FEATURE_CACHE_SIZE = 256  # recent images whose backbone features are kept
+
+
+@dataclass
+class Submitted:
+    transition: Transition
+    actor_id: str
+    episode_id: int
+
+
+@dataclass
+class PolicyWeightsSnapshot:
+    data: bytes
+    sha256: str
+    version: int
+    optimization_step: int
+
+
+class Learner:
+    def __init__(self, config: LearnerConfig, agent: Optional[SACAgent] = None,
+                 demos: Sequence[Transition] = ()):
+        self.config = config
+        self.agent = agent or SACAgent(config)
+        feature_shape = (self.agent.encoder.backbone.feature_shape
+                         if self.agent.cached_features else None)
+        self.online = ReplayBuffer(config.online_capacity, feature_shape)
+        self.demo = ReplayBuffer(config.demo_capacity, feature_shape)
+        self.fields = training_fields(self.agent.cached_features)
+        self.rng = np.random.default_rng(config.seed)
+        self.run_dir = Path(config.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.journal = TransitionJournal(str(self.run_dir / 'journal'), config.online_capacity,
+                                         config.demo_capacity)
+        self.inbox: 'queue.SimpleQueue[Submitted]' = queue.SimpleQueue()
+        self.gripper_penalty = GripperTogglePenalty(config.gripper_toggle_penalty)
+        self._feature_cache: 'OrderedDict[bytes, np.ndarray]' = OrderedDict()
+
+        self.env_steps = 0          # online transitions stored
+        self.optimization_step = 0  # critic updates
+        self.actor_updates = 0
+        self.weights_version = 0
+        self.transitions_dropped = 0  # set by the node (validation happens there)
+        self.last_losses: Dict[str, torch.Tensor] = {}
+        self._window = (time.monotonic(), 0, 0)  # for updates/s: (time, updates, env steps)
+
+        if demos:
+            self.add_demos(demos)
+        if config.resume:
+            self.resume()
+
+    # --- input ---------------------------------------------------------------------------
+
+    def submit(self, transition: Transition, actor_id: str, episode_id: int) -> None:
+        """Queue a checked transition (any thread, never blocks)."""
+        self.inbox.put(Submitted(transition, actor_id, episode_id))
+
+    def add_demos(self, demos: Sequence[Transition]) -> None:
+        """Demonstrations (from bags): into the demo buffer only, not journaled (the demo cache
+        rebuilds them on every start)."""
+        for start in range(0, len(demos), 256):
+            chunk = list(demos[start:start + 256])
+            self._attach_features(chunk)
+            self.demo.add(stack(chunk))
+
+    def ingest(self, limit: int = MAX_INGEST_PER_STEP) -> int:
+        """Store up to `limit` queued transitions; returns how many."""
+        batch: List[Submitted] = []
+        while len(batch) < limit:
+            try:
+                batch.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        if not batch:
+            return 0
+        transitions = []
+        for item in batch:
+            t = item.transition
+            t.gripper_penalty = self.gripper_penalty(item.actor_id, item.episode_id,
+                                                     t.gripper_action)
+            transitions.append(t)
+        self._attach_features(transitions)
+        columns = stack(transitions)
+        to_demo = columns['is_intervention'].copy()
+        self.online.add(columns)
+        if to_demo.any():
+            self.demo.add({k: v[to_demo] for k, v in columns.items()})
+        self.journal.append(columns, to_demo)
+        self.env_steps += len(transitions)
+        return len(transitions)
+
+    def _attach_features(self, transitions: List[Transition]) -> None:
+        """Backbone features of each image, computed once per distinct image: consecutive
+        steps share frames (s' of one step is s of the next), so a small cache keyed by the
+        image's digest halves the work (more while the scene stands still)."""
+        if not self.agent.cached_features:
+            return
+        pending: Dict[bytes, List] = {}
+        for t in transitions:
+            for name, image in (('features', t.image), ('next_features', t.next_image)):
+                key = hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+                cached = self._feature_cache.get(key)
+                if cached is not None:
+                    setattr(t, name, cached)
+                else:
+                    pending.setdefault(key, [image]).append((t, name))
+        if pending:
+            features = self.agent.features(np.stack([users[0] for users in pending.values()]))
+            for (key, users), feature in zip(pending.items(), features):
+                for t, name in users[1:]:
+                    setattr(t, name, feature)
+                self._feature_cache[key] = feature
+        while len(self._feature_cache) > FEATURE_CACHE_SIZE:
+            self._feature_cache.popitem(last=False)
+
+    # --- training ------------------------------------------------------------------------
+
+    def updates_due(self) -> int:
+        """Critic updates owed to the data received: utd_ratio per online step, once the
+        online buffer holds `training_starts` transitions."""
+        if len(self.online) < max(1, self.config.training_starts):
+            return 0
+        return self.config.utd_ratio * self.env_steps - self.optimization_step
+
+    def train_step(self) -> bool:
+        """One critic update (plus actor/temperature when due); False when none is owed."""
+        if self.updates_due() <= 0:
+            return False
+        batch = sample_mixed(self.online, self.demo, self.config.batch_size,
+                             self.config.demo_ratio, self.rng, self.fields)
+        update_actor = (self.optimization_step + 1) % self.config.actor_update_period == 0
+        losses = self.agent.update(self.agent.batch_to_tensors(batch), update_actor)
+        self.optimization_step += 1
+        self.actor_updates += int(update_actor)
+        self.last_losses.update(losses)
+        return True
+
+    def run(self, stop: threading.Event,
+            on_weights: Callable[[PolicyWeightsSnapshot], None] = lambda w: None,
+            on_stats: Callable[[Dict], None] = lambda s: None) -> None:
+        """Train until `stop` is set; weights, stats and checkpoints at their periods, and a
+        checkpoint on the way out."""
+        cfg = self.config
+        next_weights = next_stats = time.monotonic()
+        next_checkpoint = time.monotonic() + cfg.checkpoint_period_s
+        on_weights(self.snapshot_weights())
+        try:
+            while not stop.is_set():
+                self.ingest()
+                trained = self.train_step()
+                now = time.monotonic()
+                if now >= next_weights and self.optimization_step > 0:
+                    on_weights(self.snapshot_weights())
+                    next_weights = now + cfg.weights_period_s
+                if now >= next_stats:
+                    on_stats(self.stats())
+                    next_stats = now + cfg.stats_period_s
+                if now >= next_checkpoint:
+                    self.checkpoint()
+                    next_checkpoint = time.monotonic() + cfg.checkpoint_period_s
+                if not trained:
+                    stop.wait(0.005)
+        finally:
+            while self.ingest():
+                pass
+            self.checkpoint()
+
+    def snapshot_weights(self) -> PolicyWeightsSnapshot:
+        self.weights_version += 1
+        data, digest = serialize_policy(self.agent.policy_state_dict(), self.config,
+                                        self.agent.encoder.backbone.identity,
+                                        self.weights_version, self.optimization_step)
+        return PolicyWeightsSnapshot(data, digest, self.weights_version, self.optimization_step)
+
+    # --- statistics ----------------------------------------------------------------------
+
+    def stats(self) -> Dict:
+        now = time.monotonic()
+        then, updates_then, steps_then = self._window
+        elapsed = max(now - then, 1e-6)
+        updates = self.optimization_step - updates_then
+        steps = self.env_steps - steps_then
+        self._window = (now, self.optimization_step, self.env_steps)
+        losses = {name: float(value) for name, value in self.last_losses.items()}
+        return {
+            'time': time.time(),
+            'optimization_step': self.optimization_step,
+            'actor_updates': self.actor_updates,
+            'env_steps': self.env_steps,
+            'transitions_dropped': self.transitions_dropped,
+            'online_buffer_size': len(self.online),
+            'demo_buffer_size': len(self.demo),
+            'critic_loss': losses.get('critic_loss', float('nan')),
+            'actor_loss': losses.get('actor_loss', float('nan')),
+            'temperature': float(self.agent.temperature),
+            'gripper_critic_loss': losses.get('gripper_critic_loss', float('nan')),
+            'q_mean': losses.get('q_mean', float('nan')),
+            'entropy': losses.get('entropy', float('nan')),
+            'updates_per_s': updates / elapsed,
+            'effective_utd': updates / steps if steps else 0.0,
+            'effective_utd_total': self.optimization_step / max(self.env_steps, 1),
+            'weights_version': self.weights_version,
+        }
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def counters(self) -> Dict[str, int]:
+        return {'optimization_step': self.optimization_step, 'actor_updates': self.actor_updates,
+                'env_steps': self.env_steps, 'weights_version': self.weights_version,
+                'journal_count': self.journal.count}
+
+    def checkpoint(self) -> None:
+        start = time.monotonic()
+        save_checkpoint(self.run_dir / 'checkpoint', self.agent, self.counters(),
+                        self.rng.bit_generator.state)
+        self.journal.prune()
+        LOGGER.info('checkpoint at update %d, %d env steps (%.2f s)', self.optimization_step,
+                    self.env_steps, time.monotonic() - start)
+
+    def resume(self) -> None:
+        """Networks, optimisers, temperature and counters from the checkpoint; both buffers
+        from the journal (every transition stored, including those after the checkpoint)."""
+        counters, rng_state = load_checkpoint(self.run_dir / 'checkpoint', self.agent)
+        if counters is None:
+            LOGGER.warning('resume: no checkpoint in %s yet; networks start fresh',
+                           self.run_dir / 'checkpoint')
+            counters = {}
+        else:
+            self.rng.bit_generator.state = rng_state
+        self.optimization_step = counters.get('optimization_step', 0)
+        self.actor_updates = counters.get('actor_updates', 0)
+        self.weights_version = counters.get('weights_version', 0)
+        stored = 0
+        for chunk in self.journal.replay():
+            to_demo = chunk.pop(TO_DEMO)
+            if not self.agent.cached_features:
+                for name in FEATURE_FIELDS:
+                    chunk.pop(name, None)
+            elif 'features' not in chunk:  # journaled by a run that did not cache features
+                chunk['features'] = self.agent.features(chunk['image'])
+                chunk['next_features'] = self.agent.features(chunk['next_image'])
+            self.online.add(chunk)
+            if to_demo.any():
+                self.demo.add({k: v[to_demo] for k, v in chunk.items()})
+            stored += len(to_demo)
+        self.env_steps = max(self.journal.count, counters.get('env_steps', 0))
+        LOGGER.info('resumed at update %d with %d env steps (%d transitions replayed from the '
+                    'journal)', self.optimization_step, self.env_steps, stored)
+
+
+class StatsLog:
+    """Learner statistics as JSON lines (one object per line), for the plotting tools."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, stats: Dict) -> None:
+        with open(self.path, 'a') as stream:
+            stream.write(json.dumps(stats) + '\n')

@@ -1,0 +1,132 @@
+"""Replay buffers, RLPD mixing, the transition journal and transition checks."""
+import numpy as np
+import pytest
+
+from hilserl_learner.ingest.validation import (EpisodeBook, GripperTogglePenalty,
+                                               InvalidTransition, check_transition)
+from hilserl_learner.replay.buffer import ReplayBuffer, Transition, sample_mixed, stack
+from hilserl_learner.replay.journal import TransitionJournal
+
+FIELDS = ('state', 'next_state', 'reward', 'terminated', 'truncated', 'image', 'next_image')
+
+
+def episode(start: float, length: int, terminated_at_end=True):
+    """Transitions whose state[0] counts steps from `start`; images carry the same number."""
+    out = []
+    for i in range(length):
+        s = np.full(18, start + i, np.float32)
+        s1 = np.full(18, start + i + 1, np.float32)
+        last = i == length - 1
+        out.append(Transition(s, np.full((128, 128, 3), (start + i) % 256, np.uint8),
+                              np.zeros(3, np.float32), 1, float(last), s1,
+                              np.full((128, 128, 3), (start + i + 1) % 256, np.uint8),
+                              terminated=last and terminated_at_end,
+                              truncated=last and not terminated_at_end))
+    return out
+
+
+def test_next_observation_at_an_episode_boundary_is_that_episodes_last():
+    buffer = ReplayBuffer(100)
+    buffer.add(stack(episode(0, 5)))     # states 0..4, final observation 5
+    buffer.add(stack(episode(100, 5, terminated_at_end=False)))
+    data = buffer.gather(np.arange(10), FIELDS)
+    # The last step of the first episode leads to 5 (its own end), not to 100.
+    assert data['next_state'][4, 0] == 5 and data['next_image'][4, 0, 0, 0] == 5
+    assert data['terminated'][4] and not data['truncated'][4]
+    assert data['state'][5, 0] == 100
+    assert data['truncated'][9] and not data['terminated'][9]
+    assert data['next_state'][9, 0] == 105
+
+
+def test_ring_overwrites_the_oldest_and_keeps_uint8_images():
+    buffer = ReplayBuffer(8)
+    buffer.add(stack(episode(0, 6)))
+    buffer.add(stack(episode(10, 6)))
+    assert len(buffer) == 8 and buffer.total_added == 12
+    assert buffer.data['image'].dtype == np.uint8
+    newest = buffer.newest(8)
+    assert list(newest['state'][:, 0]) == [4, 5, 10, 11, 12, 13, 14, 15]
+
+
+def test_rlpd_batches_are_half_demo_half_online():
+    online, demo = ReplayBuffer(1000), ReplayBuffer(1000)
+    online.add(stack(episode(0, 50)))
+    demo.add(stack(episode(1000, 50)))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        batch = sample_mixed(online, demo, 256, 0.5, rng, ('state',))
+        from_demo = batch['state'][:, 0] >= 1000
+        assert from_demo.sum() == 128
+    batch = sample_mixed(online, demo, 10, 0.3, rng, ('state',))
+    assert (batch['state'][:, 0] >= 1000).sum() == 3
+    # Without demos (or without online data yet) the batch comes from the other buffer.
+    assert len(sample_mixed(online, ReplayBuffer(10), 16, 0.5, rng, ('state',))['state']) == 16
+    batch = sample_mixed(ReplayBuffer(10), demo, 16, 0.5, rng, ('state',))
+    assert np.all(batch['state'][:, 0] >= 1000)
+
+
+def test_journal_replays_what_was_appended_and_prunes_what_no_buffer_holds(tmp_path):
+    journal = TransitionJournal(str(tmp_path), online_capacity=10, demo_capacity=4)
+    for k in range(6):
+        columns = stack(episode(10 * k, 5))
+        journal.append(columns, to_demo=np.array([k == 0] * 5))
+    assert journal.count == 30
+    chunks = list(journal.replay())
+    assert len(chunks) == 6 and chunks[2]['state'][0, 0] == 20
+    assert chunks[0]['to_demo'].all() and not chunks[1]['to_demo'].any()
+    # The first chunk holds the only demo rows: it stays until 4 newer demo rows exist.
+    assert journal.prune() == 0
+    journal.append(stack(episode(100, 5)), to_demo=np.ones(5, bool))
+    assert journal.prune() == 5  # chunks 0..4: online has 10 newer rows, demo 5 newer rows
+    reopened = TransitionJournal(str(tmp_path), 10, 4)
+    assert reopened.count == 35
+    assert [c['state'][0, 0] for c in reopened.replay()] == [50, 100]
+
+
+def _valid(**changes):
+    values = dict(state=np.zeros(18), image=np.zeros((128, 128, 3), np.uint8),
+                  action=np.zeros(3), gripper_action=1, reward=0.0, next_state=np.zeros(18),
+                  next_image=np.zeros((128, 128, 3), np.uint8), terminated=False,
+                  truncated=False, is_intervention=False)
+    values.update(changes)
+    return values
+
+
+@pytest.mark.parametrize('changes, reason', [
+    ({'state': np.zeros(17)}, 'state has 17 values'),
+    ({'next_state': np.full(18, np.nan)}, 'non-finite'),
+    ({'action': np.array([0, 2.0, 0])}, 'outside'),
+    ({'gripper_action': 7}, 'gripper_action'),
+    ({'reward': float('inf')}, 'reward'),
+    ({'image': np.zeros((64, 64, 3), np.uint8)}, 'image has shape'),
+    ({'next_image': None}, 'next_image'),
+])
+def test_malformed_transitions_are_refused_with_the_reason(changes, reason):
+    with pytest.raises(InvalidTransition, match=reason):
+        check_transition(**_valid(**changes))
+
+
+def test_a_valid_transition_passes_and_success_on_the_last_step_is_terminal():
+    t = check_transition(**_valid(terminated=True, truncated=True, action=np.array([1.0005, 0, 0])))
+    assert t.terminated and not t.truncated and t.action[0] == 1.0
+
+
+def test_episode_book_refuses_inconsistent_ids():
+    book = EpisodeBook()
+    assert book.admit('a', 0, 0, False) is None
+    assert book.admit('a', 0, 1, False) is None
+    assert 'repeats' in book.admit('a', 0, 1, False)
+    assert book.admit('a', 0, 3, True) is None and book.lost_steps == 1
+    assert 'already ended' in book.admit('a', 0, 4, False)
+    assert book.admit('b', 5, 0, False) is None  # actors are independent
+    assert book.admit('a', 1, 0, False) is None
+    assert 'older' in book.admit('a', 0, 7, False)
+    assert book.admit('a', 0, 0, False) is None  # an actor that restarted its numbering
+
+
+def test_gripper_penalty_is_charged_for_toggles_only():
+    penalty = GripperTogglePenalty(0.02)
+    close, stay, open_ = 0, 1, 2
+    charged = [penalty('a', 0, g) for g in (open_, stay, close, close, stay, open_)]
+    assert charged == [0.0, 0.0, 0.02, 0.0, 0.0, 0.02]
+    assert penalty('a', 1, open_) == 0.0  # a new episode starts open

@@ -1,0 +1,156 @@
+"""SAC / HIL-SERL losses and targets against hand computations, and the agent's update."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hilserl_learner.config import config_from
+from hilserl_learner.networks.sac import Actor, squashed_gaussian_log_prob
+from hilserl_learner.sac import losses
+from hilserl_learner.sac.agent import SACAgent, polyak_update, random_shift
+
+TINY = {'batch_size': 8, 'latent_dim': 8, 'hidden_dims': [16], 'gripper_hidden_dims': [8],
+        'encoder': 'small_conv', 'image_encoder_hidden_dim': 4, 'device': 'cpu'}
+
+
+def test_critic_target_uses_the_ensemble_minimum_and_cuts_only_on_termination():
+    reward = torch.tensor([1.0, 0.5, 0.0])
+    terminated = torch.tensor([False, True, False])
+    next_q = torch.tensor([[2.0, 3.0, -1.0],
+                           [1.5, 4.0, -2.0]])
+    log_prob = torch.tensor([-1.0, -2.0, 0.5])
+    y = losses.critic_target(reward, terminated, next_q, log_prob, discount=0.9,
+                             temperature=0.1, backup_entropy=False)
+    # 1 + 0.9 * 1.5 ; terminated: 0.5 ; 0 + 0.9 * -2
+    assert torch.allclose(y, torch.tensor([2.35, 0.5, -1.8]))
+    y = losses.critic_target(reward, terminated, next_q, log_prob, discount=0.9,
+                             temperature=0.1, backup_entropy=True)
+    # min - alpha * log pi: 1.5 + 0.1 = 1.6 ; -2 - 0.05 = -2.05
+    assert torch.allclose(y, torch.tensor([1 + 0.9 * 1.6, 0.5, 0.9 * -2.05]))
+
+
+def test_truncation_does_not_zero_the_bootstrap():
+    # The transition carries truncated=True but terminated=False: the target still bootstraps.
+    y = losses.critic_target(torch.tensor([0.0]), torch.tensor([False]), torch.tensor([[10.0]]),
+                             torch.tensor([0.0]), 0.97, 0.01, False)
+    assert y.item() == pytest.approx(9.7)
+
+
+def test_critic_actor_and_temperature_losses_by_hand():
+    q = torch.tensor([[1.0, 2.0], [3.0, 0.0]])
+    target = torch.tensor([2.0, 1.0])
+    # errors: (-1, 1, 1, -1) -> mean of squares 1
+    assert losses.critic_loss(q, target).item() == pytest.approx(1.0)
+    log_prob = torch.tensor([-1.0, 0.5])
+    # mean_E q = (2, 1); alpha = 0.2: (0.2 * -1 - 2 + 0.2 * 0.5 - 1) / 2 = -1.55
+    assert losses.actor_loss(log_prob, q, 0.2).item() == pytest.approx(-1.55)
+    log_alpha = torch.tensor(math.log(0.2), requires_grad=True)
+    loss = losses.temperature_loss(log_alpha, log_prob, target_entropy=-2.0)
+    # -(0.2 * ((-1 - 2) + (0.5 - 2)) / 2) = 0.45
+    assert loss.item() == pytest.approx(0.45)
+
+
+def test_double_dqn_gripper_target_picks_with_online_values_with_target():
+    reward = torch.tensor([0.0, 1.0])
+    penalty = torch.tensor([0.02, 0.0])
+    terminated = torch.tensor([False, True])
+    online = torch.tensor([[0.0, 5.0, 1.0], [9.0, 0.0, 0.0]])
+    target = torch.tensor([[7.0, 2.0, 3.0], [1.0, 1.0, 1.0]])
+    y = losses.gripper_target(reward, penalty, terminated, online, target, discount=0.5)
+    # online argmax = 1 -> target value 2 (not the target's own max 7); -0.02 + 0.5 * 2
+    assert torch.allclose(y, torch.tensor([0.98, 1.0]))
+    q = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.5, 0.0]])
+    loss = losses.gripper_loss(q, torch.tensor([2, 1]), y)
+    assert loss.item() == pytest.approx(((3 - 0.98) ** 2 + (0.5 - 1.0) ** 2) / 2)
+
+
+def test_squashed_log_prob_matches_change_of_variables():
+    torch.manual_seed(0)
+    u = torch.randn(5, 3)
+    log_std = torch.full((5, 3), -0.3)
+    noise = u / log_std.exp()  # mean 0
+    expected = (torch.distributions.Normal(0.0, log_std.exp()).log_prob(u)
+                - torch.log(1 - torch.tanh(u) ** 2)).sum(-1)
+    assert torch.allclose(squashed_gaussian_log_prob(noise, log_std, u), expected, atol=1e-5)
+
+
+def test_actor_actions_stay_in_bounds_and_deterministic_is_tanh_of_mean():
+    actor = Actor(4, [8], 3, -5.0, 2.0)
+    latent = torch.randn(64, 4) * 10
+    action, log_prob = actor(latent)
+    assert action.abs().max() <= 1.0 and torch.isfinite(log_prob).all()
+    mean, _ = actor.distribution_params(latent)
+    assert torch.allclose(actor(latent, deterministic=True)[0], torch.tanh(mean))
+
+
+def test_polyak_update_moves_targets_by_tau():
+    source, target = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    before = target.weight.detach().clone()
+    polyak_update(target, source, 0.1)
+    assert torch.allclose(target.weight, 0.9 * before + 0.1 * source.weight)
+
+
+def _batch(n, rng, reward=0.0):
+    return {'state': rng.normal(size=(n, 18)).astype(np.float32),
+            'next_state': rng.normal(size=(n, 18)).astype(np.float32),
+            'action': rng.uniform(-1, 1, (n, 3)).astype(np.float32),
+            'gripper_action': rng.integers(0, 3, n).astype(np.uint8),
+            'reward': np.full(n, reward, np.float32), 'gripper_penalty': np.zeros(n, np.float32),
+            'terminated': np.zeros(n, bool), 'truncated': np.zeros(n, bool),
+            'is_intervention': np.zeros(n, bool),
+            'image': rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8),
+            'next_image': rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8)}
+
+
+def test_temperature_moves_toward_the_target_entropy():
+    rng = np.random.default_rng(0)
+    # A tanh-squashed 3-dim policy has entropy <= 3 log 2 (uniform on [-1, 1]^3) and, with
+    # log_std >= -5, well above -30: alpha must grow toward a target of 5, shrink toward -30.
+    for target_entropy, grows in ((-30.0, False), (5.0, True)):
+        agent = SACAgent(config_from({**TINY, 'target_entropy': target_entropy,
+                                      'temperature_lr': 1e-2}))
+        batch = agent.batch_to_tensors(_batch(8, rng))
+        alpha0 = agent.temperature.item()
+        for _ in range(20):
+            result = agent.update(batch, update_actor=True)
+        assert (agent.temperature.item() > alpha0) == grows, result
+
+
+def test_actor_update_does_not_train_the_encoder_or_the_critic():
+    agent = SACAgent(config_from(TINY))
+    latent = torch.randn(8, agent.encoder.out_features)
+    critic_before = [p.detach().clone() for p in agent.critic.parameters()]
+    encoder_before = [p.detach().clone() for p in agent.encoder.parameters()]
+    actor_before = [p.detach().clone() for p in agent.actor.parameters()]
+    agent.update_actor(latent)
+    assert all(torch.equal(a, b) for a, b in zip(critic_before, agent.critic.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(encoder_before, agent.encoder.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(actor_before, agent.actor.parameters()))
+
+
+def test_critic_update_trains_the_encoder_heads_but_not_a_frozen_backbone():
+    config = config_from({**TINY, 'encoder': 'resnet10'})
+    with pytest.warns(UserWarning):
+        agent = SACAgent(config)
+    assert agent.cached_features
+    rng = np.random.default_rng(1)
+    raw = _batch(8, rng, reward=1.0)
+    raw['features'] = agent.features(raw.pop('image'))
+    raw['next_features'] = agent.features(raw.pop('next_image'))
+    backbone_before = [p.detach().clone() for p in agent.encoder.backbone.parameters()]
+    head_before = agent.encoder.image_head[1].weight.detach().clone()
+    agent.update(agent.batch_to_tensors(raw), update_actor=False)
+    assert all(torch.equal(a, b) for a, b in zip(backbone_before,
+                                                  agent.encoder.backbone.parameters()))
+    assert not torch.equal(head_before, agent.encoder.image_head[1].weight)
+
+
+def test_random_shift_moves_images_by_at_most_the_padding():
+    images = torch.zeros(4, 16, 16, 3, dtype=torch.uint8)
+    images[:, 8, 8] = 255
+    shifted = random_shift(images, 2, torch.Generator().manual_seed(0))
+    assert shifted.shape == images.shape and shifted.dtype == torch.uint8
+    for image in shifted:
+        rows, cols = torch.nonzero(image[..., 0], as_tuple=True)
+        assert len(rows) == 1 and abs(rows[0] - 8) <= 2 and abs(cols[0] - 8) <= 2
