@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--threshold', type=float, help='default: the model\'s threshold')
     evaluate.add_argument('--min-recall', type=float, default=0.9, help='the suggested '
                           'threshold is the most precise one that keeps this recall')
+    evaluate.add_argument('--save-threshold', action='store_true', help='store the suggested '
+                          'threshold in the model (the node uses it when its threshold is -1)')
     evaluate.add_argument('--worst', type=int, default=24, help='false positives to show')
     evaluate.add_argument('--output', help='folder for metrics.json and the PNGs '
                           '(default: <model>/evaluation)')
@@ -238,6 +240,9 @@ def evaluate_command(args) -> int:
               f'({len(worst)} frames)')
     else:
         print('no false positives at this threshold')
+    if args.save_threshold:
+        path = save_threshold(args.model, suggested.threshold)
+        print(f'stored threshold {suggested.threshold:.2f} in {path}')
     report = {'frames': args.frames, 'labels': str(args.labels), 'metrics': metrics.as_dict(),
               'suggested_threshold': suggested.as_dict(), 'inference_ms_per_frame': per_frame_ms,
               'worst_false_positives': [{'frame': frames.describe(i),
@@ -246,6 +251,15 @@ def evaluate_command(args) -> int:
               'sweep': [m.as_dict() for m in sweep]}
     (output / 'metrics.json').write_text(json.dumps(report, indent=2) + '\n')
     return 0
+
+
+def save_threshold(model_path, threshold: float) -> Path:
+    from reward_classifier.model import CONFIG_FILE, read_description
+    directory, description = read_description(model_path)
+    description['threshold'] = float(threshold)
+    path = directory / CONFIG_FILE
+    path.write_text(json.dumps(description, indent=2) + '\n')
+    return path
 
 
 # --- generate-sim ----------------------------------------------------------------------------

@@ -33,6 +33,19 @@ def test_a_trained_model_separates_the_two_classes(trained_model, synthetic_data
     assert 'confusion matrix' in capsys.readouterr().out
 
 
+def test_evaluate_can_store_its_suggested_threshold(trained_model, synthetic_dataset, tmp_path):
+    import shutil
+    model = tmp_path / 'model'
+    shutil.copytree(trained_model, model)
+    code = main(['evaluate', '--model', str(model), '--labels', str(synthetic_dataset),
+                 '--output', str(tmp_path), '--min-recall', '1.0', '--save-threshold'])
+    assert code == 0
+    suggested = json.loads((tmp_path / 'metrics.json').read_text())['suggested_threshold']
+    assert suggested['recall'] == 1.0
+    stored = json.loads((model / 'reward_classifier.json').read_text())['threshold']
+    assert stored == suggested['threshold'] != 0.5
+
+
 def test_evaluate_shows_the_worst_false_positives(trained_model, synthetic_dataset, tmp_path):
     # At threshold 0 every labelled failure is a false positive: the sheet shows the worst 6.
     code = main(['evaluate', '--model', str(trained_model), '--labels', str(synthetic_dataset),
