@@ -76,7 +76,13 @@ class LearnerConfig:
 
     # --- demos ---------------------------------------------------------------------------
     demo_paths: str = param('', 'comma-separated rosbag2 directories (MCAP or sqlite3) of demos')
-    demo_cache_dir: str = param('', 'where converted demos are cached (empty: next to each bag)')
+    demo_cache_dir: str = param('', 'where converted demos are cached (empty: .demo_cache next '
+                                'to the recordings)')
+    # Shared task values (config/task.yaml, `/**`): the demo conversion must match the actor.
+    control_rate_hz: float = param(10.0, 'control rate the demos are resampled to (Hz)', positive)
+    action_scale: float = param(0.02, 'EE displacement of a full action per step (m)', positive)
+    gripper_change_threshold_rad: float = param(
+        0.05, 'gripper change that counts as a close/open command in demos (rad)', positive)
 
     # --- run -----------------------------------------------------------------------------
     device: str = param('auto', 'torch device (auto: cuda when available)',

@@ -90,7 +90,11 @@ class Learner:
 
     def add_demos(self, demos: Sequence[Transition]) -> None:
         """Demonstrations (from bags): into the demo buffer only, not journaled (the demo cache
-        rebuilds them on every start)."""
+        rebuilds them on every start). Episodes are delimited by their last step."""
+        episode = 0
+        for t in demos:
+            t.gripper_penalty = self.gripper_penalty('demo', episode, t.gripper_action)
+            episode += int(t.terminated or t.truncated)
         for start in range(0, len(demos), 256):
             chunk = list(demos[start:start + 256])
             self._attach_features(chunk)
@@ -279,15 +283,3 @@ class Learner:
         self.env_steps = max(self.journal.count, counters.get('env_steps', 0))
         LOGGER.info('resumed at update %d with %d env steps (%d transitions replayed from the '
                     'journal)', self.optimization_step, self.env_steps, stored)
-
-
-class StatsLog:
-    """Learner statistics as JSON lines (one object per line), for the plotting tools."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(self, stats: Dict) -> None:
-        with open(self.path, 'a') as stream:
-            stream.write(json.dumps(stats) + '\n')

@@ -1,0 +1,243 @@
+"""Demonstrations from rosbag2 recordings (MCAP or sqlite3), read with `rosbags` (no ROS).
+
+One recording is one episode (the record graph writes one bag per episode). The topics are
+matched by name within the robot's namespace (docs/CONVENTIONS.md):
+
+    joint_states              follower joints (required)  -> state, EE-delta action
+    wrist_camera/image_proc   128x128 rgb8 (required)     -> image
+    leader/joint_states       leader joints (optional)    -> gripper command
+    intervention              std_msgs/Bool (optional)    -> is_intervention (default true)
+    reward                    RewardPrediction (optional) -> reward, termination
+
+Observations are rebuilt at the control rate: at each tick the newest message of every topic.
+The EE action of step k is the FK displacement between the follower states of ticks k and k+1,
+normalised and clipped (so101_kinematics.action_space); the gripper command is the quantised
+difference between the leader's gripper and the follower's (or the follower's own change when
+no leader was recorded). The episode ends (terminated, reward 1) at the first tick whose reward
+prediction says success; without a reward topic the last step is the success. The converted
+episode is cached as .npz, keyed by the bag's files and the conversion settings, so a restart
+does not convert it again.
+"""
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from hilserl_common.preprocessing import IMAGE_SIZE, preprocess
+from hilserl_learner.replay.buffer import SCALAR_FIELDS, Transition
+
+LOGGER = logging.getLogger(__name__)
+CONVERTER_VERSION = 1  # bump when the conversion changes, so caches are rebuilt
+TOPICS = {
+    'follower': 'joint_states',
+    'image': 'wrist_camera/image_proc',
+    'leader': 'leader/joint_states',
+    'intervention': 'intervention',
+    'reward': 'reward',
+}
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    control_rate_hz: float = 10.0
+    action_scale: float = 0.02
+    gripper_change_threshold_rad: float = 0.05
+
+    def key(self) -> str:
+        return (f'v{CONVERTER_VERSION}-{self.control_rate_hz}-{self.action_scale}-'
+                f'{self.gripper_change_threshold_rad}')
+
+
+def load_demos(paths: Sequence[str], cache_dir: str = '',
+               settings: DemoSettings = DemoSettings()) -> List[Transition]:
+    """Transitions of every recording in `paths`, converted or from the cache."""
+    transitions: List[Transition] = []
+    for path in paths:
+        transitions.extend(load_episode(Path(path), cache_dir, settings))
+    return transitions
+
+
+def load_episode(bag: Path, cache_dir: str, settings: DemoSettings) -> List[Transition]:
+    if not bag.exists():
+        raise ValueError(f'demo recording {bag} does not exist')
+    cache = _cache_path(bag, cache_dir, settings)
+    if cache.exists():
+        with np.load(cache) as columns:
+            return _unstack({name: columns[name] for name in columns.files})
+    columns = convert_bag(bag, settings)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cache.with_suffix('.tmp.npz')
+    np.savez(temporary, **columns)
+    temporary.replace(cache)
+    return _unstack(columns)
+
+
+def convert_bag(bag: Path, settings: DemoSettings) -> Dict[str, np.ndarray]:
+    """A recording as columns of transitions (see the module docstring)."""
+    streams = _read_streams(bag)
+    for required in ('follower', 'image'):
+        if not streams[required]:
+            raise ValueError(f'demo recording {bag} has no {TOPICS[required]} messages')
+    period = 1.0 / settings.control_rate_hz
+    start = max(streams['follower'][0][0], streams['image'][0][0])
+    end = streams['follower'][-1][0]
+    ticks = start + period * np.arange(int(np.floor((end - start) / period)) + 1)
+    if len(ticks) < 2:
+        raise ValueError(f'demo recording {bag} is shorter than two control periods')
+    sampled = {name: _newest_at(stream, ticks) for name, stream in streams.items()}
+    return _transitions(bag, sampled, settings, period)
+
+
+def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
+    from so101_kinematics.action_space import ee_delta_to_action, quantise_gripper
+    from so101_kinematics.kinematics import Kinematics
+    from so101_kinematics.proprioception import ProprioceptionTracker
+
+    kinematics = Kinematics()
+    tracker = ProprioceptionTracker(kinematics, period)
+    joints = [np.asarray(q, float) for q in sampled['follower']]
+    states = [tracker.update(q) for q in joints]
+    positions = [kinematics.position(q) for q in joints]
+    images = [_image(msg) for msg in sampled['image']]
+    rows: Dict[str, list] = {name: [] for name in list(SCALAR_FIELDS) + ['image', 'next_image']}
+    has_reward = any(m is not None for m in sampled['reward'])
+    if not has_reward:
+        LOGGER.warning('demo recording %s has no reward topic: its last step counts as the '
+                       'success', bag)
+    for k in range(len(joints) - 1):
+        success = bool(sampled['reward'][k + 1] is not None and sampled['reward'][k + 1].success)
+        last = k == len(joints) - 2
+        terminated = success or (last and not has_reward)
+        leader = sampled['leader'][k]
+        if leader is not None:
+            gripper_change = float(leader[5]) - joints[k][5]
+        else:
+            gripper_change = joints[k + 1][5] - joints[k][5]
+        intervention = sampled['intervention'][k]
+        row = {
+            'state': states[k], 'next_state': states[k + 1],
+            'action': ee_delta_to_action(positions[k + 1] - positions[k], settings.action_scale),
+            'gripper_action': int(quantise_gripper(gripper_change,
+                                                   settings.gripper_change_threshold_rad)),
+            'reward': float(terminated), 'gripper_penalty': 0.0,
+            'terminated': terminated, 'truncated': last and not terminated,
+            'is_intervention': True if intervention is None else bool(intervention.data),
+            'image': images[k], 'next_image': images[k + 1]}
+        for name, value in row.items():
+            rows[name].append(value)
+        if terminated:
+            break
+    columns = {name: np.asarray(values, dtype=SCALAR_FIELDS[name][1])
+               for name, values in rows.items() if name in SCALAR_FIELDS}
+    columns['image'] = np.stack(rows['image'])
+    columns['next_image'] = np.stack(rows['next_image'])
+    return columns
+
+
+def _read_streams(bag: Path) -> Dict[str, list]:
+    """(bag time in s, message) per known topic, in time order; joint states as positions
+    ordered like the model (by joint name when names are given)."""
+    from rosbags.highlevel import AnyReader
+    from so101_kinematics.model import JOINT_NAMES
+
+    streams: Dict[str, list] = {name: [] for name in TOPICS}
+    try:
+        reader = AnyReader([bag], default_typestore=_typestore())
+        reader.open()
+    except Exception as error:  # rosbags raises its own types for unreadable bags
+        raise ValueError(f'demo recording {bag} cannot be read: {error}') from None
+    try:
+        wanted = {c.id: _stream_of(c.topic) for c in reader.connections}
+        connections = [c for c in reader.connections if wanted[c.id]]
+        for connection, timestamp, raw in reader.messages(connections=connections):
+            name = wanted[connection.id]
+            msg = reader.deserialize(raw, connection.msgtype)
+            if name in ('follower', 'leader'):
+                msg = _joint_positions(msg, JOINT_NAMES)
+                if msg is None:
+                    continue
+            streams[name].append((timestamp * 1e-9, msg))
+    finally:
+        reader.close()
+    return streams
+
+
+def _stream_of(topic: str) -> Optional[str]:
+    # Longest suffix first: 'leader/joint_states' must not be taken for 'joint_states'.
+    for name, suffix in sorted(TOPICS.items(), key=lambda item: -len(item[1])):
+        if topic == suffix or topic.endswith('/' + suffix):
+            return name
+    return None
+
+
+def _joint_positions(msg, joint_names) -> Optional[np.ndarray]:
+    positions = np.asarray(msg.position, float)
+    if list(msg.name):
+        index = {n: i for i, n in enumerate(msg.name)}
+        if not all(n in index for n in joint_names):
+            return None
+        positions = positions[[index[n] for n in joint_names]]
+    if positions.shape != (6,) or not np.all(np.isfinite(positions)):
+        return None
+    return positions
+
+
+def _newest_at(stream: list, ticks: np.ndarray) -> list:
+    """For every tick the newest message at or before it (None before the first)."""
+    if not stream:
+        return [None] * len(ticks)
+    times = np.array([t for t, _ in stream])
+    index = np.searchsorted(times, ticks, side='right') - 1
+    return [stream[i][1] if i >= 0 else None for i in index]
+
+
+def _image(msg) -> np.ndarray:
+    from hilserl_common.images import from_msg
+    image = from_msg(msg)
+    if msg.encoding == 'bgr8':
+        image = image[..., ::-1]
+    if image.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
+        image = preprocess(np.ascontiguousarray(image))
+    return np.ascontiguousarray(image)
+
+
+def _typestore():
+    """ROS 2 Jazzy types plus this workspace's messages (for bags without definitions)."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+    typestore = get_typestore(Stores.ROS2_JAZZY)
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        share = Path(get_package_share_directory('hilserl_interfaces')) / 'msg'
+    except Exception:  # not installed here: rely on the definitions stored in the bag
+        return typestore
+    types = {}
+    for definition in sorted(share.glob('*.msg')):
+        types.update(get_types_from_msg(definition.read_text(),
+                                        f'hilserl_interfaces/msg/{definition.stem}'))
+    typestore.register(types)
+    return typestore
+
+
+def _cache_path(bag: Path, cache_dir: str, settings: DemoSettings) -> Path:
+    digest = hashlib.sha256(settings.key().encode())
+    files = sorted(p for p in bag.rglob('*') if p.is_file()) if bag.is_dir() else [bag]
+    for path in files:
+        stat = path.stat()
+        digest.update(f'{path.name}:{stat.st_size}:{stat.st_mtime_ns}'.encode())
+    directory = Path(cache_dir) if cache_dir else bag.resolve().parent / '.demo_cache'
+    return directory / f'{bag.name}-{digest.hexdigest()[:16]}.npz'
+
+
+def _unstack(columns: Dict[str, np.ndarray]) -> List[Transition]:
+    return [Transition(state=columns['state'][i], image=columns['image'][i],
+                       action=columns['action'][i],
+                       gripper_action=int(columns['gripper_action'][i]),
+                       reward=float(columns['reward'][i]), next_state=columns['next_state'][i],
+                       next_image=columns['next_image'][i],
+                       terminated=bool(columns['terminated'][i]),
+                       truncated=bool(columns['truncated'][i]),
+                       is_intervention=bool(columns['is_intervention'][i]))
+            for i in range(len(columns['reward']))]

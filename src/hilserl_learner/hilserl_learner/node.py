@@ -1,0 +1,131 @@
+"""The learner node: a thin ROS shell around `training.learner.Learner`.
+
+In: /transitions (hilserl_interfaces/Transition) from any number of actors, checked and queued
+without blocking. Out: /policy_weights (PolicyWeights, latched: reliable + transient_local) at
+`weights_period_s`, /learner_stats (LearnerStats) at `stats_period_s`, also appended as JSON
+lines to `<run_dir>/learner_stats.jsonl` for the plotting tools. Training, weight snapshots and
+checkpoints run in the learner's own thread; shutdown (Ctrl-C, SIGTERM) writes a checkpoint.
+"""
+import array
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from rclpy.node import Node
+
+from hilserl_common import qos
+from hilserl_common.config import ConfigError
+from hilserl_common.images import from_msg
+from hilserl_common.node import main_for
+from hilserl_common.params import load_config
+from hilserl_common.records import append_record
+from hilserl_interfaces.msg import LearnerStats, PolicyWeights, Transition
+from hilserl_learner.config import LearnerConfig
+from hilserl_learner.demos.loader import DemoSettings, load_demos
+from hilserl_learner.ingest.validation import EpisodeBook, InvalidTransition, check_transition
+from hilserl_learner.policy.weights import FORMAT
+from hilserl_learner.training.learner import Learner, PolicyWeightsSnapshot
+
+STATS_LOG = 'learner_stats.jsonl'
+
+
+class LearnerNode(Node):
+    def __init__(self):
+        super().__init__('learner')
+        self.config = load_config(self, LearnerConfig)
+        if self.config.torch_threads:
+            torch.set_num_threads(self.config.torch_threads)
+        demos = self._load_demos()
+        self.learner = Learner(self.config, demos=demos)
+        self.get_logger().info(
+            f'learner on {self.learner.agent.device}: image backbone '
+            f'{self.learner.agent.encoder.backbone.identity}, features cached: '
+            f'{self.learner.agent.cached_features}, {len(self.learner.demo)} demo transitions, '
+            f'{len(self.learner.online)} online transitions, update '
+            f'{self.learner.optimization_step}')
+        self.episodes = EpisodeBook()
+        self.dropped = 0
+        self.stats_path = Path(self.config.run_dir) / STATS_LOG
+        self.weights_publisher = self.create_publisher(PolicyWeights, '/policy_weights',
+                                                       qos.LATCHED)
+        self.stats_publisher = self.create_publisher(LearnerStats, '/learner_stats', qos.COMMANDS)
+        self.create_subscription(Transition, '/transitions', self.on_transition, qos.TRANSITIONS)
+        self.stop = threading.Event()
+        self.training = threading.Thread(
+            target=self.learner.run, args=(self.stop, self.publish_weights, self.publish_stats),
+            name='learner-training', daemon=True)
+        self.training.start()
+
+    def _load_demos(self):
+        paths = [p.strip() for p in self.config.demo_paths.split(',') if p.strip()]
+        if not paths:
+            return []
+        try:
+            settings = DemoSettings(self.config.control_rate_hz, self.config.action_scale,
+                                    self.config.gripper_change_threshold_rad)
+            demos = load_demos(paths, self.config.demo_cache_dir, settings)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f'demo_paths: {error}') from None
+        self.get_logger().info(f'{len(demos)} demo transitions from {len(paths)} recording(s)')
+        return demos
+
+    # --- in ------------------------------------------------------------------------------
+
+    def on_transition(self, msg: Transition) -> None:
+        try:
+            transition = check_transition(
+                msg.state, from_msg(msg.image), msg.action, msg.gripper_action, msg.reward,
+                msg.next_state, from_msg(msg.next_image), msg.terminated, msg.truncated,
+                msg.is_intervention)
+        except (InvalidTransition, ValueError) as error:
+            self._drop(msg, str(error))
+            return
+        refusal = self.episodes.admit(msg.actor_id, msg.episode_id, msg.step_id,
+                                      msg.terminated or msg.truncated)
+        if refusal:
+            self._drop(msg, refusal)
+            return
+        self.learner.submit(transition, msg.actor_id, msg.episode_id)
+
+    def _drop(self, msg: Transition, reason: str) -> None:
+        self.dropped += 1
+        self.learner.transitions_dropped = self.dropped
+        self.get_logger().warning(
+            f'dropped transition (actor {msg.actor_id!r}, episode {msg.episode_id}, step '
+            f'{msg.step_id}): {reason} [{self.dropped} dropped so far]',
+            throttle_duration_sec=2.0)
+
+    # --- out (called from the training thread) ----------------------------------------------
+
+    def publish_weights(self, snapshot: PolicyWeightsSnapshot) -> None:
+        msg = PolicyWeights()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.version = snapshot.version
+        msg.format = FORMAT
+        msg.sha256 = snapshot.sha256
+        msg.optimization_step = snapshot.optimization_step
+        msg.data = array.array('B', snapshot.data)
+        self.weights_publisher.publish(msg)
+
+    def publish_stats(self, stats: dict) -> None:
+        msg = LearnerStats()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        for name in ('optimization_step', 'actor_updates', 'env_steps', 'transitions_dropped',
+                     'online_buffer_size', 'demo_buffer_size', 'weights_version'):
+            setattr(msg, name, int(stats[name]))
+        for name in ('critic_loss', 'actor_loss', 'temperature', 'gripper_critic_loss',
+                     'q_mean', 'updates_per_s', 'effective_utd'):
+            setattr(msg, name, float(np.float32(stats[name])))
+        self.stats_publisher.publish(msg)
+        append_record(str(self.stats_path), stats)
+
+    def destroy_node(self):
+        # Stop training; the learner stores what is queued and writes a final checkpoint.
+        if hasattr(self, 'stop'):
+            self.stop.set()
+            self.training.join(timeout=120.0)
+        super().destroy_node()
+
+
+main = main_for(LearnerNode)
