@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from so101_driver.arm.motor_setup import FOLLOWER, LEADER
-from so101_driver.arm.servo_arm import ArmSetupError, BusSettings, ServoArm
+from so101_driver.arm.servo_arm import BusSettings, ServoArm
 from so101_driver.calibration import JointMap
 from so101_driver.emulator import EmulatedBus, EmulatedServo, Faults
 from so101_driver.emulator import protocol
@@ -81,6 +81,23 @@ def test_lost_and_corrupt_replies_are_retried_and_counted(link):
         assert counters.timeouts > 0 and counters.corrupt > 0 and counters.retries > 0
         assert counters.failures == counters.timeouts + counters.corrupt
         assert counters.timeouts <= emulated.counters.dropped
+        bus.close()
+
+
+def test_late_replies_are_never_taken_for_other_answers(link):
+    servos = calibrated_servos(CALIBRATION)
+    with start_bus(link, servos.values(), delay_reply=0.2, delay_s=0.015) as emulated:
+        bus = FeetechBus(link)
+        bus.open()
+        truth = {s.servo_id: s.value(reg.PRESENT_POSITION) for s in servos.values()}
+        for k in range(60):
+            servo_id = 1 + k % 6
+            bus.write(reg.ACCELERATION, servo_id, 200 + k % 50, attempts=5)  # late acks...
+            assert bus.read(reg.PRESENT_POSITION, servo_id, attempts=5) == truth[servo_id]
+            answers = bus.sync_read(reg.PRESENT_POSITION.address, 2, range(1, 7), attempts=3)
+            for i, data in answers.items():  # ...never read as positions
+                assert reg.decode(reg.PRESENT_POSITION, data) == truth[i]
+        assert emulated.counters.delayed > 20 and bus.counters.timeouts > 0
         bus.close()
 
 

@@ -4,7 +4,6 @@ Each test starts the `follower` executable on an emulated SO-101 bus (a pty spea
 Feetech protocol to the unmodified scservo_sdk) and watches both sides: the ROS topics and the
 servo registers the emulator received.
 """
-import json
 import math
 import os
 import signal
@@ -35,7 +34,8 @@ RATE_HZ = 30.0
 
 
 class Probe:
-    """A test-side rclpy node on its own thread: records joint_states, sends commands, calls services."""
+    """A test-side rclpy node on its own thread: records joint_states and /diagnostics, sends
+    commands, calls services."""
 
     def __init__(self):
         self.context = rclpy.Context()

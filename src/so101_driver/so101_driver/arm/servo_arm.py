@@ -130,11 +130,11 @@ class ServoArm:
         except PortGone as error:
             self._disconnect(str(error))
             return None
-        names = dict(zip(self._ids, self._names))
+        named = {name: answers[i] for i, name in zip(self._ids, self._names) if i in answers}
         return Telemetry(
-            {names[i]: reg.decode(reg.PRESENT_VOLTAGE, a[2:]) / 10 for i, a in answers.items()},
-            {names[i]: float(reg.decode(reg.PRESENT_TEMPERATURE, a[3:])) for i, a in answers.items()},
-            {names[i]: reg.decode(reg.PRESENT_LOAD, a) / 10 for i, a in answers.items()})
+            {n: reg.decode(reg.PRESENT_VOLTAGE, a[2:]) / 10 for n, a in named.items()},
+            {n: float(reg.decode(reg.PRESENT_TEMPERATURE, a[3:])) for n, a in named.items()},
+            {n: reg.decode(reg.PRESENT_LOAD, a) / 10 for n, a in named.items()})
 
     # --- torque -------------------------------------------------------------------------------
 

@@ -36,8 +36,8 @@ def load_calibration(path: str, motor_names: Iterable[str]) -> Dict[str, MotorCa
         with open(path) as stream:
             document = json.load(stream)
     except FileNotFoundError:
-        raise CalibrationError(f'calibration file {path} does not exist; calibrate the arm '
-                               f'with LeRobot (lerobot-calibrate) or set calibration_file') from None
+        raise CalibrationError(f'calibration file {path} does not exist; calibrate the arm with '
+                               f'LeRobot (lerobot-calibrate) or set calibration_file') from None
     except (OSError, UnicodeDecodeError) as error:
         raise CalibrationError(f'calibration file {path} cannot be read: {error}') from None
     except json.JSONDecodeError as error:
@@ -84,7 +84,8 @@ def _motor(path: str, name: str, entry) -> MotorCalibration:
            'a value in -2047..2047')
     for field in ('range_min', 'range_max'):
         value = getattr(motor, field)
-        _check(where, field, value, 0 <= value < TICKS_PER_TURN, f'ticks in 0..{TICKS_PER_TURN - 1}')
+        _check(where, field, value, 0 <= value < TICKS_PER_TURN,
+               f'ticks in 0..{TICKS_PER_TURN - 1}')
     _check(where, 'range_max', motor.range_max, motor.range_max > motor.range_min,
            f'more than range_min ({motor.range_min})')
     return motor

@@ -93,9 +93,16 @@ class FeetechBus:
         return reg.decode(register, raw)
 
     def read_bytes(self, address: int, length: int, servo_id: int, attempts: int = 3) -> bytes:
-        data = self._retry(lambda: self._packets.readTxRx(self._require_port(), servo_id,
-                                                           address, length),
-                           attempts, f'read {length} bytes at {address} from servo {servo_id}')
+        def transaction():
+            data, result, error = self._packets.readTxRx(self._require_port(), servo_id,
+                                                         address, length)
+            if result == scs.COMM_SUCCESS and len(data) != length:
+                # A late status packet of an earlier request from the same servo (say, a
+                # write's acknowledgement) matched the id but carries no such data.
+                result = scs.COMM_RX_CORRUPT
+            return data, result, error
+        data = self._retry(transaction, attempts,
+                           f'read {length} bytes at {address} from servo {servo_id}')
         return bytes(data)
 
     def write(self, register: reg.Register, servo_id: int, value: int, attempts: int = 3) -> None:
