@@ -60,5 +60,6 @@ def test_gripper_mapping_is_linear_and_clipped_to_the_follower_range():
     assert mapping(0.2) == pytest.approx(1.5)
     assert mapping(0.7) == pytest.approx(0.75)
     assert mapping(-5.0) == pytest.approx(1.74)
+    assert mapping.slope == pytest.approx(-1.5)
     with pytest.raises(ValueError, match='two different points'):
         GripperMapping([0.3, 0.3], [0, 1], (0, 1))

@@ -41,7 +41,6 @@ class CameraNode(Node):
                                f'{c.fps:g} fps')
 
     def _on_frame(self, rgb: np.ndarray, _captured: float):
-        stamp = self.get_clock().now().to_msg()
         frame_id = self.config.frame_id
         if is_dead_frame(rgb):
             with self._lock:
@@ -50,9 +49,15 @@ class CameraNode(Node):
             self.get_logger().warn('dead frame: every colour channel is flat (std <= 0.02); is '
                                    'the lens covered, the light off or the camera broken?',
                                    throttle_duration_sec=self.config.dead_frame_warn_period_s)
-        self.raw.publish(to_msg(rgb, stamp, frame_id))
-        self.proc.publish(to_msg(preprocess(rgb), stamp, frame_id))
-        self.info.publish(self._camera_info(rgb.shape, stamp))
+        try:
+            stamp = self.get_clock().now().to_msg()
+            self.raw.publish(to_msg(rgb, stamp, frame_id))
+            self.proc.publish(to_msg(preprocess(rgb), stamp, frame_id))
+            self.info.publish(self._camera_info(rgb.shape, stamp))
+        except Exception:
+            if self.context.ok():
+                raise
+            # Ctrl-C/SIGTERM shut the context down while this frame was on its way: drop it.
 
     def _camera_info(self, shape, stamp) -> CameraInfo:
         info = CameraInfo(height=shape[0], width=shape[1], distortion_model='plumb_bob',

@@ -16,6 +16,11 @@ class GripperMapping:
             raise ValueError(f'gripper_leader_rad needs two different points, got {leader_rad}')
         self.low, self.high = follower_limits
 
+    @property
+    def slope(self) -> float:
+        """Follower radians per leader radian (for velocities)."""
+        return (self.d - self.c) / (self.b - self.a)
+
     def __call__(self, leader_gripper_rad: float) -> float:
         fraction = (leader_gripper_rad - self.a) / (self.b - self.a)
         return float(np.clip(self.c + fraction * (self.d - self.c), self.low, self.high))

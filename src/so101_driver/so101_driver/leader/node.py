@@ -82,13 +82,14 @@ class LeaderNode(Node):
             self.detector.reset()
             intervening = False  # no leader reading, nothing to follow
         else:
-            position = state.position.copy()
+            position, velocity = state.position.copy(), state.velocity.copy()
             position[GRIPPER_INDEX] = self.gripper(position[GRIPPER_INDEX])
+            velocity[GRIPPER_INDEX] *= self.gripper.slope
             follower = None
             if self.follower and now - self.follower[0] <= self.config.follower_timeout_s:
                 follower = self.follower[1]
             intervening = self.detector.update(now, position, follower)
-            self._publish_leader(position, state.velocity)
+            self._publish_leader(position, velocity)
         self.intervention.publish(Bool(data=intervening))
         if intervening and not self._was_intervening:
             self.interventions += 1
