@@ -4,8 +4,10 @@ state, 128x128x3 uint8 image) to an EE action in [-1, 1]^3 and a gripper command
 Plain Python and PyTorch (no ROS): the actor node calls `Policy.from_weights` on the first
 PolicyWeights message and `load_weights` on the following ones.
 """
+import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Optional, Tuple
 
 import numpy as np
@@ -49,6 +51,20 @@ class Policy:
         policy = cls(config, backbone, device)
         policy._load(tensors, metadata)
         return policy
+
+    @classmethod
+    def from_file(cls, path: str, backbone=None, device: str = 'cpu'):
+        """A policy saved by the learner (`<run_dir>/policy.safetensors`); checked against the
+        `.sha256` file next to it when there is one."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise WeightsError(f'cannot read policy file {path}: {error}') from None
+        checksum = path.with_name(path.name + '.sha256')
+        digest = (checksum.read_text().strip() if checksum.exists()
+                  else hashlib.sha256(data).hexdigest())
+        return cls.from_weights(data, digest, backbone, device)
 
     def load_weights(self, data: bytes, sha256: str) -> None:
         """Replace the weights with newer broadcast ones (same networks)."""

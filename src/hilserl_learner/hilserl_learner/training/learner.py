@@ -32,6 +32,7 @@ from hilserl_learner.sac.agent import SACAgent
 
 LOGGER = logging.getLogger(__name__)
 MAX_INGEST_PER_STEP = 64  # transitions stored per loop turn, so updates keep going under load
+POLICY_FILE = 'policy.safetensors'
 FEATURE_CACHE_SIZE = 256  # recent images whose backbone features are kept
 
 
@@ -202,12 +203,23 @@ class Learner:
                 pass
             self.checkpoint()
 
-    def snapshot_weights(self) -> PolicyWeightsSnapshot:
-        self.weights_version += 1
+    def snapshot_weights(self, new_version: bool = True) -> PolicyWeightsSnapshot:
+        self.weights_version += int(new_version)
         data, digest = serialize_policy(self.agent.policy_state_dict(), self.config,
                                         self.agent.encoder.backbone.identity,
                                         self.weights_version, self.optimization_step)
         return PolicyWeightsSnapshot(data, digest, self.weights_version, self.optimization_step)
+
+    def save_policy(self) -> Path:
+        """The current policy as `<run_dir>/policy.safetensors` (+ `.sha256`), for evaluation
+        runs without a learner (`Policy.from_file`)."""
+        snapshot = self.snapshot_weights(new_version=False)
+        path = self.run_dir / POLICY_FILE
+        temporary = path.with_suffix('.tmp')
+        temporary.write_bytes(snapshot.data)
+        temporary.replace(path)
+        path.with_name(POLICY_FILE + '.sha256').write_text(snapshot.sha256 + '\n')
+        return path
 
     # --- statistics ----------------------------------------------------------------------
 
@@ -250,6 +262,7 @@ class Learner:
         start = time.monotonic()
         save_checkpoint(self.run_dir / 'checkpoint', self.agent, self.counters(),
                         self.rng.bit_generator.state)
+        self.save_policy()
         self.journal.prune()
         LOGGER.info('checkpoint at update %d, %d env steps (%.2f s)', self.optimization_step,
                     self.env_steps, time.monotonic() - start)

@@ -1,0 +1,77 @@
+"""A learner that stops without warning resumes with the same buffers, networks, optimisers
+and counters (the last checkpoint's updates, every transition it had stored)."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from hilserl_learner.config import config_from
+from hilserl_learner.networks.encoder import load_backbone
+from hilserl_learner.replay.buffer import Transition
+from hilserl_learner.sac.agent import SACAgent
+from hilserl_learner.training.learner import POLICY_FILE, Learner
+
+
+def transition(rng, intervention=False, last=False):
+    image = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    return Transition(rng.normal(size=18).astype(np.float32), image,
+                      rng.uniform(-1, 1, 3).astype(np.float32), int(rng.integers(0, 3)),
+                      float(last), rng.normal(size=18).astype(np.float32),
+                      rng.integers(0, 256, (128, 128, 3), dtype=np.uint8), last, False,
+                      intervention)
+
+
+@pytest.fixture(scope='module')
+def backbone():
+    with pytest.warns(UserWarning):
+        return load_backbone('')
+
+
+def make_learner(run_dir, backbone, demos, resume=False):
+    config = config_from({'batch_size': 8, 'utd_ratio': 2, 'actor_update_period': 2,
+                          'latent_dim': 8, 'hidden_dims': [16], 'gripper_hidden_dims': [8],
+                          'training_starts': 4, 'device': 'cpu', 'run_dir': str(run_dir),
+                          'resume': resume, 'online_capacity': 100, 'demo_capacity': 50})
+    return Learner(config, agent=SACAgent(config, backbone=backbone), demos=demos)
+
+
+def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, backbone):
+    rng = np.random.default_rng(0)
+    demos = [transition(rng, last=i == 2) for i in range(3)]
+    learner = make_learner(tmp_path, backbone, demos)
+    for i in range(20):
+        learner.submit(transition(rng, intervention=i % 4 == 0), 'a', 0)
+    learner.ingest()
+    while learner.train_step():
+        pass
+    assert learner.optimization_step == 40
+    learner.checkpoint()
+    assert (tmp_path / POLICY_FILE).exists()
+    saved_networks = {k: v.clone() for k, v in learner.agent.state_dict().items()}
+    saved_optimizer = copy.deepcopy(learner.agent.critic_optimizer.state_dict())
+    saved_alpha = learner.agent.temperature.item()
+    # Stored after the checkpoint, then the learner dies without another checkpoint.
+    for i in range(7):
+        learner.submit(transition(rng, intervention=i == 0), 'a', 1)
+    learner.ingest()
+    while learner.train_step():
+        pass
+    online, demo = learner.online.newest(100), learner.demo.newest(50)
+
+    resumed = make_learner(tmp_path, backbone, demos, resume=True)
+    assert resumed.env_steps == 27 and len(resumed.online) == 27
+    assert len(resumed.demo) == 3 + 5 + 1
+    for name, column in online.items():
+        assert np.array_equal(resumed.online.newest(100)[name], column), name
+    for name, column in demo.items():
+        assert np.array_equal(resumed.demo.newest(50)[name], column), name
+    assert resumed.optimization_step == 40 and resumed.actor_updates == 20
+    for name, tensor in resumed.agent.state_dict().items():
+        assert torch.equal(tensor, saved_networks[name]), name
+    assert resumed.agent.temperature.item() == pytest.approx(saved_alpha)
+    state = resumed.agent.critic_optimizer.state_dict()
+    assert state['state'][0]['step'] == saved_optimizer['state'][0]['step']
+    assert torch.equal(state['state'][0]['exp_avg'], saved_optimizer['state'][0]['exp_avg'])
+    # The updates owed to the 7 transitions after the checkpoint are done again.
+    assert resumed.updates_due() == 2 * 27 - 40
