@@ -63,6 +63,8 @@ class RewardClassifierNode(Node):
                                       'rewards on such frames mean nothing',
                                       throttle_duration_sec=_WARN_PERIOD_S)
         probability = float(self.model.predict(image[None])[0])
+        if not self.context.ok():
+            return  # shut down (Ctrl-C, SIGTERM) while the frame was being scored
         if not np.isfinite(probability):
             self.get_logger().error('the classifier returned a non-finite probability; '
                                     'no reward published', throttle_duration_sec=_WARN_PERIOD_S)
