@@ -120,7 +120,8 @@ class SimNode(Node):
             self.cell.render()  # creates the GL context in this thread, before pacing starts
         wall_anchor, sim_anchor = time.monotonic(), 0.0
         elapsed = 0.0
-        while self.running:
+        # Also ends when the context is shut down (Ctrl-C) even if destroy_node never runs.
+        while self.running and self.context.ok():
             with self.lock:
                 self.cell.step(chunk)
             elapsed += chunk
@@ -128,7 +129,7 @@ class SimNode(Node):
             try:
                 self._publish_due()
             except Exception as error:  # a publish failing at shutdown must not kill physics
-                if self.running:
+                if self.running and self.context.ok():
                     self.get_logger().error(f'publishing failed: {error}',
                                             throttle_duration_sec=5.0)
             if factor > 0:

@@ -1,0 +1,264 @@
+"""sim + kinematics + sim_operator as real processes over rclpy, in a namespace: topics at
+their rates, the arm reaching a commanded EE pose through compute_ik, a scripted demonstration
+mirrored onto the follower lifting the cube, and /clock when faster than real time."""
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from geometry_msgs.msg import Point, PoseStamped
+from rclpy.executors import SingleThreadedExecutor
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from hilserl_common import qos
+from hilserl_common.images import from_msg
+from hilserl_interfaces.msg import GraspState
+from hilserl_interfaces.srv import ComputeFK, ComputeIK, ResetScene
+
+pytestmark = pytest.mark.graph
+
+ROOT = Path(__file__).resolve().parents[3]
+CONFIG = ROOT / 'config'
+INSTALL = ROOT / 'install'
+
+
+def start(package, executable, name, namespace, *params_files, parameters=()):
+    command = [str(INSTALL / package / 'lib' / package / executable), '--ros-args',
+               '-r', f'__node:={name}', '-r', f'__ns:={namespace}']
+    for params_file in params_files:
+        command += ['--params-file', str(CONFIG / params_file)]
+    for parameter in parameters:
+        command += ['-p', parameter]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(processes):
+    """SIGINT every process; the nodes must exit on their own, cleanly."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    codes, outputs = [], []
+    for process in processes:
+        try:
+            output, _ = process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        codes.append(process.returncode)
+        outputs.append(output)
+    return codes, outputs
+
+
+class Probe:
+    """A test node in its own context, spinning in a thread."""
+
+    def __init__(self, namespace):
+        self.ns = namespace
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('probe', namespace=namespace, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.counts = {}
+        self.latest = {}
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.running = True
+
+    def watch(self, topic, msg_type, profile, callback=None):
+        self.counts[topic] = 0
+
+        def on_message(msg):
+            with self.lock:
+                self.counts[topic] += 1
+                self.latest[topic] = msg
+            if callback:
+                callback(msg)
+        self.node.create_subscription(msg_type, topic, on_message, profile)
+
+    def start(self):
+        self.thread.start()
+
+    def _spin(self):
+        while self.running and self.context.ok():
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def wait_for(self, predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate():
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def rates(self, seconds):
+        with self.lock:
+            before = dict(self.counts)
+        time.sleep(seconds)
+        with self.lock:
+            return {t: (self.counts[t] - before[t]) / seconds for t in self.counts}
+
+    def call(self, srv_type, name, request, timeout=10.0):
+        client = self.node.create_client(srv_type, name)
+        assert client.wait_for_service(timeout_sec=timeout), f'no service {name}'
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert future.done(), f'{name} did not answer'
+        return future.result()
+
+    def close(self):
+        self.running = False
+        self.thread.join(timeout=2)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+def position_of(pose: PoseStamped):
+    p = pose.pose.position
+    return np.array([p.x, p.y, p.z])
+
+
+def test_sim_kinematics_and_operator_graph():
+    namespace = f'/g{uuid.uuid4().hex[:8]}'
+    processes = [
+        start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml'),
+        start('so101_kinematics', 'kinematics', 'kinematics', namespace, 'task.yaml',
+              'kinematics.yaml'),
+        start('so101_driver', 'sim_operator', 'operator', namespace, 'task.yaml', 'sim.yaml',
+              parameters=['mode:=demo']),
+    ]
+    probe = Probe(namespace)
+    commands = probe.node.create_publisher(JointState, 'joint_commands', qos.COMMANDS)
+    mirroring = threading.Event()
+
+    def mirror(msg):  # the actor's record mode: the follower follows the leader
+        with probe.lock:
+            intervening = probe.latest.get('intervention')
+        if mirroring.is_set() and intervening is not None and intervening.data:
+            commands.publish(msg)
+
+    probe.watch('joint_states', JointState, qos.SENSOR_RELIABLE)
+    probe.watch('wrist_camera/image_proc', Image, qos.SENSOR)
+    probe.watch('wrist_camera/image_raw', Image, qos.SENSOR)
+    probe.watch('wrist_camera/camera_info', CameraInfo, qos.SENSOR)
+    probe.watch('ee_pose', PoseStamped, qos.SENSOR_RELIABLE)
+    probe.watch('sim/grasp_state', GraspState, qos.SENSOR_RELIABLE)
+    probe.watch('intervention', Bool, qos.COMMANDS)
+    probe.watch('leader/joint_states', JointState, qos.SENSOR_RELIABLE, mirror)
+    probe.start()
+    try:
+        assert probe.wait_for(lambda: all(probe.counts.values()), timeout=60), probe.counts
+        rates = probe.rates(3.0)
+        assert rates['joint_states'] >= 35, rates            # 50 Hz configured
+        assert rates['ee_pose'] >= 35, rates                 # one per joint state
+        assert rates['wrist_camera/image_proc'] >= 20, rates  # 30 Hz configured
+        assert rates['sim/grasp_state'] >= 14, rates         # 20 Hz configured
+        assert rates['leader/joint_states'] >= 7, rates      # the control rate, 10 Hz
+        with probe.lock:
+            image = from_msg(probe.latest['wrist_camera/image_proc'])
+            pose = probe.latest['ee_pose']
+        assert image.shape == (128, 128, 3)
+        assert pose.header.frame_id == 'base'
+
+        reach_commanded_pose(probe, commands)
+        check_fk_and_bad_requests(probe)
+
+        # A demonstration: reset the scene; the operator waits for the arm to settle, then
+        # drives the leader; mirrored onto the follower it lifts the cube.
+        mirroring.set()
+        response = probe.call(ResetScene, 'sim/reset_scene', ResetScene.Request(seed=11))
+        assert response.success
+        lifted = probe.wait_for(lambda: probe.latest['sim/grasp_state'].success, timeout=30)
+        with probe.lock:
+            state = probe.latest['sim/grasp_state']
+        assert lifted, f'cube not lifted: height {state.cube_height:.3f}, contact ' \
+                       f'{state.gripper_contact}'
+
+        assert probe.call(Trigger, 'stop', Trigger.Request()).success
+    finally:
+        probe.close()
+        codes, outputs = stop(processes)
+    assert codes == [0, 0, 0], '\n'.join(outputs)
+    assert all('Traceback' not in output for output in outputs), '\n'.join(outputs)
+
+
+def reach_commanded_pose(probe, commands):
+    """Closed loop over the services, as the actor does: compute_ik from the node's latest
+    joint_states, command, re-read; integral action on the aim cancels the servo sag."""
+    target = np.array([0.22, 0.06, 0.10])
+    aim = target.copy()
+    for _ in range(40):
+        request = ComputeIK.Request(target=Point(x=aim[0], y=aim[1], z=aim[2]))
+        result = probe.call(ComputeIK, 'compute_ik', request)
+        assert result.status in (ComputeIK.Response.STATUS_OK,
+                                 ComputeIK.Response.STATUS_NOT_CONVERGED), result.message
+        commands.publish(JointState(position=list(result.joint_positions)))
+        time.sleep(0.15)
+        with probe.lock:
+            reached = position_of(probe.latest['ee_pose'])
+        error = target - reached
+        if np.linalg.norm(error) < 0.003:
+            break
+        aim = target + np.clip(aim - target + 0.5 * error, -0.03, 0.03)
+    assert np.linalg.norm(target - reached) < 0.005, reached
+
+
+def check_fk_and_bad_requests(probe):
+    with probe.lock:
+        joints = list(probe.latest['joint_states'].position)
+        pose = position_of(probe.latest['ee_pose'])
+    fk = probe.call(ComputeFK, 'compute_fk', ComputeFK.Request(joint_positions=joints))
+    assert fk.ok and len(fk.rpy) == 3
+    p = fk.pose.position
+    assert np.linalg.norm(np.array([p.x, p.y, p.z]) - pose) < 0.01
+    bad = probe.call(ComputeFK, 'compute_fk', ComputeFK.Request(joint_positions=[0.0] * 3))
+    assert not bad.ok and bad.message
+    request = ComputeIK.Request(target=Point(x=float('nan'), y=0.0, z=0.1))
+    invalid = probe.call(ComputeIK, 'compute_ik', request)
+    assert invalid.status == ComputeIK.Response.STATUS_INVALID_INPUT and invalid.message
+    far = ComputeIK.Request(target=Point(x=0.6, y=0.0, z=0.1), measured_joints=joints)
+    clipped = probe.call(ComputeIK, 'compute_ik', far)
+    assert clipped.status in (ComputeIK.Response.STATUS_CLIPPED,
+                              ComputeIK.Response.STATUS_NOT_CONVERGED)
+    assert 'clipped' in clipped.message
+
+
+def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
+    namespace = f'/f{uuid.uuid4().hex[:8]}'
+    processes = [start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
+                       parameters=['real_time_factor:=3.0', 'camera_rate_hz:=5.0'])]
+    probe = Probe(namespace)
+    probe.watch('/clock', Clock, qos.CLOCK)
+    probe.watch('joint_states', JointState, qos.SENSOR_RELIABLE)
+    probe.start()
+    try:
+        assert probe.wait_for(lambda: all(probe.counts.values()), timeout=60), probe.counts
+        with probe.lock:
+            clock_before = probe.latest['/clock'].clock
+        wall_before = time.monotonic()
+        time.sleep(2.0)
+        with probe.lock:
+            clock_after = probe.latest['/clock'].clock
+            stamp = probe.latest['joint_states'].header.stamp
+        wall = time.monotonic() - wall_before
+        sim = (clock_after.sec - clock_before.sec) + (clock_after.nanosec - clock_before.nanosec) * 1e-9
+        assert 2.0 * wall < sim < 3.5 * wall, (sim, wall)
+        stamp_s = stamp.sec + stamp.nanosec * 1e-9
+        assert abs(stamp_s - (clock_after.sec + clock_after.nanosec * 1e-9)) < 0.5
+    finally:
+        probe.close()
+        codes, outputs = stop(processes)
+    assert codes == [0], outputs

@@ -1,0 +1,150 @@
+"""The simulated operator's protocol (LESSONS.md): explore first, short nudges only when the
+policy drifts, a budget per episode, and full scripted demonstrations in demo mode."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from so101_driver.sim.cell import SimulatedCell
+from so101_driver.sim.config import CellConfig
+from so101_driver.sim.operator import OperatorConfig, OperatorState, SimulatedOperator
+from so101_kinematics.kinematics import Kinematics
+from so101_kinematics.reset import ResetConfig, ik_reset
+
+
+@pytest.fixture(scope='module')
+def cell():
+    with SimulatedCell(CellConfig(), render=False) as simulated:
+        yield simulated
+
+
+@pytest.fixture(scope='module')
+def kinematics():
+    return Kinematics()
+
+
+def start_episode(cell, kinematics, seed):
+    cell.reset(seed=seed)
+    ik_reset(kinematics, ResetConfig(), cell.joint_positions, cell.set_joint_targets,
+             lambda: cell.step(0.1), np.random.default_rng(seed))
+
+
+def run_episode(cell, operator, policy, steps=100):
+    """The actor's part: the follower mirrors the leader under intervention, else the policy."""
+    flags = []
+    operator.new_episode()
+    for _ in range(steps):
+        out = operator.tick(cell.joint_positions(), cell.grasp_info().cube_position,
+                            follower_still=bool(np.all(np.abs(cell.joint_velocities()) < 0.05)))
+        flags.append(out.intervention)
+        cell.set_joint_targets(out.leader_joints if out.intervention else policy(cell))
+        cell.step(0.1)
+    return np.array(flags)
+
+
+def drifting_policy(cell):
+    """A policy that wanders off sideways and up, away from the cube."""
+    joints = cell.joint_positions()
+    return joints + np.array([0.03, -0.02, 0.0, 0.0, 0.0, 0.0])
+
+
+def corrections(**overrides):
+    return dataclasses.replace(OperatorConfig(mode='corrections', episode_correction_probability=1.0,
+                                              correction_probability=1.0), **overrides)
+
+
+def test_nudges_are_short_late_and_within_budget(cell, kinematics):
+    config = corrections(explore_steps=20, correction_steps=8, max_corrections_per_episode=2)
+    operator = SimulatedOperator(kinematics, config)
+    start_episode(cell, kinematics, 0)
+    flags = run_episode(cell, operator, drifting_policy)
+    assert not flags[:config.explore_steps].any()  # the policy explores alone first
+    starts = np.flatnonzero(np.diff(flags.astype(int)) == 1) + 1
+    assert 1 <= len(starts) <= config.max_corrections_per_episode
+    lengths = [np.argmin(flags[s:]) for s in starts]
+    assert all(length == config.correction_steps for length in lengths)
+    assert flags.sum() <= config.max_intervention_fraction * 100
+    assert operator.corrections == len(starts)
+
+
+def test_a_nudge_brings_the_jaws_towards_the_cube(cell, kinematics):
+    operator = SimulatedOperator(kinematics, corrections(correction_steps=8))
+    start_episode(cell, kinematics, 1)
+    for _ in range(25):  # drift away first
+        cell.set_joint_targets(drifting_policy(cell))
+        cell.step(0.1)
+    cube = cell.grasp_info().cube_position
+    before = operator._jaw_distance(cell.joint_positions(), cube)
+    operator.new_episode()
+    operator.step = 100  # past exploration
+    operator._distances.extend([before] * 11)
+    out = None
+    for _ in range(8):
+        out = operator.tick(cell.joint_positions(), cube)
+        assert out.intervention
+        cell.set_joint_targets(out.leader_joints)
+        cell.step(0.1)
+    after = operator._jaw_distance(cell.joint_positions(), cube)
+    assert after < before - 0.03
+    assert not operator.tick(cell.joint_positions(), cube).intervention  # then it lets go
+
+
+def test_no_nudge_while_the_policy_makes_progress(cell, kinematics):
+    from so101_driver.sim.scripted_grasp import ScriptedGrasp
+    operator = SimulatedOperator(kinematics, corrections(explore_steps=0))
+    start_episode(cell, kinematics, 2)
+    script = ScriptedGrasp(kinematics)
+    script.reset(cell.joint_positions())
+    competent = lambda c: script.step(c.joint_positions(), c.grasp_info().cube_position)  # noqa
+    flags = run_episode(cell, operator, competent, steps=30)
+    assert not flags.any()
+    assert cell.grasp_info().success
+
+
+def test_episodes_without_corrections_and_mode_off(cell, kinematics):
+    for config in (corrections(episode_correction_probability=0.0),
+                   OperatorConfig(mode='off')):
+        operator = SimulatedOperator(kinematics, config)
+        start_episode(cell, kinematics, 3)
+        flags = run_episode(cell, operator, drifting_policy, steps=60)
+        assert not flags.any()
+
+
+def test_leader_follows_the_follower_when_not_intervening(kinematics):
+    operator = SimulatedOperator(kinematics, OperatorConfig(mode='off'))
+    follower = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    out = operator.tick(follower, [0.25, 0.0, 0.0125])
+    np.testing.assert_allclose(out.leader_joints, follower)
+    assert operator.tick([np.nan] * 6, [0.25, 0.0, 0.0125]) is None
+
+
+def test_demo_mode_waits_for_the_reset_then_grasps_and_lifts(cell, kinematics):
+    operator = SimulatedOperator(kinematics, OperatorConfig(mode='demo', demo_settle_steps=3))
+    cell.reset(seed=5)
+    operator.new_episode()
+    # The actor's IK reset runs first; the operator waits while the follower moves.
+    flags = []
+    rng = np.random.default_rng(5)
+
+    def wait():
+        cell.step(0.1)
+        flags.append(operator.tick(cell.joint_positions(), cell.grasp_info().cube_position,
+                                   follower_still=False).intervention)
+    ik_reset(kinematics, ResetConfig(), cell.joint_positions, cell.set_joint_targets, wait, rng)
+    assert not any(flags)
+    flags = run_episode_without_new(cell, operator, steps=50)
+    assert flags[-1] or operator.state is OperatorState.WAITING
+    assert flags.sum() >= 10
+    assert cell.grasp_info().success
+
+
+def run_episode_without_new(cell, operator, steps):
+    flags = []
+    for _ in range(steps):
+        out = operator.tick(cell.joint_positions(), cell.grasp_info().cube_position,
+                            follower_still=bool(np.all(np.abs(cell.joint_velocities()) < 0.05)))
+        flags.append(out.intervention)
+        if out.intervention:
+            cell.set_joint_targets(out.leader_joints)
+        cell.step(0.1)
+    return np.array(flags)
