@@ -1,0 +1,105 @@
+"""Speed of the simulated cell and the kinematics on this machine: physics per control step,
+wrist-camera render per frame, IK per call, FK per call. Prints the figures.
+
+    source scripts/env.sh && python benchmarks/sim_kinematics.py [--frames 300] [--full-meshes]
+
+--full-meshes also times the undecimated shipped meshes, for comparison.
+"""
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+from hilserl_common.preprocessing import preprocess
+from so101_driver.sim.cell import SimulatedCell
+from so101_driver.sim.config import CellConfig
+from so101_kinematics.ee_control import EEController
+from so101_kinematics.kinematics import Kinematics
+from so101_kinematics.reset import ResetConfig, ik_reset
+
+CONTROL_PERIOD_S = 0.1
+
+
+def per_call_ms(function, repeats):
+    function()  # warm-up (first render creates the GL context)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats * 1000
+
+
+def bench_cell(config: CellConfig, frames: int, label: str):
+    start = time.perf_counter()
+    cell = SimulatedCell(config)
+    build_s = time.perf_counter() - start
+    kinematics = Kinematics()
+    cell.reset(seed=0)
+    ik_reset(kinematics, ResetConfig(), cell.joint_positions, cell.set_joint_targets,
+             lambda: cell.step(CONTROL_PERIOD_S), np.random.default_rng(0))
+    triangles = int(sum(cell.model.mesh_facenum[cell.model.geom_dataid[g]]
+                        for g in range(cell.model.ngeom)
+                        if cell.model.geom_type[g] == 7 and cell.model.geom_group[g] == 2))
+    step_ms = per_call_ms(lambda: cell.step(CONTROL_PERIOD_S), 200)
+    render_ms = per_call_ms(cell.render, frames)
+    proc_ms = per_call_ms(lambda: preprocess(cell.render()), frames) - render_ms
+    cell.close()
+    print(f'[{label}] scene build {build_s:.2f} s, {triangles} rendered triangles')
+    print(f'[{label}] physics: {step_ms:.2f} ms per 0.1 s control step '
+          f'({step_ms / (CONTROL_PERIOD_S / config.physics_timestep_s) * 1000:.1f} us per '
+          f'{config.physics_timestep_s * 1000:g} ms timestep, {CONTROL_PERIOD_S * 1000 / step_ms:.0f}x real time)')
+    print(f'[{label}] wrist render {config.image_width}x{config.image_height}: '
+          f'{render_ms:.2f} ms/frame (+{max(proc_ms, 0):.2f} ms preprocessing)')
+    print(f'[{label}] step + render per control step: {step_ms + render_ms:.2f} ms')
+
+
+def bench_kinematics(repeats: int):
+    kinematics = Kinematics()
+    rng = np.random.default_rng(0)
+    joints = np.array([0.0, 0.01, 0.03, 1.38, 0.0, 0.8])
+    fk_ms = per_call_ms(lambda: kinematics.forward(joints), repeats)
+    start_ee = kinematics.position(joints)
+    targets = start_ee + rng.uniform(-0.02, 0.02, size=(repeats, 3))
+    iterations = []
+
+    def small_step(i=[0]):
+        result = kinematics.inverse(targets[i[0] % repeats], joints)
+        iterations.append(result.iterations)
+        i[0] += 1
+    ik_ms = per_call_ms(small_step, repeats)
+    far = rng.uniform([0.12, -0.12, 0.02], [0.33, 0.12, 0.2], size=(repeats, 3))
+    far_iterations = []
+
+    def far_target(i=[0]):
+        result = kinematics.inverse(far[i[0] % repeats], joints, max_iterations=100,
+                                    max_joint_step_rad=3.0)
+        far_iterations.append(result.iterations)
+        i[0] += 1
+    far_ms = per_call_ms(far_target, repeats)
+    controller = EEController(kinematics)
+    controller.reset(joints)
+    step_ms = per_call_ms(lambda: controller.step(rng.uniform(-0.02, 0.02, 3), joints), repeats)
+    print(f'[kinematics] FK: {fk_ms * 1000:.0f} us/call')
+    print(f'[kinematics] IK, 2 cm step from measured joints: {ik_ms:.2f} ms/call '
+          f'({np.mean(iterations):.1f} iterations on average, max {np.max(iterations)})')
+    print(f'[kinematics] IK, anywhere in the workspace, unlimited step: {far_ms:.2f} ms/call '
+          f'({np.mean(far_iterations):.1f} iterations on average, max {np.max(far_iterations)})')
+    print(f'[kinematics] EEController.step (the actor\'s call): {step_ms:.2f} ms/call')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--frames', type=int, default=300, help='frames to render')
+    parser.add_argument('--ik-calls', type=int, default=500, help='IK calls to time')
+    parser.add_argument('--full-meshes', action='store_true',
+                        help='also time the undecimated meshes')
+    args = parser.parse_args()
+    bench_cell(CellConfig(), args.frames, 'decimated')
+    if args.full_meshes:
+        bench_cell(dataclasses.replace(CellConfig(), mesh_keep_fraction=1.0, mesh_cluster_m=0.0),
+                   max(20, args.frames // 10), 'full meshes')
+    bench_kinematics(args.ik_calls)
+
+
+if __name__ == '__main__':
+    main()
