@@ -45,9 +45,10 @@ def bench_cell(config: CellConfig, frames: int, label: str):
     proc_ms = per_call_ms(lambda: preprocess(cell.render()), frames) - render_ms
     cell.close()
     print(f'[{label}] scene build {build_s:.2f} s, {triangles} rendered triangles')
-    print(f'[{label}] physics: {step_ms:.2f} ms per 0.1 s control step '
-          f'({step_ms / (CONTROL_PERIOD_S / config.physics_timestep_s) * 1000:.1f} us per '
-          f'{config.physics_timestep_s * 1000:g} ms timestep, {CONTROL_PERIOD_S * 1000 / step_ms:.0f}x real time)')
+    timestep_us = step_ms / (CONTROL_PERIOD_S / config.physics_timestep_s) * 1000
+    print(f'[{label}] physics: {step_ms:.2f} ms per 0.1 s control step ({timestep_us:.1f} us '
+          f'per {config.physics_timestep_s * 1000:g} ms timestep, '
+          f'{CONTROL_PERIOD_S * 1000 / step_ms:.0f}x real time)')
     print(f'[{label}] wrist render {config.image_width}x{config.image_height}: '
           f'{render_ms:.2f} ms/frame (+{max(proc_ms, 0):.2f} ms preprocessing)')
     print(f'[{label}] step + render per control step: {step_ms + render_ms:.2f} ms')

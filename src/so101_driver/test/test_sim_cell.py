@@ -41,7 +41,8 @@ def test_resets_are_deterministic_per_seed_and_inside_the_region(cell):
     assert np.linalg.norm(first[:2] - other[:2]) > 1e-3
     for seed in range(10):
         cube = cell.reset(seed=seed)
-        assert np.all(cube[:2] >= config.cube_region_min) and np.all(cube[:2] <= config.cube_region_max)
+        assert np.all(cube[:2] >= config.cube_region_min)
+        assert np.all(cube[:2] <= config.cube_region_max)
         assert abs(cube[2] - config.cube_size_m / 2) < 0.002  # resting on the table
         np.testing.assert_allclose(cell.joint_targets(), config.reset_joint_pose, atol=1e-9)
         info = cell.grasp_info()

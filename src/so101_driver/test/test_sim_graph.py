@@ -1,7 +1,6 @@
 """sim + kinematics + sim_operator as real processes over rclpy, in a namespace: topics at
 their rates, the arm reaching a commanded EE pose through compute_ik, a scripted demonstration
 mirrored onto the follower lifting the cube, and /clock when faster than real time."""
-import os
 import signal
 import subprocess
 import threading
@@ -254,7 +253,8 @@ def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
             clock_after = probe.latest['/clock'].clock
             stamp = probe.latest['joint_states'].header.stamp
         wall = time.monotonic() - wall_before
-        sim = (clock_after.sec - clock_before.sec) + (clock_after.nanosec - clock_before.nanosec) * 1e-9
+        sim = (clock_after.sec - clock_before.sec
+               + (clock_after.nanosec - clock_before.nanosec) * 1e-9)
         assert 2.0 * wall < sim < 3.5 * wall, (sim, wall)
         stamp_s = stamp.sec + stamp.nanosec * 1e-9
         assert abs(stamp_s - (clock_after.sec + clock_after.nanosec * 1e-9)) < 0.5

@@ -49,8 +49,9 @@ def drifting_policy(cell):
 
 
 def corrections(**overrides):
-    return dataclasses.replace(OperatorConfig(mode='corrections', episode_correction_probability=1.0,
-                                              correction_probability=1.0), **overrides)
+    config = OperatorConfig(mode='corrections', episode_correction_probability=1.0,
+                            correction_probability=1.0)
+    return dataclasses.replace(config, **overrides)
 
 
 def test_nudges_are_short_late_and_within_budget(cell, kinematics):

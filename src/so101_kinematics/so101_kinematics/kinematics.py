@@ -139,6 +139,9 @@ class Kinematics:
                                                  cost=config.approach_down_cost)
         self._approach_task.set_target(np.array([0.0, 0.0, -1.0]))
         self._step_box = mink.ConfigurationLimit(self.model, gain=1.0)
+        mujoco.mj_kinematics(self.model, self._data)
+        self._base_position = self._data.site_xpos[self._base_site].copy()
+        self._base_rotation = self._data.site_xmat[self._base_site].reshape(3, 3).copy()
 
     # --- forward -------------------------------------------------------------------------
 
@@ -253,10 +256,8 @@ class Kinematics:
         return np.clip(q, box_lower, box_upper), used, None
 
     def _goal_in_world(self, goal: np.ndarray) -> np.ndarray:
-        self._data.qpos[:] = 0.0
-        mujoco.mj_kinematics(self.model, self._data)
-        rotation = self._data.site_xmat[self._base_site].reshape(3, 3)
-        return self._data.site_xpos[self._base_site] + rotation @ goal
+        """mink works in the world frame; the base site is fixed in it (no joint above it)."""
+        return self._base_position + self._base_rotation @ goal
 
     def _result(self, goal, requested, clipped, joints, reached, error, iterations,
                 solver_problem) -> IKResult:

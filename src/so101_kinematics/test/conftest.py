@@ -1,6 +1,5 @@
-"""Fixtures of the kinematics tests: one Kinematics (model loading costs ~1 ms) and a servo plant."""
+"""Fixtures of the kinematics tests: one Kinematics and a servo plant."""
 import mujoco
-import numpy as np
 import pytest
 
 from so101_kinematics.kinematics import Kinematics

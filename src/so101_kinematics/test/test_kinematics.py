@@ -97,7 +97,8 @@ def test_ik_never_leaves_joint_limits_or_the_per_call_step(kinematics):
         measured = rng.uniform(kinematics.lower - 0.2, kinematics.upper + 0.2)  # even outside
         target = rng.uniform([-0.6, -0.6, -0.3], [0.6, 0.6, 0.6])  # mostly unreachable
         result = kinematics.inverse(target, measured)
-        assert np.all(result.joints >= kinematics.lower) and np.all(result.joints <= kinematics.upper)
+        assert np.all(result.joints >= kinematics.lower)
+        assert np.all(result.joints <= kinematics.upper)
         inside = np.clip(measured, kinematics.lower, kinematics.upper)
         assert np.all(np.abs(result.joints - inside) <= step + 1e-9)
         # The wrist roll and the gripper are not IK's to move.

@@ -20,7 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
-from hilserl_common.config import in_range, param, positive
+from hilserl_common.config import in_range, param
 from hilserl_common.images import to_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config

@@ -90,8 +90,8 @@ def _add_table_and_lights(spec: mujoco.MjSpec) -> None:
     world.add_light(name='side', pos=[0.3, -0.6, 0.5], dir=[0.0, 1.0, -0.6],
                     diffuse=[0.3, 0.3, 0.3], specular=[0.0, 0.0, 0.0], castshadow=False,
                     type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
-    world.add_camera(name='overview', pos=[0.65, -0.35, 0.4], xyaxes=[0.5, 0.87, 0, -0.4, 0.23, 0.89],
-                     fovy=50)
+    world.add_camera(name='overview', pos=[0.65, -0.35, 0.4],
+                     xyaxes=[0.5, 0.87, 0, -0.4, 0.23, 0.89], fovy=50)
 
 
 def _add_cube(spec: mujoco.MjSpec, config: CellConfig) -> None:

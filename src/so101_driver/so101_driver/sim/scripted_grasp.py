@@ -16,7 +16,6 @@ import numpy as np
 from hilserl_common.config import in_range, param, positive
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics, check_joints
-from so101_kinematics.model import GRIPPER_INDEX
 
 
 @dataclasses.dataclass(frozen=True)
