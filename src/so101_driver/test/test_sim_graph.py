@@ -13,6 +13,7 @@ import pytest
 import rclpy
 from geometry_msgs.msg import Point, PoseStamped
 from rclpy.executors import SingleThreadedExecutor
+from diagnostic_msgs.msg import DiagnosticArray
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool
@@ -157,6 +158,9 @@ def test_sim_kinematics_and_operator_graph():
     probe.watch('sim/grasp_state', GraspState, qos.SENSOR_RELIABLE)
     probe.watch('intervention', Bool, qos.COMMANDS)
     probe.watch('leader/joint_states', JointState, qos.SENSOR_RELIABLE, mirror)
+    statuses = {}
+    probe.watch('/diagnostics', DiagnosticArray, qos.COMMANDS,
+                lambda array: statuses.update({s.name: s for s in array.status}))
     probe.start()
     try:
         assert probe.wait_for(lambda: all(probe.counts.values()), timeout=60), probe.counts
@@ -171,6 +175,10 @@ def test_sim_kinematics_and_operator_graph():
             pose = probe.latest['ee_pose']
         assert image.shape == (128, 128, 3)
         assert pose.header.frame_id == 'base'
+        simulation = statuses[f'{namespace}/sim: simulation']
+        achieved = {v.key: v.value for v in simulation.values}['achieved_real_time_factor']
+        assert 0.7 < float(achieved) < 1.3, achieved
+        assert f'{namespace}/operator: simulated operator' in statuses
 
         reach_commanded_pose(probe, commands)
         check_fk_and_bad_requests(probe)

@@ -13,7 +13,9 @@ from typing import Optional
 
 import numpy as np
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Pose
+from rclpy.clock import Clock as RosClock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -99,6 +101,15 @@ class SimNode(Node):
         self.create_service(ResetScene, 'sim/reset_scene', self._on_reset)
         self.create_service(Trigger, 'stop', self._on_stop)
         self.create_service(SetBool, 'torque_enable', self._on_torque)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
+                                                     qos.COMMANDS)
+        self.stats = {'commands': 0, 'rejected_commands': 0, 'resets': 0, 'frames': 0,
+                      'render_s': 0.0, 'behind': 0}
+        self._last_report = (time.monotonic(), 0.0)  # wall time, sim elapsed
+        self.sim_elapsed_s = 0.0
+        # The sim makes the time: its own timers run on the steady clock, never on /clock.
+        self.create_timer(1.0, self._publish_diagnostics,
+                          clock=RosClock(clock_type=ClockType.STEADY_TIME))
 
         self.schedules = {name: _Schedule(rate) for name, rate in (
             ('joints', self.config.joint_state_rate_hz), ('camera', self.config.camera_rate_hz),
@@ -126,6 +137,7 @@ class SimNode(Node):
                 self.cell.step(chunk)
             elapsed += chunk
             self.sim_time_s += chunk
+            self.sim_elapsed_s = elapsed
             try:
                 self._publish_due()
             except Exception as error:  # a publish failing at shutdown must not kill physics
@@ -137,6 +149,7 @@ class SimNode(Node):
                 if lag < 0:
                     time.sleep(-lag)
                 elif lag > 0.25:  # overloaded: drop the backlog rather than run in a burst
+                    self.stats['behind'] += 1
                     self.get_logger().warning(f'simulation {lag:.2f} s behind real time; '
                                               'skipping ahead', throttle_duration_sec=10.0)
                     wall_anchor, sim_anchor = time.monotonic(), elapsed
@@ -171,8 +184,11 @@ class SimNode(Node):
             msg.header.frame_id = BASE_FRAME
             self.grasp_pub.publish(msg)
         if self.schedules['camera'].due(now):
+            started = time.perf_counter()
             with self.lock:
                 frame = self.cell.render()
+            self.stats['render_s'] += time.perf_counter() - started
+            self.stats['frames'] += 1
             self.raw_pub.publish(to_msg(frame, stamp, CAMERA_FRAME))
             self.proc_pub.publish(to_msg(preprocess(frame), stamp, CAMERA_FRAME))
             self.info_pub.publish(self._camera_info(stamp))
@@ -194,7 +210,9 @@ class SimNode(Node):
     def _on_command(self, msg: JointState):
         targets = self._targets_from(msg)
         if targets is None:
+            self.stats['rejected_commands'] += 1
             return
+        self.stats['commands'] += 1
         with self.lock:
             self.cell.set_joint_targets(targets)
 
@@ -225,6 +243,7 @@ class SimNode(Node):
 
     def _on_reset(self, request, response):
         seed = None if request.seed < 0 else int(request.seed)
+        self.stats['resets'] += 1
         with self.lock:
             cube = self.cell.reset(seed)
             info = self.cell.grasp_info()
@@ -246,6 +265,26 @@ class SimNode(Node):
         response.success = True
         response.message = 'torque ' + ('on' if request.data else 'off')
         return response
+
+    def _publish_diagnostics(self):
+        wall, sim = time.monotonic(), self.sim_elapsed_s
+        factor = (sim - self._last_report[1]) / max(wall - self._last_report[0], 1e-6)
+        self._last_report = (wall, sim)
+        frames = max(self.stats['frames'], 1)
+        wanted = self.config.real_time_factor
+        slow = wanted > 0 and factor < 0.8 * wanted
+        values = {'achieved_real_time_factor': f'{factor:.2f}',
+                  'configured_real_time_factor': f'{wanted:g}',
+                  'render_ms_mean': f'{self.stats["render_s"] / frames * 1000:.2f}',
+                  **{key: str(value) for key, value in self.stats.items() if key != 'render_s'}}
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.WARN if slow else DiagnosticStatus.OK,
+            name=f'{self.get_fully_qualified_name()}: simulation', hardware_id='mujoco',
+            message='slower than configured' if slow else 'running',
+            values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self._stamp()
+        self.diagnostics_pub.publish(array)
 
     def destroy_node(self):
         self.running = False

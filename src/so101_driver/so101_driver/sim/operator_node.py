@@ -8,6 +8,7 @@ mark its end.
 from typing import Optional
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
@@ -34,6 +35,8 @@ class SimOperatorNode(Node):
         self.operator = SimulatedOperator(kinematics, self.config, script_config)
         self.follower: Optional[JointState] = None
         self.grasp: Optional[GraspState] = None
+        self.previous_leader: Optional[np.ndarray] = None
+        self.episodes = 0
 
         self.leader_pub = self.create_publisher(JointState, 'leader/joint_states',
                                                 qos.SENSOR_RELIABLE)
@@ -43,7 +46,10 @@ class SimOperatorNode(Node):
                                  qos.SENSOR_RELIABLE)
         self.create_subscription(EpisodeStats, 'episode_stats', self._on_episode_end,
                                  qos.COMMANDS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
+                                                     qos.COMMANDS)
         self.create_timer(1.0 / self.config.control_rate_hz, self._tick)
+        self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f'simulated operator in {self.config.mode} mode')
 
     def _on_joints(self, msg: JointState):
@@ -54,6 +60,7 @@ class SimOperatorNode(Node):
             jump = np.linalg.norm(_position(msg) - _position(self.grasp))
             if jump > RESET_JUMP_M:
                 self.operator.new_episode()
+                self.episodes += 1
                 self.get_logger().debug('scene reset seen: new episode')
         self.grasp = msg
 
@@ -71,10 +78,30 @@ class SimOperatorNode(Node):
         output = self.operator.tick(joints, _position(self.grasp), still)
         if output is None:
             return
-        msg = JointState(name=list(JOINT_NAMES), position=output.leader_joints.tolist())
+        velocity = np.zeros(len(JOINT_NAMES))
+        if self.previous_leader is not None:  # like the real leader's velocity readings
+            velocity = (output.leader_joints - self.previous_leader) * self.config.control_rate_hz
+        self.previous_leader = output.leader_joints.copy()
+        msg = JointState(name=list(JOINT_NAMES), position=output.leader_joints.tolist(),
+                         velocity=velocity.tolist())
         msg.header.stamp = self.get_clock().now().to_msg()
         self.leader_pub.publish(msg)
         self.intervention_pub.publish(Bool(data=output.intervention))
+
+    def _publish_diagnostics(self):
+        operator = self.operator
+        values = {'mode': self.config.mode, 'state': operator.state.value,
+                  'episodes_seen': str(self.episodes),
+                  'corrections_this_episode': str(operator.corrections),
+                  'intervention_steps_this_episode': str(operator.intervention_steps),
+                  'inputs': 'ok' if self.follower and self.grasp else 'waiting for topics'}
+        status = DiagnosticStatus(level=DiagnosticStatus.OK,
+                                  name=f'{self.get_fully_qualified_name()}: simulated operator',
+                                  message=operator.state.value, hardware_id='simulation',
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
 
     @property
     def state(self) -> OperatorState:
