@@ -58,7 +58,8 @@ class SACAgent(nn.Module):
 
     @property
     def temperature(self) -> torch.Tensor:
-        return self.log_alpha.exp()
+        """alpha, without gradient (the temperature loss works on log_alpha)."""
+        return self.log_alpha.detach().exp()
 
     # --- update ------------------------------------------------------------------------
 

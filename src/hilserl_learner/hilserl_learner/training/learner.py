@@ -241,7 +241,7 @@ class Learner:
             'demo_buffer_size': len(self.demo),
             'critic_loss': losses.get('critic_loss', float('nan')),
             'actor_loss': losses.get('actor_loss', float('nan')),
-            'temperature': float(self.agent.temperature),
+            'temperature': self.agent.temperature.item(),
             'gripper_critic_loss': losses.get('gripper_critic_loss', float('nan')),
             'q_mean': losses.get('q_mean', float('nan')),
             'entropy': losses.get('entropy', float('nan')),
