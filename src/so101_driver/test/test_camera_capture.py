@@ -39,7 +39,7 @@ def test_frames_come_once_each_paced_to_the_rate_and_a_stall_restarts_the_source
         time.sleep(1.0)
         with lock:
             got = list(frames)
-        assert 14 <= len(got) <= 22, f'{len(got)} frames in 1 s at 20 fps'
+        assert 10 <= len(got) <= 22, f'{len(got)} frames in 1 s at 20 fps'
         values = [v for _, v in got]
         assert len(set(values)) == len(values), 'a frame was handed over twice'
         assert capture.counters.opens == 1 and capture.is_open
