@@ -313,3 +313,14 @@ def test_an_exception_in_the_node_turns_torque_off(tmp_path, arm_files, emulated
     assert ids == set(range(1, 7)) and all_off, log_of(follower)
     # Torque had been on (torque_on_start), so the 0 writes are the shutdown's.
     assert emulated_bus.writes(reg.TORQUE_ENABLE.address)[-1].data == b'\0'
+
+
+def test_a_missing_calibration_file_stops_the_node_with_a_message(tmp_path):
+    follower = start_follower(tmp_path, str(tmp_path / 'missing.json'), str(tmp_path / 'tty'))
+    try:
+        follower.wait(timeout=20)
+    finally:
+        stop(follower)
+    assert follower.returncode == 2
+    log = log_of(follower)
+    assert 'missing.json does not exist' in log and 'Traceback' not in log
