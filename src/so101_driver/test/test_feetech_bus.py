@@ -216,6 +216,19 @@ def test_shutdown_turns_torque_off_even_after_a_disconnection(link):
         assert all(s.value(reg.TORQUE_ENABLE) == 0 for s in servos.values())
 
 
+def test_servo_alarms_are_counted_and_named(link):
+    servos = calibrated_servos(CALIBRATION)
+    with start_bus(link, servos.values()):
+        arm = make_arm(link)
+        assert arm.read() is not None
+        servos['gripper'].alarm = 0x20  # squeezing too hard
+        assert arm.read() is not None  # the position still counts
+        assert arm.bus.counters.servo_alarms == 1
+        assert 'servo 6' in arm.bus.counters.last_error
+        assert 'Overload' in arm.bus.counters.last_error
+        arm.shutdown()
+
+
 def test_telemetry_reports_voltage_and_temperature(link):
     servos = calibrated_servos(CALIBRATION, voltage_dv=121, temperature_c=38)
     with start_bus(link, servos.values()):

@@ -207,13 +207,14 @@ class EmulatedBus:
         if servo is None:
             return []  # nobody with that id on the chain: silence
         if instruction == protocol.PING:
-            return [protocol.status_packet(servo_id)]
+            return [protocol.status_packet(servo_id, error=servo.alarm)]
         if instruction == protocol.READ and len(params) == 2:
-            return [protocol.status_packet(servo_id, servo.read(params[0], params[1]))]
+            return [protocol.status_packet(servo_id, servo.read(params[0], params[1]),
+                                           servo.alarm)]
         if instruction == protocol.WRITE and len(params) >= 2:
             self._write(servo, params[0], params[1:], 'write')
             silent = servo.read(8, 1)[0] == 0  # Response_Status_Level 0: reply to reads only
-            return [] if silent else [protocol.status_packet(servo_id)]
+            return [] if silent else [protocol.status_packet(servo_id, error=servo.alarm)]
         return []
 
     def _sync_write(self, params: bytes):
@@ -225,7 +226,8 @@ class EmulatedBus:
 
     def _sync_read(self, params: bytes) -> List[bytes]:
         address, length = params[0], params[1]
-        return [protocol.status_packet(i, self.servos[i].read(address, length))
+        return [protocol.status_packet(i, self.servos[i].read(address, length),
+                                       self.servos[i].alarm)
                 for i in params[2:] if i in self.servos]
 
     def _write(self, servo: EmulatedServo, address: int, data: bytes, instruction: str):

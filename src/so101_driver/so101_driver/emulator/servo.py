@@ -19,6 +19,7 @@ class EmulatedServo:
                  reg.STS3215_MODEL_NUMBER, speed_ticks_per_s: float = 3000.0,
                  voltage_dv: int = 120, temperature_c: int = 31, clock=time.monotonic):
         self.servo_id = servo_id
+        self.alarm = 0  # error bits of its status packets (0x20 overload, 0x04 overheat, ...)
         self.speed_ticks_per_s = speed_ticks_per_s
         self._clock = clock
         self._lock = threading.Lock()

@@ -19,7 +19,7 @@ from so101_driver.feetech.port import BusPortHandler
 DEVICE_ERRORS = (SerialException, OSError, termios.error)
 
 _PROTOCOL_END = 0  # STS series: little-endian words
-_PKT_ID, _PKT_PARAMETER0 = 2, 5  # status packet layout: FF FF id length error params... checksum
+_PKT_ID, _PKT_ERROR, _PKT_PARAMETER0 = 2, 4, 5  # status: FF FF id length error params... sum
 
 
 class BusError(Exception):
@@ -158,6 +158,8 @@ class FeetechBus:
             packet, result = self._call(lambda: self._packets.rxPacket(port))
             if result == scs.COMM_SUCCESS:
                 servo_id, data = packet[_PKT_ID], bytes(packet[_PKT_PARAMETER0:-1])
+                if packet[_PKT_ERROR]:  # overload, overheat, voltage: the data still counts
+                    self._count(result, f'servo {servo_id}', packet[_PKT_ERROR], False)
                 if servo_id in expected and len(data) == length:
                     answers[servo_id] = data
                     expected.discard(servo_id)
