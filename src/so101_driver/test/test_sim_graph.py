@@ -183,16 +183,20 @@ def test_sim_kinematics_and_operator_graph():
         reach_commanded_pose(probe, commands)
         check_fk_and_bad_requests(probe)
 
-        # A demonstration: reset the scene; the operator waits for the arm to settle, then
-        # drives the leader; mirrored onto the follower it lifts the cube.
+        # Demonstrations: reset the scene; the operator waits for the arm to settle, then
+        # drives the leader; mirrored onto the follower it lifts the cube. The second reset
+        # takes the held cube away: the operator must see a new episode and demonstrate again.
         mirroring.set()
-        response = probe.call(ResetScene, 'sim/reset_scene', ResetScene.Request(seed=11))
-        assert response.success
-        lifted = probe.wait_for(lambda: probe.latest['sim/grasp_state'].success, timeout=30)
-        with probe.lock:
-            state = probe.latest['sim/grasp_state']
-        assert lifted, f'cube not lifted: height {state.cube_height:.3f}, contact ' \
-                       f'{state.gripper_contact}'
+        for seed in (11, 12):
+            response = probe.call(ResetScene, 'sim/reset_scene', ResetScene.Request(seed=seed))
+            assert response.success
+            assert abs(response.cube_pose.position.z - 0.0125) < 0.003
+            assert probe.wait_for(lambda: not probe.latest['sim/grasp_state'].success, 5)
+            lifted = probe.wait_for(lambda: probe.latest['sim/grasp_state'].success, timeout=30)
+            with probe.lock:
+                state = probe.latest['sim/grasp_state']
+            assert lifted, f'seed {seed}: cube not lifted: height {state.cube_height:.3f}, ' \
+                           f'contact {state.gripper_contact}'
 
         assert probe.call(Trigger, 'stop', Trigger.Request()).success
     finally:
