@@ -9,6 +9,7 @@ unplugs the device repeatedly and times how long publishing takes to resume afte
 """
 import argparse
 import os
+import random
 import signal
 import subprocess
 import tempfile
@@ -42,6 +43,9 @@ def main():
     parser.add_argument('--unplugs', type=int, default=5)
     parser.add_argument('--unplug-s', type=float, default=1.0)
     args = parser.parse_args()
+    # A domain of its own: other graphs on this machine publish joint_states and /diagnostics too.
+    os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(101, 200))
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
     work = tempfile.mkdtemp(prefix='follower_bench_')
     calibration = example_calibration()
@@ -54,8 +58,9 @@ def main():
     node.create_subscription(JointState, 'joint_states',
                              lambda _: received.append(time.monotonic()), qos.SENSOR_RELIABLE)
     node.create_subscription(DiagnosticArray, '/diagnostics',
-                             lambda m: reports.append({v.key: v.value for v in m.status[0].values}),
-                             qos.COMMANDS)
+                             lambda m: reports.extend(
+                                 {v.key: v.value for v in s.values} for s in m.status
+                                 if s.name == 'follower: feetech bus'), qos.COMMANDS)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)

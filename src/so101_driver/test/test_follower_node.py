@@ -147,7 +147,8 @@ def log_of(process):
 def wait_for_diagnostics(probe, since, timeout=5.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        fresh = [m for t, m in list(probe.diagnostics) if t > since]
+        fresh = [m for t, m in list(probe.diagnostics)
+                 if t > since and m.status and m.status[0].name == 'follower: feetech bus']
         if fresh:
             return fresh[0]
         time.sleep(0.02)
