@@ -115,6 +115,7 @@ class SimNode(Node):
             ('joints', self.config.joint_state_rate_hz), ('camera', self.config.camera_rate_hz),
             ('grasp', self.config.grasp_state_rate_hz))}
         self.running = True
+        self.failed = False
         self.thread = threading.Thread(target=self._physics_loop, name='physics', daemon=True)
         self.thread.start()
         speed = ('as fast as possible' if self.config.real_time_factor == 0
@@ -125,6 +126,14 @@ class SimNode(Node):
     # --- physics thread --------------------------------------------------------------------
 
     def _physics_loop(self):
+        try:
+            self._run_physics()
+        except Exception as error:  # e.g. no OpenGL: say so and stop the node, never hang
+            self.get_logger().fatal(f'simulation stopped: {type(error).__name__}: {error}')
+            self.failed = True
+            self.context.try_shutdown()
+
+    def _run_physics(self):
         chunk = self.config.physics_chunk_s
         factor = self.config.real_time_factor
         with self.lock:
@@ -144,7 +153,9 @@ class SimNode(Node):
                 if self.running and self.context.ok():
                     self.get_logger().error(f'publishing failed: {error}',
                                             throttle_duration_sec=5.0)
-            if factor > 0:
+            if factor == 0:
+                time.sleep(0)  # let command and service callbacks take the lock in between
+            else:
                 lag = time.monotonic() - (wall_anchor + (elapsed - sim_anchor) / factor)
                 if lag < 0:
                     time.sleep(-lag)
