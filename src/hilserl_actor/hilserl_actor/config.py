@@ -36,6 +36,8 @@ class ActorConfig:
     eval_round_episodes: int = param(10, 'episodes of one periodic evaluation round', positive)
     ready_delay_s: float = param(3.0, 'real arm: wait after the reset so the operator can '
                                  'place the cube (s)', non_negative)
+    policy_file: str = param('', 'a policy saved by the learner (policy.safetensors) to act '
+                             'with from the start, e.g. to evaluate; empty: wait for broadcasts')
     weights_device: str = param('cpu', 'torch device of the policy', one_of('cpu', 'cuda'))
     seed: int = param(0, 'seed of the policy\'s sampling and of the reset offsets',
                       non_negative)

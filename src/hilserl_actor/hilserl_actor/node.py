@@ -16,7 +16,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, String, UInt32
+from std_msgs.msg import Bool, String
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
@@ -26,6 +26,7 @@ from hilserl_actor.recording import EpisodeRecorder
 from hilserl_common import qos
 from hilserl_common.images import from_msg, to_msg
 from hilserl_common.node import main_for
+from hilserl_common.config import ConfigError
 from hilserl_common.params import load_config
 from hilserl_common.records import append_record, read_records
 from hilserl_interfaces.msg import EpisodeStats, GraspState, PolicyWeights, RewardPrediction
@@ -75,6 +76,12 @@ class ActorNode(Node):
         self.reset_config = load_config(self, ResetConfig)
         self.actor_id = self.config.actor_id or self.get_namespace().strip('/') or 'actor'
         self.policy = PolicyClient(self.config.seed, self.config.weights_device)
+        if self.config.policy_file:
+            error = self.policy.load_file(self.config.policy_file)
+            if error:
+                raise ConfigError(f'policy_file {self.config.policy_file}: {error}')
+            self.get_logger().info(f'policy version {self.policy.version} loaded from '
+                                   f'{self.config.policy_file}')
         self.loop = EpisodeLoop(self.config, self.kinematics, self.policy)
         self.inputs = LatestInputs()
         self.rng = np.random.default_rng(self.config.seed)
@@ -111,8 +118,6 @@ class ActorNode(Node):
         self.reset_client = self.create_client(ResetScene, 'sim/reset_scene',
                                                callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(String, 'operator_event', self._on_operator_event, qos.COMMANDS,
-                                 callback_group=inputs)
-        self.create_subscription(UInt32, 'evaluate', self._on_evaluate, qos.COMMANDS,
                                  callback_group=inputs)
         self._operator_event = ''
         self.recorder = None
@@ -163,11 +168,6 @@ class ActorNode(Node):
             self.get_logger().warning(f'unknown operator_event {msg.data!r}; expected success, '
                                       f'failure or rerecord')
 
-    def _on_evaluate(self, msg: UInt32):
-        """Run this many deterministic episodes next (e.g. the final evaluation)."""
-        self.get_logger().info(f'evaluation of {msg.data} episodes requested')
-        self._eval_remaining += int(msg.data)
-
     def _start_recording(self, group):
         directory = self.config.recording_dir or os.path.join(self.config.output_dir, 'demos')
         self.recorder = EpisodeRecorder(directory, self.get_namespace(), self.config.sim)
@@ -209,6 +209,12 @@ class ActorNode(Node):
         evaluate = self._eval_remaining > 0
         if self.config.mode == 'eval' and not evaluate:
             return False
+        if self.config.mode == 'eval' and self.policy.version == 0:
+            # Evaluating the random initial policy would measure nothing.
+            self.get_logger().info('waiting for policy weights (/policy_weights or policy_file)',
+                                   throttle_duration_sec=10.0)
+            self.rate.sleep()
+            return True
         if not self._reset():
             return not self._stopping.is_set()
         self.loop.begin(self.inputs.snapshot(self.now_s()).joints, evaluate)
