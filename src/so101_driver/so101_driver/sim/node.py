@@ -42,7 +42,8 @@ class SimNodeConfig:
     real_time_factor: float = param(1.0, 'simulation speed: 1 is real time; larger runs faster '
                                     'and publishes /clock; 0 is as fast as possible',
                                     in_range(0.0, 100.0))
-    joint_state_rate_hz: float = param(50.0, 'joint_states rate in sim time (Hz)',
+    joint_state_rate_hz: float = param(30.0, 'joint_states rate in sim time (Hz); the real '
+                                       'follower publishes at its bus rate, 30 Hz',
                                        in_range(1.0, 500.0))
     camera_rate_hz: float = param(30.0, 'wrist camera frame rate in sim time (Hz)',
                                   in_range(1.0, 120.0))

@@ -26,8 +26,10 @@ class OperatorConfig:
     mode: str = param('corrections', 'corrections: short nudges when the policy drifts; demo: '
                       'a full scripted grasp each episode; off: never intervene',
                       one_of('corrections', 'demo', 'off'))
-    control_rate_hz: float = param(10.0, 'rate of leader states and decisions (Hz)',
+    control_rate_hz: float = param(10.0, 'rate of the operator\'s decisions (Hz)',
                                    in_range(1.0, 100.0))
+    leader_rate_hz: float = param(30.0, 'rate of leader/joint_states and intervention, as the '
+                                  'real leader node (Hz)', in_range(1.0, 200.0))
     episode_correction_probability: float = param(0.5, 'share of episodes in which the operator '
                                                   'corrects at all', in_range(0.0, 1.0))
     correction_probability: float = param(0.3, 'chance per control step of starting a nudge '

@@ -39,7 +39,6 @@ class SimOperatorNode(Node):
         self.operator = SimulatedOperator(kinematics, self.config, script_config)
         self.follower: Optional[JointState] = None
         self.grasp: Optional[GraspState] = None
-        self.previous_leader: Optional[np.ndarray] = None
         self.episodes = 0
 
         self.leader_pub = self.create_publisher(JointState, 'leader/joint_states',
@@ -52,7 +51,9 @@ class SimOperatorNode(Node):
                                  qos.COMMANDS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
                                                      qos.COMMANDS)
+        self.output = None  # the latest decision, published at the leader's rate
         self.create_timer(1.0 / self.config.control_rate_hz, self._tick)
+        self.create_timer(1.0 / self.config.leader_rate_hz, self._publish_leader)
         self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(f'simulated operator in {self.config.mode} mode')
 
@@ -80,13 +81,27 @@ class SimOperatorNode(Node):
         velocities = np.asarray(self.follower.velocity, dtype=float)
         still = velocities.size == 0 or bool(np.all(np.abs(velocities) < STILL_VELOCITY_RAD_S))
         output = self.operator.tick(joints, _position(self.grasp), still)
-        if output is None:
+        if output is not None:
+            velocity = np.zeros(len(JOINT_NAMES))
+            if self.output is not None:  # like the real leader's velocity readings
+                velocity = ((output.leader_joints - self.output[0].leader_joints)
+                            * self.config.control_rate_hz)
+            self.output = (output, velocity)
+
+    def _publish_leader(self):
+        if self.output is None:
             return
-        velocity = np.zeros(len(JOINT_NAMES))
-        if self.previous_leader is not None:  # like the real leader's velocity readings
-            velocity = (output.leader_joints - self.previous_leader) * self.config.control_rate_hz
-        self.previous_leader = output.leader_joints.copy()
-        msg = JointState(name=list(JOINT_NAMES), position=output.leader_joints.tolist(),
+        output, velocity = self.output
+        leader = output.leader_joints
+        if not output.intervention and self.follower is not None:
+            # Not held: the leader follows the follower between decisions too.
+            joints = _joints_by_name(self.follower)
+            if joints is not None:
+                leader = joints
+                if len(self.follower.velocity) == len(self.follower.name):
+                    lookup = dict(zip(self.follower.name, self.follower.velocity))
+                    velocity = np.array([lookup[name] for name in JOINT_NAMES])
+        msg = JointState(name=list(JOINT_NAMES), position=leader.tolist(),
                          velocity=velocity.tolist())
         msg.header.stamp = self.get_clock().now().to_msg()
         self.leader_pub.publish(msg)
