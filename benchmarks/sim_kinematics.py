@@ -1,5 +1,6 @@
 """Speed of the simulated cell and the kinematics on this machine: physics per control step,
-wrist-camera render per frame, IK per call, FK per call. Prints the figures.
+wrist-camera render per frame, IK per call, FK per call; and how often the IK reset converges
+and the scripted grasp lifts the cube. Prints the figures.
 
     source scripts/env.sh && python benchmarks/sim_kinematics.py [--frames 300] [--full-meshes]
 
@@ -14,6 +15,7 @@ import numpy as np
 from hilserl_common.preprocessing import preprocess
 from so101_driver.sim.cell import SimulatedCell
 from so101_driver.sim.config import CellConfig
+from so101_driver.sim.scripted_grasp import ScriptedGrasp
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.reset import ResetConfig, ik_reset
@@ -88,10 +90,42 @@ def bench_kinematics(repeats: int):
     print(f'[kinematics] EEController.step (the actor\'s call): {step_ms:.2f} ms/call')
 
 
+def bench_episodes(episodes: int):
+    """IK reset then scripted grasp on fresh seeded scenes (no rendering)."""
+    kinematics = Kinematics()
+    reset_errors, converged, lifted, steps = [], 0, 0, []
+    start = time.perf_counter()
+    with SimulatedCell(CellConfig(), render=False) as cell:
+        for seed in range(episodes):
+            cell.reset(seed=seed)
+            result = ik_reset(kinematics, ResetConfig(), cell.joint_positions,
+                              cell.set_joint_targets, lambda: cell.step(CONTROL_PERIOD_S),
+                              np.random.default_rng(seed))
+            converged += result.outcome.value == 'converged'
+            reset_errors.append(result.final_error_m)
+            script = ScriptedGrasp(kinematics)
+            script.reset(cell.joint_positions())
+            for step in range(100):  # the 10 s episode
+                cell.set_joint_targets(script.step(cell.joint_positions(),
+                                                   cell.grasp_info().cube_position))
+                cell.step(CONTROL_PERIOD_S)
+                if cell.grasp_info().success:
+                    lifted += 1
+                    steps.append(step + 1)
+                    break
+    wall = time.perf_counter() - start
+    print(f'[episodes] IK reset converged {converged}/{episodes}, final error mean '
+          f'{np.mean(reset_errors) * 1000:.1f} mm, max {np.max(reset_errors) * 1000:.1f} mm')
+    print(f'[episodes] scripted grasp lifted the cube in {lifted}/{episodes} episodes, '
+          f'{np.mean(steps) if steps else float("nan"):.1f} control steps on average; '
+          f'{wall / episodes * 1000:.0f} ms wall per episode without rendering')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--frames', type=int, default=300, help='frames to render')
     parser.add_argument('--ik-calls', type=int, default=500, help='IK calls to time')
+    parser.add_argument('--episodes', type=int, default=50, help='reset + grasp episodes')
     parser.add_argument('--full-meshes', action='store_true',
                         help='also time the undecimated meshes')
     args = parser.parse_args()
@@ -100,6 +134,7 @@ def main():
         bench_cell(dataclasses.replace(CellConfig(), mesh_keep_fraction=1.0, mesh_cluster_m=0.0),
                    max(20, args.frames // 10), 'full meshes')
     bench_kinematics(args.ik_calls)
+    bench_episodes(args.episodes)
 
 
 if __name__ == '__main__':
