@@ -8,7 +8,7 @@ import pytest
 from hilserl_common.preprocessing import is_dead_frame
 from so101_driver.sim.cell import SimulatedCell
 from so101_driver.sim.config import CellConfig
-from so101_driver.sim.meshes import cache_dir, cluster_vertices, read_binary_stl
+from so101_driver.sim.meshes import cache_dir, cluster_vertices, decimated_mesh, read_binary_stl
 from so101_driver.sim.scripted_grasp import Phase, ScriptedGrasp
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.model import model_xml_path
@@ -137,3 +137,13 @@ def test_vertex_clustering_merges_and_drops_collapsed_triangles():
     merged, kept = cluster_vertices(vertices, faces, 0.01)
     assert len(merged) == 3
     assert len(kept) == 1  # the sliver collapsed; two faces became one
+
+
+def test_an_unwritable_cache_still_gives_the_mesh(tmp_path, monkeypatch):
+    not_a_directory = tmp_path / 'file'
+    not_a_directory.write_text('')
+    monkeypatch.setenv('SO101_HILSERL_CACHE', str(not_a_directory))
+    stl = model_xml_path().parent / 'assets' / 'waveshare_mounting_plate_so101_v2.stl'
+    with pytest.warns(UserWarning, match='cannot cache'):
+        vertices, faces = decimated_mesh(stl, 0.5, 0.0)
+    assert len(faces) < len(read_binary_stl(stl)[1]) and faces.max() < len(vertices)

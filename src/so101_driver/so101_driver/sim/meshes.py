@@ -10,6 +10,7 @@ a new model or setting never reads a stale mesh.
 """
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import Tuple
 
@@ -79,8 +80,12 @@ def decimated_mesh(path: Path, keep_fraction: float, cluster_m: float = 0.0015
                                                        target_reduction=1.0 - keep_fraction)
     if cluster_m > 0:
         vertices, faces = cluster_vertices(vertices, faces, cluster_m)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f'.{os.getpid()}.tmp.npz')
-    np.savez(partial, vertices=vertices, faces=faces)
-    os.replace(partial, cached)  # atomic: concurrent processes never read half a file
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f'.{os.getpid()}.tmp.npz')
+        np.savez(partial, vertices=vertices, faces=faces)
+        os.replace(partial, cached)  # atomic: concurrent processes never read half a file
+    except OSError as error:  # a read-only home: decimate again next time, but run
+        warnings.warn(f'cannot cache decimated meshes in {cached.parent} ({error}); set '
+                      f'{CACHE_ENV} to a writable directory to start faster')
     return vertices, faces
