@@ -77,14 +77,14 @@ class ScriptedGrasp:
         measured_ee = self.kinematics.position(measured_joints)
         # Aim the gripperframe beside the cube so that the cube ends up between the pads.
         grasp_offset = self.kinematics.closing_axis(measured_joints) * self.config.grasp_offset_m
-        cube = np.asarray(cube_position, dtype=float) - grasp_offset
+        aim = np.asarray(cube_position, dtype=float) - grasp_offset
         if self._grasp_xy is not None:  # closing pushes the cube: do not chase it
-            cube[:2] = self._grasp_xy
-        self._advance(measured_ee, self._waypoint(cube))
+            aim[:2] = self._grasp_xy
+        self._advance(measured_ee, self._waypoint(aim))
         if self.phase is Phase.CLOSE and self._grasp_xy is None:
             self._grasp_xy = measured_ee[:2].copy()
-            cube[:2] = self._grasp_xy
-        waypoint = self._waypoint(cube)
+            aim[:2] = self._grasp_xy
+        waypoint = self._waypoint(aim)
         reference = self.controller.reference
         if reference is None:
             reference = measured_ee
@@ -92,13 +92,14 @@ class ScriptedGrasp:
         result = self.controller.step(delta, measured_joints, gripper_rad=self._gripper)
         return result.joints
 
-    def _waypoint(self, cube: np.ndarray) -> np.ndarray:
+    def _waypoint(self, aim: np.ndarray) -> np.ndarray:
+        """The EE position this phase heads for, above/at/lifted from the aim point."""
         if self.phase is Phase.APPROACH:
-            top = cube[2] + self.config.cube_half_m
-            return np.array([cube[0], cube[1], top + self.config.hover_height_m])
+            top = aim[2] + self.config.cube_half_m
+            return np.array([aim[0], aim[1], top + self.config.hover_height_m])
         if self.phase in (Phase.DESCEND, Phase.CLOSE):
-            return np.array([cube[0], cube[1], self.config.grasp_height_m])
-        return np.array([cube[0], cube[1], self.config.lift_height_m])
+            return np.array([aim[0], aim[1], self.config.grasp_height_m])
+        return np.array([aim[0], aim[1], self.config.lift_height_m])
 
     def _advance(self, measured_ee: np.ndarray, waypoint: np.ndarray) -> None:
         near = np.linalg.norm(measured_ee - waypoint) <= self.config.reach_tolerance_m
