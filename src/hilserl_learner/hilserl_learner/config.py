@@ -61,8 +61,10 @@ class LearnerConfig:
         False, 'random-shift augmentation of images (runs the backbone on every sampled image '
         'instead of reusing the features stored with each transition: much slower)')
     augmentation_pad_px: int = param(4, 'random-shift padding in pixels', positive)
-    image_dropout: float = param(0.1, 'dropout on the spatial embeddings while training (HIL-SERL: '
-                                 '0.1; 0 saves CPU time)', in_range(0.0, 0.9))
+    image_dropout: float = param(
+        0.0, 'dropout on the spatial embeddings while training (HIL-SERL: 0.1). 0 lets the '
+        'embeddings and the projection run as one matmul: about 2x faster updates on a CPU',
+        in_range(0.0, 0.9))
     log_std_min: float = param(-5.0, 'lower bound of the actor log standard deviation')
     log_std_max: float = param(2.0, 'upper bound of the actor log standard deviation')
 

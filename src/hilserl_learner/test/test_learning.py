@@ -8,6 +8,7 @@ import torch
 from hilserl_learner.config import config_from
 from hilserl_learner.ingest.validation import GRIPPER_CLOSE, GRIPPER_STAY
 from hilserl_learner.replay.buffer import Transition
+from hilserl_learner.sac.agent import stored_features
 from hilserl_learner.training.learner import Learner
 
 GOAL = np.array([0.6, 0.6, 0.6], np.float32)
@@ -85,7 +86,7 @@ def test_sac_rlpd_with_demos_learns_what_a_random_policy_cannot(learner):
     demos = [t for _ in range(5) for t in rollout(env, scripted)[0]]
     learner.add_demos(demos)
 
-    features = torch.from_numpy(learner.agent.features(IMAGE[None])).float()
+    features = stored_features(learner.agent.features(IMAGE[None]))
 
     def policy(deterministic):
         def choose(state):

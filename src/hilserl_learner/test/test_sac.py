@@ -139,11 +139,11 @@ def test_critic_update_trains_the_encoder_heads_but_not_a_frozen_backbone():
     raw['features'] = agent.features(raw.pop('image'))
     raw['next_features'] = agent.features(raw.pop('next_image'))
     backbone_before = [p.detach().clone() for p in agent.encoder.backbone.parameters()]
-    head_before = agent.encoder.image_head[1].weight.detach().clone()
+    head_before = agent.encoder.projection_weight.detach().clone()
     agent.update(agent.batch_to_tensors(raw), update_actor=False)
     assert all(torch.equal(a, b) for a, b in zip(backbone_before,
                                                   agent.encoder.backbone.parameters()))
-    assert not torch.equal(head_before, agent.encoder.image_head[1].weight)
+    assert not torch.equal(head_before, agent.encoder.projection_weight)
 
 
 def test_random_shift_moves_images_by_at_most_the_padding():
@@ -154,3 +154,14 @@ def test_random_shift_moves_images_by_at_most_the_padding():
     for image in shifted:
         rows, cols = torch.nonzero(image[..., 0], as_tuple=True)
         assert len(rows) == 1 and abs(rows[0] - 8) <= 2 and abs(cols[0] - 8) <= 2
+
+
+def test_the_combined_image_map_equals_embeddings_then_projection():
+    torch.manual_seed(0)
+    from hilserl_learner.networks.sac import ObservationEncoder, SmallConvBackbone
+    encoder = ObservationEncoder(SmallConvBackbone(4), 18, 8, 3, False, dropout=0.0)
+    features = torch.randn(5, 4, 8, 8)
+    embedded = encoder.spatial(features)
+    expected = torch.tanh(encoder.image_norm(
+        embedded @ encoder.projection_weight.reshape(12, 8) + encoder.projection_bias))
+    assert torch.allclose(encoder.image_latent(features), expected, atol=1e-5)

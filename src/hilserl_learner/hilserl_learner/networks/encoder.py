@@ -97,7 +97,9 @@ class Backbone(nn.Module):
 
     def __init__(self, trunk: ResNet10, identity: str, image_size: int = 128):
         super().__init__()
-        self.trunk = trunk
+        # Channels-last convolutions run about 1.5x faster on CPUs (oneDNN), and images stored
+        # as (B, H, W, 3) are channels-last already.
+        self.trunk = trunk.to(memory_format=torch.channels_last)
         self.identity = identity
         self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))

@@ -2,7 +2,9 @@
 state, 128x128x3 uint8 image) to an EE action in [-1, 1]^3 and a gripper command.
 
 Plain Python and PyTorch (no ROS): the actor node calls `Policy.from_weights` on the first
-PolicyWeights message and `load_weights` on the following ones.
+PolicyWeights message and `load_weights` on the following ones. On a CPU shared with other
+processes, give torch one thread (`torch.set_num_threads(1)`): OpenMP threads that wait for
+each other on a busy machine make one inference tens of times slower.
 """
 import hashlib
 import json

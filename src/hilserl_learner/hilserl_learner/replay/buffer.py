@@ -26,7 +26,10 @@ SCALAR_FIELDS = {
 }
 IMAGE_FIELDS = ('image', 'next_image')
 FEATURE_FIELDS = ('features', 'next_features')
-FEATURE_DTYPE = np.float16  # feature maps of a frozen backbone: half the memory, ample precision
+# Feature maps of a frozen backbone are stored as bfloat16 bit patterns (numpy has no bfloat16):
+# half the memory of float32, and torch reads them without a conversion pass (bf16 updates) or
+# with a cheap one (fp32 updates). See sac.agent.batch_to_tensors.
+FEATURE_DTYPE = np.uint16
 
 
 @dataclass

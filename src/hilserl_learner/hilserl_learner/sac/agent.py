@@ -16,6 +16,7 @@ from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, STATE_DIM, Learn
 from hilserl_learner.networks.sac import (Actor, CriticEnsemble, GripperCritic,
                                           ObservationEncoder, build_backbone,
                                           frozen_features_cacheable)
+from hilserl_learner.replay.buffer import FEATURE_DTYPE, FEATURE_FIELDS
 from hilserl_learner.sac import losses
 
 
@@ -68,19 +69,22 @@ class SACAgent(nn.Module):
         tensors = {}
         for name, array in batch.items():
             tensor = torch.from_numpy(np.ascontiguousarray(array))
+            if name in FEATURE_FIELDS:
+                tensor = stored_features(tensor)
             if pin:
                 tensor = tensor.pin_memory()
             tensors[name] = tensor.to(self.device, non_blocking=pin)
         return tensors
 
-    def encode(self, batch: Dict[str, torch.Tensor], prefix: str = '') -> torch.Tensor:
+    def encode(self, batch: Dict[str, torch.Tensor], prefix: str = '',
+               mixing: Optional[torch.Tensor] = None) -> torch.Tensor:
         state = batch[prefix + 'state']
         if self.cached_features:
-            return self.encoder(state, features=batch[prefix + 'features'])
+            return self.encoder(state, features=batch[prefix + 'features'], mixing=mixing)
         image = batch[prefix + 'image']
         if self.config.image_augmentation:
             image = random_shift(image, self.config.augmentation_pad_px, self.augment_generator)
-        return self.encoder(state, image=image)
+        return self.encoder(state, image=image, mixing=mixing)
 
     def update(self, batch: Dict[str, torch.Tensor], update_actor: bool) -> Dict[str, torch.Tensor]:
         """One critic + gripper critic update, and an actor + temperature update when asked.
@@ -95,9 +99,12 @@ class SACAgent(nn.Module):
         cfg = self.config
         self.train()
         reward, terminated = batch['reward'], batch['terminated']
-        latent = self.encode(batch)
+        # s and s' share the encoder's combined image map (see ObservationEncoder.mixing).
+        mixing = self.encoder.mixing() if cfg.image_dropout == 0 else None
+        latent = self.encode(batch, mixing=mixing)
         with torch.no_grad():
-            next_latent = self.encode(batch, 'next_')
+            next_latent = self.encode(batch, 'next_',
+                                      None if mixing is None else mixing.detach())
             next_action, next_log_prob = self.actor(next_latent)
             target_q = losses.critic_target(
                 reward, terminated, self.critic_target(next_latent, next_action), next_log_prob,
@@ -165,9 +172,10 @@ class SACAgent(nn.Module):
 
     @torch.no_grad()
     def features(self, images: np.ndarray) -> np.ndarray:
-        """Backbone feature maps of uint8 images (N, 128, 128, 3), for the replay buffer."""
+        """Backbone feature maps of uint8 images (N, 128, 128, 3), for the replay buffer
+        (bfloat16 bit patterns, replay.buffer.FEATURE_DTYPE)."""
         feats = self.encoder.features(torch.from_numpy(np.ascontiguousarray(images)).to(self.device))
-        return feats.to(torch.float16).cpu().numpy()
+        return feats.to(torch.bfloat16).view(torch.int16).cpu().numpy().view(FEATURE_DTYPE)
 
     # --- what the actor needs ------------------------------------------------------------
 
@@ -183,6 +191,12 @@ class SACAgent(nn.Module):
                     continue
                 state[prefix + name] = tensor.detach()
         return state
+
+
+def stored_features(array) -> torch.Tensor:
+    """Feature maps as the replay buffer stores them (bfloat16 bits) -> a bfloat16 tensor."""
+    tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
+    return tensor.view(torch.bfloat16)
 
 
 def _adam(params, lr: float) -> torch.optim.Adam:
