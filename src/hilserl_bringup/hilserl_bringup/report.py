@@ -126,7 +126,8 @@ def write_report(run, options=None) -> Path:
     if stats:
         plot_learner(stats, out / 'learner.png')
     figures = summarise(run)
-    demos, classifier = _stage(run, 'demos'), _stage(run, 'classifier')
+    demos = _stage(run, 'demos')
+    classifier = _stage(run, 'classifier').get('metrics', {})
     lines = [f'# HIL-SERL on the simulated SO-101 — {run.name}', '',
              '| stage | result |', '|---|---|',
              f'| demos | {demos.get("episodes", "—")} recorded, '

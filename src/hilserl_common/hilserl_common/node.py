@@ -12,7 +12,8 @@ def run(node_class, args=None, executor_factory=None) -> int:
 
     A ConfigError stops the node with the user-facing message and exit code 2 (no traceback).
     The node's destroy_node() is the place for safety on exit (e.g. torque off): it runs on
-    Ctrl-C, SIGTERM and exceptions alike.
+    Ctrl-C, SIGTERM and exceptions alike. A node that fails on its own (a worker thread's
+    error) sets `node.exit_code` before shutting the context down, and that is the exit code.
     """
     rclpy.init(args=args)
     node = None
@@ -30,8 +31,14 @@ def run(node_class, args=None, executor_factory=None) -> int:
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # Ctrl-C or SIGTERM arrived while the node was being built: rclpy's calls then fail
+        # with errors of their own, which say nothing to the user.
     finally:
         if node is not None:
+            code = code or getattr(node, 'exit_code', 0)
             node.destroy_node()
         rclpy.try_shutdown()
     return code
