@@ -8,6 +8,7 @@ statistics, and swaps in new policy weights between steps as soon as they arrive
 import os
 import threading
 import time
+import traceback
 from typing import Optional
 
 import numpy as np
@@ -197,10 +198,13 @@ class ActorNode(Node):
             while rclpy.ok(context=self.context) and not self._stopping.is_set():
                 if not self._episode():
                     break
-        except Exception as error:  # the loop must not die silently; the node reports and stops
-            if not self._stopping.is_set():
-                self.get_logger().fatal(f'control loop failed: {error!r}')
-                raise
+        except Exception as error:  # the loop must not die silently: report, stop the node
+            if self._stopping.is_set():
+                return
+            self.get_logger().fatal(f'control loop failed: {error!r}\n{traceback.format_exc()}')
+            self.exit_code = 1
+            rclpy.try_shutdown(context=self.context)
+            return
         if self.config.mode == 'eval' and not self._stopping.is_set():
             rclpy.try_shutdown(context=self.context)  # evaluation done: the node exits
 
