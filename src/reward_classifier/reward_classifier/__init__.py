@@ -1,1 +1,2 @@
-"""Image success classifier for HIL-SERL rewards: model, datasets from bags, training and evaluation commands, and the serving node."""
+"""Image success classifier for HIL-SERL rewards: model, datasets from bags, training and
+evaluation commands, and the serving node."""

@@ -1,6 +1,5 @@
 """Labelled frames of a whole dataset (label file + its bags) and the frame-based split."""
 import dataclasses
-from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
