@@ -11,9 +11,9 @@ from hilserl_learner.replay.buffer import Transition
 from hilserl_learner.sac.agent import stored_features
 from hilserl_learner.training.learner import Learner
 
-GOAL = np.array([0.6, 0.6, 0.6], np.float32)
+GOAL = np.array([0.4, 0.4, 0.4], np.float32)
 STEP = 0.1        # metres per unit action
-HORIZON = 15
+HORIZON = 10
 IMAGE = np.zeros((128, 128, 3), np.uint8)
 
 

@@ -65,15 +65,15 @@ class SACAgent(nn.Module):
     # --- update ------------------------------------------------------------------------
 
     def batch_to_tensors(self, batch: Dict[str, np.ndarray]) -> Dict[str, torch.Tensor]:
-        pin = self.device.type == 'cuda'
+        pin = self.device.type == 'cuda'  # on a CPU the arrays are used in place
         tensors = {}
         for name, array in batch.items():
             tensor = torch.from_numpy(np.ascontiguousarray(array))
             if name in FEATURE_FIELDS:
                 tensor = stored_features(tensor)
             if pin:
-                tensor = tensor.pin_memory()
-            tensors[name] = tensor.to(self.device, non_blocking=pin)
+                tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+            tensors[name] = tensor
         return tensors
 
     def encode(self, batch: Dict[str, torch.Tensor], prefix: str = '',
@@ -97,7 +97,8 @@ class SACAgent(nn.Module):
 
     def _update(self, batch, update_actor):
         cfg = self.config
-        self.train()
+        if not self.training:  # switching modes walks every submodule: only when needed
+            self.train()
         reward, terminated = batch['reward'], batch['terminated']
         # s and s' share the encoder's combined image map (see ObservationEncoder.mixing).
         mixing = self.encoder.mixing() if cfg.image_dropout == 0 else None
@@ -165,7 +166,8 @@ class SACAgent(nn.Module):
     def act(self, state: torch.Tensor, image: Optional[torch.Tensor] = None,
             features: Optional[torch.Tensor] = None, deterministic: bool = False):
         """(EE actions (B, 3) in [-1, 1], gripper commands (B,)) for a batch of observations."""
-        self.eval()
+        if self.training:
+            self.eval()
         latent = self.encoder(state, image=image, features=features)
         action, _ = self.actor(latent, deterministic=deterministic)
         return action, self.gripper_critic(latent).argmax(dim=-1)
