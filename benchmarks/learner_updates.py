@@ -5,6 +5,7 @@ memory per stored transition, the capacity that fits in 8 GiB and the policy's C
     python benchmarks/learner_updates.py [--device cpu|cuda|auto] [--seconds 20] [--threads N]
 """
 import argparse
+import os
 import time
 
 import numpy as np
@@ -46,10 +47,13 @@ def main():
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--buffer', type=int, default=2048, help='transitions per buffer')
     parser.add_argument('--augmentation', action='store_true')
+    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'))
+    parser.add_argument('--dropout', type=float, default=0.0)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = config_from({'device': args.device, 'image_augmentation': args.augmentation})
+    config = config_from({'device': args.device, 'image_augmentation': args.augmentation,
+                          'precision': args.precision, 'image_dropout': args.dropout})
     agent = SACAgent(config)
     rng = np.random.default_rng(0)
     online = filled_buffer(agent, args.buffer, rng)
@@ -65,17 +69,23 @@ def main():
         one_update(step)
     if agent.device.type == 'cuda':
         torch.cuda.synchronize()
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < args.seconds:
         result = one_update(steps)
         steps += 1
     float(result['critic_loss'])  # waits for the device
     elapsed = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     per_transition = online.bytes_per_transition()
     print(f'device: {agent.device} ({torch.get_num_threads()} CPU threads), batch '
           f'{config.batch_size}, utd {config.utd_ratio}, actor every '
-          f'{config.actor_update_period} critic updates, cached features: {agent.cached_features}')
+          f'{config.actor_update_period} critic updates, precision {config.precision}, dropout '
+          f'{config.image_dropout}, cached features: {agent.cached_features}')
     print(f'critic updates/s: {steps / elapsed:.1f}  ({steps} in {elapsed:.1f} s)')
+    # On a machine shared with other work, CPU time per update is the steadier figure: it is
+    # what an otherwise idle machine would need (wall time also counts waiting for a core).
+    print(f'CPU time per update: {cpu_seconds / steps * 1e3:.1f} ms (all threads); load '
+          f'average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores')
     print(f'memory per stored transition: {per_transition} bytes '
           f'({per_transition / 1024:.1f} KiB); capacity in 8 GiB: '
           f'{int(8 * 2**30 // per_transition)} transitions')

@@ -165,3 +165,16 @@ def test_the_combined_image_map_equals_embeddings_then_projection():
     expected = torch.tanh(encoder.image_norm(
         embedded @ encoder.projection_weight.reshape(12, 8) + encoder.projection_bias))
     assert torch.allclose(encoder.image_latent(features), expected, atol=1e-5)
+
+
+def test_with_augmentation_the_backbone_sees_shifted_images_at_every_update():
+    config = config_from({**TINY, 'encoder': 'resnet10', 'image_augmentation': True})
+    with pytest.warns(UserWarning):
+        agent = SACAgent(config)
+    assert not agent.cached_features  # stored features would ignore the shifts
+    seen = []
+    agent.encoder.backbone.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    raw = _batch(8, np.random.default_rng(2))
+    result = agent.update(agent.batch_to_tensors(raw), update_actor=True)
+    assert torch.isfinite(result['critic_loss'])
+    assert len(seen) == 2 and not torch.equal(seen[0], torch.from_numpy(raw['image']))
