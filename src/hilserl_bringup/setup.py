@@ -15,6 +15,8 @@ setup(
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
         ('share/' + package_name + '/config', glob('config/*.yaml')),
+        ('share/' + package_name + '/config/rviz', glob('config/rviz/*.rviz')),
+        ('share/' + package_name + '/config/rqt', glob('config/rqt/*')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -26,6 +28,7 @@ setup(
     entry_points={
         'console_scripts': [
             'run_graph = hilserl_bringup.runner:main',
+            'workspace_markers = hilserl_bringup.monitoring.markers_node:main',
         ],
     },
 )

@@ -108,21 +108,30 @@ def _learner(args) -> NodeSpec:
                     {**_common(args), 'run_dir': os.path.join(args['output_dir'], 'learner')})
 
 
+def _workspace_markers(args) -> NodeSpec:
+    # For rviz2 (monitoring only: the graph goes on without it). In simulation it also draws the
+    # cube region, asked from the sim node's own parameters.
+    return NodeSpec('hilserl_bringup', 'workspace_markers', 'workspace_markers', ('task.yaml',),
+                    {**_common(args), 'cube_region_node': 'sim' if _flag(args['sim']) else ''},
+                    required=False)
+
+
 def train_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """HIL-SERL training: robot, kinematics, reward classifier, actor and learner."""
     return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args),
-                                 _actor(args, 'train'), _learner(args)]
+                                 _actor(args, 'train'), _learner(args), _workspace_markers(args)]
 
 
 def eval_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """Deterministic evaluation of a trained policy: no learner, no transitions."""
     return _robot_nodes(args, 'off') + [_kinematics(args), _reward_classifier(args),
-                                        _actor(args, 'eval')]
+                                        _actor(args, 'eval'), _workspace_markers(args)]
 
 
 def record_demos_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """Demonstrations: the follower mirrors the leader while the topics are recorded."""
-    return _robot_nodes(args, 'demo') + [_kinematics(args), _actor(args, 'record')]
+    return _robot_nodes(args, 'demo') + [_kinematics(args), _actor(args, 'record'),
+                                         _workspace_markers(args)]
 
 
 GRAPHS: Dict[str, Callable[[Dict[str, str]], List[NodeSpec]]] = {

@@ -36,3 +36,25 @@ def test_launch_file_declares_the_arguments_and_builds_the_graph(graph):
     nodes = opaque.execute(context)
     expected = [s.executable for s in GRAPHS[graph](resolve_arguments(graph, {}))]
     assert [n.node_executable for n in nodes] == expected
+
+
+@pytest.mark.parametrize('graph', sorted(GRAPHS))
+@pytest.mark.parametrize('rviz, rqt, extra', [
+    ('true', 'false', ['robot_state_publisher', 'rviz2']),
+    ('false', 'true', ['aggregator_node', 'rqt_gui']),
+    ('true', 'true', ['robot_state_publisher', 'rviz2', 'aggregator_node', 'rqt_gui']),
+])
+def test_rviz_and_rqt_add_their_ros_only_nodes_after_the_graph(graph, rviz, rqt, extra):
+    description = load(graph)
+    declared = [e for e in description.entities if isinstance(e, DeclareLaunchArgument)]
+    assert {'rviz', 'rqt'} <= {a.name for a in declared}
+    context = LaunchContext()
+    for argument in declared:
+        context.launch_configurations[argument.name] = argument.default_value[0].text
+    context.launch_configurations.update(
+        rviz=rviz, rqt=rqt, robot='arm2',
+        config_dir=os.path.join(os.path.dirname(__file__), '..', 'config'))
+    opaque = next(e for e in description.entities if isinstance(e, OpaqueFunction))
+    nodes = opaque.execute(context)
+    expected = [s.executable for s in GRAPHS[graph](resolve_arguments(graph, {}))]
+    assert [n.node_executable for n in nodes] == expected + extra
