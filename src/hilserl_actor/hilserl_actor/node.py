@@ -89,8 +89,8 @@ class ActorNode(Node):
         self._stopping = threading.Event()
         os.makedirs(self.config.output_dir, exist_ok=True)
         # Numbering continues after a restart (the learner sees new episode ids).
-        self.episode_id = len(read_records(self._stats_path('train'))) \
-            + len(read_records(self._stats_path('eval')))
+        self.episode_id = sum(len(read_records(self._stats_path(mode)))
+                              for mode in ('train', 'eval', 'record'))
         self.train_episodes = len(read_records(self._stats_path('train')))
         self._eval_remaining = self.config.eval_episodes if self.config.mode == 'eval' else 0
         self._eval_round = []
@@ -317,7 +317,7 @@ class ActorNode(Node):
         msg.terminated = bool(t.terminated)
         msg.truncated = bool(t.truncated)
         msg.is_intervention = bool(t.is_intervention)
-        msg.policy_version = int(self.policy.version)
+        msg.policy_version = int(t.policy_version)
         return msg
 
     # --- statistics -------------------------------------------------------------------------
@@ -342,7 +342,7 @@ class ActorNode(Node):
                   'loop_jitter_p99_ms': msg.loop_jitter_p99_ms,
                   'policy_version': msg.policy_version, 'duration_s': duration_s,
                   'wall_time': time.time()}
-        append_record(self._stats_path('eval' if evaluate else 'train'), record)
+        append_record(self._stats_path(mode), record)
         self.get_logger().info(
             f'{mode} episode {self.episode_id}: '
             f'{"SUCCESS" if summary.success else "failure"} return {summary.episode_return:.1f} '
@@ -357,8 +357,10 @@ class ActorNode(Node):
         record_episode_label(path.parent / 'labels.yaml', path.name, success_frame)
         self.get_logger().info(f'episode saved: {path} (success from frame {success_frame})')
 
-    def _stats_path(self, kind: str) -> str:
-        name = 'eval_episodes.jsonl' if kind == 'eval' else 'episodes.jsonl'
+    def _stats_path(self, mode: str) -> str:
+        """Episode statistics per kind of episode: training, evaluation, demonstration."""
+        name = {'train': 'episodes.jsonl', 'eval': 'eval_episodes.jsonl',
+                'record': 'demo_episodes.jsonl'}[mode]
         return os.path.join(self.config.output_dir, name)
 
     def _schedule_evaluation(self, evaluated: bool, record: dict):
@@ -395,6 +397,11 @@ class ActorNode(Node):
 
     def destroy_node(self):
         self._stopping.set()
+        # Wake the control thread (the executor no longer fires the rate's timer) and let it
+        # finish: a daemon thread still inside rclpy when the interpreter exits aborts the
+        # process ("terminate called without an active exception").
+        self.rate.destroy()
+        self._thread.join(timeout=3.0)
         if self.recorder:
             self.recorder.stop(keep=False)  # an unfinished episode is not a demonstration
         super().destroy_node()

@@ -69,7 +69,12 @@ def children_alive(pids):
 
 
 def test_the_sim_graph_publishes_at_its_rates_and_stops_cleanly(tmp_path):
-    graph = Graph('train', {'output_dir': str(tmp_path)}, only=NODES, quiet=True)
+    # A per-node override must reach the node in its robot namespace (a plain `sim:` key
+    # would be ignored by rcl there): 45 Hz instead of the configured 30 Hz.
+    overrides = tmp_path / 'overrides.yaml'
+    overrides.write_text('/**/sim:\n  ros__parameters:\n    joint_state_rate_hz: 45.0\n')
+    graph = Graph('train', {'output_dir': str(tmp_path), 'config_file': str(overrides)},
+                  only=NODES, quiet=True)
     probe = TopicRates({
         '/so101/joint_states': (JointState, qos.SENSOR_RELIABLE),
         '/so101/wrist_camera/image_proc': (Image, qos.SENSOR),
@@ -82,7 +87,7 @@ def test_the_sim_graph_publishes_at_its_rates_and_stops_cleanly(tmp_path):
         assert probe.wait_for_all(timeout=60), f'topics silent: {probe.counts}'
         assert set(NODES) <= probe.node_names()
         rates = probe.rates(3.0)
-        assert rates['/so101/joint_states'] >= 20, rates     # 30 Hz configured
+        assert rates['/so101/joint_states'] >= 36, rates     # 45 Hz configured
         assert rates['/so101/wrist_camera/image_proc'] >= 7, rates   # 10 Hz configured
         assert rates['/so101/ee_pose'] >= 20, rates
         assert graph.failed_required() is None

@@ -124,7 +124,8 @@ def from_dict(config_class, values: Mapping[str, Any], source: str = 'configurat
 
 
 def load_yaml_section(path: str, node_name: str) -> dict:
-    """The `ros__parameters` of `node_name` (plus `/**` wildcards) from a ROS parameter file."""
+    """The `ros__parameters` of `node_name` from a ROS parameter file: the `/**` section, then
+    the node's own (`/**/name`, the form that matches the node in any namespace, or `name`)."""
     try:
         with open(path) as stream:
             document = yaml.safe_load(stream) or {}
@@ -135,7 +136,8 @@ def load_yaml_section(path: str, node_name: str) -> dict:
     if not isinstance(document, dict):
         raise ConfigError(f'configuration file {path}: expected a mapping of node names')
     merged = {}
-    for key in ('/**', node_name, '/' + node_name.lstrip('/')):
+    name = node_name.lstrip('/')
+    for key in ('/**', name, '/' + name, '/**/' + name):
         section = document.get(key)
         if section is None:
             continue

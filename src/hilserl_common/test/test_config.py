@@ -45,7 +45,7 @@ def test_bad_values_name_the_parameter_value_and_what_is_allowed(values, words):
 def test_yaml_section_merges_wildcard_and_node(tmp_path):
     path = tmp_path / 'task.yaml'
     path.write_text('/**:\n  ros__parameters:\n    rate_hz: 10.0\n    retries: 2\n'
-                    'sim:\n  ros__parameters:\n    rate_hz: 30.0\n')
+                    '/**/sim:\n  ros__parameters:\n    rate_hz: 30.0\n')
     assert load_yaml_section(str(path), 'sim') == {'rate_hz': 30.0, 'retries': 2}
     assert load_yaml_section(str(path), 'actor') == {'rate_hz': 10.0, 'retries': 2}
 
