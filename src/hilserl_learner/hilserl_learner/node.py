@@ -7,6 +7,7 @@ lines to `<run_dir>/learner_stats.jsonl` for the plotting tools. Training, weigh
 checkpoints run in the learner's own thread; shutdown (Ctrl-C, SIGTERM) writes a checkpoint.
 """
 import array
+import logging
 import threading
 from pathlib import Path
 
@@ -33,6 +34,8 @@ STATS_LOG = 'learner_stats.jsonl'
 class LearnerNode(Node):
     def __init__(self):
         super().__init__('learner')
+        # The algorithm logs through `logging` (no ROS there): show it with the node's output.
+        logging.basicConfig(level=logging.INFO, format='[learner] %(levelname)s %(message)s')
         self.config = load_config(self, LearnerConfig)
         if self.config.torch_threads:
             torch.set_num_threads(self.config.torch_threads)

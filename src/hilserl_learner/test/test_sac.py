@@ -178,3 +178,14 @@ def test_with_augmentation_the_backbone_sees_shifted_images_at_every_update():
     result = agent.update(agent.batch_to_tensors(raw), update_actor=True)
     assert torch.isfinite(result['critic_loss'])
     assert len(seen) == 2 and not torch.equal(seen[0], torch.from_numpy(raw['image']))
+
+
+def test_a_nan_batch_is_skipped_instead_of_poisoning_the_weights():
+    agent = SACAgent(config_from(TINY))
+    raw = _batch(8, np.random.default_rng(3))
+    raw['reward'][0] = np.nan
+    before = [p.detach().clone() for p in agent.critic.parameters()]
+    agent.update(agent.batch_to_tensors(raw), update_actor=False)
+    assert agent.nonfinite_losses >= 1
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.critic.parameters()))
+    assert all(torch.isfinite(p).all() for p in agent.parameters())

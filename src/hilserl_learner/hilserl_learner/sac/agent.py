@@ -56,6 +56,7 @@ class SACAgent(nn.Module):
         self.gripper_optimizer = _adam(self.gripper_critic.parameters(), config.gripper_critic_lr)
         self.temperature_optimizer = _adam([self.log_alpha], config.temperature_lr)
         self.augment_generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.nonfinite_losses = 0  # steps skipped because a loss was NaN or infinite
 
     @property
     def temperature(self) -> torch.Tensor:
@@ -134,6 +135,8 @@ class SACAgent(nn.Module):
         action, log_prob = self.actor(latent)
         q = self.critic(latent, action)
         actor_loss = losses.actor_loss(log_prob, q, self.temperature.detach())
+        if not self._finite(actor_loss):
+            return {'actor_loss': actor_loss.detach()}
         # Gradients for the actor only: the critic must not move with the actor's loss.
         actor_params = list(self.actor.parameters())
         grads = torch.autograd.grad(actor_loss, actor_params)
@@ -149,8 +152,18 @@ class SACAgent(nn.Module):
 
     def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
+        if not self._finite(loss):
+            return
         loss.backward()
         self._clip_and_step(optimizer)
+
+    def _finite(self, loss: torch.Tensor) -> bool:
+        """False (and counted) for a NaN/inf loss, whose step would poison the weights. Checked
+        on CPUs only, where reading the value costs nothing (on a GPU it would stall the queue)."""
+        if self.device.type != 'cpu' or bool(torch.isfinite(loss)):
+            return True
+        self.nonfinite_losses += 1
+        return False
 
     def _clip_and_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.config.grad_clip_norm > 0:

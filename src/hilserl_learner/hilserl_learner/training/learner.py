@@ -75,6 +75,7 @@ class Learner:
         self.actor_updates = 0
         self.weights_version = 0
         self.transitions_dropped = 0  # set by the node (validation happens there)
+        self.errors = 0  # failed loop turns (logged)
         self.last_losses: Dict[str, torch.Tensor] = {}
         self._window = (time.monotonic(), 0, 0)  # for updates/s: (time, updates, env steps)
 
@@ -184,8 +185,14 @@ class Learner:
         on_weights(self.snapshot_weights())
         try:
             while not stop.is_set():
-                self.ingest()
-                trained = self.train_step()
+                try:
+                    self.ingest()
+                    trained = self.train_step()
+                except Exception:  # noqa: BLE001 - a failed step must not end training
+                    self.errors += 1
+                    LOGGER.exception('learner step failed (%d so far); going on', self.errors)
+                    stop.wait(0.5)
+                    continue
                 now = time.monotonic()
                 if now >= next_weights and self.optimization_step > 0:
                     on_weights(self.snapshot_weights())
@@ -249,6 +256,8 @@ class Learner:
             'effective_utd': updates / steps if steps else 0.0,
             'effective_utd_total': self.optimization_step / max(self.env_steps, 1),
             'weights_version': self.weights_version,
+            'skipped_nonfinite_steps': self.agent.nonfinite_losses,
+            'loop_errors': self.errors,
         }
 
     # --- persistence ---------------------------------------------------------------------
