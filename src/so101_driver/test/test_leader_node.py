@@ -1,4 +1,5 @@
-"""The leader node, as a real process, on an emulated bus, with a pedal and a key toggle."""
+"""The leader node, as a real process, on an emulated bus, with a pedal and terminal keys for the
+intervention toggle and the episode marks (operator_event)."""
 import os
 import signal
 import struct
@@ -12,17 +13,20 @@ import rclpy
 from ament_index_python.packages import get_package_prefix
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 
 from hilserl_common import qos
+from hilserl_common.config import ConfigError, from_dict
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
 from so101_driver.feetech import registers as reg
+from so101_driver.leader.config import LeaderConfig
 from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 pytestmark = pytest.mark.graph
 KEY_F13 = 183
+KEY_F14 = 184
 
 
 class Probe:
@@ -32,12 +36,14 @@ class Probe:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node('leader_probe', context=self.context)
-        self.leader, self.flags = [], []
+        self.leader, self.flags, self.events = [], [], []
         self._lock = threading.Lock()
         self.node.create_subscription(JointState, 'leader/joint_states',
                                       lambda m: self._record(self.leader, m), qos.SENSOR_RELIABLE)
         self.node.create_subscription(Bool, 'intervention',
                                       lambda m: self._record(self.flags, m.data), qos.COMMANDS)
+        self.node.create_subscription(String, 'operator_event',
+                                      lambda m: self._record(self.events, m.data), qos.COMMANDS)
         follower = self.node.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
         self.node.create_timer(1 / 30, lambda: follower.publish(
             JointState(name=list(JOINT_NAMES), position=list(follower_pose))))
@@ -62,6 +68,16 @@ class Probe:
             time.sleep(0.02)
         raise AssertionError(f'intervention never became {value}')
 
+    def wait_events(self, expected, since, timeout=3.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                events = [v for t, v in self.events if t >= since]
+            if events == expected:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f'operator events {events}, expected {expected}')
+
     def close(self):
         self.executor.shutdown()
         self.node.destroy_node()
@@ -73,7 +89,7 @@ def key_press(code):
     return struct.pack('llHHi', 0, 0, 1, code, 1) + struct.pack('llHHi', 0, 0, 1, code, 0)
 
 
-def test_leader_states_intervention_from_motion_pedal_and_key(tmp_path):
+def test_leader_states_intervention_and_episode_marks_from_motion_pedal_and_keys(tmp_path):
     calibration = example_calibration()
     calibration_file = tmp_path / 'leader.json'
     save_calibration(calibration_file, calibration)
@@ -86,8 +102,9 @@ def test_leader_states_intervention_from_motion_pedal_and_key(tmp_path):
     with open(log_path, 'w') as log:
         leader = subprocess.Popen(
             [executable, '--ros-args', '-p', f'port:={bus.link_path}',
-             '-p', f'calibration_file:={calibration_file}', '-p', f'toggle_device:={pedal}',
-             '-p', f'toggle_key_code:={KEY_F13}', '-p', 'toggle_stdin_key:=t',
+             '-p', f'calibration_file:={calibration_file}', '-p', f'key_device:={pedal}',
+             '-p', f'toggle_key_code:={KEY_F13}', '-p', f'success_key_code:={KEY_F14}',
+             '-p', 'stdin_keys:=true', '-p', 'toggle_stdin_key:=t',
              '-p', 'gripper_follower_rad:=[0.0, 0.5]'],
             stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
     joint_map = JointMap(calibration, JOINT_NAMES, *joint_limits())
@@ -139,6 +156,17 @@ def test_leader_states_intervention_from_motion_pedal_and_key(tmp_path):
         leader.stdin.flush()
         probe.wait_flag(False, time.monotonic())
 
+        # Episode marks for the actor: a pedal key, then the terminal's keys; others ignored.
+        pressed = time.monotonic()
+        os.write(pedal_writer, key_press(KEY_F14) + key_press(31))  # 31 KEY_S: rebound, ignored
+        probe.wait_events(['success'], pressed)
+        pressed = time.monotonic()
+        leader.stdin.write(b'fqr')
+        leader.stdin.flush()
+        probe.wait_events(['failure', 'rerecord'], pressed)
+        time.sleep(0.3)
+        assert not any(probe.flags_since(pressed))  # marks are no toggles
+
         # The leader never had torque.
         assert all(s.value(reg.TORQUE_ENABLE) == 0 for s in servos.values())
         assert {w.servo_id for w in bus.writes(reg.TORQUE_ENABLE.address) if w.data == b'\0'} \
@@ -155,3 +183,21 @@ def test_leader_states_intervention_from_motion_pedal_and_key(tmp_path):
             os.close(pedal_writer)
         bus.stop()
     assert leader.returncode == 0, log_path.read_text()
+
+
+@pytest.mark.parametrize('changes, words', [
+    ({'success_key_code': 57}, ['success_key_code', 'toggle_key_code', '57']),
+    ({'failure_stdin_key': 's'}, ['failure_stdin_key', 'success_stdin_key']),
+    ({'rerecord_stdin_key': 'rr'}, ['rerecord_stdin_key', 'one ASCII character']),
+])
+def test_clashing_or_malformed_operator_keys_are_refused_by_name(changes, words):
+    with pytest.raises(ConfigError) as error:
+        from_dict(LeaderConfig, changes)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_unbound_keys_are_left_out():
+    config = from_dict(LeaderConfig, {'failure_key_code': 0, 'rerecord_stdin_key': ''})
+    assert set(config.device_keys().values()) == {'toggle', 'success', 'rerecord'}
+    assert config.terminal_keys() == {' ': 'toggle', 's': 'success', 'f': 'failure'}

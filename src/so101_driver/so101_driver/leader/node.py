@@ -1,8 +1,10 @@
-"""The leader node: publishes the leader arm (torque off) and the operator's intervention flag.
+"""The leader node: publishes the leader arm (torque off), the operator's intervention flag and
+the operator's episode marks.
 
 `leader/joint_states` carries the leader's joints in the follower's terms (the gripper mapped to
 the follower's); `intervention` is published every cycle, from the leader's motion relative to
-the follower's `joint_states` and from the toggle key or pedal.
+the follower's `joint_states` and from the toggle key or pedal; `operator_event` (success,
+failure, rerecord) is published when the operator presses the key bound to it, for the actor.
 """
 import time
 
@@ -14,7 +16,7 @@ from hilserl_common.params import load_config
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from so101_kinematics.model import GRIPPER_INDEX, JOINT_NAMES
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 
 from so101_driver.arm.health import arm_health
 from so101_driver.arm.loading import arm_from_config
@@ -22,7 +24,7 @@ from so101_driver.arm.motor_setup import LEADER
 from so101_driver.leader.config import LeaderConfig
 from so101_driver.leader.gripper import GripperMapping
 from so101_driver.leader.intervention import InterventionDetector, InterventionThresholds
-from so101_driver.leader.toggle import EvdevToggle, StdinToggle
+from so101_driver.leader.keys import EvdevKeys, StdinKeys
 
 
 class LeaderNode(Node):
@@ -49,17 +51,31 @@ class LeaderNode(Node):
                                                    qos.SENSOR_RELIABLE)
         self.intervention = self.create_publisher(Bool, 'intervention', qos.COMMANDS)
         self.diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', qos.COMMANDS)
+        self.operator_events = self.create_publisher(String, 'operator_event', qos.COMMANDS)
         self.create_subscription(JointState, 'joint_states', self._on_follower,
                                  qos.SENSOR_RELIABLE)
         self.create_timer(1.0 / c.rate_hz, self._cycle)
         self.create_timer(1.0, self._publish_diagnostics)
-        self.toggles = []
-        if c.toggle_device:
-            self.toggles.append(EvdevToggle(c.toggle_device, c.toggle_key_code, self._on_toggle))
-        if c.toggle_stdin_key:
-            self.toggles.append(StdinToggle(c.toggle_stdin_key, self._on_toggle))
+        self.keys = []  # (key source, its bindings key -> action)
+        if c.key_device:
+            bindings = c.device_keys()
+            self.keys.append((EvdevKeys(c.key_device, self._key_callbacks(bindings)), bindings))
+        if c.stdin_keys:
+            bindings = c.terminal_keys()
+            self.keys.append((StdinKeys(self._key_callbacks(bindings)), bindings))
         self.get_logger().info(f'leader on {c.port} at {c.rate_hz:g} Hz, calibration '
                                f'{c.calibration_file}')
+
+    def _key_callbacks(self, bindings):
+        """key -> callback for key -> action ('toggle' or an operator_event)."""
+        return {key: self._on_toggle if action == 'toggle'
+                else (lambda event=action: self._on_episode_mark(event))
+                for key, action in bindings.items()}
+
+    def _on_episode_mark(self, event: str):
+        # called from a key thread; rclpy publishers may be used from any thread
+        self.operator_events.publish(String(data=event))
+        self.get_logger().info(f'operator: {event}')
 
     def _on_toggle(self):
         state = self.detector.toggle()  # called from a toggle thread; a bool flip is atomic
@@ -116,7 +132,8 @@ class LeaderNode(Node):
         values += [('ticks', str(self.ticks)), ('leader_states_published', str(self.published)),
                    ('interventions', str(self.interventions)),
                    ('toggle_on', str(self.detector.toggled))]
-        values += [(f'toggle.{type(t).__name__}.presses', str(t.presses)) for t in self.toggles]
+        values += [(f'keys.{type(source).__name__}.{bindings[key]}.presses', str(count))
+                   for source, bindings in self.keys for key, count in source.presses.items()]
         status = DiagnosticStatus(level=bytes([level]), name='leader: feetech bus',
                                   message=message, hardware_id=self.config.port,
                                   values=[KeyValue(key=k, value=v) for k, v in values])
@@ -127,9 +144,9 @@ class LeaderNode(Node):
     def destroy_node(self):
         if not self._shut_down:
             self._shut_down = True
-            for toggle in self.toggles:
-                if hasattr(toggle, 'close'):
-                    toggle.close()
+            for source, _ in self.keys:
+                if hasattr(source, 'close'):
+                    source.close()
             self.arm.shutdown()  # the leader's torque is off already; this makes sure of it
         super().destroy_node()
 

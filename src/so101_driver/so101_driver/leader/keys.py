@@ -1,6 +1,7 @@
-"""Intervention toggles: a key on a Linux input device (a USB foot pedal is a keyboard) or stdin.
+"""Operator keys: presses on a Linux input device (a USB foot pedal is a keyboard) or on stdin.
 
-Each source runs a daemon thread that calls `on_press()` for every press of its key.
+Each source runs a daemon thread and calls the callback bound to a key for every press of it.
+The leader binds the intervention toggle and the episode marks (success, failure, re-record).
 """
 import os
 import struct
@@ -9,24 +10,27 @@ import termios
 import threading
 import time
 import tty
-from typing import Callable
+from typing import Callable, Dict, Mapping
 
 # struct input_event on 64-bit Linux: timeval (two longs), type, code, value.
 INPUT_EVENT = struct.Struct('llHHi')
 EV_KEY = 1
 KEY_PRESS = 1
 
+Callback = Callable[[], None]
 
-class EvdevToggle:
-    """Presses of `key_code` (e.g. 57 = KEY_SPACE) on /dev/input/eventN; reopens if unplugged."""
 
-    def __init__(self, path: str, key_code: int, on_press: Callable[[], None],
+class EvdevKeys:
+    """Presses of the bound key codes (e.g. 57 = KEY_SPACE) on /dev/input/eventN; reopens the
+    device if it is unplugged."""
+
+    def __init__(self, path: str, bindings: Mapping[int, Callback],
                  reopen_interval_s: float = 1.0):
-        self.path, self.key_code, self.on_press = path, key_code, on_press
+        self.path, self.bindings = path, dict(bindings)
         self.reopen_interval_s = reopen_interval_s
-        self.presses = 0
+        self.presses: Dict[int, int] = {code: 0 for code in self.bindings}
         self.last_problem = ''
-        threading.Thread(target=self._run, daemon=True, name='evdev-toggle').start()
+        threading.Thread(target=self._run, daemon=True, name='evdev-keys').start()
 
     def _run(self):
         while True:
@@ -48,23 +52,23 @@ class EvdevToggle:
             while len(pending) >= INPUT_EVENT.size:
                 _, _, kind, code, value = INPUT_EVENT.unpack_from(pending)
                 pending = pending[INPUT_EVENT.size:]
-                if kind == EV_KEY and code == self.key_code and value == KEY_PRESS:
-                    self.presses += 1
-                    self.on_press()
+                if kind == EV_KEY and value == KEY_PRESS and code in self.bindings:
+                    self.presses[code] += 1
+                    self.bindings[code]()
 
 
-class StdinToggle:
-    """Presses of one character on the terminal (or whatever stdin is)."""
+class StdinKeys:
+    """Presses of single characters on the terminal (or whatever stdin is)."""
 
-    def __init__(self, key: str, on_press: Callable[[], None]):
-        self.key, self.on_press = key.encode()[:1], on_press
-        self.presses = 0
+    def __init__(self, bindings: Mapping[str, Callback]):
+        self.bindings = {key.encode(): callback for key, callback in bindings.items()}
+        self.presses: Dict[str, int] = {key: 0 for key in bindings}
         self._saved = None
         stream = sys.stdin
         if stream is not None and stream.isatty():
             self._saved = termios.tcgetattr(stream.fileno())
             tty.setcbreak(stream.fileno())  # one key at a time, no Enter needed
-        threading.Thread(target=self._run, daemon=True, name='stdin-toggle').start()
+        threading.Thread(target=self._run, daemon=True, name='stdin-keys').start()
 
     def _run(self):
         if sys.stdin is None:
@@ -73,9 +77,9 @@ class StdinToggle:
             key = os.read(sys.stdin.fileno(), 1)
             if not key:
                 return
-            if key == self.key:
-                self.presses += 1
-                self.on_press()
+            if key in self.bindings:
+                self.presses[key.decode()] += 1
+                self.bindings[key]()
 
     def close(self):
         if self._saved is not None:
