@@ -44,6 +44,9 @@ COMMON_ARGUMENTS = (
     Argument('follower_calibration', '', 'LeRobot calibration JSON of the follower (real arm only).'),
     Argument('leader_calibration', '', 'LeRobot calibration JSON of the leader (real arm only).'),
     Argument('camera', '0', 'Wrist camera: device index, path or URL (real arm only).'),
+    Argument('key_device', '', 'Keyboard or foot pedal (/dev/input/by-id/...-event-kbd) for the '
+             'operator keys: intervention toggle, success, failure, re-record (real arm only; '
+             'empty: leader.yaml\'s key_device).'),
     Argument('real_time_factor', '1.0', 'Simulation speed: 1.0 is real time, larger runs faster '
              'and publishes /clock (every node then uses sim time); 0 is as fast as possible.'),
 )
@@ -77,7 +80,8 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
         NodeSpec('so101_driver', 'follower', 'follower', ('task.yaml', 'follower.yaml'),
                  {'port': args['follower_port'], 'calibration_file': args['follower_calibration']}),
         NodeSpec('so101_driver', 'leader', 'leader', ('task.yaml', 'leader.yaml'),
-                 {'port': args['leader_port'], 'calibration_file': args['leader_calibration']}),
+                 {'port': args['leader_port'], 'calibration_file': args['leader_calibration'],
+                  **({'key_device': args['key_device']} if args['key_device'] else {})}),
         NodeSpec('so101_driver', 'camera', 'camera', ('camera.yaml',), {'device': args['camera']}),
     ]
 

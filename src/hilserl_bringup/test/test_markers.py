@@ -194,3 +194,11 @@ def test_every_graph_runs_the_markers_as_an_optional_node(graph, sim):
     # the cube region is asked from the simulation, which only the simulated graphs run
     assert markers.parameters['cube_region_node'] == ('sim' if sim == 'true' else '')
     assert (markers.parameters['cube_region_node'] in specs) == (sim == 'true')
+
+
+def test_the_operator_keys_device_reaches_the_leader_only_when_given():
+    def leader(given):
+        specs = GRAPHS['record_demos'](resolve_arguments('record_demos', {'sim': 'false', **given}))
+        return next(s for s in specs if s.name == 'leader').parameters
+    assert leader({'key_device': '/dev/input/event7'})['key_device'] == '/dev/input/event7'
+    assert 'key_device' not in leader({})  # leader.yaml's value stands
