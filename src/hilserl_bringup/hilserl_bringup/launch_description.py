@@ -3,7 +3,7 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown, TimerAction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -13,6 +13,8 @@ from hilserl_bringup.monitoring.robot_description import robot_description
 from hilserl_bringup.monitoring.viewers import (DIAGNOSTIC_ANALYZERS, MONITORING_ARGUMENTS,
                                             RQT_ARGUMENT, RQT_PERSPECTIVE, RVIZ_ARGUMENT,
                                             RVIZ_CONFIG, for_robot)
+
+RQT_DELAY_S = 20.0
 
 
 def _nodes(context, graph_name):
@@ -55,10 +57,13 @@ def _monitoring(context, args, config_dir):
             Node(package='diagnostic_aggregator', executable='aggregator_node',
                  parameters=[os.path.join(config_dir, DIAGNOSTIC_ANALYZERS), sim_time],
                  output='screen'),
-            Node(package='rqt_gui', executable='rqt_gui', name='rqt', namespace=namespace,
-                 arguments=['--perspective-file',
-                            for_robot(config_dir, RQT_PERSPECTIVE, args['robot'])],
-                 parameters=[sim_time], output='screen'),
+            # rqt_plot drops a plotted topic that does not exist yet when it starts, so rqt
+            # waits for the actor and learner to have created their publishers.
+            TimerAction(period=RQT_DELAY_S, actions=[
+                Node(package='rqt_gui', executable='rqt_gui', name='rqt', namespace=namespace,
+                     arguments=['--perspective-file',
+                                for_robot(config_dir, RQT_PERSPECTIVE, args['robot'])],
+                     parameters=[sim_time], output='screen')]),
         ]
     return nodes
 

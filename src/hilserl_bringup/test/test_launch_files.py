@@ -8,7 +8,7 @@ import pytest
 launch_ros = pytest.importorskip('launch_ros', reason='launch_ros is not installed (no ROS 2)')
 
 from launch import LaunchContext  # noqa: E402
-from launch.actions import DeclareLaunchArgument, OpaqueFunction  # noqa: E402
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, TimerAction  # noqa: E402
 
 from hilserl_bringup.graph import GRAPHS, resolve_arguments  # noqa: E402
 
@@ -55,6 +55,7 @@ def test_rviz_and_rqt_add_their_ros_only_nodes_after_the_graph(graph, rviz, rqt,
         rviz=rviz, rqt=rqt, robot='arm2',
         config_dir=os.path.join(os.path.dirname(__file__), '..', 'config'))
     opaque = next(e for e in description.entities if isinstance(e, OpaqueFunction))
-    nodes = opaque.execute(context)
+    nodes = [n for e in opaque.execute(context)
+             for n in (e.actions if isinstance(e, TimerAction) else [e])]
     expected = [s.executable for s in GRAPHS[graph](resolve_arguments(graph, {}))]
     assert [n.node_executable for n in nodes] == expected + extra
