@@ -72,13 +72,34 @@ class MainJob:
             raise Stopped()
 
     def overrides_file(self, name: str, sections: dict) -> str:
-        """A parameter file of per-node overrides for one graph run."""
+        """A parameter file of per-node overrides for one graph run (node '*': every node)."""
         path = self.out / 'config' / f'{name}.yaml'
         path.parent.mkdir(parents=True, exist_ok=True)
-        document = {f'/**/{node}': {'ros__parameters': params}
-                    for node, params in sections.items()}
+        sections = {'*': self.task_overrides(), **sections}
+        for node, params in self.user_settings().items():
+            sections[node] = {**sections.get(node, {}), **params}
+        document = {('/**' if node == '*' else f'/**/{node}'): {'ros__parameters': params}
+                    for node, params in sections.items() if params}
         path.write_text(yaml.safe_dump(document, sort_keys=True))
         return str(path)
+
+    def user_settings(self) -> dict:
+        """--set NODE.PARAM=VALUE options as {node: {param: value}} (values read as YAML)."""
+        settings = {}
+        for item in self.options.set:
+            name, sep, text = item.partition('=')
+            node, dot, param = name.partition('.')
+            if not sep or not dot or not node or not param:
+                raise RuntimeError(f'--set {item!r}: expected NODE.PARAM=VALUE, e.g. '
+                                   f'learner.utd_ratio=10')
+            settings.setdefault(node, {})[param] = yaml.safe_load(text)
+        return settings
+
+    def task_overrides(self) -> dict:
+        values = {}
+        if self.options.episode_seconds:
+            values['control_time_s'] = self.options.episode_seconds
+        return values
 
     def graph(self, name: str, overrides: dict) -> Graph:
         arguments = {'sim': 'true', 'output_dir': str(self.out),
@@ -160,10 +181,12 @@ class MainJob:
         cli = 'reward_classifier_cli'
         if not (data / 'labels.yaml').exists():
             self.command([cli, 'generate-sim', '--output', str(data),
-                          '--episodes', str(self.options.classifier_episodes)], 'classifier')
+                          '--episodes', str(self.options.classifier_episodes),
+                          '--steps', str(self.options.classifier_steps)], 'classifier')
+        settings = [arg for item in self.options.classifier_set for arg in ('--set', item)]
         self.command([cli, 'train', '--labels', str(data / 'labels.yaml'), '--output',
                       str(model), '--config', self.config_path('reward_classifier.yaml'),
-                      '--no-progress'], 'classifier')
+                      '--no-progress', *settings], 'classifier')
         self.command([cli, 'evaluate', '--model', str(model), '--labels',
                       str(data / 'labels.yaml'), '--frames', 'validation'], 'classifier')
         metrics_path = model / 'evaluation' / 'metrics.json'
@@ -285,7 +308,13 @@ def parse_options(argv=None):
     parser.add_argument('--demos', type=int, default=20, help='demonstrations to record')
     parser.add_argument('--classifier-episodes', type=int, default=40,
                         help='episodes of the auto-labelled classifier dataset')
+    parser.add_argument('--classifier-steps', type=int, default=60,
+                        help='frames per episode of the classifier dataset')
+    parser.add_argument('--classifier-set', action='append', default=[], metavar='NAME=VALUE',
+                        help='a reward classifier training parameter, e.g. epochs=10')
     parser.add_argument('--episodes', type=int, default=300, help='training episode budget')
+    parser.add_argument('--episode-seconds', type=float, default=0.0,
+                        help='episode length (control_time_s; default: config/task.yaml)')
     parser.add_argument('--target-success', type=float, default=0.8,
                         help='stop training once an evaluation round reaches this success rate')
     parser.add_argument('--eval-every', type=int, default=25,
@@ -295,6 +324,9 @@ def parse_options(argv=None):
     parser.add_argument('--final-eval-episodes', type=int, default=50)
     parser.add_argument('--real-time-factor', type=float, default=1.0,
                         help='simulation speed (1: real time; larger: faster, with /clock)')
+    parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                        help='a node parameter for the graphs, e.g. learner.utd_ratio=10 '
+                        '(node "*": every node)')
     parser.add_argument('--ablation', choices=sorted(ABLATIONS), default='full')
     parser.add_argument('--skip', nargs='*', default=[], choices=STAGES,
                         help='stages to leave out')
