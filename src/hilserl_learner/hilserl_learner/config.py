@@ -97,7 +97,10 @@ class LearnerConfig:
     checkpoint_period_s: float = param(300.0, 'seconds between checkpoints', positive)
     weights_period_s: float = param(2.0, 'seconds between policy weight broadcasts', positive)
     stats_period_s: float = param(1.0, 'seconds between learner statistics', positive)
-    torch_threads: int = param(0, 'CPU threads for torch (0: torch default)', non_negative)
+    torch_threads: int = param(
+        1, 'CPU threads for torch (0: torch default, all cores). 1 where the learner shares the '
+        'CPU with the robot graph: OpenMP threads waiting for busy cores are many times slower',
+        non_negative)
 
 
 def config_from(values: dict = None, source: str = 'learner configuration') -> LearnerConfig:

@@ -27,7 +27,9 @@ def leader_joints(t):
     return q
 
 
-def write_bag(path, storage):
+def write_bag(path, storage, success_topic='reward'):
+    """One episode; header stamps run on a simulation clock twice as fast as the recording
+    clock (a faster-than-real-time simulation), so only the stamps give the control rate."""
     typestore = loader._typestore()
     JointState = typestore.types['sensor_msgs/msg/JointState']
     Image = typestore.types['sensor_msgs/msg/Image']
@@ -35,6 +37,10 @@ def write_bag(path, storage):
     Time = typestore.types['builtin_interfaces/msg/Time']
     Bool = typestore.types['std_msgs/msg/Bool']
     Reward = typestore.types['hilserl_interfaces/msg/RewardPrediction']
+    GraspState = typestore.types['hilserl_interfaces/msg/GraspState']
+    Pose = typestore.types['geometry_msgs/msg/Pose']
+    Point = typestore.types['geometry_msgs/msg/Point']
+    Quaternion = typestore.types['geometry_msgs/msg/Quaternion']
     with Writer(path, version=9, storage_plugin=storage) as writer:
         topics = {
             'joint': writer.add_connection('/so101/joint_states', JointState.__msgtype__,
@@ -46,11 +52,15 @@ def write_bag(path, storage):
             'intervention': writer.add_connection('/so101/intervention', Bool.__msgtype__,
                                                   typestore=typestore),
             'reward': writer.add_connection('/so101/reward', Reward.__msgtype__,
-                                            typestore=typestore)}
+                                            typestore=typestore),
+            'grasp_state': writer.add_connection('/so101/sim/grasp_state',
+                                                 GraspState.__msgtype__, typestore=typestore)}
         for i in range(int(DURATION_S * RATE_HZ) + 1):
             t = i / RATE_HZ
-            ns = int(1e9 + t * 1e9)
-            header = Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id='')
+            stamp_ns = int(100e9 + t * 1e9)
+            log_ns = int(1e9 + t * 0.5e9)
+            header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+                            frame_id='')
 
             def joints(q):
                 return JointState(header=header, name=list(JOINT_NAMES), position=q,
@@ -61,17 +71,30 @@ def write_bag(path, storage):
                                 is_bigendian=0, step=384,
                                 data=np.full(128 * 128 * 3, i, np.uint8))),
                 ('intervention', Bool(data=True)),
-                ('reward', Reward(header=header, probability=float(t >= SUCCESS_AT_S),
-                                  success=t >= SUCCESS_AT_S, threshold=0.5))]
+            ]
+            if success_topic == 'reward':
+                messages.append(('reward', Reward(header=header,
+                                                  probability=float(t >= SUCCESS_AT_S),
+                                                  success=t >= SUCCESS_AT_S, threshold=0.5)))
+            else:
+                messages.append(('grasp_state', GraspState(
+                    header=header, cube_pose=Pose(position=Point(x=0.0, y=0.0, z=0.0),
+                                                  orientation=Quaternion(x=0.0, y=0.0, z=0.0,
+                                                                         w=1.0)),
+                    gripper_contact=False, grasped=False, cube_height=0.0,
+                    success=t >= SUCCESS_AT_S)))
             for name, msg in messages:
-                writer.write(topics[name], ns + 1000, typestore.serialize_cdr(msg,
-                                                                           msg.__msgtype__))
+                writer.write(topics[name], log_ns + 1000,
+                             typestore.serialize_cdr(msg, msg.__msgtype__))
 
 
-@pytest.mark.parametrize('storage', [StoragePlugin.MCAP, StoragePlugin.SQLITE3])
-def test_a_recorded_episode_becomes_transitions_at_the_control_rate(tmp_path, storage):
+@pytest.mark.parametrize('storage, success_topic', [(StoragePlugin.MCAP, 'reward'),
+                                                    (StoragePlugin.SQLITE3, 'reward'),
+                                                    (StoragePlugin.MCAP, 'grasp_state')])
+def test_a_recorded_episode_becomes_transitions_at_the_control_rate(tmp_path, storage,
+                                                                    success_topic):
     bag = tmp_path / 'episode_0000'
-    write_bag(bag, storage)
+    write_bag(bag, storage, success_topic)
     demos = load_demos([str(bag)], str(tmp_path / 'cache'), DemoSettings(10.0, 0.02, 0.05))
 
     # Ticks every 0.1 s from the first joint state; success is seen at tick 15 (t = 1.5 s).

@@ -8,8 +8,13 @@ matched by name within the robot's namespace (docs/CONVENTIONS.md):
     leader/joint_states       leader joints (optional)    -> gripper command
     intervention              std_msgs/Bool (optional)    -> is_intervention (default true)
     reward                    RewardPrediction (optional) -> reward, termination
+    sim/grasp_state           GraspState (optional)       -> the same, where no reward was
+                                                             recorded (simulated demos)
 
 Observations are rebuilt at the control rate: at each tick the newest message of every topic.
+Time is the messages' header stamps (simulation time when the simulation runs faster than real
+time); messages without a header are placed by their recording time, mapped onto the stamps of
+the joint states.
 The EE action of step k is the FK displacement between the follower states of ticks k and k+1,
 normalised and clipped (so101_kinematics.action_space); the gripper command is the quantised
 difference between the leader's gripper and the follower's (or the follower's own change when
@@ -30,13 +35,14 @@ from hilserl_common.preprocessing import IMAGE_SIZE, preprocess
 from hilserl_learner.replay.buffer import SCALAR_FIELDS, Transition
 
 LOGGER = logging.getLogger(__name__)
-CONVERTER_VERSION = 1  # bump when the conversion changes, so caches are rebuilt
+CONVERTER_VERSION = 2  # bump when the conversion changes, so caches are rebuilt
 TOPICS = {
     'follower': 'joint_states',
     'image': 'wrist_camera/image_proc',
     'leader': 'leader/joint_states',
     'intervention': 'intervention',
     'reward': 'reward',
+    'grasp_state': 'sim/grasp_state',
 }
 
 
@@ -103,12 +109,15 @@ def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
     positions = [kinematics.position(q) for q in joints]
     images = [_image(msg) for msg in sampled['image']]
     rows: Dict[str, list] = {name: [] for name in list(SCALAR_FIELDS) + ['image', 'next_image']}
-    has_reward = any(m is not None for m in sampled['reward'])
+    reward_source = next((name for name in ('reward', 'grasp_state')
+                          if any(m is not None for m in sampled[name])), None)
+    has_reward = reward_source is not None
     if not has_reward:
-        LOGGER.warning('demo recording %s has no reward topic: its last step counts as the '
-                       'success', bag)
+        LOGGER.warning('demo recording %s has no reward or sim/grasp_state messages: its last '
+                       'step counts as the success', bag)
     for k in range(len(joints) - 1):
-        success = bool(sampled['reward'][k + 1] is not None and sampled['reward'][k + 1].success)
+        verdict = sampled[reward_source][k + 1] if reward_source else None
+        success = bool(verdict is not None and verdict.success)
         last = k == len(joints) - 2
         terminated = success or (last and not has_reward)
         leader = sampled['leader'][k]
@@ -138,12 +147,12 @@ def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
 
 
 def _read_streams(bag: Path) -> Dict[str, list]:
-    """(bag time in s, message) per known topic, in time order; joint states as positions
-    ordered like the model (by joint name when names are given)."""
+    """(time in s, message) per known topic, in time order; joint states as positions ordered
+    like the model (by joint name when names are given)."""
     from rosbags.highlevel import AnyReader
     from so101_kinematics.model import JOINT_NAMES
 
-    streams: Dict[str, list] = {name: [] for name in TOPICS}
+    raw_streams: Dict[str, list] = {name: [] for name in TOPICS}  # (log time, stamp, msg)
     try:
         reader = AnyReader([bag], default_typestore=_typestore())
         reader.open()
@@ -155,13 +164,38 @@ def _read_streams(bag: Path) -> Dict[str, list]:
         for connection, timestamp, raw in reader.messages(connections=connections):
             name = wanted[connection.id]
             msg = reader.deserialize(raw, connection.msgtype)
+            stamp = _stamp(msg)
             if name in ('follower', 'leader'):
                 msg = _joint_positions(msg, JOINT_NAMES)
                 if msg is None:
                     continue
-            streams[name].append((timestamp * 1e-9, msg))
+            raw_streams[name].append((timestamp * 1e-9, stamp, msg))
     finally:
         reader.close()
+    return _on_one_clock(raw_streams)
+
+
+def _stamp(msg) -> Optional[float]:
+    header = getattr(msg, 'header', None)
+    if header is None or (header.stamp.sec == 0 and header.stamp.nanosec == 0):
+        return None
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def _on_one_clock(raw_streams: Dict[str, list]) -> Dict[str, list]:
+    """Every message on the header-stamp clock, sorted: messages without a stamp get the stamp
+    that the joint states had at their recording time."""
+    reference = [(log, stamp) for log, stamp, _ in raw_streams['follower'] if stamp is not None]
+    logs = np.array([log for log, _ in reference])
+    stamps = np.array([stamp for _, stamp in reference])
+    streams = {}
+    for name, entries in raw_streams.items():
+        timed = []
+        for log, stamp, msg in entries:
+            if stamp is None:
+                stamp = float(np.interp(log, logs, stamps) if len(logs) else log)
+            timed.append((stamp, msg))
+        streams[name] = sorted(timed, key=lambda item: item[0])
     return streams
 
 
