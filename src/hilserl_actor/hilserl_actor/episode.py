@@ -50,6 +50,7 @@ class Transition:
     truncated: bool
     is_intervention: bool
     step_id: int
+    policy_version: int = 0     # the weights version that chose the action
 
 
 @dataclasses.dataclass
@@ -96,6 +97,7 @@ class _Pending:
     action: np.ndarray
     gripper_action: int
     is_intervention: bool
+    policy_version: int
 
 
 class EpisodeLoop:
@@ -185,7 +187,7 @@ class EpisodeLoop:
         truncated = not terminated and self.summary.length >= self.max_steps
         return Transition(pending.state, pending.image, pending.action, pending.gripper_action,
                           reward, next_state, snapshot.image, terminated, truncated,
-                          pending.is_intervention, step_id)
+                          pending.is_intervention, step_id, pending.policy_version)
 
     def _act(self, state: np.ndarray, snapshot: Snapshot) -> Optional[np.ndarray]:
         measured = np.asarray(snapshot.joints, dtype=float)
@@ -201,7 +203,11 @@ class EpisodeLoop:
                 self._gripper_target = float(measured[GRIPPER_INDEX])
             command, action, gripper = self._policy_step(state, snapshot.image, measured)
         self._was_intervening = intervening
-        self._pending = _Pending(state, snapshot.image, action, gripper, intervening)
+        # New weights may arrive between two steps: the transition completed at the next step
+        # carries the version that chose this action (PolicyClient records it while acting).
+        version = getattr(self.policy, 'version' if intervening else 'acting_version', 0)
+        self._pending = _Pending(state, snapshot.image, action, gripper, intervening,
+                                 int(version))
         return command
 
     def _policy_step(self, state, image, measured):

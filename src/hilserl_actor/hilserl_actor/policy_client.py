@@ -15,6 +15,7 @@ class PolicyClient:
     def __init__(self, seed: int, device: str = 'cpu'):
         self.device = device
         self.version = 0
+        self.acting_version = 0  # the version of the last call's weights
         self._rng = np.random.default_rng(seed)
         self._network = None
         self._lock = threading.Lock()
@@ -55,6 +56,7 @@ class PolicyClient:
     def __call__(self, state: np.ndarray, image: np.ndarray,
                  deterministic: bool) -> Tuple[np.ndarray, int]:
         with self._lock:
+            self.acting_version = self.version
             if self._network is None:
                 return self._rng.uniform(-1.0, 1.0, 3), int(self._rng.integers(0, 3))
             return self._network.act(state, image, deterministic=deterministic)
