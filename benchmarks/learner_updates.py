@@ -47,7 +47,7 @@ def main():
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--buffer', type=int, default=2048, help='transitions per buffer')
     parser.add_argument('--augmentation', action='store_true')
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'))
+    parser.add_argument('--precision', default='auto', choices=('auto', 'fp32', 'bf16'))
     parser.add_argument('--dropout', type=float, default=0.0)
     args = parser.parse_args()
     if args.threads:
@@ -79,7 +79,8 @@ def main():
     per_transition = online.bytes_per_transition()
     print(f'device: {agent.device} ({torch.get_num_threads()} CPU threads), batch '
           f'{config.batch_size}, utd {config.utd_ratio}, actor every '
-          f'{config.actor_update_period} critic updates, precision {config.precision}, dropout '
+          f'{config.actor_update_period} critic updates, image matmuls in '
+          f'{agent.encoder.matmul_dtype}, dropout '
           f'{config.image_dropout}, cached features: {agent.cached_features}')
     print(f'critic updates/s: {steps / elapsed:.1f}  ({steps} in {elapsed:.1f} s)')
     # On a machine shared with other work, CPU time per update is the steadier figure: it is

@@ -40,7 +40,8 @@ class ObservationEncoder(nn.Module):
     """(state, image or feature map) -> latent of size 2 * latent_dim."""
 
     def __init__(self, backbone: nn.Module, state_dim: int, latent_dim: int,
-                 spatial_features: int, frozen_backbone: bool, dropout: float = 0.1):
+                 spatial_features: int, frozen_backbone: bool, dropout: float = 0.1,
+                 matmul_dtype: torch.dtype = torch.float32):
         super().__init__()
         self.backbone = backbone
         self.frozen_backbone = frozen_backbone
@@ -57,6 +58,9 @@ class ObservationEncoder(nn.Module):
         self.state_head = nn.Sequential(
             nn.Linear(state_dim, latent_dim), nn.LayerNorm(latent_dim), nn.Tanh())
         self.latent_dim = latent_dim
+        # The image projection is most of an update's arithmetic: it may run in bfloat16; its
+        # output, the critics, the actor and the losses stay float32.
+        self.matmul_dtype = matmul_dtype
         self.out_features = 2 * latent_dim
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -88,15 +92,17 @@ class ObservationEncoder(nn.Module):
             # times faster on CPUs; the same result up to float rounding).
             if mixing is None:
                 mixing = self.mixing()
-            flat = features.reshape(features.shape[0], -1).to(mixing.dtype)
-            projected = torch.addmm(self.projection_bias, flat, mixing)
+            dtype = self.matmul_dtype
+            flat = features.reshape(features.shape[0], -1).to(dtype)
+            projected = torch.addmm(self.projection_bias.to(dtype), flat,
+                                    mixing.to(dtype)).float()
         return torch.tanh(self.image_norm(projected))
 
     def mixing(self) -> torch.Tensor:
         """The combined map (C * H * W, latent): M[c, s] = kernel[c, s, :] @ projection[c]."""
         channels, cells, _ = self.spatial.kernel.shape
-        return torch.bmm(self.spatial.kernel, self.projection_weight).reshape(channels * cells,
-                                                                                -1)
+        mixing = torch.bmm(self.spatial.kernel, self.projection_weight)
+        return mixing.reshape(channels * cells, -1).to(self.matmul_dtype)
 
     def trainable_parameters(self):
         """What the critic optimiser trains: everything but a frozen backbone."""

@@ -39,7 +39,8 @@ class SACAgent(nn.Module):
         frozen = not any(p.requires_grad for p in backbone.parameters())
         self.cached_features = frozen_features_cacheable(config) and frozen
         self.encoder = ObservationEncoder(backbone, STATE_DIM, config.latent_dim,
-                                          config.spatial_features, frozen, config.image_dropout)
+                                          config.spatial_features, frozen, config.image_dropout,
+                                          image_matmul_dtype(config.precision, self.device))
         latent = self.encoder.out_features
         self.actor = Actor(latent, config.hidden_dims, ACTION_DIM, config.log_std_min,
                            config.log_std_max)
@@ -90,11 +91,7 @@ class SACAgent(nn.Module):
     def update(self, batch: Dict[str, torch.Tensor], update_actor: bool) -> Dict[str, torch.Tensor]:
         """One critic + gripper critic update, and an actor + temperature update when asked.
         Returns the losses as 0-d tensors (no host sync here; read them when reporting)."""
-        # One autocast region per update: autocast caches low-precision copies of the weights
-        # for the length of a region, which must not outlive an optimiser step.
-        with torch.autocast(self.device.type, dtype=torch.bfloat16,
-                            enabled=self.config.precision == 'bf16'):
-            return self._update(batch, update_actor)
+        return self._update(batch, update_actor)
 
     def _update(self, batch, update_actor):
         cfg = self.config
@@ -206,6 +203,21 @@ class SACAgent(nn.Module):
                     continue
                 state[prefix + name] = tensor.detach()
         return state
+
+
+def image_matmul_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """bfloat16 where it is fast (CUDA, CPUs with AMX) when `precision` is auto."""
+    if precision == 'auto':
+        precision = 'bf16' if device.type == 'cuda' or _cpu_has_amx_bf16() else 'fp32'
+    return torch.bfloat16 if precision == 'bf16' else torch.float32
+
+
+def _cpu_has_amx_bf16() -> bool:
+    try:
+        with open('/proc/cpuinfo') as cpuinfo:
+            return 'amx_bf16' in cpuinfo.read()
+    except OSError:
+        return False
 
 
 def stored_features(array) -> torch.Tensor:
