@@ -9,7 +9,9 @@ from hilserl_learner.policy.policy import Policy
 from hilserl_learner.policy.weights import WeightsError, read_metadata, serialize_policy
 from hilserl_learner.sac.agent import SACAgent
 
+# fp32 on both sides: the test is about the weights arriving exactly.
 SMALL = {'latent_dim': 16, 'hidden_dims': [32, 32], 'gripper_hidden_dims': [16],
+         'precision': 'fp32',
          'device': 'cpu'}
 
 
