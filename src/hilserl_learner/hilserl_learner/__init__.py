@@ -1,1 +1,2 @@
-"""SAC + RLPD learner for HIL-SERL: networks, updates, replay and demo buffers, demo loading from bags, checkpoints and weight broadcast."""
+"""SAC + RLPD learner for HIL-SERL: networks, updates, replay and demo buffers, demo loading
+from bags, checkpoints and weight broadcast."""

@@ -1,1 +1,2 @@
-"""Demonstrations from rosbag2 recordings (MCAP or sqlite3), converted to transitions at the control rate and cached."""
+"""Demonstrations from rosbag2 recordings (MCAP or sqlite3), converted to
+transitions at the control rate and cached."""

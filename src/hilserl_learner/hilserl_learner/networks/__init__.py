@@ -1,1 +1,2 @@
-"""Neural networks of the learner: the shared image encoder, observation encoder, actor and critics."""
+"""Neural networks of the learner: the shared image encoder, observation
+encoder, actor and critics."""

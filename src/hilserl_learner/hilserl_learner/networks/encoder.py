@@ -128,7 +128,8 @@ class Backbone(nn.Module):
 def normalise_images(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """uint8 (B, H, W, 3) or (B, 3, H, W) -> float (B, 3, H, W), ImageNet-normalised."""
     if images.dim() != 4:
-        raise ValueError(f'expected a batch of images (B, H, W, 3), got shape {tuple(images.shape)}')
+        raise ValueError(f'expected a batch of images (B, H, W, 3), got shape '
+                         f'{tuple(images.shape)}')
     if images.shape[-1] == 3 and images.shape[1] != 3:
         images = images.permute(0, 3, 1, 2)
     x = images.to(dtype=mean.dtype) / 255.0
@@ -177,7 +178,8 @@ def load_backbone(weights: str = '', seed: int = RANDOM_INIT_SEED,
     if source.startswith('random'):
         message = ('NO PRETRAINED ENCODER WEIGHTS: the ResNet-10 image encoder uses a fixed random '
                    f'initialisation (seed {seed}). Features are far weaker than ImageNet ones; set '
-                   'the encoder weights parameter to a local resnet10 .safetensors file for real use.')
+                   'the encoder weights parameter to a local resnet10 .safetensors file for real '
+                   'use.')
         LOGGER.warning(message)
         warnings.warn(message, stacklevel=2)
     identity = f'{ARCHITECTURE}@{source}#sha256:{weights_digest(trunk.state_dict())[:16]}'

@@ -160,7 +160,7 @@ def squashed_gaussian_log_prob(noise: torch.Tensor, log_std: torch.Tensor,
 
 
 class EnsembleLinear(nn.Module):
-    """`members` independent linear layers applied in one batched matmul: (E, B, in) -> (E, B, out)."""
+    """`members` independent linear layers in one batched matmul: (E, B, in) -> (E, B, out)."""
 
     def __init__(self, members: int, in_dim: int, out_dim: int):
         super().__init__()

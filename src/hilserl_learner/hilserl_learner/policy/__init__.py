@@ -1,1 +1,2 @@
-"""What the actor needs from the learner: policy weights as safetensors bytes and a policy that acts with them."""
+"""What the actor needs from the learner: policy weights as safetensors bytes and a policy
+that acts with them."""

@@ -1,1 +1,2 @@
-"""SAC + RLPD: losses and targets, and the agent that owns networks, optimisers and the update step."""
+"""SAC + RLPD: losses and targets, and the agent that owns networks, optimisers
+and the update step."""

@@ -186,7 +186,8 @@ class SACAgent(nn.Module):
     def features(self, images: np.ndarray) -> np.ndarray:
         """Backbone feature maps of uint8 images (N, 128, 128, 3), for the replay buffer
         (bfloat16 bit patterns, replay.buffer.FEATURE_DTYPE)."""
-        feats = self.encoder.features(torch.from_numpy(np.ascontiguousarray(images)).to(self.device))
+        images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+        feats = self.encoder.features(images)
         return feats.to(torch.bfloat16).view(torch.int16).cpu().numpy().view(FEATURE_DTYPE)
 
     # --- what the actor needs ------------------------------------------------------------

@@ -3,8 +3,6 @@ checked against a hand computation.
 
 Shapes: B batch, E critic ensemble members, G = 3 gripper commands.
 """
-import torch
-
 
 def critic_target(reward, terminated, next_q, next_log_prob, discount: float,
                   temperature, backup_entropy: bool):

@@ -8,7 +8,6 @@ actors are never blocked. Everything else runs in the training thread (`run`), w
 weight snapshots and checkpoints, so nothing reads parameters while they change.
 """
 import hashlib
-import json
 import logging
 import queue
 import threading
