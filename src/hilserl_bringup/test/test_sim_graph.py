@@ -171,7 +171,7 @@ def test_nodes_die_with_a_killed_runner(runner):
 
 def test_a_bad_parameter_stops_the_graph_with_its_name(runner, tmp_path):
     overrides = tmp_path / 'overrides.yaml'
-    overrides.write_text('/**:\n  ros__parameters:\n    ik_max_iterations: 0\n')
+    overrides.write_text('/**/kinematics:\n  ros__parameters:\n    ik_max_iterations: 0\n')
     process = runner(f'config_file:={overrides}')
     output, _ = process.communicate(timeout=60)
     assert process.returncode != 0
