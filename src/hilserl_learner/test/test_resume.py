@@ -75,3 +75,17 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
     assert torch.equal(state['state'][0]['exp_avg'], saved_optimizer['state'][0]['exp_avg'])
     # The updates owed to the 7 transitions after the checkpoint are done again.
     assert resumed.updates_due() == 2 * 27 - 40
+
+
+def test_a_fresh_start_sets_an_earlier_run_aside_instead_of_mixing_with_it(tmp_path, backbone):
+    rng = np.random.default_rng(1)
+    learner = make_learner(tmp_path, backbone, [])
+    for i in range(5):
+        learner.submit(transition(rng), 'a', 0)
+    learner.ingest()
+    learner.checkpoint()
+    fresh = make_learner(tmp_path, backbone, [], resume=False)
+    assert fresh.journal.count == 0 and len(fresh.online) == 0
+    archived = list(tmp_path.glob('replaced_*'))
+    assert len(archived) == 1 and (archived[0] / 'journal').is_dir()
+    assert (archived[0] / 'checkpoint' / 'state.json').exists()

@@ -63,6 +63,8 @@ class Learner:
         self.rng = np.random.default_rng(config.seed)
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not config.resume:
+            self._set_aside_previous_run()
         self.journal = TransitionJournal(str(self.run_dir / 'journal'), config.online_capacity,
                                          config.demo_capacity)
         self.inbox: 'queue.SimpleQueue[Submitted]' = queue.SimpleQueue()
@@ -274,6 +276,21 @@ class Learner:
         self.journal.prune()
         LOGGER.info('checkpoint at update %d, %d env steps (%.2f s)', self.optimization_step,
                     self.env_steps, time.monotonic() - start)
+
+    def _set_aside_previous_run(self) -> None:
+        """A fresh start must not mix with an earlier run's transitions (a later resume would
+        replay both): move its journal and checkpoint into `replaced_<time>/`."""
+        previous = [self.run_dir / name for name in ('journal', 'checkpoint', 'checkpoint.old',
+                                                    POLICY_FILE, POLICY_FILE + '.sha256')
+                    if (self.run_dir / name).exists()]
+        if not previous:
+            return
+        archive = self.run_dir / time.strftime('replaced_%Y%m%d_%H%M%S', time.gmtime())
+        archive.mkdir(exist_ok=True)
+        for path in previous:
+            path.rename(archive / path.name)
+        LOGGER.warning('%s held a previous run and resume is off: moved it to %s',
+                       self.run_dir, archive)
 
     def resume(self) -> None:
         """Networks, optimisers, temperature and counters from the checkpoint; both buffers
