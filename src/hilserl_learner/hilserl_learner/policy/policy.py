@@ -38,6 +38,7 @@ class Policy:
         self.modules = torch.nn.ModuleDict({'encoder': self.encoder, 'actor': self.actor,
                                             'gripper_critic': self.gripper_critic})
         self.modules.to(self.device).eval().requires_grad_(False)
+        self._mixing = None
         self.version = 0
         self.optimization_step = 0
         self.load_seconds = 0.0
@@ -88,6 +89,8 @@ class Policy:
             own = self.modules.state_dict()
             for name, tensor in tensors.items():
                 own[name].copy_(tensor)
+        # The combined image map only changes with the weights: compute it once per load.
+        self._mixing = self.encoder.mixing()
         self.version = int(metadata.get('version', 0))
         self.optimization_step = int(metadata.get('optimization_step', 0))
         self.load_seconds = time.perf_counter() - start
@@ -104,7 +107,7 @@ class Policy:
         state_t = torch.as_tensor(np.asarray(state, np.float32).reshape(1, STATE_DIM),
                                   device=self.device)
         image_t = torch.as_tensor(np.ascontiguousarray(image)[None], device=self.device)
-        latent = self.encoder(state_t, image=image_t)
+        latent = self.encoder(state_t, image=image_t, mixing=self._mixing)
         action, _ = self.actor(latent, deterministic=deterministic)
         gripper = int(self.gripper_critic(latent).argmax(dim=-1).item())
         return action[0].cpu().numpy().astype(np.float32), gripper
