@@ -39,6 +39,9 @@ class ActorConfig:
     policy_file: str = param('', 'a policy saved by the learner (policy.safetensors) to act '
                              'with from the start, e.g. to evaluate; empty: wait for broadcasts')
     weights_device: str = param('cpu', 'torch device of the policy', one_of('cpu', 'cuda'))
+    torch_threads: int = param(1, 'CPU threads of the policy\'s inference; more than one makes '
+                               'it many times slower on a CPU shared with other processes '
+                               '(OpenMP threads waiting for each other)', positive)
     seed: int = param(0, 'seed of the policy\'s sampling and of the reset offsets',
                       non_negative)
     recording_dir: str = param('', 'record mode: where the episode bags and labels.yaml go; '

@@ -20,6 +20,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, String
 
 from hilserl_actor.config import ActorConfig
+from hilserl_actor.control_rate import ControlRate
 from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
 from hilserl_actor.labels import record_episode_label
 from hilserl_actor.policy_client import PolicyClient
@@ -76,7 +77,8 @@ class ActorNode(Node):
         self.kinematics = Kinematics(load_config(self, KinematicsConfig))
         self.reset_config = load_config(self, ResetConfig)
         self.actor_id = self.config.actor_id or self.get_namespace().strip('/') or 'actor'
-        self.policy = PolicyClient(self.config.seed, self.config.weights_device)
+        self.policy = PolicyClient(self.config.seed, self.config.weights_device,
+                                   self.config.torch_threads)
         if self.config.policy_file:
             error = self.policy.load_file(self.config.policy_file)
             if error:
@@ -124,7 +126,7 @@ class ActorNode(Node):
         self.recorder = None
         if self.config.mode == 'record':
             self._start_recording(inputs)
-        self.rate = self.create_rate(self.config.control_rate_hz)
+        self.rate = ControlRate(self, self.config.control_rate_hz)
         self._thread = threading.Thread(target=self._run, name='control_loop', daemon=True)
         self._thread.start()
 
@@ -264,16 +266,22 @@ class ActorNode(Node):
         return False
 
     def _reset(self) -> bool:
-        if self.config.sim and not self._reset_scene():
-            return False
-
         def read():
             return self.inputs.snapshot(self.now_s()).joints
 
+        if read() is None:
+            self.get_logger().info('waiting for joint_states', throttle_duration_sec=10.0)
+            self.rate.sleep()
+            return False
+        if self.config.sim and not self._reset_scene():
+            return False
         outcome = ik_reset(self.kinematics, self.reset_config, read, self._command,
                            self.rate.sleep, self.rng)
-        level = self.get_logger().info if outcome.accepted else self.get_logger().warning
-        level(outcome.message, throttle_duration_sec=30.0)
+        # One call site per severity: rclpy refuses a call site whose severity changes.
+        if outcome.accepted:
+            self.get_logger().info(outcome.message, throttle_duration_sec=30.0)
+        else:
+            self.get_logger().warning(outcome.message, throttle_duration_sec=30.0)
         if not self.config.sim and self.config.ready_delay_s > 0:
             self.get_logger().info(f'place the cube: the episode starts in '
                                    f'{self.config.ready_delay_s:.0f} s')

@@ -5,6 +5,7 @@ import threading
 from typing import Optional, Tuple
 
 import numpy as np
+import torch
 
 from hilserl_interfaces.msg import PolicyWeights
 from hilserl_learner.policy.policy import Policy
@@ -12,8 +13,9 @@ from hilserl_learner.policy.weights import FORMAT, WeightsError
 
 
 class PolicyClient:
-    def __init__(self, seed: int, device: str = 'cpu'):
+    def __init__(self, seed: int, device: str = 'cpu', threads: int = 1):
         self.device = device
+        torch.set_num_threads(threads)  # for the whole process: only the policy uses torch
         self.version = 0
         self.acting_version = 0  # the version of the last call's weights
         self._rng = np.random.default_rng(seed)

@@ -74,6 +74,7 @@ class Probe:
 
     def __init__(self, namespace: str):
         self.actor_id = namespace.strip('/')
+        self.graph, self.log_dir = None, None   # set when the graph is started: fail fast
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node('actor_probe', namespace=namespace, context=self.context)
@@ -131,6 +132,12 @@ class Probe:
         while time.monotonic() < deadline:
             if predicate():
                 return True
+            dead = self.graph.failed_required() if self.graph else None
+            if dead is not None:
+                log = self.log_dir / f'{dead.spec.name}.log'
+                tail = log.read_text()[-3000:] if log.exists() else ''
+                raise AssertionError(f'{dead.spec.name} exited with code '
+                                     f'{dead.process.returncode}:\n{tail}')
             time.sleep(0.05)
         return False
 
@@ -163,6 +170,7 @@ def graph(tmp_path_factory):
         ('wrist_camera/image_proc', RELAYED_IMAGE),)) if s.name == 'actor' else s
         for s in graph.specs]
     probe = Probe('/' + robot)
+    probe.graph, probe.log_dir = graph, directory / 'logs'
     graph.start()
     try:
         yield graph, probe, directory
