@@ -122,6 +122,12 @@ class LearnerNode(Node):
             setattr(msg, name, float(np.float32(stats[name])))
         self.stats_publisher.publish(msg)
         append_record(str(self.stats_path), stats)
+        self.get_logger().info(
+            f'update {stats["optimization_step"]}, {stats["env_steps"]} env steps, '
+            f'{stats["updates_per_s"]:.1f} updates/s, effective UTD '
+            f'{stats["effective_utd_total"]:.1f} (target {self.config.utd_ratio}), buffers {stats["online_buffer_size"]} online / '
+            f'{stats["demo_buffer_size"]} demo, critic loss {stats["critic_loss"]:.4f}, '
+            f'temperature {stats["temperature"]:.4f}', throttle_duration_sec=30.0)
 
     def destroy_node(self):
         # Stop training; the learner stores what is queued and writes a final checkpoint.
