@@ -17,8 +17,10 @@ from hilserl_learner.sac.agent import SACAgent
 
 
 def filled_buffer(agent, capacity, rng):
+    # As the learner keeps them: features instead of images when the backbone is frozen.
     buffer = ReplayBuffer(capacity, agent.encoder.backbone.feature_shape
-                          if agent.cached_features else None)
+                          if agent.cached_features else None,
+                          store_images=not agent.cached_features)
     chunk = 64
     for start in range(0, capacity, chunk):
         images = rng.integers(0, 256, (chunk,) + IMAGE_SHAPE, dtype=np.uint8)

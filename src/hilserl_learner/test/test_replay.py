@@ -130,3 +130,12 @@ def test_gripper_penalty_is_charged_for_toggles_only():
     charged = [penalty('a', 0, g) for g in (open_, stay, close, close, stay, open_)]
     assert charged == [0.0, 0.0, 0.02, 0.0, 0.0, 0.02]
     assert penalty('a', 1, open_) == 0.0  # a new episode starts open
+
+
+def test_a_buffer_of_features_keeps_no_images_and_a_quarter_of_the_memory():
+    with_images = ReplayBuffer(4, feature_shape=(512, 4, 4))
+    features_only = ReplayBuffer(4, feature_shape=(512, 4, 4), store_images=False)
+    assert 'image' not in features_only.data
+    assert features_only.bytes_per_transition() < with_images.bytes_per_transition() / 3.5
+    with pytest.raises(ValueError, match='needs feature maps'):
+        ReplayBuffer(4, store_images=False)

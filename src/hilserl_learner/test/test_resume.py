@@ -40,8 +40,10 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
     rng = np.random.default_rng(0)
     demos = [transition(rng, last=i == 2) for i in range(3)]
     learner = make_learner(tmp_path, backbone, demos)
+    sent = []
     for i in range(20):
-        learner.submit(transition(rng, intervention=i % 4 == 0), 'a', 0)
+        sent.append(transition(rng, intervention=i % 4 == 0))
+        learner.submit(sent[-1], 'a', 0)
     learner.ingest()
     while learner.train_step():
         pass
@@ -53,11 +55,17 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
     saved_alpha = learner.agent.temperature.item()
     # Stored after the checkpoint, then the learner dies without another checkpoint.
     for i in range(7):
-        learner.submit(transition(rng, intervention=i == 0), 'a', 1)
+        sent.append(transition(rng, intervention=i == 0))
+        learner.submit(sent[-1], 'a', 1)
     learner.ingest()
     while learner.train_step():
         pass
     online, demo = learner.online.newest(100), learner.demo.newest(50)
+
+    # In memory only the features (frozen backbone); on disk the images too.
+    assert 'image' not in learner.online.data and 'features' in learner.online.data
+    journaled = np.concatenate([chunk['next_image'] for chunk in learner.journal.replay()])
+    assert np.array_equal(journaled, np.stack([t.next_image for t in sent]))
 
     resumed = make_learner(tmp_path, backbone, demos, resume=True)
     assert resumed.env_steps == 27 and len(resumed.online) == 27

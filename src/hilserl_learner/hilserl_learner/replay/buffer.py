@@ -67,12 +67,17 @@ class ReplayBuffer:
     """A fixed-capacity ring of transitions; the oldest are overwritten first."""
 
     def __init__(self, capacity: int, feature_shape: Optional[Tuple[int, ...]] = None,
-                 image_shape: Tuple[int, ...] = IMAGE_SHAPE):
+                 image_shape: Tuple[int, ...] = IMAGE_SHAPE, store_images: bool = True):
+        """`feature_shape`: also keep backbone feature maps. `store_images=False` (sensible only
+        with features: updates then never read images) keeps a quarter of the memory; the
+        journal on disk still has the images."""
         self.capacity = capacity
         self.feature_shape = tuple(feature_shape) if feature_shape else None
+        if not store_images and not self.feature_shape:
+            raise ValueError('a replay buffer without images needs feature maps')
         self.data = {name: np.zeros((capacity,) + shape, dtype)
                      for name, (shape, dtype) in SCALAR_FIELDS.items()}
-        for name in IMAGE_FIELDS:
+        for name in IMAGE_FIELDS if store_images else ():
             self.data[name] = np.zeros((capacity,) + tuple(image_shape), np.uint8)
         if self.feature_shape:
             for name in FEATURE_FIELDS:

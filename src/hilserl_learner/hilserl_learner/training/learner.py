@@ -57,8 +57,11 @@ class Learner:
         self.agent = agent or SACAgent(config)
         feature_shape = (self.agent.encoder.backbone.feature_shape
                          if self.agent.cached_features else None)
-        self.online = ReplayBuffer(config.online_capacity, feature_shape)
-        self.demo = ReplayBuffer(config.demo_capacity, feature_shape)
+        # With stored features, updates never read images: the buffers keep only the features
+        # (the journal keeps the images on disk).
+        images = feature_shape is None
+        self.online = ReplayBuffer(config.online_capacity, feature_shape, store_images=images)
+        self.demo = ReplayBuffer(config.demo_capacity, feature_shape, store_images=images)
         self.fields = training_fields(self.agent.cached_features)
         self.rng = np.random.default_rng(config.seed)
         self.run_dir = Path(config.run_dir)
