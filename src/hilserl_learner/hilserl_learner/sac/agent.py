@@ -186,9 +186,12 @@ class SACAgent(nn.Module):
     def features(self, images: np.ndarray) -> np.ndarray:
         """Backbone feature maps of uint8 images (N, 128, 128, 3), for the replay buffer
         (bfloat16 bit patterns, replay.buffer.FEATURE_DTYPE)."""
-        images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
-        feats = self.encoder.features(images)
-        return feats.to(torch.bfloat16).view(torch.int16).cpu().numpy().view(FEATURE_DTYPE)
+        chunks = []
+        for start in range(0, len(images), FEATURE_BATCH):  # bounded activation memory
+            batch = torch.from_numpy(np.ascontiguousarray(images[start:start + FEATURE_BATCH]))
+            feats = self.encoder.features(batch.to(self.device))
+            chunks.append(feats.to(torch.bfloat16).view(torch.int16).cpu().numpy())
+        return np.concatenate(chunks).view(FEATURE_DTYPE)
 
     # --- what the actor needs ------------------------------------------------------------
 
@@ -204,6 +207,9 @@ class SACAgent(nn.Module):
                     continue
                 state[prefix + name] = tensor.detach()
         return state
+
+
+FEATURE_BATCH = 32  # images per backbone pass when storing features
 
 
 def image_matmul_dtype(precision: str, device: torch.device) -> torch.dtype:
