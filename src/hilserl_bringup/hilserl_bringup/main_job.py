@@ -160,20 +160,22 @@ class MainJob:
             return {}
         return (yaml.safe_load(path.read_text()) or {}).get('episodes', {})
 
+    def successful_demos(self) -> list:
+        """Episode folders of the demonstrations that reached success (the demo buffer's)."""
+        return sorted(str(self.demos_dir() / name) for name, label in self.demo_labels().items()
+                      if label.get('success_from_frame') is not None)
+
     def stage_demos(self) -> dict:
         wanted = self.options.demos
 
         def describe():
-            labels = self.demo_labels()
-            good = sum(1 for v in labels.values() if v.get('success_from_frame') is not None)
-            return f'demos: {len(labels)}/{wanted} recorded, {good} successful'
+            return (f'demos: {len(self.successful_demos())}/{wanted} successful, '
+                    f'{len(self.demo_labels())} recorded')
 
-        self.watch(self.graph('record_demos', {}), lambda: len(self.demo_labels()) >= wanted,
-                   describe)
-        labels = self.demo_labels()
-        successful = sum(1 for v in labels.values() if v.get('success_from_frame') is not None)
+        self.watch(self.graph('record_demos', {}),
+                   lambda: len(self.successful_demos()) >= wanted, describe)
         self.say(describe())
-        return {'episodes': len(labels), 'successful': successful}
+        return {'episodes': len(self.demo_labels()), 'successful': len(self.successful_demos())}
 
     def stage_classifier(self) -> dict:
         data = self.out / 'classifier_data'
@@ -198,16 +200,25 @@ class MainJob:
 
     def train_overrides(self) -> dict:
         ablation = self.options.ablation
-        demos = [] if ablation == 'no_demos' else sorted(
-            str(p) for p in self.demos_dir().glob('episode_*') if p.is_dir())
+        demos = [] if ablation == 'no_demos' else self.successful_demos()
         learner_dir = self.out / 'learner'
         return {
+            # resume also from the journal alone: a learner killed before its first
+            # checkpoint has stored transitions all the same
             'learner': {'demo_paths': ','.join(demos), 'run_dir': str(learner_dir),
-                        'resume': (learner_dir / 'checkpoint').exists()},
+                        'resume': any((learner_dir / d).exists()
+                                      for d in ('checkpoint', 'journal'))},
             'actor': {'eval_every_episodes': self.options.eval_every,
                       'eval_round_episodes': self.options.eval_round_episodes},
             'operator': {'mode': 'off' if ablation == 'no_interventions' else 'corrections'},
+            # Frames at the control rate: the policy and the reward use one per step, and on a
+            # 2-core CPU every extra frame costs the learner a render and a classification.
+            'sim': {'camera_rate_hz': self.control_rate_hz()},
         }
+
+    def control_rate_hz(self) -> float:
+        from hilserl_common.config import load_yaml_section
+        return float(load_yaml_section(self.config_path('task.yaml'), 'actor')['control_rate_hz'])
 
     def train_episodes(self) -> list:
         return read_records(str(self.out / 'episodes.jsonl'))
