@@ -39,11 +39,12 @@ COMMON_ARGUMENTS = (
     Argument('config_file', '', 'An extra parameter file applied to every node after the defaults '
              '(your overrides).'),
     Argument('output_dir', 'runs/latest', 'Where checkpoints, logs, statistics and plots go.'),
-    Argument('follower_port', '/dev/ttyACM0', 'Serial port of the follower arm (real arm only).'),
-    Argument('leader_port', '/dev/ttyACM1', 'Serial port of the leader arm (real arm only).'),
-    Argument('follower_calibration', '', 'LeRobot calibration JSON of the follower (real arm only).'),
-    Argument('leader_calibration', '', 'LeRobot calibration JSON of the leader (real arm only).'),
-    Argument('camera', '0', 'Wrist camera: device index, path or URL (real arm only).'),
+    # Real arm only; empty: the value in follower.yaml / leader.yaml / camera.yaml.
+    Argument('follower_port', '', 'Serial port of the follower arm, e.g. /dev/ttyACM0.'),
+    Argument('leader_port', '', 'Serial port of the leader arm, e.g. /dev/ttyACM1.'),
+    Argument('follower_calibration', '', 'LeRobot calibration JSON of the follower.'),
+    Argument('leader_calibration', '', 'LeRobot calibration JSON of the leader.'),
+    Argument('camera', '', 'Wrist camera: device index, path or URL.'),
     Argument('key_device', '', 'Keyboard or foot pedal (/dev/input/by-id/...-event-kbd) for the '
              'operator keys: intervention toggle, success, failure, re-record (real arm only; '
              'empty: leader.yaml\'s key_device).'),
@@ -78,12 +79,19 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
         ]
     return [
         NodeSpec('so101_driver', 'follower', 'follower', ('task.yaml', 'follower.yaml'),
-                 {'port': args['follower_port'], 'calibration_file': args['follower_calibration']}),
+                 _given(args, port='follower_port', calibration_file='follower_calibration')),
         NodeSpec('so101_driver', 'leader', 'leader', ('task.yaml', 'leader.yaml'),
-                 {'port': args['leader_port'], 'calibration_file': args['leader_calibration'],
-                  **({'key_device': args['key_device']} if args['key_device'] else {})}),
-        NodeSpec('so101_driver', 'camera', 'camera', ('camera.yaml',), {'device': args['camera']}),
+                 _given(args, port='leader_port', calibration_file='leader_calibration',
+                        key_device='key_device')),
+        NodeSpec('so101_driver', 'camera', 'camera', ('camera.yaml',),
+                 _given(args, device='camera')),
     ]
+
+
+def _given(args: Dict[str, str], **parameters: str) -> Dict[str, str]:
+    """Hardware parameters from launch arguments that were given; an empty argument leaves the
+    value of the node's parameter file (follower.yaml, leader.yaml, camera.yaml)."""
+    return {name: args[argument] for name, argument in parameters.items() if args[argument]}
 
 
 def _kinematics(args) -> NodeSpec:

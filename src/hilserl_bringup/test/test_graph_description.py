@@ -73,3 +73,13 @@ def test_unknown_nodes_and_bad_tokens_are_refused():
     (True, 'true'), (1.0, '1.0'), ('runs/x', 'runs/x'), ('0', "'0'"), ([0.1, 0.2], '[0.1, 0.2]')])
 def test_parameter_values_are_yaml(value, text):
     assert param_value(value) == text
+
+
+def test_hardware_arguments_left_empty_keep_the_parameter_files_values():
+    real = {s.name: s for s in GRAPHS['train'](resolve_arguments('train', {'sim': 'false'}))}
+    assert 'port' not in real['follower'].parameters
+    assert 'calibration_file' not in real['leader'].parameters
+    given = {s.name: s for s in GRAPHS['train'](resolve_arguments(
+        'train', {'sim': 'false', 'follower_port': '/dev/ttyUSB3', 'camera': '2'}))}
+    assert given['follower'].parameters['port'] == '/dev/ttyUSB3'
+    assert given['camera'].parameters['device'] == '2'
