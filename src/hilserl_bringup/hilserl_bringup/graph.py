@@ -84,7 +84,7 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
                  _given(args, port='leader_port', calibration_file='leader_calibration',
                         key_device='key_device')),
         NodeSpec('so101_driver', 'camera', 'camera', ('camera.yaml',),
-                 _given(args, device='camera')),
+                 _given(args, source='camera')),
     ]
 
 

@@ -82,4 +82,4 @@ def test_hardware_arguments_left_empty_keep_the_parameter_files_values():
     given = {s.name: s for s in GRAPHS['train'](resolve_arguments(
         'train', {'sim': 'false', 'follower_port': '/dev/ttyUSB3', 'camera': '2'}))}
     assert given['follower'].parameters['port'] == '/dev/ttyUSB3'
-    assert given['camera'].parameters['device'] == '2'
+    assert given['camera'].parameters['source'] == '2'
