@@ -1,4 +1,6 @@
 """The graph description and the runner's command lines, without starting processes."""
+import os
+
 import pytest
 
 from hilserl_bringup.graph import GRAPHS, namespace_of, resolve_arguments
@@ -83,3 +85,19 @@ def test_hardware_arguments_left_empty_keep_the_parameter_files_values():
         'train', {'sim': 'false', 'follower_port': '/dev/ttyUSB3', 'camera': '2'}))}
     assert given['follower'].parameters['port'] == '/dev/ttyUSB3'
     assert given['camera'].parameters['source'] == '2'
+
+
+@pytest.mark.parametrize('graph', sorted(GRAPHS))
+@pytest.mark.parametrize('sim', ['true', 'false'])
+def test_parameter_files_never_shadow_what_the_graph_sets(graph, sim):
+    """A graph's own parameters go on the command line (-p), which rcl ranks below a node's
+    section in a parameter file: the same name in the node's section would silently win."""
+    import yaml
+    config_dir = os.path.join(os.path.dirname(__file__), '..', 'config')
+    for spec in GRAPHS[graph](resolve_arguments(graph, {'sim': sim})):
+        for file in spec.params_files:
+            with open(os.path.join(config_dir, file)) as stream:
+                document = yaml.safe_load(stream) or {}
+            section = document.get(f'/**/{spec.name}', {}).get('ros__parameters', {})
+            shadowed = set(section) & set(spec.parameters)
+            assert not shadowed, f'{file} sets {shadowed} for {spec.name}, which the graph sets'
