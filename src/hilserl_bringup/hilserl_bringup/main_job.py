@@ -107,12 +107,10 @@ class MainJob:
                      'config_file': self.overrides_file(name, overrides)}
         return Graph(name, arguments, quiet=True)
 
-    def watch(self, graph: Graph, finished, describe, period_s: float = 10.0, started=None):
+    def watch(self, graph: Graph, finished, describe, period_s: float = 10.0):
         """Run `graph` until `finished()` (or a stop request, or a dead node); a progress line
-        every `period_s`; `started()` runs once the nodes are up."""
+        every `period_s`."""
         graph.start()
-        if started:
-            started()
         self.say(f'started {", ".join(s.name for s in graph.specs)}; logs in {self.out}/logs')
         next_line = time.monotonic() + period_s
         try:
@@ -291,6 +289,7 @@ class MainJob:
         self.say(f'HIL-SERL on the simulated SO-101 ({ABLATIONS[self.options.ablation]}); '
                  f'output in {self.out}')
         try:
+            self.user_settings()  # a malformed --set stops the job before anything runs
             for stage in STAGES:
                 if stage in self.options.skip:
                     continue
