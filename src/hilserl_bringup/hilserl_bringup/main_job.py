@@ -75,7 +75,9 @@ class MainJob:
         """A parameter file of per-node overrides for one graph run (node '*': every node)."""
         path = self.out / 'config' / f'{name}.yaml'
         path.parent.mkdir(parents=True, exist_ok=True)
-        sections = {'*': self.task_overrides(), **sections}
+        # Demonstrations keep the configured episode length: a grasp needs its time.
+        task = {} if name == 'record_demos' else self.task_overrides()
+        sections = {'*': task, **sections}
         for node, params in self.user_settings().items():
             sections[node] = {**sections.get(node, {}), **params}
         document = {('/**' if node == '*' else f'/**/{node}'): {'ros__parameters': params}
@@ -324,7 +326,8 @@ def parse_options(argv=None):
                         help='a reward classifier training parameter, e.g. epochs=10')
     parser.add_argument('--episodes', type=int, default=300, help='training episode budget')
     parser.add_argument('--episode-seconds', type=float, default=0.0,
-                        help='episode length (control_time_s; default: config/task.yaml)')
+                        help='length of training and evaluation episodes (control_time_s; '
+                        'default: config/task.yaml); demonstrations keep the configured length')
     parser.add_argument('--target-success', type=float, default=0.8,
                         help='stop training once an evaluation round reaches this success rate')
     parser.add_argument('--eval-every', type=int, default=25,
