@@ -34,6 +34,7 @@ def wait_for(condition, process, timeout):
     return condition()
 
 
+@pytest.mark.timeout(1200)  # a few minutes on a quiet 2-core machine; more when it is shared
 def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
     first = main_job(tmp_path)
     try:
