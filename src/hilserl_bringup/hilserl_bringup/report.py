@@ -90,6 +90,10 @@ def _percent(value) -> str:
     return '—' if value is None else f'{100 * value:.0f}%'
 
 
+def _seconds(value) -> str:
+    return '—' if value is None else f'{value:.1f} s'
+
+
 def summarise(run: Path) -> dict:
     episodes = read_records(str(run / 'episodes.jsonl'))
     rounds = read_records(str(run / 'eval_rounds.jsonl'))
@@ -110,7 +114,9 @@ def summarise(run: Path) -> dict:
         'optimization_steps': stats[-1].get('optimization_step') if stats else None,
         'updates_per_s': float(np.mean([s.get('updates_per_s', 0) for s in stats[-30:]]))
         if stats else None,
-        'effective_utd': stats[-1].get('effective_utd') if stats else None,
+        # over the whole run (the learner's windowed figure is 0 while the actor evaluates)
+        'effective_utd': stats[-1].get('effective_utd_total', stats[-1].get('effective_utd'))
+        if stats else None,
     }
 
 
@@ -143,7 +149,7 @@ def write_report(run, options=None) -> Path:
              f'{figures["effective_utd"] or 0:.1f} |',
              f'| final evaluation | {_percent(figures["final_success_rate"])} success over '
              f'{figures["final_episodes"] or 0} deterministic episodes, mean time to success '
-             f'{figures["final_mean_time_to_success_s"] or float("nan"):.1f} s |', '']
+             f'{_seconds(figures["final_mean_time_to_success_s"])} |', '']
     if rounds:
         lines += ['## Evaluation rounds', '', '| after training episode | episodes | success | '
                   'policy version |', '|---|---|---|---|']
