@@ -23,8 +23,6 @@ sleep), without the rest of the actor, to tell the timing method's share from th
 """
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time

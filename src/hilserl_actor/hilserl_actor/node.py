@@ -10,7 +10,6 @@ import os
 import threading
 import time
 import traceback
-from typing import Optional
 
 import numpy as np
 import rclpy
@@ -35,20 +34,12 @@ from hilserl_interfaces.msg import EpisodeStats, GraspState, PolicyWeights, Rewa
 from hilserl_interfaces.msg import Transition as TransitionMsg
 from hilserl_interfaces.srv import ResetScene
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
-from so101_kinematics.model import JOINT_NAMES
+from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 from so101_kinematics.reset import ResetConfig, ik_reset
 
 
 def _seconds(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
-
-
-def joint_vector(msg: JointState) -> Optional[np.ndarray]:
-    """Positions in model order, or None when a joint is missing."""
-    index = {name: i for i, name in enumerate(msg.name)}
-    if not all(name in index for name in JOINT_NAMES) or len(msg.position) < len(msg.name):
-        return None
-    return np.array([msg.position[index[name]] for name in JOINT_NAMES])
 
 
 class LatestInputs:
@@ -140,7 +131,7 @@ class ActorNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_joints(self, msg: JointState):
-        joints = joint_vector(msg)
+        joints = joints_in_model_order(msg.name, msg.position)
         if joints is not None:
             self.inputs.update(joints=joints, joints_time_s=_seconds(msg.header.stamp))
 
@@ -154,7 +145,7 @@ class ActorNode(Node):
         self.inputs.update(image=image, image_time_s=_seconds(msg.header.stamp))
 
     def _on_leader(self, msg: JointState):
-        joints = joint_vector(msg)
+        joints = joints_in_model_order(msg.name, msg.position)
         if joints is not None:
             self.inputs.update(leader_joints=joints)
 

@@ -6,7 +6,7 @@ The model uses LeRobot's "new calibration": each joint's zero is the middle of i
 import functools
 import importlib.resources
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Sequence, Tuple
 
 import mujoco
 import numpy as np
@@ -54,6 +54,18 @@ def _limits() -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
     model = load_kinematic_model()
     ranges = np.array([model.joint(name).range for name in JOINT_NAMES])
     return tuple(ranges[:, 0]), tuple(ranges[:, 1])
+
+
+def joints_in_model_order(names: Sequence[str], positions: Sequence[float]
+                          ) -> Optional[np.ndarray]:
+    """The 6 positions of a joint state (its names and positions) in JOINT_NAMES order, or None
+    when a joint is missing or the names and positions do not pair up."""
+    if len(names) != len(positions):
+        return None
+    lookup = dict(zip(names, positions))
+    if any(name not in lookup for name in JOINT_NAMES):
+        return None
+    return np.array([lookup[name] for name in JOINT_NAMES], dtype=float)
 
 
 def joint_limits() -> Tuple[np.ndarray, np.ndarray]:

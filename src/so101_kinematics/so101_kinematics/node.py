@@ -13,7 +13,7 @@ from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.srv import ComputeFK, ComputeIK
 from so101_kinematics.kinematics import EEPose, Kinematics, KinematicsConfig
-from so101_kinematics.model import JOINT_NAMES
+from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 
 BASE_FRAME = 'base'
 
@@ -24,16 +24,6 @@ def pose_msg(pose: EEPose) -> Pose:
     w, x, y, z = (float(v) for v in pose.quat_wxyz)
     msg.orientation.w, msg.orientation.x, msg.orientation.y, msg.orientation.z = w, x, y, z
     return msg
-
-
-def joints_by_name(msg: JointState) -> Optional[np.ndarray]:
-    """The 6 positions in model order, or None when names and positions do not match."""
-    if len(msg.name) != len(msg.position):
-        return None
-    lookup = dict(zip(msg.name, msg.position))
-    if any(name not in lookup for name in JOINT_NAMES):
-        return None
-    return np.array([lookup[name] for name in JOINT_NAMES], dtype=float)
 
 
 class KinematicsNode(Node):
@@ -47,7 +37,7 @@ class KinematicsNode(Node):
         self.create_service(ComputeFK, 'compute_fk', self._on_fk)
 
     def _on_joints(self, msg: JointState):
-        joints = joints_by_name(msg)
+        joints = joints_in_model_order(msg.name, msg.position)
         if joints is None:
             self.get_logger().warning(f'joint_states without the joints {list(JOINT_NAMES)}: '
                                       f'{list(msg.name)}', throttle_duration_sec=5.0)

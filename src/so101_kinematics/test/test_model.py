@@ -30,3 +30,12 @@ def test_joint_limits_returns_copies():
 def test_kinematic_model_keeps_the_sites():
     model = load_kinematic_model()
     assert model.site(EE_SITE).id >= 0 and model.site(BASE_SITE).id >= 0
+
+
+def test_joint_states_are_put_in_model_order():
+    from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
+    shuffled = list(reversed(JOINT_NAMES))
+    positions = [float(i) for i in range(6)]
+    assert joints_in_model_order(shuffled, positions).tolist() == list(reversed(positions))
+    assert joints_in_model_order(JOINT_NAMES[:5], positions[:5]) is None
+    assert joints_in_model_order(JOINT_NAMES, positions[:5]) is None

@@ -6,8 +6,9 @@ time; dead (black or flat) frames raise a warning and a WARN on /diagnostics.
 import threading
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from hilserl_common import qos
+from hilserl_common.diagnostics import status_array
 from hilserl_common.images import to_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
@@ -81,12 +82,9 @@ class CameraNode(Node):
             level, message = OK, 'capturing'
         values = [(k, str(v)) for k, v in vars(counters).items()]
         values.append(('dead_frames', str(self.dead_frames)))
-        status = DiagnosticStatus(level=bytes([level]), name='camera: wrist_camera',
-                                  message=message, hardware_id=str(self.config.source),
-                                  values=[KeyValue(key=k, value=v) for k, v in values])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics.publish(array)
+        self.diagnostics.publish(status_array(
+            self.get_clock().now().to_msg(), level, 'camera: wrist_camera', message,
+            str(self.config.source), values))
 
     def destroy_node(self):
         self.capture.stop()

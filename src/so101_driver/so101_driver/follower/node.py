@@ -8,8 +8,9 @@ calls on Ctrl-C, SIGTERM and exceptions alike.
 from typing import Optional
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from hilserl_common import qos
+from hilserl_common.diagnostics import status_array
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from rclpy.node import Node
@@ -127,12 +128,9 @@ class FollowerNode(Node):
                    ('commands', str(self.commands)),
                    ('commands_rejected', str(self.rejected_commands)),
                    ('stopped', str(self.stopped))]
-        status = DiagnosticStatus(level=bytes([level]), name='follower: feetech bus',
-                                  message=message, hardware_id=self.config.port,
-                                  values=[KeyValue(key=k, value=v) for k, v in values])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics.publish(array)
+        self.diagnostics.publish(status_array(
+            self.get_clock().now().to_msg(), level, 'follower: feetech bus', message,
+            self.config.port, values))
 
     def destroy_node(self):
         if not self._shut_down:

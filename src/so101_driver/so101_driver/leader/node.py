@@ -8,8 +8,9 @@ failure, rerecord) is published when the operator presses the key bound to it, f
 """
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from hilserl_common import qos
+from hilserl_common.diagnostics import status_array
 from hilserl_common.config import ConfigError
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
@@ -134,12 +135,9 @@ class LeaderNode(Node):
                    ('toggle_on', str(self.detector.toggled))]
         values += [(f'keys.{type(source).__name__}.{bindings[key]}.presses', str(count))
                    for source, bindings in self.keys for key, count in source.presses.items()]
-        status = DiagnosticStatus(level=bytes([level]), name='leader: feetech bus',
-                                  message=message, hardware_id=self.config.port,
-                                  values=[KeyValue(key=k, value=v) for k, v in values])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics.publish(array)
+        self.diagnostics.publish(status_array(
+            self.get_clock().now().to_msg(), level, 'leader: feetech bus', message,
+            self.config.port, values))
 
     def destroy_node(self):
         if not self._shut_down:

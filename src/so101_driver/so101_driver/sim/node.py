@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Pose
 from rclpy.clock import Clock as RosClock, ClockType
 from rclpy.node import Node
@@ -22,6 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
+from hilserl_common.diagnostics import status_array
 from hilserl_common.config import in_range, param
 from hilserl_common.images import to_msg
 from hilserl_common.node import main_for
@@ -289,14 +290,10 @@ class SimNode(Node):
                   'configured_real_time_factor': f'{wanted:g}',
                   'render_ms_mean': f'{self.stats["render_s"] / frames * 1000:.2f}',
                   **{key: str(value) for key, value in self.stats.items() if key != 'render_s'}}
-        status = DiagnosticStatus(
-            level=DiagnosticStatus.WARN if slow else DiagnosticStatus.OK,
-            name=f'{self.get_fully_qualified_name()}: simulation', hardware_id='mujoco',
-            message='slower than configured' if slow else 'running',
-            values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self._stamp()
-        self.diagnostics_pub.publish(array)
+        self.diagnostics_pub.publish(status_array(
+            self._stamp(), DiagnosticStatus.WARN if slow else DiagnosticStatus.OK,
+            f'{self.get_fully_qualified_name()}: simulation',
+            'slower than configured' if slow else 'running', 'mujoco', values))
 
     def destroy_node(self):
         self.running = False

@@ -8,19 +8,20 @@ mark its end.
 from typing import Optional
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
 from hilserl_common import qos
+from hilserl_common.diagnostics import status_array
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.msg import EpisodeStats, GraspState
 from so101_driver.sim.operator import OperatorConfig, OperatorState, SimulatedOperator
 from so101_driver.sim.scripted_grasp import GraspScriptConfig
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
-from so101_kinematics.model import JOINT_NAMES
+from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 
 # A scene reset teleports the cube. Between two grasp states (20 Hz) a cube on the table does
 # not move 1 cm, and a held one moves at most ~1 cm (2 cm per 0.1 s control step); a held,
@@ -75,7 +76,7 @@ class SimOperatorNode(Node):
     def _tick(self):
         if self.follower is None or self.grasp is None:
             return
-        joints = _joints_by_name(self.follower)
+        joints = joints_in_model_order(self.follower.name, self.follower.position)
         if joints is None:
             return
         velocities = np.asarray(self.follower.velocity, dtype=float)
@@ -95,7 +96,7 @@ class SimOperatorNode(Node):
         leader = output.leader_joints
         if not output.intervention and self.follower is not None:
             # Not held: the leader follows the follower between decisions too.
-            joints = _joints_by_name(self.follower)
+            joints = joints_in_model_order(self.follower.name, self.follower.position)
             if joints is not None:
                 leader = joints
                 if len(self.follower.velocity) == len(self.follower.name):
@@ -114,13 +115,10 @@ class SimOperatorNode(Node):
                   'corrections_this_episode': str(operator.corrections),
                   'intervention_steps_this_episode': str(operator.intervention_steps),
                   'inputs': 'ok' if self.follower and self.grasp else 'waiting for topics'}
-        status = DiagnosticStatus(level=DiagnosticStatus.OK,
-                                  name=f'{self.get_fully_qualified_name()}: simulated operator',
-                                  message=operator.state.value, hardware_id='simulation',
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics_pub.publish(array)
+        self.diagnostics_pub.publish(status_array(
+            self.get_clock().now().to_msg(), DiagnosticStatus.OK,
+            f'{self.get_fully_qualified_name()}: simulated operator', operator.state.value,
+            'simulation', values))
 
     @property
     def state(self) -> OperatorState:
@@ -130,15 +128,6 @@ class SimOperatorNode(Node):
 def _position(msg: GraspState) -> np.ndarray:
     p = msg.cube_pose.position
     return np.array([p.x, p.y, p.z])
-
-
-def _joints_by_name(msg: JointState) -> Optional[np.ndarray]:
-    if len(msg.name) != len(msg.position):
-        return None
-    lookup = dict(zip(msg.name, msg.position))
-    if any(name not in lookup for name in JOINT_NAMES):
-        return None
-    return np.array([lookup[name] for name in JOINT_NAMES], dtype=float)
 
 
 main = main_for(SimOperatorNode)
