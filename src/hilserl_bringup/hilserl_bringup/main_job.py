@@ -278,7 +278,7 @@ class MainJob:
         return rounds[-1] if rounds else {}
 
     def stage_report(self) -> dict:
-        summary = write_report(self.out, self.options)
+        summary = write_report(self.out)
         self.say(f'report: {summary}')
         return {'summary': str(summary)}
 

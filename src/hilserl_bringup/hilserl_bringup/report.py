@@ -5,6 +5,7 @@ rate with moving averages), success and evaluation, learner statistics, and summ
     python -m hilserl_bringup.report --compare runs/sim runs/sim_no_demos runs/sim_no_interventions
 """
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import List, Sequence
@@ -94,10 +95,22 @@ def _seconds(value) -> str:
     return '—' if value is None else f'{value:.1f} s'
 
 
-def summarise(run: Path) -> dict:
-    episodes = read_records(str(run / 'episodes.jsonl'))
-    rounds = read_records(str(run / 'eval_rounds.jsonl'))
-    stats = read_records(str(learner_stats_path(run)))
+@dataclasses.dataclass
+class RunLogs:
+    """The logs of one run, read once."""
+    episodes: List[dict]   # training episodes (actor)
+    rounds: List[dict]     # evaluation rounds (actor)
+    stats: List[dict]      # learner statistics
+
+
+def load_run(run: Path) -> RunLogs:
+    return RunLogs(read_records(str(run / 'episodes.jsonl')),
+                   read_records(str(run / 'eval_rounds.jsonl')),
+                   read_records(str(learner_stats_path(run))))
+
+
+def summarise(run: Path, logs: RunLogs) -> dict:
+    episodes, rounds, stats = logs.episodes, logs.rounds, logs.stats
     final = _stage(run, 'evaluate')
     last = episodes[-MOVING_AVERAGE:]
     return {
@@ -120,18 +133,17 @@ def summarise(run: Path) -> dict:
     }
 
 
-def write_report(run, options=None) -> Path:
+def write_report(run) -> Path:
     run = Path(run)
     out = run / 'report'
     out.mkdir(parents=True, exist_ok=True)
-    episodes = read_records(str(run / 'episodes.jsonl'))
-    rounds = read_records(str(run / 'eval_rounds.jsonl'))
-    stats = read_records(str(learner_stats_path(run)))
-    if episodes:
-        plot_training(run, episodes, rounds, out / 'training.png')
-    if stats:
-        plot_learner(stats, out / 'learner.png')
-    figures = summarise(run)
+    logs = load_run(run)
+    rounds = logs.rounds
+    if logs.episodes:
+        plot_training(run, logs.episodes, rounds, out / 'training.png')
+    if logs.stats:
+        plot_learner(logs.stats, out / 'learner.png')
+    figures = summarise(run, logs)
     demos = _stage(run, 'demos')
     classifier = _stage(run, 'classifier').get('metrics', {})
     lines = [f'# HIL-SERL on the simulated SO-101 — {run.name}', '',
@@ -168,7 +180,7 @@ def compare(runs: List[Path]) -> str:
     rows = ['| run | training episodes | env steps | final success | interventions (last 20) |',
             '|---|---|---|---|---|']
     for run in runs:
-        f = summarise(Path(run))
+        f = summarise(Path(run), load_run(Path(run)))
         rows.append(f'| {f["run"]} | {f["train_episodes"]} | {f["env_steps"]} | '
                     f'{_percent(f["final_success_rate"])} | '
                     f'{_percent(f["intervention_rate_last"])} |')
