@@ -42,6 +42,11 @@ class LearnerConfig:
     gripper_toggle_penalty: float = param(
         0.02, 'subtracted from the gripper critic reward when a command toggles the gripper '
         '(closes after an open command or opens after a close one)', non_negative)
+    bc_weight: float = param(
+        0.0, 'weight of a behaviour-cloning term in the actor loss: squared error between the '
+        'actor\'s mean action and the human\'s on demo and intervention transitions (0: pure '
+        'HIL-SERL; > 0 pulls the actor to the human while the critic is still uninformed, '
+        'which matters when a CPU gives few updates)', non_negative)
 
     # --- networks ------------------------------------------------------------------------
     latent_dim: int = param(256, 'size of the image and of the state embedding', positive)

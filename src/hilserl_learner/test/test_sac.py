@@ -51,6 +51,35 @@ def test_critic_actor_and_temperature_losses_by_hand():
     assert loss.item() == pytest.approx(0.45)
 
 
+def test_behaviour_cloning_loss_counts_only_human_rows():
+    mean_action = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    action = torch.tensor([[0.3, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, -0.5]])
+    is_human = torch.tensor([True, False, True])
+    # rows 0 and 2: (0.09 / 3 + 1 / 3) / 2
+    loss = losses.behaviour_cloning_loss(mean_action, action, is_human)
+    assert loss.item() == pytest.approx((0.03 + 1 / 3) / 2)
+    nobody = losses.behaviour_cloning_loss(mean_action, action, torch.zeros(3, dtype=torch.bool))
+    assert nobody.item() == 0.0
+
+
+def test_bc_weight_pulls_the_actor_mean_to_the_human_action():
+    rng = np.random.default_rng(4)
+    raw = _batch(8, rng)
+    raw['is_intervention'][:] = True
+    raw['action'][:] = np.array([0.8, -0.6, 0.4], np.float32)
+    errors = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        agent = SACAgent(config_from({**TINY, 'bc_weight': weight, 'actor_lr': 3e-3}))
+        batch = agent.batch_to_tensors(raw)
+        for _ in range(60):
+            agent.update(batch, update_actor=True)
+        with torch.no_grad():
+            mean, _ = agent.actor.distribution_params(agent.encode(batch))
+        errors[weight] = (torch.tanh(mean) - batch['action']).abs().mean().item()
+    assert errors[1.0] < 0.1 < errors[0.0], errors
+
+
 def test_double_dqn_gripper_target_picks_with_online_values_with_target():
     reward = torch.tensor([0.0, 1.0])
     penalty = torch.tensor([0.02, 0.0])

@@ -142,7 +142,11 @@ class Actor(nn.Module):
     def forward(self, latent: torch.Tensor, deterministic: bool = False
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         """(action in [-1, 1], log-probability of it) for a batch of latents."""
-        mean, log_std = self.distribution_params(latent)
+        return self.sample(*self.distribution_params(latent), deterministic)
+
+    @staticmethod
+    def sample(mean: torch.Tensor, log_std: torch.Tensor, deterministic: bool = False
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
         if deterministic:
             action = torch.tanh(mean)
             return action, torch.zeros(action.shape[:-1], device=action.device)

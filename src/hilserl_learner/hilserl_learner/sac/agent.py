@@ -125,13 +125,18 @@ class SACAgent(nn.Module):
         result = {'critic_loss': critic_loss.detach(), 'gripper_critic_loss': gripper_loss.detach(),
                   'q_mean': q.detach().mean()}
         if update_actor:
-            result.update(self.update_actor(latent.detach()))
+            result.update(self.update_actor(latent.detach(), batch))
         return result
 
-    def update_actor(self, latent: torch.Tensor) -> Dict[str, torch.Tensor]:
-        action, log_prob = self.actor(latent)
+    def update_actor(self, latent: torch.Tensor, batch: Optional[Dict[str, torch.Tensor]] = None
+                     ) -> Dict[str, torch.Tensor]:
+        mean, log_std = self.actor.distribution_params(latent)
+        action, log_prob = self.actor.sample(mean, log_std)
         q = self.critic(latent, action)
         actor_loss = losses.actor_loss(log_prob, q, self.temperature.detach())
+        if self.config.bc_weight > 0 and batch is not None:
+            actor_loss = actor_loss + self.config.bc_weight * losses.behaviour_cloning_loss(
+                torch.tanh(mean), batch['action'], batch['is_intervention'])
         if not self._finite(actor_loss):
             return {'actor_loss': actor_loss.detach()}
         # Gradients for the actor only: the critic must not move with the actor's loss.

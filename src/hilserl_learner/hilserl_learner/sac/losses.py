@@ -27,6 +27,15 @@ def actor_loss(log_prob, q, temperature):
     return (temperature * log_prob - q.mean(dim=0)).mean()
 
 
+def behaviour_cloning_loss(mean_action, action, is_human):
+    """Mean squared error between the actor's mean action (tanh of the mean, in [-1, 1]) and the
+    stored action, over the rows a human chose (demos and interventions); 0 when there are none.
+    mean_action, action: (B, A); is_human: (B,) bool."""
+    weights = is_human.float()
+    per_row = (mean_action - action).pow(2).mean(dim=-1)
+    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
+
+
 def temperature_loss(log_alpha, log_prob, target_entropy: float):
     """-alpha * (log pi + target_entropy): alpha grows while the policy's entropy (-log pi) is
     below the target and shrinks while it is above."""
