@@ -25,7 +25,8 @@ class LearnerConfig:
     batch_size: int = param(256, 'transitions per critic update (online + demo)', positive)
     utd_ratio: int = param(20, 'critic updates per environment step received', positive)
     actor_update_period: int = param(
-        20, 'critic updates per actor + temperature update (HIL-SERL: one per utd_ratio)', positive)
+        2, 'critic updates per actor + temperature update (HIL-SERL: one per utd_ratio, i.e. one '
+        'per env step; 2 keeps that at the ~2 critic updates per step a CPU manages)', positive)
     discount: float = param(0.97, 'discount factor gamma', in_range(0.0, 1.0))
     actor_lr: float = param(3e-4, 'actor learning rate', positive)
     critic_lr: float = param(3e-4, 'critic (and encoder) learning rate', positive)
@@ -43,7 +44,7 @@ class LearnerConfig:
         0.02, 'subtracted from the gripper critic reward when a command toggles the gripper '
         '(closes after an open command or opens after a close one)', non_negative)
     bc_weight: float = param(
-        0.0, 'weight of a behaviour-cloning term in the actor loss: squared error between the '
+        1.0, 'weight of a behaviour-cloning term in the actor loss: squared error between the '
         'actor\'s mean action and the human\'s on demo and intervention transitions (0: pure '
         'HIL-SERL; > 0 pulls the actor to the human while the critic is still uninformed, '
         'which matters when a CPU gives few updates)', non_negative)

@@ -30,14 +30,14 @@ class OperatorConfig:
                                    in_range(1.0, 100.0))
     leader_rate_hz: float = param(30.0, 'rate of leader/joint_states and intervention, as the '
                                   'real leader node (Hz)', in_range(1.0, 200.0))
-    episode_correction_probability: float = param(0.5, 'share of episodes in which the operator '
+    episode_correction_probability: float = param(1.0, 'share of episodes in which the operator '
                                                   'corrects at all', in_range(0.0, 1.0))
     correction_probability: float = param(0.3, 'chance per control step of starting a nudge '
                                           'while the policy drifts', in_range(0.0, 1.0))
     explore_steps: int = param(20, 'control steps the policy explores alone before any nudge',
                                non_negative)
-    correction_steps: int = param(8, 'length of one nudge (control steps)', positive)
-    max_corrections_per_episode: int = param(2, 'budget: nudges per episode', non_negative)
+    correction_steps: int = param(10, 'length of one nudge (control steps)', positive)
+    max_corrections_per_episode: int = param(3, 'budget: nudges per episode', non_negative)
     max_intervention_fraction: float = param(0.3, 'budget: share of an episode\'s steps under '
                                              'intervention', in_range(0.0, 1.0))
     control_time_s: float = param(10.0, 'episode length (s); the intervention budget is a share '
