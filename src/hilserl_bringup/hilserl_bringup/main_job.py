@@ -189,8 +189,12 @@ class MainJob:
         self.command([cli, 'train', '--labels', str(data / 'labels.yaml'), '--output',
                       str(model), '--config', self.config_path('reward_classifier.yaml'),
                       '--no-progress', *settings], 'classifier')
+        # A false success ends an episode with a reward the policy did not earn, which misleads
+        # RL more than a missed one: the node uses the most precise threshold that keeps 90%
+        # recall on the validation frames (suggested and saved by `evaluate`).
         self.command([cli, 'evaluate', '--model', str(model), '--labels',
-                      str(data / 'labels.yaml'), '--frames', 'validation'], 'classifier')
+                      str(data / 'labels.yaml'), '--frames', 'validation', '--save-threshold'],
+                     'classifier')
         metrics_path = model / 'evaluation' / 'metrics.json'
         return json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
 
