@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import traceback
+from typing import Optional
 
 import numpy as np
 import rclpy
@@ -100,7 +101,11 @@ class ActorNode(Node):
         if self.config.reward_source == 'classifier':
             self.create_subscription(RewardPrediction, 'reward', self._on_reward, qos.COMMANDS,
                                      callback_group=inputs)
-        else:
+        # The simulation's privileged success: the reward when reward_source is sim; with the
+        # classifier as reward it still decides evaluation episodes (a policy is measured by
+        # what it did, not by what the classifier thought) and is recorded next to it.
+        self._sim_success = (None, -float('inf'))  # (success, stamp) of the newest grasp_state
+        if self.config.sim or self.config.reward_source == 'sim':
             self.create_subscription(GraspState, 'sim/grasp_state', self._on_grasp_state,
                                      qos.SENSOR_RELIABLE, callback_group=inputs)
         self.create_subscription(PolicyWeights, '/policy_weights', self._on_weights, qos.LATCHED,
@@ -156,7 +161,9 @@ class ActorNode(Node):
         self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
 
     def _on_grasp_state(self, msg: GraspState):
-        self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
+        self._sim_success = (bool(msg.success), _seconds(msg.header.stamp))
+        if self.config.reward_source == 'sim':
+            self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
 
     def _on_operator_event(self, msg: String):
         """Keyboard/pedal marks: success, failure (end the episode) or rerecord (discard it)."""
@@ -226,6 +233,7 @@ class ActorNode(Node):
         started = time.monotonic()
         paused_reason = ''
         success_frame = None
+        sim_success_seen = False
         while not self._stopping.is_set() and rclpy.ok(context=self.context):
             self.rate.sleep()
             event, self._operator_event = self._operator_event, ''
@@ -237,6 +245,9 @@ class ActorNode(Node):
             snapshot = self.inputs.snapshot(self.now_s())
             if event == 'success':
                 snapshot.success, snapshot.success_time_s = True, snapshot.now_s
+            if evaluate and self.config.sim:
+                snapshot.success, snapshot.success_time_s = self._sim_success
+            sim_success_seen = sim_success_seen or bool(self._sim_success[0])
             result = self.loop.step(snapshot)
             if self.recorder and success_frame is None and self.loop.summary.success:
                 success_frame = self.recorder.frames_written()
@@ -253,7 +264,8 @@ class ActorNode(Node):
             if result.command is not None:
                 self._command(result.command)
             if result.done:
-                record = self._report(self.loop.summary, time.monotonic() - started, evaluate)
+                record = self._report(self.loop.summary, time.monotonic() - started, evaluate,
+                                      sim_success_seen if self.config.sim else None)
                 if self.recorder:
                     self._finish_recording(success_frame)
                 self.episode_id += 1
@@ -326,7 +338,8 @@ class ActorNode(Node):
 
     # --- statistics -------------------------------------------------------------------------
 
-    def _report(self, summary: EpisodeSummary, duration_s: float, evaluate: bool) -> dict:
+    def _report(self, summary: EpisodeSummary, duration_s: float, evaluate: bool,
+                sim_success: Optional[bool]) -> dict:
         nominal = 1.0 / self.config.control_rate_hz
         mode = 'eval' if evaluate else self.config.mode
         msg = EpisodeStats(actor_id=self.actor_id, episode_id=self.episode_id, mode=mode, episode_return=float(summary.episode_return),
@@ -346,6 +359,8 @@ class ActorNode(Node):
                   'loop_jitter_p99_ms': msg.loop_jitter_p99_ms,
                   'policy_version': msg.policy_version, 'duration_s': duration_s,
                   'wall_time': time.time()}
+        if sim_success is not None:  # the simulation's own verdict, next to the reward's
+            record['sim_success'] = sim_success
         append_record(self._stats_path(mode), record)
         self.get_logger().info(
             f'{mode} episode {self.episode_id}: '

@@ -9,6 +9,7 @@ happen in every episode while most steps remain the policy's.
 """
 import array
 import dataclasses
+import json
 import re
 import threading
 import time
@@ -26,7 +27,7 @@ from sensor_msgs.msg import Image
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
-from hilserl_interfaces.msg import PolicyWeights, Transition
+from hilserl_interfaces.msg import PolicyWeights, RewardPrediction, Transition
 from hilserl_learner.config import config_from
 from hilserl_learner.policy.weights import FORMAT, serialize_policy
 from hilserl_learner.sac.agent import SACAgent
@@ -358,3 +359,52 @@ def test_a_stalled_camera_pauses_the_episode(graph):
     if during:
         ids = [before.step_id] + [s.step_id for s in during]
         assert ids == list(range(ids[0], ids[0] + len(ids))), ids
+
+
+def test_in_simulation_evaluation_success_is_the_simulations_not_the_classifiers(
+        tmp_path, agent):
+    """A classifier that always says success must not make an evaluation a success: in the
+    simulation the grasp state decides evaluation episodes, and every record keeps both."""
+    policy_file = tmp_path / 'policy.safetensors'
+    policy_file.write_bytes(weights(agent, 1, mean=[0.0, 0.0, 0.0])[0])
+    overrides = tmp_path / 'overrides.yaml'
+    overrides.write_text(yaml.safe_dump({
+        '/**': {'ros__parameters': {'control_time_s': 1.0}},
+        '/**/actor': {'ros__parameters': {'eval_episodes': 1,
+                                           'policy_file': str(policy_file)}}}))
+    robot = f'e{uuid.uuid4().hex[:8]}'
+    graph = Graph('eval', {'output_dir': str(tmp_path), 'config_file': str(overrides),
+                           'robot': robot}, only=['sim', 'kinematics', 'actor'], quiet=True)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('fake_classifier', namespace='/' + robot, context=context)
+    publisher = node.create_publisher(RewardPrediction, 'reward', qos.COMMANDS)
+
+    def always_success():
+        msg = RewardPrediction(probability=1.0, success=True, threshold=0.5)
+        msg.header.stamp = node.get_clock().now().to_msg()
+        publisher.publish(msg)
+
+    node.create_timer(0.05, always_success)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    records = tmp_path / 'eval_episodes.jsonl'
+    graph.start()
+    try:
+        # The actor ends an evaluation run by itself once its episodes are done.
+        actor = next(n for n in graph.nodes if n.spec.name == 'actor')
+        deadline = time.monotonic() + 90
+        while actor.process.poll() is None and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert actor.process.poll() == 0, f'actor exit code {actor.process.poll()}'
+    finally:
+        codes = graph.stop()
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
+    assert records.exists(), 'no evaluation episode was recorded'
+    record = json.loads(records.read_text().splitlines()[0])
+    assert record['mode'] == 'eval'
+    assert record['sim_success'] is False and record['success'] is False, record
+    assert record['length'] == 10, record  # truncated, not ended by the classifier's verdict
+    assert all(code == 0 for code in codes.values()), codes

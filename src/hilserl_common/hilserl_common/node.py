@@ -1,4 +1,5 @@
 """Start-up and shutdown shared by every node: one call in each executable's main()."""
+import signal
 import sys
 
 import rclpy
@@ -37,6 +38,11 @@ def run(node_class, args=None, executor_factory=None) -> int:
         # Ctrl-C or SIGTERM arrived while the node was being built: rclpy's calls then fail
         # with errors of their own, which say nothing to the user.
     finally:
+        # Once the context is down, rclpy no longer handles Ctrl-C: a signal arriving now (the
+        # runner stopping a graph whose node is already exiting) would kill the process (exit
+        # -2) in the middle of destroy_node, which is where the safety steps run.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         if node is not None:
             code = code or getattr(node, 'exit_code', 0)
             node.destroy_node()

@@ -7,6 +7,9 @@ classifier sees the cases a policy would exploit:
   - success: grasp and lift (the frames before the lift are failures, the boundary is the lift);
   - miss: the grasp aims a few cm off, closes on air and lifts an empty gripper;
   - drop: grasp, lift, then open the jaws so the cube falls (success, then failure again).
+The lift height varies per episode: a policy ends its episode as soon as the cube is up by the
+success height, so the classifier must know cubes held just above it, not only the script's
+full lift (with full lifts only, a policy's real successes scored 0.5-0.83 and were missed).
 """
 import dataclasses
 import time
@@ -32,6 +35,10 @@ class EpisodePlan:
     start_delay_steps: int            # the arm waits at the reset pose first
     miss_offset_m: tuple = (0.0, 0.0)  # x, y added to the cube position the script aims at
     drop_after_steps: int = 0         # steps after reaching the hold before the jaws open
+    lift_height_m: float = 0.12       # EE height the script lifts the cube to
+
+
+LIFT_HEIGHTS_M = (0.05, 0.12)  # EE; the cube's bottom is then ~3.5 to ~10 cm up
 
 
 def plan_episodes(count: int, seed: int, failure_fraction: float,
@@ -52,7 +59,8 @@ def plan_episodes(count: int, seed: int, failure_fraction: float,
             start_delay_steps=int(rng.integers(0, max_delay_steps + 1)),
             miss_offset_m=(distance * np.cos(angle), distance * np.sin(angle))
             if kind == MISS else (0.0, 0.0),
-            drop_after_steps=int(rng.integers(3, 12)) if kind == DROP else 0))
+            drop_after_steps=int(rng.integers(3, 12)) if kind == DROP else 0,
+            lift_height_m=float(rng.uniform(*LIFT_HEIGHTS_M))))
     return plans
 
 
@@ -74,6 +82,7 @@ def run_episode(cell, script, plan: EpisodePlan, steps: int,
     from so101_kinematics.model import GRIPPER_INDEX
 
     cell.reset(seed=plan.scene_seed)
+    script.config = dataclasses.replace(script.config, lift_height_m=plan.lift_height_m)
     script.reset(cell.joint_positions())
     offset = np.array([*plan.miss_offset_m, 0.0])
     held_steps = 0
