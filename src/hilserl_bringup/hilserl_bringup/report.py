@@ -130,7 +130,17 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         # over the whole run (the learner's windowed figure is 0 while the actor evaluates)
         'effective_utd': stats[-1].get('effective_utd_total', stats[-1].get('effective_utd'))
         if stats else None,
+        **reward_agreement(episodes),
     }
+
+
+def reward_agreement(episodes: List[dict]) -> dict:
+    """How the reward (the classifier) judged training episodes against the simulation's own
+    verdict, where the actor recorded it: successes it invented and successes it missed."""
+    judged = [e for e in episodes if 'sim_success' in e]
+    return {'judged_episodes': len(judged),
+            'false_successes': sum(e['success'] and not e['sim_success'] for e in judged),
+            'missed_successes': sum(e['sim_success'] and not e['success'] for e in judged)}
 
 
 def write_report(run) -> Path:
@@ -156,6 +166,9 @@ def write_report(run) -> Path:
              f'| training | {figures["train_episodes"]} episodes, {figures["env_steps"]} env '
              f'steps, last {MOVING_AVERAGE}: success {_percent(figures["training_success_last"])}'
              f', interventions {_percent(figures["intervention_rate_last"])} |',
+             f'| reward in training | {figures["judged_episodes"]} episodes checked against '
+             f'the simulation: {figures["false_successes"]} false successes, '
+             f'{figures["missed_successes"]} missed |',
              f'| learner | {figures["optimization_steps"] or "—"} critic updates, '
              f'{figures["updates_per_s"] or 0:.0f} updates/s, effective UTD '
              f'{figures["effective_utd"] or 0:.1f} |',

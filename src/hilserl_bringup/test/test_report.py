@@ -16,7 +16,7 @@ def make_run(run, successes):
         append_record(str(run / 'episodes.jsonl'), {
             'episode': i, 'return': float(success), 'length': 20 if success else 100,
             'success': success, 'intervention_rate': 0.5 if i < 10 else 0.0,
-            'policy_version': i})
+            'policy_version': i, 'sim_success': success != (i in (3, 25))})
     append_record(str(run / 'eval_rounds.jsonl'), {
         'after_train_episodes': len(successes), 'episodes': 10, 'success_rate': 0.7,
         'policy_version': 9})
@@ -42,5 +42,7 @@ def test_report_has_plots_and_the_figures(tmp_path):
     assert 'success 100%, interventions 0%' in text        # the last 20 episodes
     assert '84% success over 50 deterministic episodes' in text
     assert '120 updates/s, effective UTD 18.0' in text
+    # episode 3 failed but the simulation saw a success; episode 25 the other way round
+    assert '30 episodes checked against the simulation: 1 false successes, 1 missed' in text
     table = compare([run])
     assert '| sim | 30 | 1400 | 84% | 0% |' in table
