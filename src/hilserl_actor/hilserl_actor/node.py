@@ -163,7 +163,8 @@ class ActorNode(Node):
     def _on_grasp_state(self, msg: GraspState):
         self._sim_success = (bool(msg.success), _seconds(msg.header.stamp))
         if self.config.reward_source == 'sim':
-            self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
+            self.inputs.update(success=self._sim_success[0],
+                               success_time_s=self._sim_success[1])
 
     def _on_operator_event(self, msg: String):
         """Keyboard/pedal marks: success, failure (end the episode) or rerecord (discard it)."""
