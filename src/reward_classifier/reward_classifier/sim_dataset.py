@@ -6,10 +6,13 @@ every frame from the simulation's privileged success state. Episodes vary on pur
 classifier sees the cases a policy would exploit:
   - success: grasp and lift (the frames before the lift are failures, the boundary is the lift);
   - miss: the grasp aims a few cm off, closes on air and lifts an empty gripper;
-  - drop: grasp, lift, then open the jaws so the cube falls (success, then failure again).
+  - drop: grasp, lift, then open the jaws so the cube falls (success, then failure again);
+  - low: grasp and hold the cube just below the success height (failure throughout).
 The lift height varies per episode: a policy ends its episode as soon as the cube is up by the
 success height, so the classifier must know cubes held just above it, not only the script's
-full lift (with full lifts only, a policy's real successes scored 0.5-0.83 and were missed).
+full lift (with full lifts only, a policy's real successes scored 0.5-0.83 and were missed),
+and cubes held just below it (without those, 10 of 12 rewarded training episodes had the cube
+grasped but not lifted by the success height).
 """
 import dataclasses
 import time
@@ -22,7 +25,7 @@ from hilserl_common.preprocessing import preprocess
 from reward_classifier.data.bags import PROCESSED_TOPIC, EpisodeBagWriter
 from reward_classifier.data.labels import labels_from_success_flags, write_labels
 
-SUCCESS, MISS, DROP = 'success', 'miss', 'drop'
+SUCCESS, MISS, DROP, LOW = 'success', 'miss', 'drop', 'low'
 _EPOCH_NS = 1_700_000_000 * 1_000_000_000   # recordings need a plausible wall-clock stamp
 _EPISODE_SPACING_NS = 100 * 1_000_000_000
 
@@ -38,18 +41,23 @@ class EpisodePlan:
     lift_height_m: float = 0.12       # EE height the script lifts the cube to
 
 
-LIFT_HEIGHTS_M = (0.05, 0.12)  # EE; the cube's bottom is then ~3.5 to ~10 cm up
+# EE heights of the lift (m); the cube's centre is level with the EE, its bottom 1.25 cm lower
+# (less the servos' sag). Success (config/sim.yaml success_lift_m) is the bottom 3 cm up.
+LIFT_HEIGHTS_M = {SUCCESS: (0.05, 0.12), DROP: (0.05, 0.12), MISS: (0.05, 0.12),
+                  LOW: (0.02, 0.035)}
 
 
 def plan_episodes(count: int, seed: int, failure_fraction: float,
-                  drop_fraction: float = 0.25, max_delay_steps: int = 15) -> List[EpisodePlan]:
-    """`count` plans: round(count * failure_fraction) misses, a share of the rest drops,
-    shuffled, each with its own scene seed and start delay."""
+                  drop_fraction: float = 0.25, low_fraction: float = 0.25,
+                  max_delay_steps: int = 15) -> List[EpisodePlan]:
+    """`count` plans: round(count * failure_fraction) misses, a share of the rest drops and
+    one of low lifts, shuffled, each with its own scene seed and start delay."""
     rng = np.random.default_rng(seed)
     misses = int(round(count * failure_fraction))
     drops = int(round((count - misses) * drop_fraction))
-    kinds = rng.permutation([MISS] * misses + [DROP] * drops +
-                            [SUCCESS] * (count - misses - drops))
+    lows = int(round((count - misses) * low_fraction))
+    kinds = rng.permutation([MISS] * misses + [DROP] * drops + [LOW] * lows +
+                            [SUCCESS] * (count - misses - drops - lows))
     plans = []
     for number, kind in enumerate(kinds):
         angle = rng.uniform(0, 2 * np.pi)
@@ -60,7 +68,7 @@ def plan_episodes(count: int, seed: int, failure_fraction: float,
             miss_offset_m=(distance * np.cos(angle), distance * np.sin(angle))
             if kind == MISS else (0.0, 0.0),
             drop_after_steps=int(rng.integers(3, 12)) if kind == DROP else 0,
-            lift_height_m=float(rng.uniform(*LIFT_HEIGHTS_M))))
+            lift_height_m=float(rng.uniform(*LIFT_HEIGHTS_M[str(kind)]))))
     return plans
 
 

@@ -9,13 +9,16 @@ from reward_classifier.cli import main
 from reward_classifier.data.bags import register_grasp_state, typestore
 from reward_classifier.data.dataset import load_labelled_frames
 from reward_classifier.data.labels import load_labels
-from reward_classifier.sim_dataset import DROP, MISS, SUCCESS, plan_episodes
+from reward_classifier.sim_dataset import DROP, LOW, MISS, SUCCESS, plan_episodes
 
 
 def test_episode_plans_are_seeded_and_mix_the_cases():
     plans = plan_episodes(40, seed=3, failure_fraction=0.35)
     kinds = [p.kind for p in plans]
-    assert kinds.count(MISS) == 14 and kinds.count(DROP) == 6 and kinds.count(SUCCESS) == 20
+    assert kinds.count(MISS) == 14 and kinds.count(DROP) == 6 and kinds.count(LOW) == 6
+    assert kinds.count(SUCCESS) == 14
+    assert all(p.lift_height_m <= 0.035 for p in plans if p.kind == LOW)
+    assert all(p.lift_height_m >= 0.05 for p in plans if p.kind != LOW)
     assert plans == plan_episodes(40, seed=3, failure_fraction=0.35)
     assert plans != plan_episodes(40, seed=4, failure_fraction=0.35)
     assert len({p.scene_seed for p in plans}) == 40
