@@ -18,15 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 import torch
 import yaml
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
+from hilserl_common.testing import ProbeNode
 from hilserl_interfaces.msg import PolicyWeights, RewardPrediction, Transition
 from hilserl_learner.config import config_from
 from hilserl_learner.policy.weights import FORMAT, serialize_policy
@@ -75,15 +74,13 @@ class Step:
     stamp_s: float      # the actor's clock when it sent the transition (the next step)
 
 
-class Probe:
-    """A test node of its own context spinning in a thread."""
+class Probe(ProbeNode):
+    """Records the actor's transitions and EE poses, relays its camera, sends weights."""
 
     def __init__(self, namespace: str):
+        super().__init__('actor_probe', namespace)
         self.actor_id = namespace.strip('/')
         self.graph, self.log_dir = None, None   # set when the graph is started: fail fast
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('actor_probe', namespace=namespace, context=self.context)
         self.lock = threading.Lock()
         self.steps = []
         self.ee_positions = []          # (arrival time, position)
@@ -97,15 +94,7 @@ class Probe:
         self.node.create_subscription(PoseStamped, 'ee_pose', self._on_pose, qos.SENSOR_RELIABLE)
         self.node.create_subscription(Image, 'wrist_camera/image_proc', self._relay, qos.SENSOR,
                                       raw=True)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.running = True
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        while self.running and self.context.ok():
-            self.executor.spin_once(timeout_sec=0.05)
+        self.spin_in_background()
 
     def _relay(self, data: bytes):
         if self.relaying.is_set():
@@ -154,13 +143,6 @@ class Probe:
         msg.data = array.array('B', data)
         msg.header.stamp = self.node.get_clock().now().to_msg()
         self.weights_pub.publish(msg)
-
-    def close(self):
-        self.running = False
-        self.thread.join(timeout=2)
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
 
 
 @pytest.fixture(scope='module')
@@ -375,19 +357,15 @@ def test_in_simulation_evaluation_success_is_the_simulations_not_the_classifiers
     robot = f'e{uuid.uuid4().hex[:8]}'
     graph = Graph('eval', {'output_dir': str(tmp_path), 'config_file': str(overrides),
                            'robot': robot}, only=['sim', 'kinematics', 'actor'], quiet=True)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('fake_classifier', namespace='/' + robot, context=context)
-    publisher = node.create_publisher(RewardPrediction, 'reward', qos.COMMANDS)
+    classifier = ProbeNode('fake_classifier', '/' + robot)
+    publisher = classifier.node.create_publisher(RewardPrediction, 'reward', qos.COMMANDS)
 
     def always_success():
         msg = RewardPrediction(probability=1.0, success=True, threshold=0.5)
-        msg.header.stamp = node.get_clock().now().to_msg()
+        msg.header.stamp = classifier.node.get_clock().now().to_msg()
         publisher.publish(msg)
 
-    node.create_timer(0.05, always_success)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
+    classifier.node.create_timer(0.05, always_success)
     records = tmp_path / 'eval_episodes.jsonl'
     graph.start()
     try:
@@ -395,13 +373,11 @@ def test_in_simulation_evaluation_success_is_the_simulations_not_the_classifiers
         actor = next(n for n in graph.nodes if n.spec.name == 'actor')
         deadline = time.monotonic() + 90
         while actor.process.poll() is None and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
+            classifier.executor.spin_once(timeout_sec=0.05)
         assert actor.process.poll() == 0, f'actor exit code {actor.process.poll()}'
     finally:
         codes = graph.stop()
-        executor.shutdown()
-        node.destroy_node()
-        context.try_shutdown()
+        classifier.close()
     assert records.exists(), 'no evaluation episode was recorded'
     record = json.loads(records.read_text().splitlines()[0])
     assert record['mode'] == 'eval'

@@ -3,14 +3,11 @@ region; the node publishes them latched over rclpy and refuses a bad configurati
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import numpy as np
 import pytest
-import rclpy
 from ament_index_python.packages import get_package_prefix
-from rclpy.executors import SingleThreadedExecutor
 from visualization_msgs.msg import Marker, MarkerArray
 
 from hilserl_bringup.graph import GRAPHS, resolve_arguments
@@ -20,6 +17,7 @@ from hilserl_bringup.monitoring.workspace_markers import (CubeRegion, WorkspaceM
                                                           workspace_markers)
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict, load_yaml_section
+from hilserl_common.testing import ProbeNode
 
 CONFIG = os.path.join(os.path.dirname(__file__), '..', 'config')
 TASK = load_yaml_section(os.path.join(CONFIG, 'task.yaml'), 'workspace_markers')
@@ -89,18 +87,13 @@ def test_a_node_without_the_cube_parameters_gives_a_clear_error():
         cube_region_from([ParameterValue(), ParameterValue(), ParameterValue()])
 
 
-class MarkersProbe:
+class MarkersProbe(ProbeNode):
     """Listens to the markers of one robot namespace."""
 
     def __init__(self, namespace):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('markers_probe', namespace=namespace, context=self.context)
+        super().__init__('markers_probe', namespace)
         self.received = []
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spin_in_background()
 
     def listen(self):
         return self.node.create_subscription(MarkerArray, 'workspace_markers',
@@ -114,12 +107,6 @@ class MarkersProbe:
                     return message
             time.sleep(0.05)
         raise AssertionError(f'no such markers in {len(self.received)} messages')
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
-        self.thread.join(timeout=5)
 
 
 def start_markers(namespace, *parameters, log):

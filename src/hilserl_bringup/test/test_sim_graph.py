@@ -8,28 +8,23 @@ import time
 
 import psutil
 import pytest
-import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image, JointState
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
+from hilserl_common.testing import ProbeNode
 
 pytestmark = pytest.mark.graph
 
 NODES = ['sim', 'kinematics', 'operator']
 
 
-class TopicRates:
+class TopicRates(ProbeNode):
     """Counts messages per topic on a test node of its own context."""
 
     def __init__(self, topics):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('graph_probe', context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        super().__init__('graph_probe')
         self.counts = {name: 0 for name in topics}
         for name, (msg_type, profile) in topics.items():
             self.node.create_subscription(msg_type, name, lambda _, n=name: self._count(n),
@@ -56,11 +51,6 @@ class TopicRates:
 
     def node_names(self):
         return {name for name, _ in self.node.get_node_names_and_namespaces()}
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
 
 
 def children_alive(pids):

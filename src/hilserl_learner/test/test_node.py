@@ -5,17 +5,15 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import numpy as np
 import pytest
-import rclpy
 from ament_index_python.packages import get_package_prefix
-from rclpy.executors import SingleThreadedExecutor
 
 from hilserl_common import qos
 from hilserl_common.images import to_msg
+from hilserl_common.testing import ProbeNode
 from hilserl_interfaces.msg import LearnerStats, PolicyWeights, Transition
 from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.policy.policy import Policy
@@ -24,23 +22,18 @@ pytestmark = pytest.mark.graph
 UTD = 2
 
 
-class FakeActor:
+class FakeActor(ProbeNode):
     """A test-side node: sends transitions, records /learner_stats and /policy_weights."""
 
     def __init__(self):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('fake_actor', context=self.context)
+        super().__init__('fake_actor')
         self.stats, self.weights = [], []
         self.node.create_subscription(LearnerStats, '/learner_stats', self.stats.append,
                                       qos.COMMANDS)
         self.node.create_subscription(PolicyWeights, '/policy_weights', self.weights.append,
                                       qos.LATCHED)
         self.publisher = self.node.create_publisher(Transition, '/transitions', qos.TRANSITIONS)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spin_in_background()
         self.rng = np.random.default_rng(0)
 
     def send(self, episode, step, last=False, intervention=False, **broken):
@@ -71,11 +64,6 @@ class FakeActor:
                 return self.stats[-1]
             time.sleep(0.05)
         raise AssertionError(f'learner stats never matched; last: {self.stats[-1:]}')
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
 
 
 def start_learner(tmp_path, resume, name):

@@ -8,14 +8,13 @@ import time
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from ament_index_python.packages import get_package_prefix
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import CameraInfo, Image
 
 from hilserl_common import qos
 from hilserl_common.images import from_msg
+from hilserl_common.testing import ProbeNode
 
 pytestmark = pytest.mark.graph
 
@@ -36,11 +35,9 @@ def write_video(path, frames=30, black=False):
     os.replace(temporary, path)
 
 
-class Probe:
+class Probe(ProbeNode):
     def __init__(self):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('camera_probe', context=self.context)
+        super().__init__('camera_probe')
         self.messages = {'raw': [], 'proc': [], 'info': [], 'diagnostics': []}
         self._lock = threading.Lock()
         for key, msg_type, topic, profile in (
@@ -49,10 +46,7 @@ class Probe:
                 ('info', CameraInfo, 'wrist_camera/camera_info', qos.SENSOR),
                 ('diagnostics', DiagnosticArray, '/diagnostics', qos.COMMANDS)):
             self.node.create_subscription(msg_type, topic, self._recorder(key), profile)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spin_in_background()
 
     def _recorder(self, key):
         def record(msg):
@@ -72,12 +66,6 @@ class Probe:
                 return found[0]
             time.sleep(0.02)
         raise AssertionError(f'no matching {key} message within {timeout} s')
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
-        self.thread.join(timeout=5)
 
 
 def diagnostic_value(array, key):

@@ -15,14 +15,13 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from ament_index_python.packages import get_package_prefix
-from rclpy.executors import SingleThreadedExecutor
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
+from hilserl_common.testing import ProbeNode
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
@@ -33,14 +32,12 @@ pytestmark = pytest.mark.graph
 RATE_HZ = 30.0
 
 
-class Probe:
+class Probe(ProbeNode):
     """A test-side rclpy node on its own thread: records joint_states and /diagnostics, sends
     commands, calls services."""
 
     def __init__(self):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('follower_probe', context=self.context)
+        super().__init__('follower_probe')
         self.states = []  # (receive time, JointState)
         self.diagnostics = []
         self._lock = threading.Lock()
@@ -50,10 +47,7 @@ class Probe:
                                       lambda m: self.diagnostics.append((time.monotonic(), m)),
                                       qos.COMMANDS)
         self.commands = self.node.create_publisher(JointState, 'joint_commands', qos.COMMANDS)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spin_in_background()
 
     def _on_state(self, msg):
         with self._lock:
@@ -84,12 +78,6 @@ class Probe:
             time.sleep(0.01)
         assert future.done(), f'service {name} did not answer'
         return future.result()
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from ament_index_python.packages import get_package_prefix
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict
+from hilserl_common.testing import ProbeNode
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
@@ -29,13 +28,11 @@ KEY_F13 = 183
 KEY_F14 = 184
 
 
-class Probe:
+class Probe(ProbeNode):
     """Plays the follower (joint_states at 30 Hz) and records the leader's outputs."""
 
     def __init__(self, follower_pose):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('leader_probe', context=self.context)
+        super().__init__('leader_probe')
         self.leader, self.flags, self.events = [], [], []
         self._lock = threading.Lock()
         self.node.create_subscription(JointState, 'leader/joint_states',
@@ -47,10 +44,7 @@ class Probe:
         follower = self.node.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
         self.node.create_timer(1 / 30, lambda: follower.publish(
             JointState(name=list(JOINT_NAMES), position=list(follower_pose))))
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spin_in_background()
 
     def _record(self, store, value):
         with self._lock:
@@ -77,12 +71,6 @@ class Probe:
                 return
             time.sleep(0.02)
         raise AssertionError(f'operator events {events}, expected {expected}')
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
-        self.thread.join(timeout=5)
 
 
 def key_press(code):

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 from geometry_msgs.msg import Point, PoseStamped
-from rclpy.executors import SingleThreadedExecutor
 from diagnostic_msgs.msg import DiagnosticArray
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -21,6 +19,7 @@ from std_srvs.srv import Trigger
 
 from hilserl_common import qos
 from hilserl_common.images import from_msg
+from hilserl_common.testing import ProbeNode
 from hilserl_interfaces.msg import GraspState
 from hilserl_interfaces.srv import ComputeFK, ComputeIK, ResetScene
 
@@ -58,21 +57,15 @@ def stop(processes):
     return codes, outputs
 
 
-class Probe:
-    """A test node in its own context, spinning in a thread."""
+class Probe(ProbeNode):
+    """Counts and keeps the latest message of watched topics, calls services."""
 
     def __init__(self, namespace):
+        super().__init__('probe', namespace)
         self.ns = namespace
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('probe', namespace=namespace, context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
         self.counts = {}
         self.latest = {}
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.running = True
 
     def watch(self, topic, msg_type, profile, callback=None):
         self.counts[topic] = 0
@@ -84,13 +77,6 @@ class Probe:
             if callback:
                 callback(msg)
         self.node.create_subscription(msg_type, topic, on_message, profile)
-
-    def start(self):
-        self.thread.start()
-
-    def _spin(self):
-        while self.running and self.context.ok():
-            self.executor.spin_once(timeout_sec=0.05)
 
     def wait_for(self, predicate, timeout):
         deadline = time.monotonic() + timeout
@@ -117,13 +103,6 @@ class Probe:
             time.sleep(0.01)
         assert future.done(), f'{name} did not answer'
         return future.result()
-
-    def close(self):
-        self.running = False
-        self.thread.join(timeout=2)
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
 
 
 def position_of(pose: PoseStamped):
@@ -161,7 +140,7 @@ def test_sim_kinematics_and_operator_graph():
     statuses = {}
     probe.watch('/diagnostics', DiagnosticArray, qos.COMMANDS,
                 lambda array: statuses.update({s.name: s for s in array.status}))
-    probe.start()
+    probe.spin_in_background()
     try:
         assert probe.wait_for(lambda: all(probe.counts.values()), timeout=60), probe.counts
         rates = probe.rates(3.0)
@@ -255,7 +234,7 @@ def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
     probe = Probe(namespace)
     probe.watch('/clock', Clock, qos.CLOCK)
     probe.watch('joint_states', JointState, qos.SENSOR_RELIABLE)
-    probe.start()
+    probe.spin_in_background()
     try:
         assert probe.wait_for(lambda: all(probe.counts.values()), timeout=60), probe.counts
         with probe.lock:
