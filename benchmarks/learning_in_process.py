@@ -29,6 +29,7 @@ import yaml
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
+from hilserl_bringup.graph import GRAPH_ARGUMENTS, GRAPHS
 from hilserl_common.config import fields, from_dict, load_yaml_section
 from hilserl_learner.config import LearnerConfig
 from hilserl_learner.demos.loader import DemoSettings, load_demos
@@ -42,20 +43,24 @@ from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.reset import ResetConfig, ik_reset
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / 'config'
-# node name -> (parameter file, config classes built from its section)
-SECTIONS = {'learner': ('learner.yaml', LearnerConfig), 'operator': ('sim.yaml', OperatorConfig),
-            'sim': ('sim.yaml', CellConfig), 'actor': ('actor.yaml', ActorConfig),
-            'kinematics': ('kinematics.yaml', KinematicsConfig), 'reset': ('actor.yaml',
-                                                                          ResetConfig)}
+# The plain config classes built here, by the node whose parameters they are part of.
+CONFIG_CLASSES = {'learner': ('learner', LearnerConfig), 'operator': ('operator', OperatorConfig),
+                  'sim': ('sim', CellConfig), 'actor': ('actor', ActorConfig),
+                  'kinematics': ('kinematics', KinematicsConfig), 'reset': ('actor', ResetConfig)}
+
+
+def parameter_files() -> dict:
+    """Node name -> the parameter files the train graph gives it, in order (graph.py)."""
+    defaults = {argument.name: argument.default for argument in GRAPH_ARGUMENTS['train']}
+    return {spec.name: spec.params_files for spec in GRAPHS['train'](defaults)}
 
 
 def build(name: str, overrides: dict, **fixed):
-    """A config class from task.yaml + the node's file + --set values, keeping only its
-    fields (the files also hold node parameters these plain classes do not have)."""
-    file_name, config_class = SECTIONS[name]
-    node = 'actor' if name == 'reset' else name
-    values = load_yaml_section(str(CONFIG_DIR / 'task.yaml'), node)
-    if (CONFIG_DIR / file_name).exists():
+    """A config class from the node's parameter files + --set values, keeping only its fields
+    (the files also hold node parameters these plain classes do not have)."""
+    node, config_class = CONFIG_CLASSES[name]
+    values = {}
+    for file_name in parameter_files()[node]:
         values.update(load_yaml_section(str(CONFIG_DIR / file_name), node))
     values.update(overrides.get(name, {}))
     values.update(fixed)
@@ -69,9 +74,9 @@ def parse_sets(items):
     for item in items:
         key, sep, text = item.partition('=')
         node, dot, param = key.partition('.')
-        if not sep or not dot or node not in SECTIONS:
+        if not sep or not dot or node not in CONFIG_CLASSES:
             sys.exit(f'--set {item!r}: expected NODE.PARAM=VALUE with NODE one of '
-                     f'{", ".join(SECTIONS)}')
+                     f'{", ".join(CONFIG_CLASSES)}')
         overrides.setdefault(node, {})[param] = yaml.safe_load(text)
     return overrides
 
@@ -178,7 +183,7 @@ def main():
     parser.add_argument('--eval-every', type=int, default=20)
     parser.add_argument('--eval-episodes', type=int, default=20)
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
-                        help=f'a parameter of {", ".join(SECTIONS)}')
+                        help=f'a parameter of {", ".join(CONFIG_CLASSES)}')
     args = parser.parse_args()
     torch.set_num_threads(1)
     run = InProcessRun(args)
