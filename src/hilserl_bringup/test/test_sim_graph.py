@@ -52,6 +52,13 @@ class TopicRates(ProbeNode):
     def node_names(self):
         return {name for name, _ in self.node.get_node_names_and_namespaces()}
 
+    def wait_for_nodes(self, names, timeout):
+        """Node names arrive by discovery, after the first messages of their topics."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not set(names) <= self.node_names():
+            self.executor.spin_once(timeout_sec=0.05)
+        return self.node_names()
+
 
 def children_alive(pids):
     return [p for p in pids if psutil.pid_exists(p)
@@ -75,7 +82,7 @@ def test_the_sim_graph_publishes_at_its_rates_and_stops_cleanly(tmp_path):
     pids = [n.process.pid for n in graph.nodes]
     try:
         assert probe.wait_for_all(timeout=60), f'topics silent: {probe.counts}'
-        assert set(NODES) <= probe.node_names()
+        assert set(NODES) <= probe.wait_for_nodes(NODES, timeout=10)
         rates = probe.rates(3.0)
         assert rates['/so101/joint_states'] >= 36, rates     # 45 Hz configured
         assert rates['/so101/wrist_camera/image_proc'] >= 7, rates   # 10 Hz configured
