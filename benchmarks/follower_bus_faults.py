@@ -1,119 +1,292 @@
-"""Follower driver under bus faults: joint_states publish ratio, reconnect time, CPU use.
+"""Follower driver under each fault a USB servo bus shows: data delivered, wrong samples,
+reconnection, servo error bits, and torque off after Ctrl-C/SIGTERM at random moments.
 
-Starts the `follower` executable against the emulated STS3215 bus (a pty, real scservo_sdk)
-with lost and corrupted replies, counts joint_states received over real rclpy topics, then
-unplugs the device repeatedly and times how long publishing takes to resume after it returns.
+For every fault kind the emulated STS3215 bus offers (a pty, the real scservo_sdk on the driver
+side), the `follower` executable is started on it and measured over real rclpy topics:
+- delivered: share of the node's ticks that published joint_states (from its /diagnostics), and
+  the longest gap between two joint_states received;
+- wrong: joint_states samples that differ from the emulator's true servo positions (the arm
+  holds still at a distinct pose per servo, so any reply taken for the wrong request or servo
+  shows), and goals written that differ from where the servo is;
+- reconnect: time from the device coming back after a 1 s unplug to the next joint_states;
+- error bits: the per-servo statuses on /diagnostics above OK;
+- torque off: trials that send SIGINT or SIGTERM (alternating) at a random moment after torque
+  came on, with the fault active; torque must be off in every servo afterwards, and a process
+  that could not confirm it must exit non-zero.
 
     source scripts/env.sh
-    python benchmarks/follower_bus_faults.py --seconds 30 --drop 0.05 --corrupt 0.02 --unplugs 5
+    nice -n 10 python benchmarks/follower_bus_faults.py --trials 50
+    # the driver of another checkout, against this emulator:
+    python benchmarks/follower_bus_faults.py --driver-path /tmp/old/src/so101_driver:...
 """
 import argparse
 import os
 import random
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
+import numpy as np
 import rclpy
 from ament_index_python.packages import get_package_prefix
-from rclpy.executors import SingleThreadedExecutor
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 
 from hilserl_common import qos
-from so101_driver.calibration import save_calibration
+from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
+from so101_driver.feetech import registers as reg
+from so101_kinematics.model import JOINT_NAMES, joint_limits
+
+OVERLOAD, OVERHEAT = 0x20, 0x04
+FAULT_KINDS = {  # name: (emulator faults, error bits per servo id)
+    'none': ({}, {}),
+    'lost replies 5%': ({'drop_reply': 0.05}, {}),
+    'corrupt replies 5%': ({'corrupt_reply': 0.05}, {}),
+    'lost requests 5%': ({'drop_request': 0.05}, {}),
+    'corrupt requests 5%': ({'corrupt_request': 0.05}, {}),
+    'late replies 5% (15 ms)': ({'delay_reply': 0.05, 'delay_s': 0.015}, {}),
+    'duplicated replies 5%': ({'duplicate_reply': 0.05}, {}),
+    'foreign-id replies 2%': ({'foreign_id': 0.02}, {}),
+    'silence bursts (300 ms)': ({'silence': 0.01, 'silence_s': 0.3}, {}),
+    'error bits': ({}, {6: OVERLOAD, 3: OVERHEAT}),
+    'all at once': ({'drop_reply': 0.03, 'corrupt_reply': 0.02, 'drop_request': 0.02,
+                     'corrupt_request': 0.02, 'delay_reply': 0.03, 'delay_s': 0.015,
+                     'duplicate_reply': 0.02, 'foreign_id': 0.02, 'silence': 0.003},
+                    {6: OVERLOAD}),
+}
+BUS_STATUS = 'follower: feetech bus'
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f'/proc/{pid}/stat') as stat:
-        fields = stat.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+class Probe:
+    """joint_states and /diagnostics of the follower, each sample checked against the emulator."""
+
+    def __init__(self, joint_map: JointMap):
+        self.joint_map = joint_map
+        # Half a tick per joint: a reading of the servo itself converts to its true position.
+        self.tolerance = 0.5 * np.abs(joint_map.to_radians(np.ones(6)) - joint_map.to_radians(0))
+        self.bus = None
+        self.received, self.wrong, self.reports, self.alarms = [], 0, [], set()
+        rclpy.init()
+        self.node = rclpy.create_node('follower_benchmark')
+        self.node.create_subscription(JointState, 'joint_states', self._on_state,
+                                      qos.SENSOR_RELIABLE)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+                                      qos.COMMANDS)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def reset(self, bus):
+        self.bus, self.received, self.wrong, self.reports, self.alarms = bus, [], 0, [], set()
+
+    def _on_state(self, msg):
+        truth = self.joint_map.to_radians([self.bus.servos[i].value(reg.PRESENT_POSITION)
+                                           for i in self.joint_map.servo_ids])
+        self.received.append(time.monotonic())
+        if np.any(np.abs(np.asarray(msg.position) - truth) > self.tolerance):
+            self.wrong += 1
+
+    def _on_diagnostics(self, msg):
+        for status in msg.status:
+            if status.name == BUS_STATUS:
+                self.reports.append({v.key: v.value for v in status.values})
+            elif status.name.startswith('follower: servo') and status.level != b'\x00':
+                self.alarms.add(f'{status.name.removeprefix("follower: ")}: {status.message}')
+
+    def close(self):
+        self.executor.shutdown()
+        self.thread.join(timeout=5)
+        self.node.destroy_node()
+        rclpy.try_shutdown()
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix='follower_bench_')
+        self.calibration = example_calibration()
+        save_calibration(f'{self.work}/follower.json', self.calibration)
+        self.joint_map = JointMap(self.calibration, JOINT_NAMES, *joint_limits())
+        self.probe = Probe(self.joint_map)
+        self.random = random.Random(args.seed)
+        self.env = dict(os.environ)
+        if args.driver_path:
+            self.env['PYTHONPATH'] = args.driver_path + ':' + self.env.get('PYTHONPATH', '')
+
+    def start_follower(self, bus):
+        executable = os.path.join(get_package_prefix('so101_driver'), 'lib', 'so101_driver',
+                                  'follower')
+        log = open(f'{self.work}/follower.log', 'w')
+        return subprocess.Popen([executable, '--ros-args', '-p', f'port:={bus.link_path}',
+                                 '-p', f'calibration_file:={self.work}/follower.json',
+                                 '-p', f'rate_hz:={self.args.rate}'],
+                                env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        return open(f'{self.work}/follower.log').read()
+
+    def run_kind(self, name, faults, alarms):
+        servos = calibrated_servos(self.calibration)
+        for servo in servos.values():
+            servo.alarm = alarms.get(servo.servo_id, 0)
+        bus = EmulatedBus(f'{self.work}/ttyFOLLOWER', servos.values(), Faults(**faults),
+                          seed=self.args.seed).start()
+        self.probe.reset(bus)
+        pose = {i: s.value(reg.PRESENT_POSITION) for i, s in bus.servos.items()}
+        try:
+            row = self.measure_data(bus)
+            row['torque'] = self.torque_trials(bus)
+        finally:
+            bus.stop()
+        row['emulator'] = bus.counters
+        row['wrong_goals'] = wrong_goals(bus, pose)
+        return row
+
+    def measure_data(self, bus):
+        follower, probe = self.start_follower(bus), self.probe
+        row = {'wrong': 0, 'wrong_goals': 0, 'died': '', 'alarms': set()}
+        try:
+            if not wait_for(lambda: probe.reports and probe.received or follower.poll() is not None,
+                            60):
+                raise RuntimeError('the follower never published:\n' + self.log())
+            time.sleep(1.0)
+            start, first = time.monotonic(), probe.reports[-1]
+            time.sleep(self.args.seconds)
+            end, last = time.monotonic(), probe.reports[-1]
+            ticks = int(last['ticks']) - int(first['ticks'])
+            published = (int(last['joint_states_published'])
+                         - int(first['joint_states_published']))
+            window = [start] + [t for t in probe.received if start <= t < end] + [end]
+            row['delivered'] = published / max(ticks, 1)
+            row['max_gap_ms'] = 1000 * max(np.diff(window))
+            row['reconnect_s'] = max(self.reconnect(bus) for _ in range(self.args.unplugs))
+        except (IndexError, KeyError):
+            row.update(delivered=float('nan'), max_gap_ms=float('nan'), reconnect_s=float('nan'))
+        finally:
+            if follower.poll() is not None:
+                row['died'] = f'exit {follower.returncode}: ' + self.log().strip()[-300:]
+            stop(follower, signal.SIGINT)
+        row['wrong'] = probe.wrong
+        row['alarms'] = set(probe.alarms)
+        return row
+
+    def reconnect(self, bus) -> float:
+        bus.unplug()
+        time.sleep(1.0)
+        bus.plug(power_cycled=True)
+        back = time.monotonic()
+        wait_for(lambda: self.probe.received and self.probe.received[-1] > back, 10)
+        resumed = [t for t in self.probe.received if t > back]
+        time.sleep(1.0)
+        return resumed[0] - back if resumed else float('inf')
+
+    def torque_trials(self, bus):
+        result = {'off': 0, 'on_exit_0': 0, 'on_exit_non_0': 0, 'unconfirmed_exit_non_0': 0,
+                  'no_torque_on': 0, 'trials': self.args.trials}
+        for trial in range(self.args.trials):
+            follower = self.start_follower(bus)
+            torque = lambda: [s.value(reg.TORQUE_ENABLE) for s in bus.servos.values()]
+            if not wait_for(lambda: all(torque()) or follower.poll() is not None, 30) \
+                    or follower.poll() is not None:
+                result['no_torque_on'] += 1
+                stop(follower, signal.SIGINT)
+                continue
+            time.sleep(self.random.uniform(0.0, 1.0))
+            code = stop(follower, (signal.SIGINT, signal.SIGTERM)[trial % 2])
+            off = not any(torque())
+            result['off'] += off
+            if not off:
+                result['on_exit_0' if code == 0 else 'on_exit_non_0'] += 1
+            elif code != 0:
+                result['unconfirmed_exit_non_0'] += 1
+        return result
+
+
+def wait_for(condition, timeout) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def stop(process, signum, timeout=30.0):
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def wrong_goals(bus, pose) -> int:
+    """Goal writes away from the pose the arm rests in (nothing is commanded: goals only hold)."""
+    return sum(1 for w in bus.writes(reg.GOAL_POSITION.address)
+               if abs(reg.decode(reg.GOAL_POSITION, w.data) - pose[w.servo_id]) > 1)
+
+
+def print_table(rows):
+    print('| fault kind | delivered | max gap ms | wrong samples | wrong goals | reconnect s '
+          '| torque off after Ctrl-C/SIGTERM | torque ON at exit 0 | error bits on /diagnostics |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for name, row in rows.items():
+        t = row['torque']
+        torque = f"{t['off']}/{t['trials'] - t['no_torque_on']}"
+        if t['no_torque_on']:
+            torque += f" ({t['no_torque_on']} never on)"
+        if t['unconfirmed_exit_non_0'] or t['on_exit_non_0']:
+            torque += f" (exit≠0: {t['unconfirmed_exit_non_0'] + t['on_exit_non_0']})"
+        alarms = '; '.join(sorted(row['alarms'])) or '–'
+        died = ' **node died**' if row['died'] else ''
+        print(f"| {name} | {row['delivered']:.3f}{died} | {row['max_gap_ms']:.0f} "
+              f"| {row['wrong']} | {row['wrong_goals']} | {row['reconnect_s']:.2f} | {torque} "
+              f"| {t['on_exit_0']} | {alarms} |")
+    for name, row in rows.items():
+        if row['died']:
+            print(f'\n{name}: the follower died during the data phase: {row["died"]}')
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--seconds', type=float, default=30.0)
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--seconds', type=float, default=20.0, help='data phase per fault kind')
     parser.add_argument('--rate', type=float, default=30.0)
-    parser.add_argument('--drop', type=float, default=0.05)
-    parser.add_argument('--corrupt', type=float, default=0.02)
-    parser.add_argument('--unplugs', type=int, default=5)
-    parser.add_argument('--unplug-s', type=float, default=1.0)
+    parser.add_argument('--unplugs', type=int, default=3, help='1 s unplugs per fault kind')
+    parser.add_argument('--trials', type=int, default=50, help='Ctrl-C/SIGTERM trials per kind')
+    parser.add_argument('--kinds', default='', help='comma-separated subset of: '
+                        + ', '.join(FAULT_KINDS))
+    parser.add_argument('--driver-path', default='', help='PYTHONPATH entries put first for the '
+                        'follower process (to measure another checkout of the driver)')
+    parser.add_argument('--seed', type=int, default=1)
     args = parser.parse_args()
+    kinds = [k.strip() for k in args.kinds.split(',') if k.strip()] or list(FAULT_KINDS)
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown:
+        parser.error(f'unknown fault kind(s) {unknown}; known: {", ".join(FAULT_KINDS)}')
     # A domain of its own: other graphs on this machine publish joint_states and /diagnostics too.
     os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(101, 200))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-
-    work = tempfile.mkdtemp(prefix='follower_bench_')
-    calibration = example_calibration()
-    save_calibration(f'{work}/follower.json', calibration)
-    bus = EmulatedBus(f'{work}/ttyFOLLOWER', calibrated_servos(calibration).values(),
-                      Faults(args.drop, args.corrupt), seed=1).start()
-    received, reports = [], []
-    rclpy.init()
-    node = rclpy.create_node('follower_benchmark')
-    node.create_subscription(JointState, 'joint_states',
-                             lambda _: received.append(time.monotonic()), qos.SENSOR_RELIABLE)
-    node.create_subscription(DiagnosticArray, '/diagnostics',
-                             lambda m: reports.extend(
-                                 {v.key: v.value for v in s.values} for s in m.status
-                                 if s.name == 'follower: feetech bus'), qos.COMMANDS)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    executable = os.path.join(get_package_prefix('so101_driver'), 'lib', 'so101_driver',
-                              'follower')
-    follower = subprocess.Popen([executable, '--ros-args', '-p', f'port:={bus.link_path}',
-                                 '-p', f'calibration_file:={work}/follower.json',
-                                 '-p', f'rate_hz:={args.rate}'],
-                                stdout=open(f'{work}/follower.log', 'w'), stderr=subprocess.STDOUT)
+    print('command:', ' '.join(sys.argv), flush=True)
+    bench = Bench(args)
+    rows = {}
     try:
-        while not received:
-            time.sleep(0.05)
-        time.sleep(1.0)
-        start, cpu_start, first = time.monotonic(), cpu_seconds(follower.pid), reports[-1]
-        time.sleep(args.seconds)
-        end, cpu_end, last = time.monotonic(), cpu_seconds(follower.pid), reports[-1]
-        ticks = int(last['ticks']) - int(first['ticks'])
-        published = int(last['joint_states_published']) - int(first['joint_states_published'])
-        in_window = [t for t in received if start <= t < end]
-        per_second = [sum(1 for t in in_window if start + k <= t < start + k + 1)
-                      for k in range(int(args.seconds))]
-        print(f'faults: {args.drop:.0%} replies lost, {args.corrupt:.0%} corrupted '
-              f'(emulator: {bus.counters.dropped} lost, {bus.counters.corrupted} corrupted of '
-              f'{bus.counters.replies + bus.counters.dropped} replies)')
-        print(f'ticks that published joint_states: {published / ticks:.4f} ({published} of '
-              f'{ticks} node ticks, from its /diagnostics)')
-        print(f'joint_states received / nominal: {len(in_window) / (args.seconds * args.rate):.4f} '
-              f'({len(in_window)} of {args.seconds * args.rate:.0f} ticks in {args.seconds:g} s); '
-              f'worst second {min(per_second)}/{args.rate:g}')
-        print(f'follower CPU: {(cpu_end - cpu_start) / (end - start):.1%} of one core')
-        resumes = []
-        for _ in range(args.unplugs):
-            bus.unplug()
-            time.sleep(args.unplug_s)
-            bus.plug(power_cycled=True)
-            back = time.monotonic()
-            while not [t for t in received if t > back] and time.monotonic() < back + 10:
-                time.sleep(0.005)
-            after = [t for t in received if t > back]
-            resumes.append(after[0] - back if after else float('inf'))
-            time.sleep(1.0)
-        print(f'publishing resumed after a {args.unplug_s:g} s unplug (with the faults on) in '
-              f'{", ".join(f"{r:.3f}" for r in resumes)} s (max {max(resumes):.3f} s)')
+        for name in kinds:
+            started = time.monotonic()
+            rows[name] = bench.run_kind(name, *FAULT_KINDS[name])
+            print(f'[{name}] done in {time.monotonic() - started:.0f} s: {rows[name]}',
+                  flush=True)
     finally:
-        follower.send_signal(signal.SIGINT)
-        follower.wait(timeout=15)
-        executor.shutdown()
-        spinner.join(timeout=5)
-        node.destroy_node()
-        rclpy.try_shutdown()
-        bus.stop()
-    print(open(f'{work}/follower.log').read().strip().splitlines()[-1])
+        bench.probe.close()
+        print_table(rows)
 
 
 if __name__ == '__main__':

@@ -21,8 +21,15 @@ def main(argv=None):
                                               'with example values if it does not exist')
     parser.add_argument('--drop', type=float, default=0.0, help='probability a reply is lost')
     parser.add_argument('--corrupt', type=float, default=0.0, help='probability of a bad checksum')
+    parser.add_argument('--fault', action='append', default=[], metavar='NAME=VALUE',
+                        help='any other field of emulator.Faults, e.g. foreign_id=0.02 or '
+                             'silence=0.01 (repeatable)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
+    try:
+        faults = Faults(args.drop, args.corrupt, **dict(_fault(f) for f in args.fault))
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
     calibration = example_calibration()
     if args.calibration:
         if os.path.exists(args.calibration):
@@ -30,7 +37,7 @@ def main(argv=None):
         else:
             save_calibration(args.calibration, calibration)
     servos = calibrated_servos(calibration)
-    bus = EmulatedBus(args.link, servos.values(), Faults(args.drop, args.corrupt), args.seed)
+    bus = EmulatedBus(args.link, servos.values(), faults, args.seed)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with bus:
@@ -39,8 +46,17 @@ def main(argv=None):
             done.wait()
         except KeyboardInterrupt:
             pass
-    print(f'requests {bus.counters.requests}, replies {bus.counters.replies}, dropped '
-          f'{bus.counters.dropped}, corrupted {bus.counters.corrupted}')
+    print(bus.counters)
+
+
+def _fault(text: str):
+    name, sep, value = text.partition('=')
+    if not sep:
+        raise ValueError(f'--fault {text!r}: expected NAME=VALUE')
+    try:
+        return name, float(value)
+    except ValueError:
+        raise ValueError(f'--fault {name}: {value!r} is not a number') from None
 
 
 if __name__ == '__main__':

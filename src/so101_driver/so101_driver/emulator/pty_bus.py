@@ -5,10 +5,8 @@ The driver opens `link_path` (a symlink to the pty's slave side, like a udev ali
 the pty and removes the link, so the driver sees the same errors as a yanked USB cable: failed
 reads/writes on the open port, then "no such file" until the device is back.
 """
-import dataclasses
 import heapq
 import os
-import random
 import select
 import threading
 import time
@@ -16,16 +14,10 @@ import tty
 from typing import Dict, Iterable, List, NamedTuple, Optional
 
 from so101_driver.emulator import protocol
+from so101_driver.emulator.faults import BusCounters, FaultInjector, Faults
 from so101_driver.emulator.servo import EmulatedServo
 
-
-@dataclasses.dataclass
-class Faults:
-    """Per-reply fault probabilities; change them at any time while the bus runs."""
-    drop_reply: float = 0.0      # the reply never comes ("There is no status packet")
-    corrupt_reply: float = 0.0   # the reply's checksum is wrong ("Incorrect status packet")
-    delay_reply: float = 0.0     # the reply comes late by `delay_s`
-    delay_s: float = 0.02
+__all__ = ['BusCounters', 'EmulatedBus', 'Faults', 'WriteRecord']
 
 
 class WriteRecord(NamedTuple):
@@ -34,17 +26,6 @@ class WriteRecord(NamedTuple):
     address: int
     data: bytes
     instruction: str   # 'write' or 'sync_write'
-
-
-@dataclasses.dataclass
-class BusCounters:
-    requests: int = 0
-    replies: int = 0
-    dropped: int = 0
-    corrupted: int = 0
-    delayed: int = 0
-    bad_request_bytes: int = 0
-    unplugs: int = 0
 
 
 class EmulatedBus:
@@ -56,7 +37,7 @@ class EmulatedBus:
         self.servos: Dict[int, EmulatedServo] = {s.servo_id: s for s in servos}
         self.faults = faults or Faults()
         self.counters = BusCounters()
-        self._random = random.Random(seed)
+        self._injector = FaultInjector(self.counters, seed)
         self._writes: List[WriteRecord] = []
         self._writes_lock = threading.Lock()
         self._master: Optional[int] = None
@@ -107,6 +88,10 @@ class EmulatedBus:
             for servo in self.servos.values():
                 servo.power_cycle()
         self._run_command('plug')
+
+    def go_silent(self, seconds: float) -> None:
+        """From now on, for `seconds`, the servos neither hear requests nor send replies."""
+        self._injector.silent_until = time.monotonic() + seconds
 
     @property
     def plugged(self) -> bool:
@@ -167,7 +152,8 @@ class EmulatedBus:
                 buffer.clear()
             if self._master is not None and self._master in readable:
                 try:
-                    buffer += os.read(self._master, 4096)
+                    buffer += self._injector.request_bytes(self.faults,
+                                                           os.read(self._master, 4096))
                 except (BlockingIOError, InterruptedError):
                     pass  # select saw a state change (the driver opened or closed), not data
                 packets, skipped = protocol.parse(buffer)
@@ -188,6 +174,8 @@ class EmulatedBus:
             self._command_done.notify_all()
 
     def _handle(self, packet: protocol.Instruction):
+        if not self._injector.admits(self.faults, time.monotonic()):
+            return
         self.counters.requests += 1
         for reply in self._execute(packet):
             self._reply(reply)
@@ -237,25 +225,20 @@ class EmulatedBus:
                                             bytes(data), instruction))
 
     def _reply(self, reply: bytes):
-        faults, draw = self.faults, self._random.random
-        if draw() < faults.drop_reply:
-            self.counters.dropped += 1
-            return
-        if draw() < faults.corrupt_reply:
-            self.counters.corrupted += 1
-            reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
-        if draw() < faults.delay_reply:
-            self.counters.delayed += 1
-            self._sequence += 1
-            heapq.heappush(self._pending, (time.monotonic() + faults.delay_s, self._sequence,
-                                           reply))
-            return
-        self._send(reply)
+        now = time.monotonic()
+        for send_at, data in self._injector.replies(self.faults, reply, list(self.servos), now):
+            if send_at <= now:
+                self._send(data)
+            else:
+                self._sequence += 1
+                heapq.heappush(self._pending, (send_at, self._sequence, data))
 
     def _send_due(self):
         now = time.monotonic()
         while self._pending and self._pending[0][0] <= now:
-            self._send(heapq.heappop(self._pending)[2])
+            late = heapq.heappop(self._pending)[2]
+            if now >= self._injector.silent_until:  # a silence swallows late replies too
+                self._send(late)
 
     def _send(self, data: bytes):
         if self._master is None:
