@@ -103,7 +103,7 @@ def graph_jitter(seconds: float, nice: int) -> None:
 
     from hilserl_bringup.runner import Graph
     from hilserl_common import qos
-    from hilserl_common.records import read_records
+    from hilserl_common.run_layout import RunLayout
     from hilserl_interfaces.msg import PolicyWeights, Transition
 
     directory = tempfile.mkdtemp(prefix='actor_loop_')
@@ -166,7 +166,7 @@ def graph_jitter(seconds: float, nice: int) -> None:
           f'{percentiles_ms(periods)}; {np.sum(periods > 1.5 * NOMINAL_PERIOD_S)} periods over '
           f'150 ms', flush=True)
     print(f'loop jitter |period - 100 ms|: {percentiles_ms(jitter)}', flush=True)
-    episodes = [r for r in read_records(os.path.join(directory, 'episodes.jsonl'))
+    episodes = [r for r in RunLayout(directory).episodes('train')
                 if r['policy_version'] == 1]
     if episodes:
         reported = [r['loop_jitter_p99_ms'] for r in episodes]

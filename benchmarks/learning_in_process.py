@@ -1,72 +1,38 @@
-"""Sample efficiency of HIL-SERL on the simulated cell, in one process and without ROS: the same
-plain-Python parts the nodes wrap (SimulatedCell, IK reset, EpisodeLoop, SimulatedOperator,
-Learner, Policy), stepped in lockstep with `--utd` critic updates per environment step. With no
-graph sharing the CPU, variants can be compared at a fixed update budget; this is how the
-defaults of config/learner.yaml and the operator section of config/sim.yaml were chosen.
+"""Sample efficiency of HIL-SERL on the simulated cell, in one process and without ROS: the actor
+node's own episode code (ActorSession) on a SimulatedCell stepped in lockstep with a learner that
+does exactly `--utd` critic updates per env step (hilserl_bringup.in_process). With no graph
+sharing the CPU, variants compare at a fixed update budget. Rewards are the simulation's own
+success, so the reward classifier's errors are left out.
 
-    source scripts/env.sh && python benchmarks/learning_in_process.py --demos runs/sim/demos
-        [--episodes 60] [--utd 2] [--eval-every 20] [--eval-episodes 20]
-        [--set learner.bc_weight=0] [--set operator.correction_steps=8] [--no-demos]
-        [--operator-off]
+The diagnostic ladder, one command per rung:
+    (a) privileged state, simulation reward: the learner itself (>= 90% within 100 episodes)
+        python benchmarks/learning_in_process.py --privileged-state --episodes 100
+    (b) images, simulation reward: what the policy can see (>= 80% within 300 episodes)
+        python benchmarks/learning_in_process.py --episodes 300
+    (c) images, classifier AND gate reward: the main job, scripts/train_sim
 
-Prints the training success and intervention rate every 10 episodes and the deterministic
-evaluation success (a separate cell with its own seeds, operator off) at every round. Rewards
-are the simulation's privileged success, so the reward classifier's errors are left out.
-Demos are the bags a main job recorded (`<output_dir>/demos/episode_*`).
-A 60-episode run takes ~10 min on one core of the 2-core development machine.
+    source scripts/env.sh && python benchmarks/learning_in_process.py
+        [--demos runs/sim/demos] [--no-demos] [--operator-off] [--episodes 60] [--utd 2]
+        [--eval-every 20] [--eval-episodes 20] [--set learner.bc_weight=0] [--output-dir DIR]
+
+Prints the training success and intervention rate every 10 episodes and each deterministic
+evaluation round (the simulation's success, operator off). Records go to --output-dir in the
+layout of a graph run: `python -m hilserl_bringup.report DIR` plots them.
 """
 import argparse
 import glob
+import logging
 import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 
-from hilserl_actor.config import ActorConfig
-from hilserl_actor.episode import EpisodeLoop, Snapshot
-from hilserl_bringup.graph import GRAPH_ARGUMENTS, GRAPHS
-from hilserl_common.config import fields, from_dict, load_yaml_section
-from hilserl_learner.config import LearnerConfig
-from hilserl_learner.demos.loader import DemoSettings, load_demos
-from hilserl_learner.policy.policy import Policy
-from hilserl_learner.replay.buffer import Transition
-from hilserl_learner.training.learner import Learner
-from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.operator import OperatorConfig, SimulatedOperator
-from so101_kinematics.kinematics import Kinematics, KinematicsConfig
-from so101_kinematics.reset import ResetConfig, ik_reset
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / 'config'
-# The plain config classes built here, by the node whose parameters they are part of.
-CONFIG_CLASSES = {'learner': ('learner', LearnerConfig), 'operator': ('operator', OperatorConfig),
-                  'sim': ('sim', CellConfig), 'actor': ('actor', ActorConfig),
-                  'kinematics': ('kinematics', KinematicsConfig), 'reset': ('actor', ResetConfig)}
-
-
-def parameter_files() -> dict:
-    """Node name -> the parameter files the train graph gives it, in order (graph.py)."""
-    defaults = {argument.name: argument.default for argument in GRAPH_ARGUMENTS['train']}
-    return {spec.name: spec.params_files for spec in GRAPHS['train'](defaults)}
-
-
-def build(name: str, overrides: dict, **fixed):
-    """A config class from the node's parameter files + --set values, keeping only its fields
-    (the files also hold node parameters these plain classes do not have)."""
-    node, config_class = CONFIG_CLASSES[name]
-    values = {}
-    for file_name in parameter_files()[node]:
-        values.update(load_yaml_section(str(CONFIG_DIR / file_name), node))
-    values.update(overrides.get(name, {}))
-    values.update(fixed)
-    known = {f.name for f in fields(config_class)}
-    return from_dict(config_class, {k: v for k, v in values.items() if k in known},
-                     f'{name} configuration')
+from hilserl_bringup.in_process import CONFIG_CLASSES, InProcessRun, InProcessSettings
+from hilserl_common.run_layout import RunLayout
 
 
 def parse_sets(items):
@@ -81,95 +47,31 @@ def parse_sets(items):
     return overrides
 
 
-class InProcessRun:
-    def __init__(self, args):
-        overrides = parse_sets(args.set)
-        self.utd = args.utd
-        self.learner = Learner(build('learner', overrides, run_dir=tempfile.mkdtemp(),
-                                     utd_ratio=args.utd))
-        self.actor_config = build('actor', overrides, reward_source='sim', mode='train')
-        self.kinematics = Kinematics(build('kinematics', overrides))
-        self.reset_config = build('reset', overrides)
-        self.operator = SimulatedOperator(self.kinematics, build(
-            'operator', overrides, mode='off' if args.operator_off else 'corrections'))
-        self.train_cell = SimulatedCell(build('sim', overrides, seed=1))
-        self.eval_cell = SimulatedCell(build('sim', overrides, seed=1000))
-        self.loop = EpisodeLoop(self.actor_config, self.kinematics, self.act)
-        self.rng = np.random.default_rng(0)
-        self.policy = None
-        self.clock_s = 0.0  # one clock across episodes, as a node's
-        self.episode_id = 0
-        if not args.no_demos:
-            self.add_demos(args.demos)
+class Progress(logging.Logger):
+    """The session's log, quiet but for evaluation rounds, plus a line every 10 episodes."""
 
-    def add_demos(self, folder: str):
-        bags = sorted(glob.glob(os.path.join(folder, 'episode_*')))
-        if not bags:
-            sys.exit(f'no demo bags (episode_*) in {folder}: run the main job\'s demos stage '
-                     'first, or pass --no-demos')
-        config = self.learner.config
-        settings = DemoSettings(self.actor_config.control_rate_hz, self.actor_config.action_scale,
-                                self.actor_config.gripper_change_threshold_rad)
-        demos = load_demos(bags, config.demo_cache_dir, settings)
-        self.learner.add_demos(demos)
-        print(f'{len(bags)} demo bags, {len(demos)} transitions', flush=True)
+    def __init__(self, layout: RunLayout, learner):
+        super().__init__('in_process')
+        self.layout, self.learner = layout, learner
+        self.started = time.monotonic()
+        self.reported = 0
 
-    def act(self, state, image, deterministic):
-        if self.policy is None:  # before the first update, as the actor before any weights
-            return self.rng.uniform(-1, 1, 3), int(self.rng.integers(0, 3))
-        return self.policy.act(state, image, deterministic)
+    def info(self, text, *args, **kwargs):
+        if text.startswith('evaluation:'):
+            print(f'  {text}', flush=True)
+        episodes = self.layout.episodes('train')
+        if len(episodes) >= self.reported + 10:
+            self.reported = len(episodes) // 10 * 10
+            recent = episodes[self.reported - 10:self.reported]
+            print(f'episode {self.reported}: training success (last 10) '
+                  f'{np.mean([r["success"] for r in recent]):.0%}, interventions '
+                  f'{np.mean([r["intervention_rate"] for r in recent]):.0%}, critic updates '
+                  f'{self.learner.optimization_step}, '
+                  f'{time.monotonic() - self.started:.0f} s', flush=True)
 
-    def episode(self, cell: SimulatedCell, evaluate: bool):
-        cell.reset()
-        ik_reset(self.kinematics, self.reset_config, cell.joint_positions,
-                 cell.set_joint_targets, lambda: cell.step(0.1), self.rng)
-        self.loop.begin(cell.joint_positions(), evaluate=evaluate)
-        if not evaluate:
-            self.operator.new_episode()
-        period = 1.0 / self.actor_config.control_rate_hz
-        while True:
-            joints = cell.joint_positions()
-            lead = None if evaluate else self.operator.tick(joints, cell.cube_position())
-            now = self.clock_s
-            snapshot = Snapshot(now, joints, now, cell.render(), now, cell.grasp_info().success,
-                                now, None if lead is None else lead.leader_joints,
-                                bool(lead is not None and lead.intervention))
-            result = self.loop.step(snapshot)
-            if result.transition is not None and not evaluate:
-                self.learn(result.transition)
-            if result.command is not None:
-                cell.set_joint_targets(result.command)
-            if result.done:
-                break
-            cell.step(period)
-            self.clock_s += period
-        self.operator.episode_ended()
-        return self.loop.summary
-
-    def learn(self, t):
-        self.learner.submit(Transition(t.state, t.image, t.action, t.gripper_action, t.reward,
-                                       t.next_state, t.next_image, t.terminated, t.truncated,
-                                       t.is_intervention), 'in_process', self.episode_id)
-        self.learner.ingest()
-        while self.learner.train_step():
-            pass
-
-    def refresh_policy(self):
-        if self.learner.optimization_step == 0:
-            return
-        weights = self.learner.snapshot_weights()
-        if self.policy is None:
-            self.policy = Policy.from_weights(weights.data, weights.sha256)
-        else:
-            self.policy.load_weights(weights.data, weights.sha256)
-
-    def close(self):
-        self.train_cell.close()  # GL contexts: before the interpreter tears EGL down
-        self.eval_cell.close()
-
-    def evaluate(self, episodes: int) -> float:
-        return float(np.mean([self.episode(self.eval_cell, True).success
-                              for _ in range(episodes)]))
+    def warning(self, text, *args, **kwargs):
+        if not text.startswith('episode paused'):
+            print(f'  warning: {text}', flush=True)
 
 
 def main():
@@ -177,40 +79,34 @@ def main():
     parser.add_argument('--demos', default='runs/sim/demos', help='folder of demo bags')
     parser.add_argument('--no-demos', action='store_true')
     parser.add_argument('--operator-off', action='store_true', help='no corrections')
+    parser.add_argument('--privileged-state', action='store_true',
+                        help='rung (a): append the cube\'s offset from the EE to the state')
     parser.add_argument('--episodes', type=int, default=60)
-    parser.add_argument('--utd', type=int, default=2, help='critic updates per env step (a '
-                        '2-core CPU running the graph manages ~2)')
+    parser.add_argument('--utd', type=int, default=2, help='critic updates per env step')
     parser.add_argument('--eval-every', type=int, default=20)
     parser.add_argument('--eval-episodes', type=int, default=20)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--output-dir', default='', help='records (default: a temporary one)')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help=f'a parameter of {", ".join(CONFIG_CLASSES)}')
     args = parser.parse_args()
     torch.set_num_threads(1)
-    run = InProcessRun(args)
+    demos = [] if args.no_demos else sorted(glob.glob(os.path.join(args.demos, 'episode_*')))
+    if not args.no_demos and not demos:
+        sys.exit(f'no demo bags (episode_*) in {args.demos}: run the main job\'s demos stage '
+                 'first, or pass --no-demos')
+    output_dir = args.output_dir or tempfile.mkdtemp(prefix='in_process_')
+    settings = InProcessSettings(output_dir, args.utd, privileged_state=args.privileged_state,
+                                 operator_off=args.operator_off, demos=demos,
+                                 eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                                 seed=args.seed)
+    run = InProcessRun(settings, parse_sets(args.set), log=logging.getLogger('quiet'))
+    run.session.log = Progress(RunLayout(output_dir), run.learner)
+    print(f'records in {output_dir}; {len(run.learner.demo)} demo transitions', flush=True)
     try:
-        train_and_evaluate(run, args)
+        run.train(args.episodes)
     finally:
         run.close()
-
-
-def train_and_evaluate(run: InProcessRun, args):
-    start = time.monotonic()
-    successes, interventions = [], []
-    for episode in range(1, args.episodes + 1):
-        run.episode_id = episode
-        summary = run.episode(run.train_cell, evaluate=False)
-        successes.append(summary.success)
-        interventions.append(summary.intervention_rate)
-        run.refresh_policy()
-        if episode % 10 == 0:
-            print(f'episode {episode}: training success (last 10) {np.mean(successes[-10:]):.0%}, '
-                  f'interventions {np.mean(interventions[-10:]):.0%}, critic updates '
-                  f'{run.learner.optimization_step}, {time.monotonic() - start:.0f} s',
-                  flush=True)
-        if episode % args.eval_every == 0 or episode == args.episodes:
-            rate = run.evaluate(args.eval_episodes)
-            print(f'  evaluation after {episode} episodes: {rate:.0%} of {args.eval_episodes}',
-                  flush=True)
 
 
 if __name__ == '__main__':

@@ -7,11 +7,12 @@ follower mirrors the leader (rate-limited) and the stored action is the operator
 policy's action space, flagged as an intervention.
 """
 import dataclasses
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Protocol, Tuple
 
 import numpy as np
 
 from hilserl_actor.config import ActorConfig
+from hilserl_common.transition import Transition
 from so101_kinematics.action_space import (GripperAction, action_to_ee_delta, ee_delta_to_action,
                                            gripper_target, quantise_gripper)
 from so101_kinematics.ee_control import EEController
@@ -19,8 +20,14 @@ from so101_kinematics.kinematics import Kinematics, check_joints
 from so101_kinematics.model import GRIPPER_INDEX
 from so101_kinematics.proprioception import ProprioceptionTracker
 
-# policy(state (18,), image (128,128,3) uint8, deterministic) -> (EE action (3,), gripper 0/1/2)
-Policy = Callable[[np.ndarray, np.ndarray, bool], Tuple[np.ndarray, int]]
+class ActingPolicy(Protocol):
+    """What the loop acts with (hilserl_actor.policy_client.PolicyClient)."""
+    version: int          # the newest weights loaded (0: the initial random policy)
+    acting_version: int   # the weights version of the last call
+
+    def __call__(self, state: np.ndarray, image: np.ndarray, deterministic: bool
+                 ) -> Tuple[np.ndarray, int]:
+        """(state (18,), image (128, 128, 3) uint8) -> (EE action (3,), gripper 0/1/2)."""
 
 
 @dataclasses.dataclass
@@ -35,22 +42,8 @@ class Snapshot:
     success_time_s: float = -np.inf
     leader_joints: Optional[np.ndarray] = None
     intervention: bool = False
-
-
-@dataclasses.dataclass
-class Transition:
-    state: np.ndarray
-    image: np.ndarray
-    action: np.ndarray          # (3,) in [-1, 1]
-    gripper_action: int
-    reward: float
-    next_state: np.ndarray
-    next_image: np.ndarray
-    terminated: bool
-    truncated: bool
-    is_intervention: bool
-    step_id: int
-    policy_version: int = 0     # the weights version that chose the action
+    # Simulation diagnostics only: privileged values appended to the proprioceptive state.
+    privileged: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass
@@ -104,7 +97,7 @@ class EpisodeLoop:
     """One arm's episodes. Call `begin(measured_joints)` after each reset, then `step` at the
     control rate until it returns done."""
 
-    def __init__(self, config: ActorConfig, kinematics: Kinematics, policy: Policy):
+    def __init__(self, config: ActorConfig, kinematics: Kinematics, policy: ActingPolicy):
         self.config = config
         self.kinematics = kinematics
         self.policy = policy
@@ -141,6 +134,8 @@ class EpisodeLoop:
             self.summary.paused_steps += 1
             return StepResult(paused=stale)
         state = self.proprioception.update(snapshot.joints, snapshot.joints_time_s)
+        if snapshot.privileged is not None:
+            state = np.concatenate([state, snapshot.privileged]).astype(np.float32)
         self._last_joints_time = snapshot.joints_time_s
         self.summary.step_times_s.append(snapshot.now_s)
         result = StepResult()
@@ -205,7 +200,7 @@ class EpisodeLoop:
         self._was_intervening = intervening
         # New weights may arrive between two steps: the transition completed at the next step
         # carries the version that chose this action (PolicyClient records it while acting).
-        version = getattr(self.policy, 'version' if intervening else 'acting_version', 0)
+        version = self.policy.version if intervening else self.policy.acting_version
         self._pending = _Pending(state, snapshot.image, action, gripper, intervening,
                                  int(version))
         return command

@@ -7,9 +7,8 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
-from hilserl_interfaces.msg import PolicyWeights
 from hilserl_learner.policy.policy import Policy
-from hilserl_learner.policy.weights import FORMAT, WeightsError
+from hilserl_learner.policy.weights import WeightsError
 
 
 class PolicyClient:
@@ -22,13 +21,11 @@ class PolicyClient:
         self._network = None
         self._lock = threading.Lock()
 
-    def load(self, msg: PolicyWeights) -> Optional[str]:
+    def load_bytes(self, data: bytes, sha256: str, version: int) -> Optional[str]:
         """Load broadcast weights (checked against their sha256); the error, or None."""
-        if msg.version <= self.version:
+        if version <= self.version:
             return None  # an old or repeated broadcast
-        if msg.format != FORMAT:
-            return f'unsupported weights format {msg.format!r} (expected {FORMAT!r})'
-        return self._load(bytes(msg.data), msg.sha256)
+        return self._load(data, sha256)
 
     def load_file(self, path: str) -> Optional[str]:
         """Load a policy the learner saved (the same safetensors bytes it broadcasts)."""

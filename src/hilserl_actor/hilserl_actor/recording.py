@@ -4,10 +4,12 @@ messages arrive already serialised (CDR) from raw subscriptions and are written 
 """
 import threading
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from hilserl_actor.labels import record_episode_label
 
 # Relative topic -> message type of a demonstration episode (the same on the real arm and in sim).
 EPISODE_TOPICS = {
@@ -72,7 +74,11 @@ class EpisodeRecorder:
     the bags already there, so a restarted recording never overwrites. Thread-safe: messages
     arrive on several executor threads while the control loop starts and stops episodes."""
 
-    def __init__(self, directory: str, namespace: str, sim: bool):
+    def __init__(self, directory: str, namespace: str, sim: bool,
+                 settle: Callable[[], None] = lambda: None, log: Callable[[str], None] = print):
+        """`settle` runs before a kept episode is closed (so its last messages arrive)."""
+        self.settle = settle
+        self.log = log
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.topics = {**EPISODE_TOPICS, **(SIM_TOPICS if sim else {})}
@@ -103,6 +109,19 @@ class EpisodeRecorder:
         """Wrist frames in the current bag so far: the index the next frame will have."""
         with self._lock:
             return self.current.counts[IMAGE_TOPIC] if self.current else 0
+
+    def keep(self, success_frame: Optional[int]) -> Optional[Path]:
+        """Finish the current episode's bag and label it in labels.yaml (success from frame
+        `success_frame`, None: never)."""
+        self.settle()
+        path = self.stop(keep=True)
+        if path is not None:
+            record_episode_label(path.parent / 'labels.yaml', path.name, success_frame)
+            self.log(f'episode saved: {path} (success from frame {success_frame})')
+        return path
+
+    def discard(self) -> None:
+        self.stop(keep=False)
 
     def stop(self, keep: bool = True) -> Optional[Path]:
         """Finish the current bag; `keep=False` throws it away (re-record)."""

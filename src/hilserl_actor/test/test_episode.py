@@ -43,6 +43,17 @@ class KinematicArm:
             self.joints = np.array(command, dtype=float)
 
 
+class ScriptedPolicy:
+    """A policy given as a function, before any learned weights (version 0)."""
+    version = acting_version = 0
+
+    def __init__(self, act):
+        self.act = act
+
+    def __call__(self, state, image, deterministic):
+        return self.act(state, image, deterministic)
+
+
 def run_steps(loop, arm, steps, **snapshot_fields):
     results = []
     for _ in range(steps):
@@ -62,8 +73,8 @@ def run_steps(loop, arm, steps, **snapshot_fields):
 def test_the_ee_never_leaves_the_bounds_whatever_the_policy_outputs(kinematics, bad_action):
     rng = np.random.default_rng(0)
     config = ActorConfig(control_time_s=30.0)
-    loop = EpisodeLoop(config, kinematics,
-                       lambda s, i, d: (bad_action(rng), int(rng.integers(-5, 8))))
+    loop = EpisodeLoop(config, kinematics, ScriptedPolicy(
+        lambda s, i, d: (bad_action(rng), int(rng.integers(-5, 8)))))
     arm = KinematicArm(start_joints(kinematics))
     loop.begin(arm.joints)
     for result in run_steps(loop, arm, 300):
@@ -78,7 +89,7 @@ def test_the_ee_never_leaves_the_bounds_whatever_the_policy_outputs(kinematics, 
 
 
 def test_an_intervention_stores_the_operators_ee_motion(kinematics):
-    loop = EpisodeLoop(ActorConfig(), kinematics, lambda s, i, d: (np.zeros(3), 1))
+    loop = EpisodeLoop(ActorConfig(), kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
     arm = KinematicArm(start_joints(kinematics))
     loop.begin(arm.joints)
     offset = np.array([0.01, -0.006, 0.004])  # the leader's EE is here relative to the follower
@@ -95,7 +106,7 @@ def test_an_intervention_stores_the_operators_ee_motion(kinematics):
 
 def test_the_follower_walks_to_the_leader_without_jumps_and_the_release_is_smooth(kinematics):
     config = ActorConfig()
-    loop = EpisodeLoop(config, kinematics, lambda s, i, d: (np.zeros(3), 1))
+    loop = EpisodeLoop(config, kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
     arm = KinematicArm(start_joints(kinematics))
     loop.begin(arm.joints)
     far_leader = arm.joints + np.array([0.6, -0.3, 0.3, 0.0, 0.0, 0.0])
@@ -110,7 +121,7 @@ def test_the_follower_walks_to_the_leader_without_jumps_and_the_release_is_smoot
 
 
 def test_stale_inputs_pause_the_episode_and_say_why(kinematics):
-    loop = EpisodeLoop(ActorConfig(), kinematics, lambda s, i, d: (np.zeros(3), 1))
+    loop = EpisodeLoop(ActorConfig(), kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
     arm = KinematicArm(start_joints(kinematics))
     loop.begin(arm.joints)
     snapshot = arm.snapshot()
@@ -123,7 +134,7 @@ def test_stale_inputs_pause_the_episode_and_say_why(kinematics):
 
 def test_success_terminates_and_the_time_limit_truncates(kinematics):
     config = ActorConfig(control_time_s=1.0)
-    loop = EpisodeLoop(config, kinematics, lambda s, i, d: (np.zeros(3), 1))
+    loop = EpisodeLoop(config, kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
     arm = KinematicArm(start_joints(kinematics))
     loop.begin(arm.joints)
     results = run_steps(loop, arm, 50)

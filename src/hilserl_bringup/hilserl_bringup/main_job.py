@@ -29,7 +29,7 @@ import yaml
 
 from hilserl_bringup.report import write_report
 from hilserl_bringup.runner import Graph, GraphError
-from hilserl_common.records import read_records
+from hilserl_common.run_layout import RunLayout
 
 STAGES = ('demos', 'classifier', 'train', 'evaluate', 'report')
 ABLATIONS = {
@@ -47,6 +47,7 @@ class MainJob:
     def __init__(self, options):
         self.options = options
         self.out = Path(options.output_dir).resolve()
+        self.layout = RunLayout(self.out)
         self.stop_requested = threading.Event()
         self.started = time.monotonic()
 
@@ -205,7 +206,7 @@ class MainJob:
     def train_overrides(self) -> dict:
         ablation = self.options.ablation
         demos = [] if ablation == 'no_demos' else self.successful_demos()
-        learner_dir = self.out / 'learner'
+        learner_dir = self.layout.learner_dir
         return {
             # resume also from the journal alone: a learner killed before its first
             # checkpoint has stored transitions all the same
@@ -220,10 +221,10 @@ class MainJob:
         }
 
     def train_episodes(self) -> list:
-        return read_records(str(self.out / 'episodes.jsonl'))
+        return self.layout.episodes('train')
 
     def eval_rounds(self) -> list:
-        return read_records(str(self.out / 'eval_rounds.jsonl'))
+        return self.layout.eval_rounds()
 
     def training_finished(self) -> bool:
         rounds = self.eval_rounds()
@@ -244,7 +245,7 @@ class MainJob:
         rounds = self.eval_rounds()
         if rounds:
             text += f', last evaluation {rounds[-1]["success_rate"]:.0%}'
-        stats = read_records(str(self.out / 'learner' / 'learner_stats.jsonl'))
+        stats = self.layout.learner_stats()
         if stats:
             last = stats[-1]
             text += (f', learner {last.get("updates_per_s", 0):.0f} updates/s, UTD '
@@ -262,13 +263,13 @@ class MainJob:
         """The final evaluation: the eval graph (no learner, the operator off), the actor
         acting deterministically with the learner's last saved policy."""
         wanted = self.options.final_eval_episodes
-        policy_file = self.out / 'learner' / 'policy.safetensors'
+        policy_file = self.layout.policy_path
         if not policy_file.exists():
             raise RuntimeError(f'no trained policy at {policy_file}: run the train stage first')
-        before = len(read_records(str(self.out / 'eval_episodes.jsonl')))
+        before = len(self.layout.episodes('eval'))
 
         def evaluated():
-            return len(read_records(str(self.out / 'eval_episodes.jsonl'))) - before
+            return len(self.layout.episodes('eval')) - before
 
         overrides = {'actor': {'eval_episodes': wanted, 'policy_file': str(policy_file)}}
         self.watch(self.graph('eval', overrides), lambda: evaluated() >= wanted,

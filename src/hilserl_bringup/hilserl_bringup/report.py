@@ -16,7 +16,7 @@ matplotlib.use('Agg')  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hilserl_common.records import read_records  # noqa: E402
+from hilserl_common.run_layout import RunLayout  # noqa: E402
 
 MOVING_AVERAGE = 20
 
@@ -27,10 +27,6 @@ def moving_average(values: Sequence[float], window: int = MOVING_AVERAGE) -> np.
     sums = np.cumsum(np.insert(values, 0, 0.0))
     counts = np.minimum(np.arange(1, len(values) + 1), window)
     return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
-
-
-def learner_stats_path(run: Path) -> Path:
-    return run / 'learner' / 'learner_stats.jsonl'
 
 
 def plot_training(run: Path, episodes: List[dict], rounds: List[dict], path: Path):
@@ -104,9 +100,8 @@ class RunLogs:
 
 
 def load_run(run: Path) -> RunLogs:
-    return RunLogs(read_records(str(run / 'episodes.jsonl')),
-                   read_records(str(run / 'eval_rounds.jsonl')),
-                   read_records(str(learner_stats_path(run))))
+    layout = RunLayout(run)
+    return RunLogs(layout.episodes('train'), layout.eval_rounds(), layout.learner_stats())
 
 
 def summarise(run: Path, logs: RunLogs) -> dict:

@@ -21,6 +21,7 @@ from hilserl_common.images import from_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_common.records import append_record
+from hilserl_common.run_layout import LEARNER_STATS
 from hilserl_interfaces.msg import LearnerStats, PolicyWeights, Transition
 from hilserl_learner.config import LearnerConfig
 from hilserl_learner.demos.loader import DemoSettings, load_demos
@@ -28,7 +29,6 @@ from hilserl_learner.ingest.validation import EpisodeBook, InvalidTransition, ch
 from hilserl_learner.policy.weights import FORMAT
 from hilserl_learner.training.learner import Learner, PolicyWeightsSnapshot
 
-STATS_LOG = 'learner_stats.jsonl'
 
 
 class LearnerNode(Node):
@@ -49,7 +49,7 @@ class LearnerNode(Node):
             f'{self.learner.optimization_step}')
         self.episodes = EpisodeBook()
         self.dropped = 0
-        self.stats_path = Path(self.config.run_dir) / STATS_LOG
+        self.stats_path = Path(self.config.run_dir) / LEARNER_STATS
         self.weights_publisher = self.create_publisher(PolicyWeights, '/policy_weights',
                                                        qos.LATCHED)
         self.stats_publisher = self.create_publisher(LearnerStats, '/learner_stats', qos.COMMANDS)
@@ -80,7 +80,7 @@ class LearnerNode(Node):
             transition = check_transition(
                 msg.state, from_msg(msg.image), msg.action, msg.gripper_action, msg.reward,
                 msg.next_state, from_msg(msg.next_image), msg.terminated, msg.truncated,
-                msg.is_intervention)
+                msg.is_intervention, self.config.state_dim)
         except (InvalidTransition, ValueError) as error:
             self._drop(msg, str(error))
             return

@@ -23,6 +23,17 @@ STATE_NAMES = (
     + ['ee.x', 'ee.y', 'ee.z', 'ee.roll', 'ee.pitch', 'ee.yaw'])
 
 
+PRIVILEGED_DIM = 3
+
+
+def privileged_cube_offset(kinematics: Kinematics, joints: Sequence[float],
+                           cube_position: Sequence[float]) -> np.ndarray:
+    """Simulation diagnostics only, never on the real arm: the cube centre minus the EE
+    position (m, base frame), the privileged state appended to the proprioceptive one to tell a
+    learner's failure from the images' (hilserl_bringup.in_process)."""
+    return (np.asarray(cube_position, float) - kinematics.position(joints)).astype(np.float32)
+
+
 def proprioceptive_state(kinematics: Kinematics, joints: Sequence[float],
                          previous_joints: Optional[Sequence[float]], dt_s: float) -> np.ndarray:
     """The 18-dim state (float32). Raises ValueError for joints that are not 6 finite numbers

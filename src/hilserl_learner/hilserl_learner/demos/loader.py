@@ -51,10 +51,14 @@ class DemoSettings:
     control_rate_hz: float = 10.0
     action_scale: float = 0.02
     gripper_change_threshold_rad: float = 0.05
+    # Simulation diagnostics: append the cube's offset from the EE (from sim/grasp_state) to
+    # the state, as hilserl_bringup.in_process does for its privileged-state runs.
+    privileged_state: bool = False
 
     def key(self) -> str:
         return (f'v{CONVERTER_VERSION}-{self.control_rate_hz}-{self.action_scale}-'
-                f'{self.gripper_change_threshold_rad}')
+                f'{self.gripper_change_threshold_rad}' + ('-privileged' if self.privileged_state
+                                                          else ''))
 
 
 def load_demos(paths: Sequence[str], cache_dir: str = '',
@@ -106,6 +110,8 @@ def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
     tracker = ProprioceptionTracker(kinematics, period)
     joints = [np.asarray(q, float) for q in sampled['follower']]
     states = [tracker.update(q) for q in joints]
+    if settings.privileged_state:
+        states = _with_privileged_state(bag, kinematics, joints, states, sampled['grasp_state'])
     positions = [kinematics.position(q) for q in joints]
     images = [_image(msg) for msg in sampled['image']]
     rows: Dict[str, list] = {name: [] for name in list(SCALAR_FIELDS) + ['image', 'next_image']}
@@ -144,6 +150,20 @@ def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
     columns['image'] = np.stack(rows['image'])
     columns['next_image'] = np.stack(rows['next_image'])
     return columns
+
+
+def _with_privileged_state(bag, kinematics, joints, states, grasp_states) -> list:
+    from so101_kinematics.proprioception import privileged_cube_offset
+    first = next((msg for msg in grasp_states if msg is not None), None)
+    if first is None:
+        raise ValueError(f'demo recording {bag} has no sim/grasp_state: privileged state needs '
+                         'a simulated recording')
+    # Ticks before the first grasp state: the cube had not moved yet.
+    grasp_states = [first if msg is None else msg for msg in grasp_states]
+    cubes = [(m.cube_pose.position.x, m.cube_pose.position.y, m.cube_pose.position.z)
+             for m in grasp_states]
+    return [np.concatenate([s, privileged_cube_offset(kinematics, q, c)]).astype(np.float32)
+            for s, q, c in zip(states, joints, cubes)]
 
 
 def _read_streams(bag: Path) -> Dict[str, list]:

@@ -21,10 +21,11 @@ class InvalidTransition(ValueError):
 
 
 def check_transition(state, image, action, gripper_action, reward, next_state, next_image,
-                     terminated: bool, truncated: bool, is_intervention: bool) -> Transition:
+                     terminated: bool, truncated: bool, is_intervention: bool,
+                     state_dim: int = STATE_DIM) -> Transition:
     """A Transition of checked numpy arrays, or InvalidTransition naming the problem."""
-    state = _vector('state', state, STATE_DIM)
-    next_state = _vector('next_state', next_state, STATE_DIM)
+    state = _vector('state', state, state_dim)
+    next_state = _vector('next_state', next_state, state_dim)
     action = _vector('action', action, ACTION_DIM)
     if np.any(np.abs(action) > 1.0 + ACTION_TOLERANCE):
         raise InvalidTransition(f'action {action.tolist()} is outside [-1, 1]')

@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
-from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, STATE_DIM, config_from
+from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, config_from
 from hilserl_learner.networks.sac import (Actor, GripperCritic, ObservationEncoder,
                                           build_backbone)
 from hilserl_learner.policy.weights import WeightsError, deserialize_policy
@@ -29,7 +29,7 @@ class Policy:
         backbone = backbone if backbone is not None else build_backbone(config)
         frozen = not any(p.requires_grad for p in backbone.parameters())
         self.backbone_identity = backbone.identity
-        self.encoder = ObservationEncoder(backbone, STATE_DIM, config.latent_dim,
+        self.encoder = ObservationEncoder(backbone, config.state_dim, config.latent_dim,
                                           config.spatial_features, frozen, config.image_dropout)
         latent = self.encoder.out_features
         self.actor = Actor(latent, config.hidden_dims, ACTION_DIM, config.log_std_min,
@@ -104,7 +104,7 @@ class Policy:
             ) -> Tuple[np.ndarray, int]:
         """(EE action in [-1, 1]^3, gripper command 0/1/2) for one observation. Deterministic
         is the evaluation mode (tanh of the mean); the gripper is always the greedy command."""
-        state_t = torch.as_tensor(np.asarray(state, np.float32).reshape(1, STATE_DIM),
+        state_t = torch.as_tensor(np.asarray(state, np.float32).reshape(1, self.config.state_dim),
                                   device=self.device)
         image_t = torch.as_tensor(np.ascontiguousarray(image)[None], device=self.device)
         latent = self.encoder(state_t, image=image_t, mixing=self._mixing)

@@ -5,11 +5,11 @@ its feature map), so the observation after the last step of an episode is that e
 observation, never the first one of the next episode. `terminated` (no bootstrap) and
 `truncated` (time limit: bootstrap) are kept apart.
 """
-from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from hilserl_common.transition import Transition
 from hilserl_learner.config import ACTION_DIM, IMAGE_SHAPE, STATE_DIM
 
 # Field name -> (per-transition shape, dtype). Images and feature maps come on top.
@@ -32,25 +32,6 @@ FEATURE_FIELDS = ('features', 'next_features')
 FEATURE_DTYPE = np.uint16
 
 
-@dataclass
-class Transition:
-    """One step as the learner stores it (numpy, host memory)."""
-    state: np.ndarray
-    image: np.ndarray               # (128, 128, 3) uint8
-    action: np.ndarray
-    gripper_action: int
-    reward: float
-    next_state: np.ndarray
-    next_image: np.ndarray
-    terminated: bool
-    truncated: bool
-    is_intervention: bool = False
-    gripper_penalty: float = 0.0
-    features: Optional[np.ndarray] = None       # backbone feature maps, when cached
-    next_features: Optional[np.ndarray] = None
-    extra: Dict = field(default_factory=dict)
-
-
 def stack(transitions: Sequence[Transition]) -> Dict[str, np.ndarray]:
     """A list of transitions as a dict of arrays with a leading batch dimension."""
     columns = {name: np.asarray([getattr(t, name) for t in transitions], dtype=dtype)
@@ -67,7 +48,8 @@ class ReplayBuffer:
     """A fixed-capacity ring of transitions; the oldest are overwritten first."""
 
     def __init__(self, capacity: int, feature_shape: Optional[Tuple[int, ...]] = None,
-                 image_shape: Tuple[int, ...] = IMAGE_SHAPE, store_images: bool = True):
+                 image_shape: Tuple[int, ...] = IMAGE_SHAPE, store_images: bool = True,
+                 state_dim: int = STATE_DIM):
         """`feature_shape`: also keep backbone feature maps. `store_images=False` (sensible only
         with features: updates then never read images) keeps a quarter of the memory; the
         journal on disk still has the images."""
@@ -75,8 +57,10 @@ class ReplayBuffer:
         self.feature_shape = tuple(feature_shape) if feature_shape else None
         if not store_images and not self.feature_shape:
             raise ValueError('a replay buffer without images needs feature maps')
-        self.data = {name: np.zeros((capacity,) + shape, dtype)
-                     for name, (shape, dtype) in SCALAR_FIELDS.items()}
+        shapes = {**{name: shape for name, (shape, _) in SCALAR_FIELDS.items()},
+                  'state': (state_dim,), 'next_state': (state_dim,)}
+        self.data = {name: np.zeros((capacity,) + shapes[name], dtype)
+                     for name, (_, dtype) in SCALAR_FIELDS.items()}
         for name in IMAGE_FIELDS if store_images else ():
             self.data[name] = np.zeros((capacity,) + tuple(image_shape), np.uint8)
         if self.feature_shape:

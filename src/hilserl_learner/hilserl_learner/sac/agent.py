@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, STATE_DIM, LearnerConfig
+from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, LearnerConfig
 from hilserl_learner.networks.sac import (Actor, CriticEnsemble, GripperCritic,
                                           ObservationEncoder, build_backbone,
                                           frozen_features_cacheable)
@@ -38,7 +38,7 @@ class SACAgent(nn.Module):
         backbone = backbone if backbone is not None else build_backbone(config)
         frozen = not any(p.requires_grad for p in backbone.parameters())
         self.cached_features = frozen_features_cacheable(config) and frozen
-        self.encoder = ObservationEncoder(backbone, STATE_DIM, config.latent_dim,
+        self.encoder = ObservationEncoder(backbone, config.state_dim, config.latent_dim,
                                           config.spatial_features, frozen, config.image_dropout,
                                           image_matmul_dtype(config.precision, self.device))
         latent = self.encoder.out_features

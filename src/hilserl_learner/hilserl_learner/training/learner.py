@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from hilserl_common.run_layout import POLICY_FILE
 from hilserl_learner.checkpoint.store import load_checkpoint, save_checkpoint
 from hilserl_learner.config import LearnerConfig
 from hilserl_learner.ingest.validation import GripperTogglePenalty
@@ -31,7 +32,6 @@ from hilserl_learner.sac.agent import SACAgent
 
 LOGGER = logging.getLogger(__name__)
 MAX_INGEST_PER_STEP = 64  # transitions stored per loop turn, so updates keep going under load
-POLICY_FILE = 'policy.safetensors'
 FEATURE_CACHE_SIZE = 256  # recent images whose backbone features are kept
 
 
@@ -60,8 +60,10 @@ class Learner:
         # With stored features, updates never read images: the buffers keep only the features
         # (the journal keeps the images on disk).
         images = feature_shape is None
-        self.online = ReplayBuffer(config.online_capacity, feature_shape, store_images=images)
-        self.demo = ReplayBuffer(config.demo_capacity, feature_shape, store_images=images)
+        self.online = ReplayBuffer(config.online_capacity, feature_shape, store_images=images,
+                                   state_dim=config.state_dim)
+        self.demo = ReplayBuffer(config.demo_capacity, feature_shape, store_images=images,
+                                 state_dim=config.state_dim)
         self.fields = training_fields(self.agent.cached_features)
         self.rng = np.random.default_rng(config.seed)
         self.run_dir = Path(config.run_dir)

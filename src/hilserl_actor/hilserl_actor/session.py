@@ -1,0 +1,226 @@
+"""The actor's episodes without ROS: reset, the control-rate loop around EpisodeLoop, the
+operator's marks, evaluation rounds and episode records.
+
+The actor node and the in-process harness (hilserl_bringup.in_process) both run this code; only
+their `ActorIO` differs: ROS topics and services for the node, a SimulatedCell stepped in
+lockstep with a learner for the harness. So figures measured in process are figures of the
+actor node's own episode logic.
+"""
+import time
+from typing import Callable, Optional, Protocol, Tuple
+
+import numpy as np
+
+from hilserl_actor.config import ActorConfig
+from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
+from hilserl_common.records import append_record
+from hilserl_common.run_layout import EPISODE_FILES, RunLayout
+
+OPERATOR_EVENTS = ('success', 'failure', 'rerecord')
+
+
+class ActorIO(Protocol):
+    """What an actor reads from and writes to the robot, the operator and the learner."""
+
+    def wait_step(self) -> None:
+        """Until the next control tick (raises when the actor is stopping)."""
+
+    def stopping(self) -> bool: ...
+
+    def snapshot(self) -> Snapshot:
+        """The newest inputs, `now_s` set to the current time."""
+
+    def sim_success(self) -> Tuple[Optional[bool], float]:
+        """The simulation's own success and its stamp; (None, -inf) without a simulation."""
+
+    def operator_event(self) -> str:
+        """The operator's newest mark since the last call (OPERATOR_EVENTS), or ''."""
+
+    def reset(self) -> bool:
+        """Scene and arm reset before an episode; False: not possible now, try again."""
+
+    def command(self, joints: np.ndarray) -> None: ...
+
+    def send_transition(self, transition: Transition, episode_id: int) -> None: ...
+
+    def episode_finished(self, record: dict) -> None:
+        """Statistics of a finished episode (already written to the run's records)."""
+
+
+class Recorder(Protocol):
+    """Record mode: one recording per episode (hilserl_actor.recording)."""
+
+    def start(self) -> None: ...
+
+    def frames_written(self) -> int: ...
+
+    def keep(self, success_frame: Optional[int]) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class EvaluationSchedule:
+    """Which episodes are evaluations: eval mode's `eval_episodes`, and in train mode a round
+    of `eval_round_episodes` after every `eval_every_episodes` training episodes."""
+
+    def __init__(self, config: ActorConfig, train_episodes: int = 0):
+        self.config = config
+        self.train_episodes = train_episodes
+        self.remaining = config.eval_episodes if config.mode == 'eval' else 0
+        self.round = []
+
+    @property
+    def evaluating(self) -> bool:
+        return self.remaining > 0
+
+    @property
+    def finished(self) -> bool:
+        return self.config.mode == 'eval' and self.remaining == 0
+
+    def episode_done(self, evaluated: bool, record: dict) -> Optional[dict]:
+        """Count an episode; the summary of an evaluation round when this one completed it."""
+        if evaluated:
+            self.remaining -= 1
+            self.round.append(record)
+            return self._finish_round() if self.remaining == 0 else None
+        if self.config.mode == 'train':
+            self.train_episodes += 1
+            every = self.config.eval_every_episodes
+            if every and self.train_episodes % every == 0:
+                self.remaining += self.config.eval_round_episodes
+        return None
+
+    def _finish_round(self) -> dict:
+        records, self.round = self.round, []
+        steps = [r['steps_to_success'] for r in records if r['success']]
+        mean_steps = float(np.mean(steps)) if steps else None
+        return {'after_train_episodes': self.train_episodes, 'episodes': len(records),
+                'success_rate': len(steps) / len(records),
+                'mean_steps_to_success': mean_steps,
+                'mean_time_to_success_s':
+                    mean_steps / self.config.control_rate_hz if steps else None,
+                'policy_version': records[-1]['policy_version'], 'wall_time': time.time()}
+
+
+class ActorSession:
+    """One actor's run: `run_episode()` until it returns False (evaluation done, stopping)."""
+
+    def __init__(self, config: ActorConfig, loop: EpisodeLoop, io: ActorIO, log,
+                 recorder: Optional[Recorder] = None, clock: Callable[[], float] = time.monotonic):
+        self.config = config
+        self.loop = loop
+        self.io = io
+        self.log = log  # .info/.warning(text): a logging.Logger or an rclpy logger
+        self.recorder = recorder
+        self.clock = clock
+        self.layout = RunLayout(config.output_dir)
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        # Numbering continues after a restart (the learner sees new episode ids).
+        self.episode_id = sum(len(self.layout.episodes(mode)) for mode in EPISODE_FILES)
+        self.schedule = EvaluationSchedule(config, len(self.layout.episodes('train')))
+        self._last_wait_log = -np.inf
+
+    @property
+    def policy_version(self) -> int:
+        return int(self.loop.policy.version)
+
+    def run_episode(self) -> bool:
+        """One reset + episode; False when the actor is done (evaluation finished, stopping)."""
+        evaluate = self.schedule.evaluating
+        if self.schedule.finished:
+            return False
+        if self.config.mode == 'eval' and self.policy_version == 0:
+            # Evaluating the random initial policy would measure nothing.
+            self._waiting('waiting for policy weights (/policy_weights or policy_file)')
+            self.io.wait_step()
+            return True
+        if not self.io.reset():
+            return not self.io.stopping()
+        self.loop.begin(self.io.snapshot().joints, evaluate)
+        self.io.operator_event()  # a mark made between episodes belongs to none
+        if self.recorder:
+            self.recorder.start()
+        return self._steps(evaluate)
+
+    def _steps(self, evaluate: bool) -> bool:
+        started = self.clock()
+        paused_reason = ''
+        success_frame = None
+        sim_success_seen = False
+        while not self.io.stopping():
+            self.io.wait_step()
+            event = self.io.operator_event()
+            if event == 'rerecord':
+                self.log.info('re-recording: episode discarded')
+                if self.recorder:
+                    self.recorder.discard()
+                return True
+            snapshot = self.io.snapshot()
+            if event == 'success':
+                snapshot.success, snapshot.success_time_s = True, snapshot.now_s
+            sim_success, sim_stamp = self.io.sim_success()
+            if evaluate and self.config.sim:
+                # A policy is measured by what it did, not by what the classifier thought.
+                snapshot.success, snapshot.success_time_s = sim_success, sim_stamp
+            sim_success_seen = sim_success_seen or bool(sim_success)
+            result = self.loop.step(snapshot)
+            if self.recorder and success_frame is None and self.loop.summary.success:
+                success_frame = self.recorder.frames_written()
+            if result.paused:
+                if result.paused != paused_reason:
+                    self.log.warning(f'episode paused: {result.paused}')
+                paused_reason = result.paused
+                continue
+            paused_reason = ''
+            if result.transition is not None and self.config.mode == 'train' and not evaluate:
+                self.io.send_transition(result.transition, self.episode_id)
+            if result.command is not None:
+                self.io.command(result.command)
+            if result.done or event == 'failure':
+                self._finish(evaluate, self.clock() - started,
+                             sim_success_seen if self.config.sim else None, success_frame)
+                return True
+        return False
+
+    def _finish(self, evaluate: bool, duration_s: float, sim_success: Optional[bool],
+                success_frame: Optional[int]) -> None:
+        record = self._record(self.loop.summary, duration_s, evaluate, sim_success)
+        self.io.episode_finished(record)
+        if self.recorder:
+            self.recorder.keep(success_frame)
+        self.episode_id += 1
+        summary = self.schedule.episode_done(evaluate, record)
+        if summary is not None:
+            append_record(str(self.layout.eval_rounds_path), summary)
+            mean_time = summary['mean_time_to_success_s']
+            self.log.info(f'evaluation: {summary["success_rate"]:.0%} success over '
+                          f'{summary["episodes"]} episodes (policy v{summary["policy_version"]}'
+                          f', mean time to success {mean_time or float("nan"):.1f} s)')
+
+    def _record(self, summary: EpisodeSummary, duration_s: float, evaluate: bool,
+                sim_success: Optional[bool]) -> dict:
+        mode = 'eval' if evaluate else self.config.mode
+        record = {'episode': self.episode_id, 'mode': mode,
+                  'return': float(summary.episode_return), 'length': summary.length,
+                  'success': summary.success, 'steps_to_success': summary.steps_to_success,
+                  'intervention_steps': summary.intervention_steps,
+                  'intervention_rate': float(summary.intervention_rate),
+                  'policy_hz': summary.policy_hz(),
+                  'loop_jitter_p99_ms': summary.jitter_p99_ms(1.0 / self.config.control_rate_hz),
+                  'policy_version': self.policy_version, 'duration_s': duration_s,
+                  'wall_time': time.time()}
+        if sim_success is not None:  # the simulation's own verdict, next to the reward's
+            record['sim_success'] = sim_success
+        append_record(str(self.layout.episodes_path(mode)), record)
+        self.log.info(
+            f'{mode} episode {self.episode_id}: {"SUCCESS" if summary.success else "failure"} '
+            f'return {summary.episode_return:.1f} length {summary.length} interventions '
+            f'{summary.intervention_rate:.0%} {record["policy_hz"]:.1f} Hz '
+            f'policy v{self.policy_version}')
+        return record
+
+    def _waiting(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_wait_log >= 10.0:
+            self._last_wait_log = now
+            self.log.info(text)

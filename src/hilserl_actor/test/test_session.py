@@ -1,0 +1,166 @@
+"""The actor's session without ROS: evaluation rounds, operator marks and episode records, on an
+arm that follows its commands exactly (the real sim and graph are tested in test_actor_graph and
+hilserl_bringup's in-process test)."""
+import numpy as np
+import pytest
+
+from hilserl_actor.config import ActorConfig
+from hilserl_actor.episode import EpisodeLoop, Snapshot
+from hilserl_actor.session import ActorSession, EvaluationSchedule
+from hilserl_common.run_layout import RunLayout
+from so101_kinematics.kinematics import Kinematics
+
+IMAGE = np.zeros((128, 128, 3), np.uint8)
+
+
+class StillPolicy:
+    version = acting_version = 3
+
+    def __call__(self, state, image, deterministic):
+        return np.zeros(3), 1
+
+
+class KinematicIO:
+    """An ActorIO whose arm is exactly where it was commanded; success after `success_after`
+    steps of an episode (None: never), operator marks given per step."""
+
+    def __init__(self, kinematics, success_after=None, marks=None):
+        middle = (kinematics.lower + kinematics.upper) / 2
+        self.joints = kinematics.inverse([0.25, 0.0, 0.07], middle, max_iterations=200).joints
+        self.success_after = success_after
+        self.marks = dict(marks or {})
+        self.now_s = 0.0
+        self.step = 0
+        self.sent, self.finished = [], []
+
+    def wait_step(self):
+        self.now_s += 0.1
+        self.step += 1
+
+    def stopping(self):
+        return False
+
+    def snapshot(self):
+        success = self.success_after is not None and self.step >= self.success_after
+        return Snapshot(self.now_s, self.joints.copy(), self.now_s, IMAGE, self.now_s, success,
+                        self.now_s)
+
+    def sim_success(self):
+        return False, self.now_s
+
+    def operator_event(self):
+        return self.marks.pop(self.step, '')
+
+    def reset(self):
+        self.step = 0
+        return True
+
+    def command(self, joints):
+        self.joints = np.array(joints, float)
+
+    def send_transition(self, transition, episode_id):
+        self.sent.append((episode_id, transition))
+
+    def episode_finished(self, record):
+        self.finished.append(record)
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, text):
+        self.lines.append(text)
+
+    warning = info
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def start(self):
+        self.calls.append('start')
+
+    def frames_written(self):
+        return 7
+
+    def keep(self, success_frame):
+        self.calls.append(('keep', success_frame))
+
+    def discard(self):
+        self.calls.append('discard')
+
+
+@pytest.fixture(scope='module')
+def kinematics():
+    return Kinematics()
+
+
+def session(kinematics, tmp_path, io, recorder=None, **config):
+    config = ActorConfig(output_dir=str(tmp_path), control_time_s=1.0, **config)
+    return ActorSession(config, EpisodeLoop(config, kinematics, StillPolicy()), io, Log(),
+                        recorder, clock=lambda: io.now_s)
+
+
+def test_a_round_of_evaluation_follows_every_n_training_episodes():
+    schedule = EvaluationSchedule(ActorConfig(eval_every_episodes=2, eval_round_episodes=3))
+    kinds = []
+    for _ in range(7):
+        evaluating = schedule.evaluating
+        kinds.append('eval' if evaluating else 'train')
+        summary = schedule.episode_done(evaluating, {'success': True, 'steps_to_success': 4,
+                                                     'policy_version': 5})
+        if kinds[-1] == 'eval' and not schedule.evaluating:
+            assert summary['episodes'] == 3 and summary['success_rate'] == 1.0
+            assert summary['after_train_episodes'] == 2
+    assert kinds == ['train', 'train', 'eval', 'eval', 'eval', 'train', 'train']
+
+
+def test_eval_mode_is_finished_after_its_episodes():
+    schedule = EvaluationSchedule(ActorConfig(mode='eval', eval_episodes=2))
+    assert schedule.evaluating and not schedule.finished
+    schedule.episode_done(True, {'success': False, 'steps_to_success': None,
+                                 'policy_version': 1})
+    summary = schedule.episode_done(True, {'success': True, 'steps_to_success': 10,
+                                           'policy_version': 1})
+    assert schedule.finished and summary['success_rate'] == 0.5
+    assert summary['mean_time_to_success_s'] == pytest.approx(1.0)
+
+
+def test_training_episodes_send_every_transition_and_write_records(kinematics, tmp_path):
+    io = KinematicIO(kinematics, success_after=4)
+    actor = session(kinematics, tmp_path, io)
+    assert actor.run_episode() and actor.run_episode()
+    records = RunLayout(tmp_path).episodes('train')
+    assert [r['episode'] for r in records] == [0, 1]
+    assert all(r['success'] and r['length'] == 3 for r in records)  # success seen at step 4
+    assert [episode for episode, _ in io.sent] == [0, 0, 0, 1, 1, 1]
+    assert io.sent[2][1].terminated and io.sent[2][1].reward == 1.0
+    assert io.finished == records
+    # A restarted actor numbers on: the learner must never see an episode id twice.
+    assert session(kinematics, tmp_path, KinematicIO(kinematics)).episode_id == 2
+
+
+def test_a_failure_mark_ends_the_episode_and_rerecord_discards_it(kinematics, tmp_path):
+    recorder = Recorder()
+    io = KinematicIO(kinematics, marks={3: 'failure'})
+    actor = session(kinematics, tmp_path, io, recorder, mode='record')
+    assert actor.run_episode()
+    assert RunLayout(tmp_path).episodes('record')[0]['length'] == 2
+    assert recorder.calls == ['start', ('keep', None)]
+    io.marks = {2: 'rerecord'}
+    assert actor.run_episode()
+    assert recorder.calls[-2:] == ['start', 'discard']
+    assert len(RunLayout(tmp_path).episodes('record')) == 1
+    assert io.sent == []  # recordings are not training data for a learner
+
+
+def test_a_success_mark_is_the_reward_and_its_frame_labels_the_recording(kinematics, tmp_path):
+    recorder = Recorder()
+    io = KinematicIO(kinematics, marks={5: 'success'})
+    actor = session(kinematics, tmp_path, io, recorder, mode='record')
+    actor.run_episode()
+    record = RunLayout(tmp_path).episodes('record')[0]
+    assert record['success'] and record['steps_to_success'] == 4
+    assert recorder.calls[-1] == ('keep', 7)
