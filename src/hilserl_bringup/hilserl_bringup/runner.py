@@ -72,10 +72,21 @@ def ros_arguments(spec: NodeSpec, namespace: str, config_dir: str,
     return args
 
 
-def _die_with_parent():
-    # Runs in the child between fork and exec: the kernel sends SIGTERM when the runner dies.
-    libc = ctypes.CDLL('libc.so.6', use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def die_with_parent(parent_pid: int):
+    """A preexec_fn: the kernel sends the child SIGTERM when the runner (`parent_pid`) dies.
+
+    It runs in the child between fork and exec, and the runner can die at any point of it. A
+    death before the prctl sends no signal, so the child checks it is still the runner's; and
+    the child starts with the runner's own SIGTERM handler (which only sets a flag), so a signal
+    before the exec would be swallowed: SIGTERM is made fatal again first."""
+    def preexec():
+        libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        libc.signal.argtypes, libc.signal.restype = (ctypes.c_int, ctypes.c_void_p), ctypes.c_void_p
+        libc.signal(signal.SIGTERM, None)  # SIG_DFL
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+    return preexec
 
 
 class RunningNode:
@@ -85,7 +96,8 @@ class RunningNode:
         self.spec = spec
         self.command = command
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                        stdin=subprocess.DEVNULL,
+                                        preexec_fn=die_with_parent(os.getpid()))
         log = open(log_dir / f'{spec.name}.log', 'ab') if log_dir else None
         self._pump = threading.Thread(target=self._copy_output, args=(log, quiet), daemon=True)
         self._pump.start()

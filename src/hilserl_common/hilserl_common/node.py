@@ -14,7 +14,8 @@ def run(node_class, args=None, executor_factory=None) -> int:
     A ConfigError stops the node with the user-facing message and exit code 2 (no traceback).
     The node's destroy_node() is the place for safety on exit (e.g. torque off): it runs on
     Ctrl-C, SIGTERM and exceptions alike. A node that fails on its own (a worker thread's
-    error) sets `node.exit_code` before shutting the context down, and that is the exit code.
+    error) sets `node.exit_code` before shutting the context down (or in destroy_node, when a
+    safety step there fails), and that is the exit code.
     """
     rclpy.init(args=args)
     node = None
@@ -44,8 +45,10 @@ def run(node_class, args=None, executor_factory=None) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
         if node is not None:
-            code = code or getattr(node, 'exit_code', 0)
             node.destroy_node()
+            # After destroy_node: a safety step that failed there (torque off that could not
+            # be confirmed) must make the exit code non-zero too.
+            code = code or getattr(node, 'exit_code', 0)
         rclpy.try_shutdown()
     return code
 
