@@ -190,9 +190,11 @@ class Bench:
     def torque_trials(self, bus):
         result = {'off': 0, 'on_exit_0': 0, 'on_exit_non_0': 0, 'unconfirmed_exit_non_0': 0,
                   'no_torque_on': 0, 'trials': self.args.trials}
+        torque = lambda: [s.value(reg.TORQUE_ENABLE) for s in bus.servos.values()]
         for trial in range(self.args.trials):
+            for servo in bus.servos.values():  # whatever the last trial left: this one's torque
+                servo.write(reg.TORQUE_ENABLE.address, b'\0')
             follower = self.start_follower(bus)
-            torque = lambda: [s.value(reg.TORQUE_ENABLE) for s in bus.servos.values()]
             if not wait_for(lambda: all(torque()) or follower.poll() is not None, 30) \
                     or follower.poll() is not None:
                 result['no_torque_on'] += 1
@@ -204,6 +206,7 @@ class Bench:
             result['off'] += off
             if not off:
                 result['on_exit_0' if code == 0 else 'on_exit_non_0'] += 1
+                print(f'  trial {trial}: torque left on, exit {code}:\n' + self.log()[-800:])
             elif code != 0:
                 result['unconfirmed_exit_non_0'] += 1
         return result
