@@ -21,9 +21,19 @@ class ArmBusConfig:
                                            'timer (FTDI)', in_range(1.0, 200.0))
     attempts_per_cycle: int = param(3, 'bus read attempts per cycle before the cycle fails',
                                     in_range(1, 10))
-    failures_before_reconnect: int = param(5, 'failed cycles in a row before the port is '
-                                              'reopened', in_range(1, 1000))
-    reconnect_interval_s: float = param(0.25, 'time between reconnection attempts', positive)
+    failures_before_reconnect: int = param(5, 'failed cycles in a row before the servos are '
+                                              'checked again (they may have lost power)',
+                                           in_range(1, 1000))
+    reconnect_interval_s: float = param(0.25, 'time between attempts to reopen a port that '
+                                              'failed (a silent bus is asked every cycle)',
+                                        positive)
+    max_servo_speed_rad_s: float = param(12.0, 'a position reading farther from the last one '
+                                               'than a servo shaft turning this fast could go is '
+                                               'dropped as implausible (an STS3215 turns at most '
+                                               'about 7 rad/s; a hand moving the leader, faster)',
+                                         positive)
+    torque_off_timeout_s: float = param(2.0, 'how long shutdown keeps trying until every servo '
+                                             'confirms torque off', in_range(0.1, 8.0))
     telemetry_period_s: float = param(1.0, 'how often voltage, temperature and load are read '
                                            '(0: never)', non_negative)
 
@@ -33,4 +43,6 @@ class ArmBusConfig:
                            attempts_per_cycle=self.attempts_per_cycle,
                            failures_before_reconnect=self.failures_before_reconnect,
                            reconnect_interval_s=self.reconnect_interval_s,
-                           verify_calibration=self.verify_calibration)
+                           verify_calibration=self.verify_calibration,
+                           max_servo_speed_rad_s=self.max_servo_speed_rad_s,
+                           torque_off_timeout_s=self.torque_off_timeout_s)

@@ -1,25 +1,32 @@
 """A calibrated arm on one Feetech bus that keeps working through a flaky USB link.
 
-Each control cycle reads every joint with bounded retries. After `failures_before_reconnect`
-failed cycles in a row, or at once when the serial device itself fails, the port is closed;
-reconnection is tried every `reconnect_interval_s`: open, ping and check every servo's model,
-check its calibration registers against the file, re-apply the motor setup, and put torque back
-the way the user last asked (goal = present position first, so nothing jumps).
+Each control cycle reads every joint with bounded retries, and keeps only readings the servo can
+have given (`plausibility.py`). After `failures_before_reconnect` failed cycles in a row the arm
+is checked again on the open port, at every cycle until it answers (a silent bus costs no more
+than its silence); when the serial device itself fails the port is closed and reopened every
+`reconnect_interval_s`. Connecting means: every servo's model and calibration registers checked
+against the file, the motor setup applied and read back, and torque put back the way the user
+last asked (goal = present position first, so nothing jumps; `torque.py`).
 """
 import dataclasses
+import math
 import time
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from so101_driver.arm import connection, torque
+from so101_driver.arm.connection import ArmSetupError  # noqa: F401 (part of this module's API)
 from so101_driver.arm.motor_setup import MotorSetup
+from so101_driver.arm.plausibility import PlausibilityFilter
 from so101_driver.calibration import JointMap, MotorCalibration
+from so101_driver.feetech import reads
 from so101_driver.feetech import registers as reg
 from so101_driver.feetech.bus import BusError, FeetechBus, PortGone
 
-
-class ArmSetupError(BusError):
-    """The servos on the bus are not the calibrated arm (wrong model, id, calibration)."""
+# A port that stays open while the arm does not answer for this long is reopened (an adapter
+# can hang without vanishing).
+REOPEN_AFTER_S = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +38,8 @@ class BusSettings:
     failures_before_reconnect: int = 5
     reconnect_interval_s: float = 0.25
     verify_calibration: bool = True
+    max_servo_speed_rad_s: float = 12.0
+    torque_off_timeout_s: float = 2.0
 
 
 class ArmState(NamedTuple):
@@ -46,7 +55,7 @@ class ArmCounters:
     consecutive_failures: int = 0
     connects: int = 0           # successful connections, the first one included
     connect_failures: int = 0
-    disconnects: int = 0
+    disconnects: int = 0        # the arm lost (port failed, or too many failed cycles)
     last_problem: str = ''
 
 
@@ -68,15 +77,26 @@ class ServoArm:
         self.counters = ArmCounters()
         self.torque_wanted = False
         self.torque_on = False
-        self.position: Optional[np.ndarray] = None  # last joints read, rad
+        self.position: Optional[np.ndarray] = None  # last plausible joints read, rad
+        self.telemetry = Telemetry({}, {}, {})
+        self.plausibility = PlausibilityFilter(
+            joint_map.range_min, joint_map.range_max,
+            settings.max_servo_speed_rad_s * reg.TICKS_PER_TURN / (2 * math.pi))
         self._clock = clock
+        self._checked = False  # the servos on the open port are known to be this arm, set up
         self._next_connect = 0.0
+        self._unchecked_since: Optional[float] = None
         self._names = list(joint_map.joint_names)
         self._ids = list(joint_map.servo_ids)
+        self._joint = {servo_id: k for k, servo_id in enumerate(self._ids)}
 
     @property
     def connected(self) -> bool:
-        return self.bus.is_open
+        return self.bus.is_open and self._checked
+
+    @property
+    def names_by_id(self) -> Dict[int, str]:
+        return dict(zip(self._ids, self._names))
 
     # --- cycle --------------------------------------------------------------------------------
 
@@ -90,21 +110,20 @@ class ServoArm:
                 self.counters.failed_cycles += 1
                 return None
         try:
-            answers = self.bus.sync_read(reg.PRESENT_POSITION.address,
-                                         reg.span(reg.PRESENT_POSITION, reg.PRESENT_VELOCITY),
-                                         self._ids, self.settings.attempts_per_cycle)
+            answers = self._read_positions(self.settings.attempts_per_cycle)
         except PortGone as error:
             self._disconnect(str(error))
             self.counters.failed_cycles += 1
             return None
         if len(answers) < len(self._ids):
-            self._cycle_failed(f'no answer from servo(s) '
-                               f'{[i for i in self._ids if i not in answers]}')
+            self._cycle_failed(f'no plausible answer from servo(s) '
+                               f'{[i for i in self._ids if i not in answers]}: '
+                               f'{self.bus.counters.last_error}')
             return None
         self.counters.consecutive_failures = 0
-        ticks = [reg.decode(reg.PRESENT_POSITION, answers[i]) for i in self._ids]
-        speeds = [reg.decode(reg.PRESENT_VELOCITY, answers[i][2:]) for i in self._ids]
-        self.position = self.joint_map.to_radians(ticks)
+        ticks = [reads.POSITION.value(reg.PRESENT_POSITION, answers[i]) for i in self._ids]
+        speeds = [reads.POSITION.value(reg.PRESENT_VELOCITY, answers[i]) for i in self._ids]
+        self._use(ticks)
         return ArmState(self.position, self.joint_map.velocity_to_radians(speeds), fresh)
 
     def write_goals(self, radians) -> bool:
@@ -117,24 +136,27 @@ class ServoArm:
         except PortGone as error:
             self._disconnect(str(error))
             return False
+        except BusError:
+            return False
         return True
 
     def read_telemetry(self) -> Optional[Telemetry]:
-        """Load, voltage and temperature of the servos that answer (one attempt, best effort)."""
+        """Load, voltage and temperature (best effort: a servo that does not answer keeps its
+        last values)."""
         if not self.connected:
             return None
+        span = reads.TELEMETRY
         try:
-            answers = self.bus.sync_read(reg.PRESENT_LOAD.address,
-                                         reg.span(reg.PRESENT_LOAD, reg.PRESENT_TEMPERATURE),
-                                         self._ids)
+            answers = self.bus.sync_read(span.address, span.length, self._ids, attempts=2)
         except PortGone as error:
             self._disconnect(str(error))
             return None
-        named = {name: answers[i] for i, name in zip(self._ids, self._names) if i in answers}
-        return Telemetry(
-            {n: reg.decode(reg.PRESENT_VOLTAGE, a[2:]) / 10 for n, a in named.items()},
-            {n: float(reg.decode(reg.PRESENT_TEMPERATURE, a[3:])) for n, a in named.items()},
-            {n: reg.decode(reg.PRESENT_LOAD, a) / 10 for n, a in named.items()})
+        for servo_id, data in answers.items():
+            name = self.names_by_id[servo_id]
+            self.telemetry.voltage_v[name] = span.value(reg.PRESENT_VOLTAGE, data) / 10
+            self.telemetry.temperature_c[name] = float(span.value(reg.PRESENT_TEMPERATURE, data))
+            self.telemetry.load_percent[name] = span.value(reg.PRESENT_LOAD, data) / 10
+        return self.telemetry
 
     # --- torque -------------------------------------------------------------------------------
 
@@ -152,119 +174,115 @@ class ServoArm:
         return True, f'torque {"on" if enabled else "off"}'
 
     def shutdown(self) -> bool:
-        """Torque off on every servo (reopening the port once if needed), then close.
+        """Torque off on every servo, confirmed by reading it back (reopening the port if
+        needed, for up to `torque_off_timeout_s`), then close. False if it was not confirmed.
 
-        Never raises: it runs on the way out of the process, whatever went wrong before."""
+        Never raises a bus error: it runs on the way out of the process, whatever went wrong
+        before."""
         self.torque_wanted = False
+        self.torque_on = False
         try:
-            if not self.connected:
-                self.bus.open()
-            self._torque_off()
-            return True
-        except BusError as error:
-            self.counters.last_problem = f'torque off at shutdown failed: {error}'
-            return False
+            unconfirmed = torque.torque_off(self.bus, self._ids,
+                                            self.settings.torque_off_timeout_s, self._clock)
         finally:
             self.bus.close()
+            self._checked = False
+        if unconfirmed:
+            names = ', '.join(f'{i} ({self.names_by_id[i]})' for i in unconfirmed)
+            self.counters.last_problem = (
+                f'torque off not confirmed by servo(s) {names} within '
+                f'{self.settings.torque_off_timeout_s:g} s: {self.bus.counters.last_error}')
+        return not unconfirmed
 
     def _apply_torque(self):
         if self.torque_wanted:
-            self._torque_on()
-        else:
-            self._torque_off()
-
-    def _torque_on(self):
-        # Goal = present position, confirmed servo by servo, before any servo gets torque:
-        # a stale goal register would make the arm jump.
-        ticks = self._read_ticks_strict()
-        for servo_id, tick in zip(self._ids, ticks):
-            self.bus.write(reg.GOAL_POSITION, servo_id, tick)
-        for servo_id in self._ids:
-            self.bus.write(reg.TORQUE_ENABLE, servo_id, 1)
-        self.position = self.joint_map.to_radians(ticks)
-        self.torque_on = True
-
-    def _torque_off(self):
-        # The broadcast reaches every servo at once; the confirmed writes make sure of it.
+            held = torque.torque_on(self.bus, self._ids, self._read_ticks_strict)
+            self._use(held)
+            self.torque_on = True
+            return
         self.torque_on = False
-        self.bus.sync_write(reg.TORQUE_ENABLE, {i: 0 for i in self._ids})
-        for servo_id in self._ids:
-            self.bus.write(reg.TORQUE_ENABLE, servo_id, 0, attempts=5)
+        unconfirmed = torque.torque_off(self.bus, self._ids, timeout_s=0.5, clock=self._clock)
+        if unconfirmed:
+            raise BusError(f'torque off not confirmed by servo(s) {unconfirmed}: '
+                           f'{self.bus.counters.last_error}')
+
+    # --- readings -----------------------------------------------------------------------------
+
+    def _read_positions(self, attempts: int) -> Dict[int, bytes]:
+        def plausible(servo_id, data):
+            ticks = reads.POSITION.value(reg.PRESENT_POSITION, data)
+            return self.plausibility.plausible(self._joint[servo_id], ticks, self._clock())
+        return self.bus.sync_read(reads.POSITION.address, reads.POSITION.length, self._ids,
+                                  attempts, accept=plausible)
+
+    def _read_ticks_strict(self) -> List[int]:
+        answers = self._read_positions(attempts=5)
+        missing = [i for i in self._ids if i not in answers]
+        if missing:
+            raise BusError(f'no plausible position from servo(s) {missing}: '
+                           f'{self.bus.counters.last_error}')
+        return [reads.POSITION.value(reg.PRESENT_POSITION, answers[i]) for i in self._ids]
+
+    def _use(self, ticks: List[int]):
+        """A full, plausible reading becomes the arm's position (and the reference for the
+        next readings' plausibility)."""
+        self.plausibility.accept(ticks, self._clock())
+        self.position = self.joint_map.to_radians(ticks)
 
     # --- connection ---------------------------------------------------------------------------
 
     def _try_connect(self) -> bool:
         now = self._clock()
-        if now < self._next_connect:
-            return False
-        self._next_connect = now + self.settings.reconnect_interval_s
+        if not self.bus.is_open:
+            if now < self._next_connect:
+                return False
+            self._next_connect = now + self.settings.reconnect_interval_s
         try:
-            self.bus.open()
-            self._check_servos()
-            self._apply_setup()
+            if not self.bus.is_open:
+                self.bus.open()
+            blocks = connection.check_servos(self.bus, self._names, self._ids,
+                                             self.calibration, self.settings.verify_calibration)
+            connection.apply_setup(self.bus, self._names, self._ids, self.setup, blocks)
             self._apply_torque()
         except BusError as error:
-            self.bus.close()
-            self.torque_on = False
-            self.counters.connect_failures += 1
-            self.counters.last_problem = f'connecting to {self.settings.port}: {error}'
+            self._connect_failed(error, now)
             return False
+        self._checked = True
+        self._unchecked_since = None
         self.counters.connects += 1
         self.counters.consecutive_failures = 0
         return True
 
+    def _connect_failed(self, error: BusError, now: float):
+        self.torque_on = False
+        self.counters.connect_failures += 1
+        self.counters.last_problem = f'connecting to {self.settings.port}: {error}'
+        if self._unchecked_since is None:
+            self._unchecked_since = now
+        # A silent bus is asked again at the next cycle on the open port; a port that failed,
+        # a refusal (wrong servo, calibration) or a long silence wait for the reconnect interval.
+        if isinstance(error, (PortGone, ArmSetupError)) or \
+                now - self._unchecked_since > REOPEN_AFTER_S:
+            self.bus.close()
+            self._unchecked_since = None
+
     def _disconnect(self, reason: str):
         self.bus.close()
+        self._lose_arm(reason)
+        self._next_connect = self._clock()  # try again at once: a glitch may already be over
+
+    def _lose_arm(self, reason: str):
+        self._checked = False
         self.torque_on = False
         self.counters.disconnects += 1
         self.counters.last_problem = reason
-        self._next_connect = self._clock()  # try again at once: a glitch may already be over
 
     def _cycle_failed(self, reason: str):
         self.counters.failed_cycles += 1
         self.counters.consecutive_failures += 1
         self.counters.last_problem = reason
         if self.counters.consecutive_failures >= self.settings.failures_before_reconnect:
-            self._disconnect(f'{self.counters.consecutive_failures} failed cycles in a row '
-                             f'({reason}); reconnecting')
-
-    def _check_servos(self):
-        for name, servo_id in zip(self._names, self._ids):
-            try:
-                model = self.bus.ping(servo_id)
-            except PortGone:
-                raise
-            except BusError:
-                raise ArmSetupError(f'servo {servo_id} ({name}) does not answer') from None
-            if model != reg.STS3215_MODEL_NUMBER:
-                raise ArmSetupError(f'servo {servo_id} ({name}) is model {model}, expected '
-                                    f'STS3215 ({reg.STS3215_MODEL_NUMBER})')
-            if self.settings.verify_calibration:
-                self._check_calibration(name, servo_id)
-
-    def _check_calibration(self, name: str, servo_id: int):
-        # LeRobot writes these three registers when it calibrates; if they differ from the file,
-        # the positions read would not mean what the file says.
-        expected = self.calibration[name]
-        for register, value in ((reg.HOMING_OFFSET, expected.homing_offset),
-                                (reg.MIN_POSITION_LIMIT, expected.range_min),
-                                (reg.MAX_POSITION_LIMIT, expected.range_max)):
-            actual = self.bus.read(register, servo_id)
-            if actual != value:
-                raise ArmSetupError(
-                    f'servo {servo_id} ({name}): {register.name} is {actual} but the calibration '
-                    f'file says {value}; recalibrate this arm (lerobot-calibrate) or use its file')
-
-    def _apply_setup(self):
-        for name, servo_id in zip(self._names, self._ids):
-            for register, value in self.setup.settings_for(name):
-                if self.bus.read(register, servo_id) != value:
-                    self.bus.write(register, servo_id, value)
-
-    def _read_ticks_strict(self) -> List[int]:
-        answers = self.bus.sync_read(reg.PRESENT_POSITION.address, reg.PRESENT_POSITION.size,
-                                     self._ids, attempts=5)
-        missing = [i for i in self._ids if i not in answers]
-        if missing:
-            raise BusError(f'no position from servo(s) {missing}')
-        return [reg.decode(reg.PRESENT_POSITION, answers[i]) for i in self._ids]
+            # The servos may have lost power (torque off, setup gone): check them again, on the
+            # port as it is; only a failing device needs it reopened.
+            self._lose_arm(f'{self.counters.consecutive_failures} failed cycles in a row '
+                           f'({reason}); reconnecting')

@@ -2,15 +2,15 @@
 
 Publishes `joint_states` every cycle the arm answered, moves the servos toward `joint_commands`
 within the joint limits and speed limits, offers `torque_enable` and `stop`, and reports bus
-health on /diagnostics. Torque is switched off in destroy_node(), which hilserl_common.node.run
-calls on Ctrl-C, SIGTERM and exceptions alike.
+health on /diagnostics (with each servo's error bits). Torque is switched off in destroy_node(),
+which hilserl_common.node.run calls on Ctrl-C, SIGTERM and exceptions alike; when the servos do
+not confirm it, the node says so and exits with code 1.
 """
 from typing import Optional
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from hilserl_common import qos
-from hilserl_common.diagnostics import status_array
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from rclpy.node import Node
@@ -22,6 +22,7 @@ from so101_driver.arm.goal_limiter import GoalLimiter
 from so101_driver.arm.health import arm_health
 from so101_driver.arm.loading import arm_from_config
 from so101_driver.arm.motor_setup import FOLLOWER
+from so101_driver.diagnostics import health_array
 from so101_driver.follower.commands import CommandError, target_from_command
 from so101_driver.follower.config import FollowerConfig
 
@@ -123,24 +124,29 @@ class FollowerNode(Node):
     # --- reporting and shutdown ---------------------------------------------------------------
 
     def _publish_diagnostics(self):
-        level, message, values = arm_health(self.arm, self._telemetry)
-        values += [('ticks', str(self.ticks)), ('joint_states_published', str(self.published)),
-                   ('commands', str(self.commands)),
-                   ('commands_rejected', str(self.rejected_commands)),
-                   ('stopped', str(self.stopped))]
-        self.diagnostics.publish(status_array(
-            self.get_clock().now().to_msg(), level, 'follower: feetech bus', message,
-            self.config.port, values))
+        health = arm_health(self.arm, self._telemetry)
+        health[0].values.extend([
+            ('ticks', str(self.ticks)), ('joint_states_published', str(self.published)),
+            ('commands', str(self.commands)), ('commands_rejected', str(self.rejected_commands)),
+            ('stopped', str(self.stopped))])
+        self.diagnostics.publish(health_array(self.get_clock().now().to_msg(), 'follower',
+                                              self.config.port, health))
 
     def destroy_node(self):
         if not self._shut_down:
             self._shut_down = True
-            torque_off = self.arm.shutdown()
-            print(f'[follower] torque {"off" if torque_off else "OFF FAILED"} at shutdown; '
-                  f'{self.published}/{self.ticks} cycles published, '
-                  f'{self.arm.counters.connects} connection(s), '
-                  f'{self.arm.bus.counters.failures} bus failures'
-                  + ('' if torque_off else f': {self.arm.counters.last_problem}'), flush=True)
+            confirmed = self.arm.shutdown()
+            summary = (f'{self.published}/{self.ticks} cycles published, '
+                       f'{self.arm.counters.connects} connection(s), '
+                       f'{self.arm.bus.counters.failures} bus failures')
+            if confirmed:
+                print(f'[follower] torque off at shutdown; {summary}; confirmed by every servo',
+                      flush=True)
+            else:
+                # The arm may still hold with torque: say so, and make the exit code say so too.
+                self.exit_code = 1
+                print(f'[follower] torque OFF NOT CONFIRMED at shutdown: '
+                      f'{self.arm.counters.last_problem}; {summary}', flush=True)
         super().destroy_node()
 
 

@@ -10,7 +10,6 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from hilserl_common import qos
-from hilserl_common.diagnostics import status_array
 from hilserl_common.config import ConfigError
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
@@ -22,6 +21,7 @@ from std_msgs.msg import Bool, String
 from so101_driver.arm.health import arm_health
 from so101_driver.arm.loading import arm_from_config
 from so101_driver.arm.motor_setup import LEADER
+from so101_driver.diagnostics import health_array
 from so101_driver.leader.config import LeaderConfig
 from so101_driver.leader.gripper import GripperMapping
 from so101_driver.leader.intervention import InterventionDetector, InterventionThresholds
@@ -129,15 +129,16 @@ class LeaderNode(Node):
             self._telemetry = self.arm.read_telemetry() or self._telemetry
 
     def _publish_diagnostics(self):
-        level, message, values = arm_health(self.arm, self._telemetry)
-        values += [('ticks', str(self.ticks)), ('leader_states_published', str(self.published)),
-                   ('interventions', str(self.interventions)),
-                   ('toggle_on', str(self.detector.toggled))]
-        values += [(f'keys.{type(source).__name__}.{bindings[key]}.presses', str(count))
-                   for source, bindings in self.keys for key, count in source.presses.items()]
-        self.diagnostics.publish(status_array(
-            self.get_clock().now().to_msg(), level, 'leader: feetech bus', message,
-            self.config.port, values))
+        health = arm_health(self.arm, self._telemetry)
+        health[0].values.extend([
+            ('ticks', str(self.ticks)), ('leader_states_published', str(self.published)),
+            ('interventions', str(self.interventions)),
+            ('toggle_on', str(self.detector.toggled))])
+        health[0].values.extend(
+            (f'keys.{type(source).__name__}.{bindings[key]}.presses', str(count))
+            for source, bindings in self.keys for key, count in source.presses.items())
+        self.diagnostics.publish(health_array(self.get_clock().now().to_msg(), 'leader',
+                                              self.config.port, health))
 
     def destroy_node(self):
         if not self._shut_down:
@@ -145,7 +146,13 @@ class LeaderNode(Node):
             for source, _ in self.keys:
                 if hasattr(source, 'close'):
                     source.close()
-            self.arm.shutdown()  # the leader's torque is off already; this makes sure of it
+            # The leader's torque is off already; this makes sure of it.
+            if self.arm.shutdown():
+                print('[leader] torque off at shutdown; confirmed by every servo', flush=True)
+            else:
+                self.exit_code = 1
+                print(f'[leader] torque OFF NOT CONFIRMED at shutdown: '
+                      f'{self.arm.counters.last_problem}', flush=True)
         super().destroy_node()
 
 
