@@ -53,6 +53,7 @@ class EpisodeSummary:
     success: bool = False
     steps_to_success: Optional[int] = None
     intervention_steps: int = 0
+    policy_closes: int = 0      # steps at which the policy (not the operator) chose to close
     paused_steps: int = 0
     step_times_s: List[float] = dataclasses.field(default_factory=list)
 
@@ -175,6 +176,8 @@ class EpisodeLoop:
         self.summary.length += 1
         self.summary.episode_return += reward
         self.summary.intervention_steps += int(pending.is_intervention)
+        self.summary.policy_closes += int(not pending.is_intervention
+                                          and pending.gripper_action == GripperAction.CLOSE)
         if success and not self.summary.success:
             self.summary.success = True
             self.summary.steps_to_success = self.summary.length

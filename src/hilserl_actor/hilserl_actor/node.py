@@ -23,7 +23,8 @@ from hilserl_actor.control_rate import ControlRate
 from hilserl_actor.episode import EpisodeLoop, Snapshot, Transition
 from hilserl_actor.policy_client import PolicyClient
 from hilserl_actor.recording import EpisodeRecorder
-from hilserl_actor.session import ActorSession
+from hilserl_actor.reward_gate import RewardGate, RewardGateConfig
+from hilserl_actor.session import ActorSession, SimState
 from hilserl_common import qos
 from hilserl_common.images import from_msg, to_msg
 from hilserl_common.config import ConfigError
@@ -95,7 +96,7 @@ class ActorNode(Node):
         # The simulation's privileged success: the reward when reward_source is sim; with the
         # classifier as reward it still decides evaluation episodes (a policy is measured by
         # what it did, not by what the classifier thought) and is recorded next to it.
-        self._sim_success = (None, -float('inf'))  # (success, stamp) of the newest grasp_state
+        self._sim_state = None  # SimState of the newest sim/grasp_state
         if self.config.sim or self.config.reward_source == 'sim':
             self.create_subscription(GraspState, 'sim/grasp_state', self._on_grasp_state,
                                      qos.SENSOR_RELIABLE, callback_group=inputs)
@@ -114,7 +115,8 @@ class ActorNode(Node):
         self.rate = ControlRate(self, self.config.control_rate_hz)
         self.session = ActorSession(
             self.config, EpisodeLoop(self.config, self.kinematics, self.policy), self,
-            self.get_logger(), self.recorder)
+            self.get_logger(), self.recorder,
+            gate=RewardGate(load_config(self, RewardGateConfig), self.kinematics))
         # A full garbage collection walks every object (torch, MuJoCo, rclpy: ~100 ms here)
         # with the GIL held and stalled the loop several times a minute; long-lived objects
         # are moved out of its reach (again once a policy is built).
@@ -153,10 +155,14 @@ class ActorNode(Node):
         self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
 
     def _on_grasp_state(self, msg: GraspState):
-        self._sim_success = (bool(msg.success), _seconds(msg.header.stamp))
+        position = msg.cube_pose.position
+        self._sim_state = SimState(bool(msg.success), bool(msg.gripper_contact),
+                                   bool(msg.grasped),
+                                   np.array([position.x, position.y, position.z]),
+                                   float(msg.cube_height), _seconds(msg.header.stamp))
         if self.config.reward_source == 'sim':
-            self.inputs.update(success=self._sim_success[0],
-                               success_time_s=self._sim_success[1])
+            self.inputs.update(success=self._sim_state.success,
+                               success_time_s=self._sim_state.stamp_s)
 
     def _on_operator_event(self, msg: String):
         """Keyboard/pedal marks: success, failure (end the episode) or rerecord (discard it)."""
@@ -223,8 +229,8 @@ class ActorNode(Node):
     def snapshot(self) -> Snapshot:
         return self.inputs.snapshot(self.now_s())
 
-    def sim_success(self):
-        return self._sim_success
+    def sim_state(self):
+        return self._sim_state
 
     def operator_event(self) -> str:
         event, self._operator_event = self._operator_event, ''

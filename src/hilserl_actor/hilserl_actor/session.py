@@ -6,17 +6,65 @@ their `ActorIO` differs: ROS topics and services for the node, a SimulatedCell s
 lockstep with a learner for the harness. So figures measured in process are figures of the
 actor node's own episode logic.
 """
+import dataclasses
 import time
-from typing import Callable, Optional, Protocol, Tuple
+from typing import Callable, Optional, Protocol
 
 import numpy as np
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
+from hilserl_actor.reward_gate import RewardGate
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import EPISODE_FILES, RunLayout
 
 OPERATOR_EVENTS = ('success', 'failure', 'rerecord')
+
+
+@dataclasses.dataclass(frozen=True)
+class SimState:
+    """The simulation's privileged view of the cube (sim/grasp_state): never a policy input;
+    it judges evaluation episodes and tells where a failed episode went wrong."""
+    success: bool
+    contact: bool                  # both jaws touch the cube
+    grasped: bool                  # held off the table
+    cube_position: np.ndarray      # (3,) centre, base frame (m)
+    cube_height_m: float           # centre above the table
+    stamp_s: float
+
+
+class SimOutcome:
+    """How far an episode got, from the simulation's states: the closest the EE came to the
+    cube, whether the jaws touched it, grasped it, and how high it went."""
+
+    def __init__(self, start_height_m: float):
+        self.start_height_m = start_height_m
+        self.success = self.contact = self.grasped = False
+        self.closest_m = float('inf')
+        self.highest_m = start_height_m
+
+    def update(self, state: SimState, ee_position: np.ndarray) -> None:
+        self.success |= state.success
+        self.contact |= state.contact
+        self.grasped |= state.grasped
+        self.highest_m = max(self.highest_m, state.cube_height_m)
+        if np.all(np.isfinite(ee_position)):
+            distance = float(np.linalg.norm(state.cube_position - ee_position))
+            self.closest_m = min(self.closest_m, distance)
+
+    def stage(self) -> str:
+        """The furthest stage reached: success, grasped, contact, near (EE within 3 cm of the
+        cube centre) or far."""
+        for name, reached in (('success', self.success), ('grasped', self.grasped),
+                              ('contact', self.contact), ('near', self.closest_m <= 0.03)):
+            if reached:
+                return name
+        return 'far'
+
+    def record(self) -> dict:
+        return {'sim_success': self.success, 'sim_stage': self.stage(),
+                'sim_closest_m': round(self.closest_m, 4),
+                'sim_lift_m': round(self.highest_m - self.start_height_m, 4)}
 
 
 class ActorIO(Protocol):
@@ -30,8 +78,8 @@ class ActorIO(Protocol):
     def snapshot(self) -> Snapshot:
         """The newest inputs, `now_s` set to the current time."""
 
-    def sim_success(self) -> Tuple[Optional[bool], float]:
-        """The simulation's own success and its stamp; (None, -inf) without a simulation."""
+    def sim_state(self) -> Optional[SimState]:
+        """The simulation's newest privileged state; None without a simulation (yet)."""
 
     def operator_event(self) -> str:
         """The operator's newest mark since the last call (OPERATOR_EVENTS), or ''."""
@@ -106,10 +154,13 @@ class ActorSession:
     """One actor's run: `run_episode()` until it returns False (evaluation done, stopping)."""
 
     def __init__(self, config: ActorConfig, loop: EpisodeLoop, io: ActorIO, log,
-                 recorder: Optional[Recorder] = None, clock: Callable[[], float] = time.monotonic):
+                 recorder: Optional[Recorder] = None, clock: Callable[[], float] = time.monotonic,
+                 gate: Optional[RewardGate] = None):
         self.config = config
         self.loop = loop
         self.io = io
+        self.gate = gate  # applied to the classifier's verdicts (reward_source classifier)
+        self.gate_refusals = 0  # steps of this episode whose classifier success it refused
         self.log = log  # .info/.warning(text): a logging.Logger or an rclpy logger
         self.recorder = recorder
         self.clock = clock
@@ -146,7 +197,8 @@ class ActorSession:
         started = self.clock()
         paused_reason = ''
         success_frame = None
-        sim_success_seen = False
+        outcome = None
+        self.gate_refusals = 0
         while not self.io.stopping():
             self.io.wait_step()
             event = self.io.operator_event()
@@ -156,13 +208,11 @@ class ActorSession:
                     self.recorder.discard()
                 return True
             snapshot = self.io.snapshot()
-            if event == 'success':
-                snapshot.success, snapshot.success_time_s = True, snapshot.now_s
-            sim_success, sim_stamp = self.io.sim_success()
-            if evaluate and self.config.sim:
-                # A policy is measured by what it did, not by what the classifier thought.
-                snapshot.success, snapshot.success_time_s = sim_success, sim_stamp
-            sim_success_seen = sim_success_seen or bool(sim_success)
+            sim = self.io.sim_state() if self.config.sim else None
+            self._judge(snapshot, event, evaluate, sim)
+            if sim is not None and snapshot.joints is not None:
+                outcome = outcome or SimOutcome(sim.cube_height_m)
+                outcome.update(sim, self.loop.kinematics.position(snapshot.joints))
             result = self.loop.step(snapshot)
             if self.recorder and success_frame is None and self.loop.summary.success:
                 success_frame = self.recorder.frames_written()
@@ -177,14 +227,28 @@ class ActorSession:
             if result.command is not None:
                 self.io.command(result.command)
             if result.done or event == 'failure':
-                self._finish(evaluate, self.clock() - started,
-                             sim_success_seen if self.config.sim else None, success_frame)
+                self._finish(evaluate, self.clock() - started, outcome, success_frame)
                 return True
         return False
 
-    def _finish(self, evaluate: bool, duration_s: float, sim_success: Optional[bool],
+    def _judge(self, snapshot: Snapshot, event: str, evaluate: bool,
+               sim: Optional[SimState]) -> None:
+        """Set the step's success: the operator's mark, else in simulated evaluations the
+        simulation's (a policy is measured by what it did, not by what the classifier thought),
+        else the reward input, a classifier's verdict passing the gate."""
+        if event == 'success':
+            snapshot.success, snapshot.success_time_s = True, snapshot.now_s
+        elif evaluate and self.config.sim:
+            snapshot.success = None if sim is None else sim.success
+            snapshot.success_time_s = -np.inf if sim is None else sim.stamp_s
+        elif (self.gate is not None and self.config.reward_source == 'classifier'
+              and snapshot.success and self.gate.refusal(snapshot.joints)):
+            snapshot.success = False
+            self.gate_refusals += 1
+
+    def _finish(self, evaluate: bool, duration_s: float, outcome: Optional[SimOutcome],
                 success_frame: Optional[int]) -> None:
-        record = self._record(self.loop.summary, duration_s, evaluate, sim_success)
+        record = self._record(self.loop.summary, duration_s, evaluate, outcome)
         self.io.episode_finished(record)
         if self.recorder:
             self.recorder.keep(success_frame)
@@ -198,19 +262,20 @@ class ActorSession:
                           f', mean time to success {mean_time or float("nan"):.1f} s)')
 
     def _record(self, summary: EpisodeSummary, duration_s: float, evaluate: bool,
-                sim_success: Optional[bool]) -> dict:
+                outcome: Optional[SimOutcome]) -> dict:
         mode = 'eval' if evaluate else self.config.mode
         record = {'episode': self.episode_id, 'mode': mode,
                   'return': float(summary.episode_return), 'length': summary.length,
                   'success': summary.success, 'steps_to_success': summary.steps_to_success,
                   'intervention_steps': summary.intervention_steps,
+                  'policy_closes': summary.policy_closes,
                   'intervention_rate': float(summary.intervention_rate),
                   'policy_hz': summary.policy_hz(),
                   'loop_jitter_p99_ms': summary.jitter_p99_ms(1.0 / self.config.control_rate_hz),
                   'policy_version': self.policy_version, 'duration_s': duration_s,
-                  'wall_time': time.time()}
-        if sim_success is not None:  # the simulation's own verdict, next to the reward's
-            record['sim_success'] = sim_success
+                  'gate_refusals': self.gate_refusals, 'wall_time': time.time()}
+        if outcome is not None:  # the simulation's own verdict, next to the reward's
+            record.update(outcome.record())
         append_record(str(self.layout.episodes_path(mode)), record)
         self.log.info(
             f'{mode} episode {self.episode_id}: {"SUCCESS" if summary.success else "failure"} '

@@ -45,8 +45,8 @@ class KinematicIO:
         return Snapshot(self.now_s, self.joints.copy(), self.now_s, IMAGE, self.now_s, success,
                         self.now_s)
 
-    def sim_success(self):
-        return False, self.now_s
+    def sim_state(self):
+        return None
 
     def operator_event(self):
         return self.marks.pop(self.step, '')

@@ -21,7 +21,7 @@ import numpy as np
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
 from hilserl_actor.policy_client import PolicyClient
-from hilserl_actor.session import ActorSession
+from hilserl_actor.session import ActorSession, SimState
 from hilserl_bringup.graph import GRAPH_ARGUMENTS, GRAPHS
 from hilserl_common.config import fields, from_dict, load_yaml_section
 from hilserl_common.preprocessing import preprocess
@@ -119,8 +119,10 @@ class InProcessIO:
                         None if lead is None else lead.leader_joints,
                         bool(lead is not None and lead.intervention), privileged)
 
-    def sim_success(self):
-        return self.cell.grasp_info().success, self.now_s
+    def sim_state(self) -> SimState:
+        info = self.cell.grasp_info()
+        return SimState(info.success, info.gripper_contact, info.grasped, info.cube_position,
+                        info.cube_height, self.now_s)
 
     def operator_event(self) -> str:
         return ''
@@ -149,6 +151,8 @@ class InProcessIO:
 
     def episode_finished(self, record: dict) -> None:
         self.run.operator.episode_ended()
+        if record['mode'] == 'train' and self.run.learner.optimization_step:
+            self.run.learner.save_policy()  # <output_dir>/learner/policy.safetensors
 
 
 class InProcessRun:

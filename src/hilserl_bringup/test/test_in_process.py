@@ -43,3 +43,5 @@ def test_the_harness_trains_at_the_asked_rate_and_records_like_a_graph_run(tmp_p
     assert any(r['intervention_steps'] for r in train)  # the operator corrected
     assert run.learner.online.data['state'].shape[1] == STATE_DIM + privileged * PRIVILEGED_DIM
     assert any(line.startswith('evaluation:') for line in log.lines)
+    assert all(r['sim_stage'] in ('far', 'near', 'contact', 'grasped', 'success')
+               for r in train + evaluated)

@@ -48,6 +48,11 @@ class LearnerConfig:
         'actor\'s mean action and the human\'s on demo and intervention transitions (0: pure '
         'HIL-SERL; > 0 pulls the actor to the human while the critic is still uninformed, '
         'which matters when a CPU gives few updates)', non_negative)
+    gripper_margin: float = param(
+        0.05, 'the gripper critic\'s large-margin term on demo and intervention rows (as in '
+        'DQfD): the human\'s gripper command must beat the others by this much in Q, weighted '
+        'by bc_weight (0: off). The greedy gripper then closes where the human closed while '
+        'the critic cannot yet tell', non_negative)
 
     # --- networks ------------------------------------------------------------------------
     state_dim: int = param(

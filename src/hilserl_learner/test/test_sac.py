@@ -94,6 +94,35 @@ def test_double_dqn_gripper_target_picks_with_online_values_with_target():
     assert loss.item() == pytest.approx(((3 - 0.98) ** 2 + (0.5 - 1.0) ** 2) / 2)
 
 
+def test_gripper_margin_loss_by_hand_counts_only_human_rows():
+    q = torch.tensor([[1.0, 0.9, 0.0], [0.0, 2.0, 0.0], [5.0, 0.0, 0.0]])
+    human = torch.tensor([1, 1, 2])
+    is_human = torch.tensor([True, True, False])
+    loss = losses.gripper_margin_loss(q, human, is_human, margin=0.2)
+    # row 0: max(1.2, 0.9, 0.2) - 0.9 = 0.3; row 1: the human's wins by more than the margin
+    assert loss.item() == pytest.approx((0.3 + 0.0) / 2)
+    assert losses.gripper_margin_loss(q, human, torch.zeros(3, dtype=torch.bool), 0.2) == 0
+
+
+def test_the_margin_makes_the_greedy_gripper_the_humans():
+    rng = np.random.default_rng(5)
+    raw = _batch(8, rng)
+    raw['is_intervention'][:] = True
+    raw['reward'][:] = 0.0
+    torch.manual_seed(0)
+    agent = SACAgent(config_from({**TINY, 'gripper_margin': 0.05, 'gripper_critic_lr': 3e-3}))
+    batch = agent.batch_to_tensors(raw)
+    with torch.no_grad():  # the human picks what the untrained critic likes least
+        human = agent.gripper_critic(agent.encode(batch)).argmin(dim=-1)
+    raw['gripper_action'][:] = human.numpy()
+    batch = agent.batch_to_tensors(raw)
+    for _ in range(80):
+        agent.update(batch, update_actor=False)
+    with torch.no_grad():
+        q = agent.gripper_critic(agent.encode(batch))
+    assert torch.equal(q.argmax(dim=-1), human)
+
+
 def test_squashed_log_prob_matches_change_of_variables():
     torch.manual_seed(0)
     u = torch.randn(5, 3)

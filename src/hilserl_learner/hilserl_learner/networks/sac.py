@@ -166,19 +166,42 @@ def squashed_gaussian_log_prob(noise: torch.Tensor, log_std: torch.Tensor,
 
 
 class CriticEnsemble(nn.Module):
-    """`members` Q(s, a) networks with LayerNorm: -> (E, B). Separate matmuls per member: on a
-    CPU they are faster than one batched matmul over the ensemble (measured: 6.7 vs 8.0 ms per
-    forward + backward at batch 256, two members)."""
+    """`members` Q(s, a) networks with LayerNorm, computed together: -> (E, B).
+
+    Each layer's weights of all members are one (E, in, out) tensor, so a layer is one batched
+    matmul over the ensemble. The hidden matmuls may run in bfloat16 (`matmul_dtype`: about 2x
+    faster with a CPU's AMX units or a GPU); LayerNorms, the output layer and Q stay float32.
+    """
 
     def __init__(self, members: int, latent_dim: int, action_dim: int,
-                 hidden_dims: Sequence[int]):
+                 hidden_dims: Sequence[int], matmul_dtype: torch.dtype = torch.float32):
         super().__init__()
-        self.members = nn.ModuleList(mlp(latent_dim + action_dim, hidden_dims, 1)
-                                     for _ in range(members))
+        sizes = [latent_dim + action_dim, *hidden_dims, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's initialisation, per member
+            self.weights.append(nn.Parameter(
+                torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(
+                torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
+        self.norm_weights = nn.ParameterList(
+            nn.Parameter(torch.ones(members, 1, size)) for size in hidden_dims)
+        self.norm_biases = nn.ParameterList(
+            nn.Parameter(torch.zeros(members, 1, size)) for size in hidden_dims)
+        self.members = members
+        self.matmul_dtype = matmul_dtype
 
     def forward(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([latent, action], dim=-1)
-        return torch.stack([member(x).squeeze(-1) for member in self.members])
+        x = torch.cat([latent, action], dim=-1).expand(self.members, -1, -1)
+        dtype = self.matmul_dtype
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            if layer == len(self.weights) - 1:  # the output layer: Q in float32
+                return torch.baddbmm(bias, x, weight).squeeze(-1)
+            x = torch.baddbmm(bias.to(dtype), x.to(dtype), weight.to(dtype)).float()
+            x = nn.functional.layer_norm(x, x.shape[-1:])
+            x = torch.relu(x * self.norm_weights[layer] + self.norm_biases[layer])
+        raise AssertionError('unreachable')
 
 
 class GripperCritic(nn.Module):

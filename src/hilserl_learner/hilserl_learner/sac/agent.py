@@ -38,13 +38,15 @@ class SACAgent(nn.Module):
         backbone = backbone if backbone is not None else build_backbone(config)
         frozen = not any(p.requires_grad for p in backbone.parameters())
         self.cached_features = frozen_features_cacheable(config) and frozen
+        matmul_dtype = image_matmul_dtype(config.precision, self.device)
         self.encoder = ObservationEncoder(backbone, config.state_dim, config.latent_dim,
                                           config.spatial_features, frozen, config.image_dropout,
-                                          image_matmul_dtype(config.precision, self.device))
+                                          matmul_dtype)
         latent = self.encoder.out_features
         self.actor = Actor(latent, config.hidden_dims, ACTION_DIM, config.log_std_min,
                            config.log_std_max)
-        self.critic = CriticEnsemble(config.num_critics, latent, ACTION_DIM, config.hidden_dims)
+        self.critic = CriticEnsemble(config.num_critics, latent, ACTION_DIM, config.hidden_dims,
+                                     matmul_dtype)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.gripper_critic = GripperCritic(latent, config.gripper_hidden_dims, GRIPPER_ACTIONS)
         self.gripper_target = copy.deepcopy(self.gripper_critic).requires_grad_(False)
@@ -116,8 +118,11 @@ class SACAgent(nn.Module):
         critic_loss = losses.critic_loss(q, target_q)
         self._step(self.critic_optimizer, critic_loss)
 
-        gripper_loss = losses.gripper_loss(self.gripper_critic(latent.detach()),
-                                           batch['gripper_action'], gripper_y)
+        gripper_q = self.gripper_critic(latent.detach())
+        gripper_loss = losses.gripper_loss(gripper_q, batch['gripper_action'], gripper_y)
+        if cfg.bc_weight > 0 and cfg.gripper_margin > 0:
+            gripper_loss = gripper_loss + cfg.bc_weight * losses.gripper_margin_loss(
+                gripper_q, batch['gripper_action'], batch['is_intervention'], cfg.gripper_margin)
         self._step(self.gripper_optimizer, gripper_loss)
 
         polyak_update(self.critic_target, self.critic, cfg.tau)

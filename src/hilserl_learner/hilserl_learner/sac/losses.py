@@ -3,6 +3,7 @@ checked against a hand computation.
 
 Shapes: B batch, E critic ensemble members, G = 3 gripper commands.
 """
+import torch
 
 def critic_target(reward, terminated, next_q, next_log_prob, discount: float,
                   temperature, backup_entropy: bool):
@@ -48,6 +49,17 @@ def gripper_target(reward, penalty, terminated, next_q_online, next_q_target, di
     best = next_q_online.argmax(dim=-1, keepdim=True)
     next_value = next_q_target.gather(-1, best).squeeze(-1)
     return reward - penalty + discount * (1.0 - terminated.float()) * next_value
+
+
+def gripper_margin_loss(q, human_action, is_human, margin: float):
+    """DQfD's large-margin term on the rows a human chose: max_g [Q(s, g) + margin * (g != the
+    human's)] - Q(s, human's), so the greedy gripper command prefers the human's by `margin`
+    (0 once it does); 0 without human rows. q: (B, G), human_action: (B,) long, is_human: (B,)."""
+    human = human_action.long().unsqueeze(-1)
+    margins = torch.full_like(q, margin).scatter(-1, human, 0.0)
+    per_row = (q + margins).max(dim=-1).values - q.gather(-1, human).squeeze(-1)
+    weights = is_human.float()
+    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
 
 
 def gripper_loss(q, gripper_action, target):
