@@ -50,13 +50,16 @@ FAULT_KINDS = {  # name: (emulator faults, error bits per servo id)
     'corrupt replies 5%': ({'corrupt_reply': 0.05}, {}),
     'lost requests 5%': ({'drop_request': 0.05}, {}),
     'corrupt requests 5%': ({'corrupt_request': 0.05}, {}),
-    'late replies 5% (15 ms)': ({'delay_reply': 0.05, 'delay_s': 0.015}, {}),
+    # Past the driver's 10 ms timeout, into the next request (of the same cycle, or the next).
+    'late replies 5% (12-50 ms)': ({'delay_reply': 0.05, 'delay_s': 0.012,
+                                    'delay_jitter_s': 0.038}, {}),
     'duplicated replies 5%': ({'duplicate_reply': 0.05}, {}),
     'foreign-id replies 2%': ({'foreign_id': 0.02}, {}),
     'silence bursts (300 ms)': ({'silence': 0.01, 'silence_s': 0.3}, {}),
     'error bits': ({}, {6: OVERLOAD, 3: OVERHEAT}),
     'all at once': ({'drop_reply': 0.03, 'corrupt_reply': 0.02, 'drop_request': 0.02,
-                     'corrupt_request': 0.02, 'delay_reply': 0.03, 'delay_s': 0.015,
+                     'corrupt_request': 0.02, 'delay_reply': 0.03, 'delay_s': 0.012,
+                     'delay_jitter_s': 0.038,
                      'duplicate_reply': 0.02, 'foreign_id': 0.02, 'silence': 0.003},
                     {6: OVERLOAD}),
 }

@@ -6,6 +6,7 @@ servo registers the emulator received.
 """
 import math
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from hilserl_common.testing import ProbeNode
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
+from so101_driver.feetech import alarms
 from so101_driver.feetech import registers as reg
 from so101_kinematics.model import JOINT_NAMES, joint_limits
 
@@ -105,9 +107,11 @@ def emulated_bus(arm_files):
     bus.stop()
 
 
-def start_follower(tmp_path, calibration_file, port, script=None):
+def start_follower(tmp_path, calibration_file, port, script=None, parameters=()):
     args = ['--ros-args', '-p', f'port:={port}', '-p', f'calibration_file:={calibration_file}',
             '-p', f'rate_hz:={RATE_HZ}']
+    for parameter in parameters:
+        args += ['-p', parameter]
     executable = os.path.join(get_package_prefix('so101_driver'), 'lib', 'so101_driver',
                               'follower')
     command = [sys.executable, str(script)] if script else [executable]
@@ -141,6 +145,19 @@ def wait_for_diagnostics(probe, since, timeout=5.0):
             return fresh[0]
         time.sleep(0.02)
     raise AssertionError('no /diagnostics from the follower')
+
+
+def servo_statuses(probe, wanted, timeout=5.0):
+    """name -> (level, message) of the follower's statuses, once `wanted` are all above OK."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _, msg in reversed(list(probe.diagnostics)):
+            statuses = {s.name.removeprefix('follower: '): (s.level, s.message)
+                        for s in msg.status if s.name.startswith('follower: ')}
+            if all(statuses.get(name, (b'\x00',))[0] != b'\x00' for name in wanted):
+                return statuses
+        time.sleep(0.05)
+    raise AssertionError(f'no /diagnostics with error bits for {wanted}')
 
 
 def counter(diagnostics, key):
@@ -246,6 +263,17 @@ def test_sigterm_turns_torque_off_and_services_stop_and_release(
     follower = start_follower(tmp_path, calibration_file, port)
     try:
         probe.wait_for_state()
+        # Servo error bits: a status per servo, with a level and words.
+        emulated_bus.servos[6].alarm = alarms.OVERLOAD
+        emulated_bus.servos[3].alarm = alarms.VOLTAGE
+        statuses = servo_statuses(probe, {'servo 6 (gripper)', 'servo 3 (elbow_flex)'})
+        assert statuses['servo 6 (gripper)'][:2] == (b'\x02', 'overload')
+        assert statuses['servo 3 (elbow_flex)'][:2] == (b'\x01', 'input voltage out of range')
+        assert 'servo 6 (gripper): overload' in statuses['feetech bus'][1]
+        assert statuses['feetech bus'][0] == b'\x02'
+        assert statuses['servo 1 (shoulder_pan)'] == (b'\x00', 'ok')
+        emulated_bus.servos[6].alarm = emulated_bus.servos[3].alarm = 0
+
         pan = emulated_bus.servos[1]
         start_ticks = pan.value(reg.PRESENT_POSITION)
         response = probe.call(Trigger, 'stop', Trigger.Request())
@@ -272,6 +300,44 @@ def test_sigterm_turns_torque_off_and_services_stop_and_release(
     ids, all_off = torque_off_written(emulated_bus, signal_time)
     assert ids == set(range(1, 7)) and all_off, log_of(follower)
     assert code == 0, log_of(follower)
+
+
+def test_torque_is_off_after_ctrl_c_or_sigterm_at_random_moments_under_faults(
+        tmp_path, arm_files, emulated_bus):
+    _, calibration_file, port = arm_files
+    emulated_bus.faults = Faults(drop_reply=0.05, corrupt_reply=0.02, drop_request=0.02,
+                                 delay_reply=0.05, delay_s=0.012, delay_jitter_s=0.03,
+                                 duplicate_reply=0.02, foreign_id=0.02)
+    rng = random.Random(14)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
+        for servo in emulated_bus.servos.values():
+            servo.write(reg.TORQUE_ENABLE.address, b'\0')
+        follower = start_follower(tmp_path, calibration_file, port)
+        wait_until(lambda: torque_values(emulated_bus) == {1}, 20.0, follower)
+        time.sleep(rng.uniform(0.0, 0.5))
+        code = stop(follower, sig)
+        assert torque_values(emulated_bus) == {0} and code == 0, log_of(follower)
+    # A bus that goes silent for good: torque off cannot be confirmed, and the exit code says so.
+    follower = start_follower(tmp_path, calibration_file, port,
+                              parameters=['torque_off_timeout_s:=0.3'])
+    wait_until(lambda: torque_values(emulated_bus) == {1}, 20.0, follower)
+    emulated_bus.go_silent(30.0)
+    code = stop(follower, signal.SIGTERM)
+    emulated_bus.go_silent(0.0)
+    assert code == 1, log_of(follower)
+    assert 'torque OFF NOT CONFIRMED at shutdown: torque off not confirmed by servo(s) 1 ' \
+           '(shoulder_pan)' in log_of(follower)
+
+
+def torque_values(bus):
+    return {s.value(reg.TORQUE_ENABLE) for s in bus.servos.values()}
+
+
+def wait_until(condition, timeout, process):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None and time.monotonic() < deadline, log_of(process)
+        time.sleep(0.01)
 
 
 def test_an_exception_in_the_node_turns_torque_off(tmp_path, arm_files, emulated_bus):

@@ -84,6 +84,7 @@ class ServoArm:
             settings.max_servo_speed_rad_s * reg.TICKS_PER_TURN / (2 * math.pi))
         self._clock = clock
         self._checked = False  # the servos on the open port are known to be this arm, set up
+        self._fresh = False  # connected since the last state returned
         self._next_connect = 0.0
         self._unchecked_since: Optional[float] = None
         self._names = list(joint_map.joint_names)
@@ -103,12 +104,9 @@ class ServoArm:
     def read(self) -> Optional[ArmState]:
         """The joints now, or None this cycle (counted; reconnection handled here)."""
         self.counters.cycles += 1
-        fresh = False
-        if not self.connected:
-            fresh = self._try_connect()
-            if not fresh:
-                self.counters.failed_cycles += 1
-                return None
+        if not self.connected and not self._try_connect():
+            self.counters.failed_cycles += 1
+            return None
         try:
             answers = self._read_positions(self.settings.attempts_per_cycle)
         except PortGone as error:
@@ -124,6 +122,8 @@ class ServoArm:
         ticks = [reads.POSITION.value(reg.PRESENT_POSITION, answers[i]) for i in self._ids]
         speeds = [reads.POSITION.value(reg.PRESENT_VELOCITY, answers[i]) for i in self._ids]
         self._use(ticks)
+        # Fresh until a state goes out: the caller restarts its goals from it.
+        fresh, self._fresh = self._fresh, False
         return ArmState(self.position, self.joint_map.velocity_to_radians(speeds), fresh)
 
     def write_goals(self, radians) -> bool:
@@ -247,7 +247,7 @@ class ServoArm:
         except BusError as error:
             self._connect_failed(error, now)
             return False
-        self._checked = True
+        self._checked = self._fresh = True
         self._unchecked_since = None
         self.counters.connects += 1
         self.counters.consecutive_failures = 0

@@ -20,11 +20,13 @@ class Faults:
     """Fault probabilities, per packet; change them at any time while the bus runs."""
     drop_reply: float = 0.0       # the reply never comes ("There is no status packet")
     corrupt_reply: float = 0.0    # the reply's checksum is wrong ("Incorrect status packet")
-    delay_reply: float = 0.0      # the reply comes late by `delay_s`
+    delay_reply: float = 0.0      # the reply comes late by `delay_s` ...
     delay_s: float = 0.02
+    delay_jitter_s: float = 0.0   # ... plus up to this much more, uniformly
     drop_request: float = 0.0     # the servos never receive the request
     corrupt_request: float = 0.0  # a byte of the request flips on the wire
-    duplicate_reply: float = 0.0  # the reply comes twice, back to back
+    duplicate_reply: float = 0.0  # the reply comes twice ...
+    duplicate_delay_s: float = 0.0  # ... the copy this long after the first (0: back to back)
     foreign_id: float = 0.0       # the reply carries another servo's id, checksum valid
     silence: float = 0.0          # per request: the bus ignores everything for `silence_s`
     silence_s: float = 0.3
@@ -34,7 +36,7 @@ class Faults:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f'Faults.{name} = {value} is not a probability (0..1)')
-        for name in ('delay_s', 'silence_s'):
+        for name in ('delay_s', 'delay_jitter_s', 'duplicate_delay_s', 'silence_s'):
             if getattr(self, name) < 0:
                 raise ValueError(f'Faults.{name} = {getattr(self, name)} is negative')
 
@@ -106,12 +108,12 @@ class FaultInjector:
         send_at = now
         if draw() < faults.delay_reply:
             self.counters.delayed += 1
-            send_at = now + faults.delay_s
-        copies = 1
+            send_at = now + faults.delay_s + faults.delay_jitter_s * draw()
+        sent = [(send_at, reply)]
         if draw() < faults.duplicate_reply:
             self.counters.duplicated += 1
-            copies = 2
-        return [(send_at, reply)] * copies
+            sent.append((send_at + faults.duplicate_delay_s, reply))
+        return sent
 
     def _with_other_id(self, reply: bytes, servo_ids: Sequence[int]) -> bytes:
         own = reply[2]

@@ -19,6 +19,10 @@ from so101_driver.emulator.servo import EmulatedServo
 
 __all__ = ['BusCounters', 'EmulatedBus', 'Faults', 'WriteRecord']
 
+# A servo forgets a packet whose bytes stop coming; without that, one corrupted length byte
+# would make it swallow the requests after it as the rest of that packet.
+PARTIAL_PACKET_TIMEOUT_S = 0.002
+
 
 class WriteRecord(NamedTuple):
     time: float        # time.monotonic() when the emulator applied it
@@ -43,6 +47,7 @@ class EmulatedBus:
         self._master: Optional[int] = None
         self._slave: Optional[int] = None
         self._pending = []  # heap of (send_time, sequence, bytes): late replies
+        self._last_bytes = 0.0  # when request bytes last came
         self._sequence = 0
         self._commands: List[str] = []
         self._command_done = threading.Condition()
@@ -151,16 +156,24 @@ class EmulatedBus:
                 self._apply_commands()
                 buffer.clear()
             if self._master is not None and self._master in readable:
-                try:
-                    buffer += self._injector.request_bytes(self.faults,
-                                                           os.read(self._master, 4096))
-                except (BlockingIOError, InterruptedError):
-                    pass  # select saw a state change (the driver opened or closed), not data
+                self._receive(buffer)
                 packets, skipped = protocol.parse(buffer)
                 self.counters.bad_request_bytes += skipped
                 for packet in packets:
                     self._handle(packet)
             self._send_due()
+
+    def _receive(self, buffer: bytearray):
+        try:
+            data = os.read(self._master, 4096)
+        except (BlockingIOError, InterruptedError):
+            return  # select saw a state change (the driver opened or closed), not data
+        now = time.monotonic()
+        if buffer and now - self._last_bytes > PARTIAL_PACKET_TIMEOUT_S:
+            self.counters.bad_request_bytes += len(buffer)
+            buffer.clear()
+        self._last_bytes = now
+        buffer += self._injector.request_bytes(self.faults, data)
 
     def _apply_commands(self):
         with self._command_done:
