@@ -17,6 +17,10 @@ def run(node_class, args=None, executor_factory=None) -> int:
     error) sets `node.exit_code` before shutting the context down (or in destroy_node, when a
     safety step there fails), and that is the exit code.
     """
+    # Ctrl-C in a terminal reaches a node twice when run_graph runs it (from the terminal, and
+    # forwarded by the runner): the second must not cut the way out short.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt_once)
     rclpy.init(args=args)
     node = None
     code = 0
@@ -51,6 +55,11 @@ def run(node_class, args=None, executor_factory=None) -> int:
             code = code or getattr(node, 'exit_code', 0)
         rclpy.try_shutdown()
     return code
+
+
+def _interrupt_once(signum, frame):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def main_for(node_class, executor_factory=None):

@@ -315,6 +315,9 @@ def test_torque_is_off_after_ctrl_c_or_sigterm_at_random_moments_under_faults(
         follower = start_follower(tmp_path, calibration_file, port)
         wait_until(lambda: torque_values(emulated_bus) == {1}, 20.0, follower)
         time.sleep(rng.uniform(0.0, 0.5))
+        if sig == signal.SIGINT:  # Ctrl-C under run_graph: from the terminal, then forwarded
+            follower.send_signal(sig)
+            time.sleep(rng.uniform(0.0, 0.002))
         code = stop(follower, sig)
         assert torque_values(emulated_bus) == {0} and code == 0, log_of(follower)
     # A bus that goes silent for good: torque off cannot be confirmed, and the exit code says so.
