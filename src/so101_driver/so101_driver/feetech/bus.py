@@ -12,62 +12,23 @@ Whatever the SDK raises on bytes it did not expect is a corrupt reply, and its "
 is cleared however a transaction ends, an interrupt (Ctrl-C) in the middle of one included:
 otherwise the torque-off on the way out would find the port busy.
 """
-import dataclasses
-import termios
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import scservo_sdk as scs
-from serial import SerialException
 
 from so101_driver.feetech import registers as reg
 from so101_driver.feetech.alarms import ServoAlarms
+from so101_driver.feetech.errors import (  # noqa: F401 (BusError, PortGone: this module's API)
+    BAD_BYTES_ERRORS, DEVICE_ERRORS, BusCounters, BusError, ImplausibleReading, NotTheAnswer,
+    PortGone)
 from so101_driver.feetech.matching import trusted_replies
 from so101_driver.feetech.port import BusPortHandler
-
-# What a vanished or failing serial device raises (termios.error from flushing a hung-up tty).
-DEVICE_ERRORS = (SerialException, OSError, termios.error)
-# What the SDK raises on bytes it did not expect (it indexes into packets without checking them:
-# a status packet without data taken for the answer to its ping's model read, for one).
-BAD_BYTES_ERRORS = (IndexError, KeyError, TypeError, ValueError)
 
 _PROTOCOL_END = 0  # STS series: little-endian words
 _PKT_ID, _PKT_LENGTH, _PKT_ERROR, _PKT_PARAMETER0 = 2, 3, 4, 5  # FF FF id length error ... sum
 _INST_READ = 0x02
 
 Accept = Callable[[int, bytes], bool]  # (servo id, data) -> whether the reading is plausible
-
-
-class BusError(Exception):
-    """A bus operation that did not succeed within its retries."""
-
-
-class PortGone(BusError):
-    """The serial device failed or vanished; the port must be reopened."""
-
-
-@dataclasses.dataclass
-class BusCounters:
-    transactions: int = 0
-    failures: int = 0       # failed transactions of any kind
-    timeouts: int = 0       # "There is no status packet"
-    corrupt: int = 0        # "Incorrect status packet" (checksum, truncated, unexpected bytes)
-    mismatched: int = 0     # replies that were not the answer to the request (late, foreign)
-    implausible: int = 0    # readings the caller refused (a value no servo could have read)
-    other_failures: int = 0  # port busy, tx failure, ...
-    port_errors: int = 0    # exceptions from the serial device itself
-    retries: int = 0        # attempts beyond the first
-    servo_alarms: int = 0   # status packets with an error bit (overload, overheat, voltage)
-    last_error: str = ''
-
-
-class _NotTheAnswer(BusError):
-    """A status packet that came, but not as the answer to this request."""
-    counter = 'mismatched'
-
-
-class _Implausible(_NotTheAnswer):
-    """The servo's answer, with a value the caller knows it cannot have."""
-    counter = 'implausible'
 
 
 class FeetechBus:
@@ -129,7 +90,7 @@ class FeetechBus:
             if result == scs.COMM_SUCCESS:
                 data = self._data_of(packet, length)
                 if accept is not None and not accept(servo_id, data):
-                    raise _Implausible(f'servo {servo_id} sent an implausible reading')
+                    raise ImplausibleReading(f'servo {servo_id} sent an implausible reading')
                 self.alarms.record(servo_id, error)
                 return data, result, error
             return None, result, error
@@ -171,7 +132,7 @@ class FeetechBus:
                 if accept is None or accept(servo_id, data):
                     answers[servo_id] = data
                 else:
-                    self._fail(_Implausible(f'servo {servo_id}: implausible reading'))
+                    self._fail(ImplausibleReading(f'servo {servo_id}: implausible reading'))
             missing = [i for i in missing if i not in answers]
             if not missing:
                 break
@@ -195,7 +156,7 @@ class FeetechBus:
         received, errors = self._collect_replies(port, length, servo_ids)
         answers, out_of_order = trusted_replies(servo_ids, received)
         if out_of_order:
-            self._fail(_NotTheAnswer(f'sync read of servo(s) {servo_ids}: replies out of turn '
+            self._fail(NotTheAnswer(f'sync read of servo(s) {servo_ids}: replies out of turn '
                                      f'or twice'))
         for servo_id in answers:  # overload, overheat, voltage: the data still counts
             self.alarms.record(servo_id, errors[servo_id])
@@ -215,13 +176,17 @@ class FeetechBus:
             try:
                 packet, result = self._call(lambda: self._packets.rxPacket(port))
                 data = self._data_of(packet, length) if result == scs.COMM_SUCCESS else b''
-            except _NotTheAnswer as problem:
+            except NotTheAnswer as problem:
                 self._fail(problem)
+                if port.isPacketTimeout():
+                    break  # a stream of stray packets must not hold the cycle past its deadline
                 continue
             if result == scs.COMM_SUCCESS:
                 servo_id = packet[_PKT_ID]
                 if servo_id not in servo_ids:
-                    self._fail(_NotTheAnswer(f'a reply from servo {servo_id}, not asked'))
+                    self._fail(NotTheAnswer(f'a reply from servo {servo_id}, not asked'))
+                    if port.isPacketTimeout():
+                        break
                     continue
                 received.append((servo_id, data))
                 errors[servo_id] = packet[_PKT_ERROR]
@@ -237,7 +202,7 @@ class FeetechBus:
     def _data_of(self, packet, length: int) -> bytes:
         """The data of a status packet, if it has exactly `length` bytes of it."""
         if packet[_PKT_LENGTH] != length + 2 or len(packet) != length + 6:
-            raise _NotTheAnswer(f'a reply from servo {packet[_PKT_ID]} with '
+            raise NotTheAnswer(f'a reply from servo {packet[_PKT_ID]} with '
                                 f'{packet[_PKT_LENGTH] - 2} bytes of data, not {length}')
         return bytes(packet[_PKT_PARAMETER0:_PKT_PARAMETER0 + length])
 
@@ -247,7 +212,7 @@ class FeetechBus:
                 self.counters.retries += 1
             try:
                 value, result, error = self._call(transaction)
-            except _NotTheAnswer as problem:
+            except NotTheAnswer as problem:
                 self.counters.transactions += 1
                 self._fail(type(problem)(f'{what}: {problem}'))
                 continue
@@ -265,12 +230,12 @@ class FeetechBus:
             self.counters.last_error = f'{self.port_name}: {error}'
             raise PortGone(self.counters.last_error) from None
         except BAD_BYTES_ERRORS as error:
-            raise _NotTheAnswer(f'unexpected bytes ({type(error).__name__}: {error})') from None
+            raise NotTheAnswer(f'unexpected bytes ({type(error).__name__}: {error})') from None
         finally:
             if self._port is not None:
                 self._port.is_using = False
 
-    def _fail(self, problem: '_NotTheAnswer'):
+    def _fail(self, problem: 'NotTheAnswer'):
         self.counters.failures += 1
         setattr(self.counters, problem.counter, getattr(self.counters, problem.counter) + 1)
         self.counters.last_error = str(problem)
