@@ -44,7 +44,10 @@ COMMON_ARGUMENTS = (
     Argument('leader_port', '', 'Serial port of the leader arm, e.g. /dev/ttyACM1.'),
     Argument('follower_calibration', '', 'LeRobot calibration JSON of the follower.'),
     Argument('leader_calibration', '', 'LeRobot calibration JSON of the leader.'),
-    Argument('camera', '', 'Wrist camera: device index, path or URL.'),
+    Argument('camera', '0', 'Wrist camera: device index, path or URL.'),
+    Argument('front_camera', '', 'Front camera (fixed, in front of the workspace; the reward '
+             'classifier\'s view of how high the cube is): device index, path or URL; empty: '
+             'none.'),
     Argument('key_device', '', 'Keyboard or foot pedal (/dev/input/by-id/...-event-kbd) for the '
              'operator keys: intervention toggle, success, failure, re-record (real arm only; '
              'empty: leader.yaml\'s key_device).'),
@@ -83,9 +86,10 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
         NodeSpec('so101_driver', 'leader', 'leader', ('task.yaml', 'leader.yaml'),
                  _given(args, port='leader_port', calibration_file='leader_calibration',
                         key_device='key_device')),
-        NodeSpec('so101_driver', 'camera', 'camera', ('camera.yaml',),
-                 _given(args, source='camera')),
-    ]
+        NodeSpec('so101_driver', 'camera', 'wrist_camera', ('camera.yaml',),
+                 {'source': args['camera']}),
+    ] + ([NodeSpec('so101_driver', 'camera', 'front_camera', ('camera.yaml',),
+                   {'source': args['front_camera']})] if args['front_camera'] else [])
 
 
 def _given(args: Dict[str, str], **parameters: str) -> Dict[str, str]:

@@ -12,8 +12,8 @@ def test_sim_graph_has_no_hardware_node_and_real_graph_has_no_sim():
     sim = {s.name for s in GRAPHS['train'](resolve_arguments('train', {}))}
     real = {s.name for s in GRAPHS['train'](resolve_arguments('train', {'sim': 'false'}))}
     assert {'sim', 'operator', 'kinematics', 'reward_classifier', 'actor', 'learner'} <= sim
-    assert not sim & {'follower', 'leader', 'camera'}
-    assert {'follower', 'leader', 'camera', 'actor', 'learner'} <= real
+    assert not sim & {'follower', 'leader', 'wrist_camera', 'front_camera'}
+    assert {'follower', 'leader', 'wrist_camera', 'actor', 'learner'} <= real
     assert not real & {'sim', 'operator'}
 
 
@@ -84,7 +84,12 @@ def test_hardware_arguments_left_empty_keep_the_parameter_files_values():
     given = {s.name: s for s in GRAPHS['train'](resolve_arguments(
         'train', {'sim': 'false', 'follower_port': '/dev/ttyUSB3', 'camera': '2'}))}
     assert given['follower'].parameters['port'] == '/dev/ttyUSB3'
-    assert given['camera'].parameters['source'] == '2'
+    assert given['wrist_camera'].parameters['source'] == '2'
+    assert 'front_camera' not in real and 'front_camera' not in given
+    with_front = {s.name: s for s in GRAPHS['train'](resolve_arguments(
+        'train', {'sim': 'false', 'front_camera': '/dev/video4'}))}
+    assert with_front['front_camera'].parameters['source'] == '/dev/video4'
+    assert with_front['front_camera'].executable == 'camera'
 
 
 @pytest.mark.parametrize('graph', sorted(GRAPHS))

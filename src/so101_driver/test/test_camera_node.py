@@ -38,12 +38,15 @@ def write_video(path, frames=30, black=False):
 class Probe(ProbeNode):
     def __init__(self):
         super().__init__('camera_probe')
-        self.messages = {'raw': [], 'proc': [], 'info': [], 'diagnostics': []}
+        self.messages = {'raw': [], 'proc': [], 'info': [], 'diagnostics': [], 'front_proc': [],
+                         'front_info': []}
         self._lock = threading.Lock()
         for key, msg_type, topic, profile in (
                 ('raw', Image, 'wrist_camera/image_raw', qos.SENSOR),
                 ('proc', Image, 'wrist_camera/image_proc', qos.SENSOR),
                 ('info', CameraInfo, 'wrist_camera/camera_info', qos.SENSOR),
+                ('front_proc', Image, 'front_camera/image_proc', qos.SENSOR),
+                ('front_info', CameraInfo, 'front_camera/camera_info', qos.SENSOR),
                 ('diagnostics', DiagnosticArray, '/diagnostics', qos.COMMANDS)):
             self.node.create_subscription(msg_type, topic, self._recorder(key), profile)
         self.spin_in_background()
@@ -126,3 +129,34 @@ def test_frames_flow_survive_a_vanished_source_and_dead_frames_are_flagged(tmp_p
             camera.wait()
     assert camera.returncode == 0, log_path.read_text()
     assert 'dead frame' in log_path.read_text()
+
+
+def test_two_named_cameras_run_from_one_parameter_file(tmp_path):
+    """The wrist and the front camera: the same executable twice, each under its own name and
+    its own section of config/camera.yaml, each on its own topics."""
+    from ament_index_python.packages import get_package_share_directory
+    params = os.path.join(get_package_share_directory('hilserl_bringup'), 'config',
+                          'camera.yaml')
+    executable = os.path.join(get_package_prefix('so101_driver'), 'lib', 'so101_driver', 'camera')
+    cameras = []
+    for name in ('wrist_camera', 'front_camera'):
+        video = tmp_path / f'{name}.avi'
+        write_video(video, black=name == 'front_camera', frames=90)
+        cameras.append(subprocess.Popen(
+            [executable, '--ros-args', '-r', f'__node:={name}', '--params-file', params,
+             '-p', f'source:={video}'], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+    probe = Probe()
+    try:
+        wrist = from_msg(probe.wait_for('proc'))
+        front = from_msg(probe.wait_for('front_proc'))
+        assert wrist.shape == front.shape == (128, 128, 3)
+        assert wrist.std() > 10 and front.max() < 10  # each topic carries its own camera
+        assert probe.wait_for('info').header.frame_id == 'wrist_camera'
+        assert probe.wait_for('front_info').header.frame_id == 'front_camera'
+    finally:
+        probe.close()
+        for camera in cameras:
+            camera.send_signal(signal.SIGINT)
+        for camera in cameras:
+            camera.wait(timeout=10)
+    assert [camera.returncode for camera in cameras] == [0, 0]

@@ -11,15 +11,18 @@ from so101_driver.leader.config import LeaderConfig
 CONFIG = pathlib.Path(__file__).resolve().parents[3] / 'config'
 
 
-@pytest.mark.parametrize('file, node, config_class', [
-    ('follower.yaml', 'follower', FollowerConfig),
-    ('leader.yaml', 'leader', LeaderConfig),
-    ('camera.yaml', 'camera', CameraConfig),
+@pytest.mark.parametrize('file, node, config_class, graph_owned', [
+    ('follower.yaml', 'follower', FollowerConfig, set()),
+    ('leader.yaml', 'leader', LeaderConfig, set()),
+    # the sources come from the launch arguments camera:= and front_camera:=
+    ('camera.yaml', 'wrist_camera', CameraConfig, {'source'}),
+    ('camera.yaml', 'front_camera', CameraConfig, {'source'}),
 ])
-def test_each_yaml_matches_its_config_class(file, node, config_class):
+def test_each_yaml_matches_its_config_class(file, node, config_class, graph_owned):
     values = load_yaml_section(str(CONFIG / file), node)
     config = from_dict(config_class, values, file)
-    assert set(values) == {f for f in config_class.__dataclass_fields__}, 'every field is listed'
+    fields = {f for f in config_class.__dataclass_fields__}
+    assert set(values) == fields - graph_owned, 'every field is listed'
     assert config == config_class(), 'the file documents the defaults'
 
 

@@ -19,6 +19,7 @@ from std_srvs.srv import Trigger
 
 from hilserl_common import qos
 from hilserl_common.images import from_msg
+from hilserl_common.preprocessing import preprocess
 from hilserl_common.testing import ProbeNode
 from hilserl_interfaces.msg import GraspState
 from hilserl_interfaces.srv import ComputeFK, ComputeIK, ResetScene
@@ -133,6 +134,8 @@ def test_sim_kinematics_and_operator_graph():
     probe.watch('wrist_camera/image_proc', Image, qos.SENSOR)
     probe.watch('wrist_camera/image_raw', Image, qos.SENSOR)
     probe.watch('wrist_camera/camera_info', CameraInfo, qos.SENSOR)
+    probe.watch('front_camera/image_proc', Image, qos.SENSOR)
+    probe.watch('front_camera/image_raw', Image, qos.SENSOR)
     probe.watch('ee_pose', PoseStamped, qos.SENSOR_RELIABLE)
     probe.watch('sim/grasp_state', GraspState, qos.SENSOR_RELIABLE)
     probe.watch('intervention', Bool, qos.COMMANDS)
@@ -147,13 +150,18 @@ def test_sim_kinematics_and_operator_graph():
         assert rates['joint_states'] >= 22, rates            # 30 Hz configured
         assert rates['ee_pose'] >= 22, rates                 # one per joint state
         assert rates['wrist_camera/image_proc'] >= 20, rates  # 30 Hz configured
+        assert rates['front_camera/image_proc'] >= 20, rates  # 30 Hz configured
         assert rates['sim/grasp_state'] >= 14, rates         # 20 Hz configured
         assert rates['leader/joint_states'] >= 22, rates     # 30 Hz configured
         assert rates['intervention'] >= 22, rates
         with probe.lock:
             image = from_msg(probe.latest['wrist_camera/image_proc'])
+            front = from_msg(probe.latest['front_camera/image_proc'])
+            front_raw = from_msg(probe.latest['front_camera/image_raw'])
             pose = probe.latest['ee_pose']
-        assert image.shape == (128, 128, 3)
+        assert image.shape == front.shape == (128, 128, 3)
+        assert np.array_equal(front, preprocess(front_raw))  # the shared preprocessing
+        assert not np.array_equal(front, image)
         assert pose.header.frame_id == 'base'
         simulation = statuses[f'{namespace}/sim: simulation']
         achieved = {v.key: v.value for v in simulation.values}['achieved_real_time_factor']

@@ -1,4 +1,4 @@
-"""Parameters of the wrist camera node (config/camera.yaml)."""
+"""Parameters of a camera node (config/camera.yaml, one section per named camera)."""
 import dataclasses
 
 from hilserl_common.config import in_range, length, param, positive
@@ -17,7 +17,8 @@ class CameraConfig:
     read_timeout_s: float = param(1.0, 'no frame for this long: reopen the source', positive)
     reconnect_interval_s: float = param(0.5, 'time between attempts to open the source',
                                         positive)
-    frame_id: str = param('wrist_camera', 'frame_id of the images and camera info')
+    frame_id: str = param('', 'frame_id of the images and camera info; empty: the camera\'s '
+                          'name (the node name)')
     camera_matrix: list = param([0.0] * 9, 'intrinsics K, row-major (zeros: uncalibrated)',
                                 length(9))
     distortion: list = param([0.0] * 5, 'plumb_bob distortion coefficients k1 k2 t1 t2 k3',

@@ -1,4 +1,7 @@
-"""The wrist camera node: raw and preprocessed (128x128) images with camera info.
+"""The camera node: raw and preprocessed (128x128) images with camera info, one node per named
+camera. The node's name is the camera's: `wrist_camera` (the default) publishes
+wrist_camera/{image_raw,image_proc,camera_info}, a node started as `front_camera` publishes
+front_camera/*; each reads its own section of config/camera.yaml.
 
 A thin shell around CameraCapture: every new frame is published once, stamped with its capture
 time; dead (black or flat) frames raise a warning and a WARN on /diagnostics.
@@ -24,11 +27,13 @@ OK, WARN, ERROR = 0, 1, 2
 
 class CameraNode(Node):
     def __init__(self):
-        super().__init__('camera')
+        super().__init__('wrist_camera')
         self.config = load_config(self, CameraConfig)
-        self.raw = self.create_publisher(Image, 'wrist_camera/image_raw', qos.SENSOR)
-        self.proc = self.create_publisher(Image, 'wrist_camera/image_proc', qos.SENSOR)
-        self.info = self.create_publisher(CameraInfo, 'wrist_camera/camera_info', qos.SENSOR)
+        self.camera = self.get_name()
+        self.frame_id = self.config.frame_id or self.camera
+        self.raw = self.create_publisher(Image, f'{self.camera}/image_raw', qos.SENSOR)
+        self.proc = self.create_publisher(Image, f'{self.camera}/image_proc', qos.SENSOR)
+        self.info = self.create_publisher(CameraInfo, f'{self.camera}/camera_info', qos.SENSOR)
         self.diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', qos.COMMANDS)
         self.dead_frames = self._dead_in_period = 0
         self._lock = threading.Lock()
@@ -38,11 +43,11 @@ class CameraNode(Node):
         self.create_timer(min(0.25, c.read_timeout_s / 2), self._watch)
         self.create_timer(1.0, self._publish_diagnostics)
         self.capture.start()
-        self.get_logger().info(f'wrist camera from {c.source!r} at {c.width}x{c.height} '
+        self.get_logger().info(f'{self.camera} from {c.source!r} at {c.width}x{c.height} '
                                f'{c.fps:g} fps')
 
     def _on_frame(self, rgb: np.ndarray, _captured: float):
-        frame_id = self.config.frame_id
+        frame_id = self.frame_id
         if is_dead_frame(rgb):
             with self._lock:
                 self.dead_frames += 1
@@ -63,7 +68,7 @@ class CameraNode(Node):
     def _camera_info(self, shape, stamp) -> CameraInfo:
         info = CameraInfo(height=shape[0], width=shape[1], distortion_model='plumb_bob',
                           d=list(self.config.distortion), k=list(self.config.camera_matrix))
-        info.header.stamp, info.header.frame_id = stamp, self.config.frame_id
+        info.header.stamp, info.header.frame_id = stamp, self.frame_id
         return info
 
     def _watch(self):
@@ -83,7 +88,7 @@ class CameraNode(Node):
         values = [(k, str(v)) for k, v in vars(counters).items()]
         values.append(('dead_frames', str(self.dead_frames)))
         self.diagnostics.publish(status_array(
-            self.get_clock().now().to_msg(), level, 'camera: wrist_camera', message,
+            self.get_clock().now().to_msg(), level, f'camera: {self.camera}', message,
             str(self.config.source), values))
 
     def destroy_node(self):

@@ -165,9 +165,10 @@ class SimulatedCell:
 
     # --- camera ------------------------------------------------------------------------
 
-    def render(self) -> np.ndarray:
-        """The wrist camera frame, H x W x 3 uint8 RGB. The GL context belongs to the thread
-        of the first call: render (and close) from that thread only."""
+    def render(self, camera: str = WRIST_CAMERA) -> np.ndarray:
+        """A frame of `camera` (wrist_camera or front_camera), H x W x 3 uint8 RGB. The GL
+        context belongs to the thread of the first call: render (and close) from that thread
+        only."""
         if not self._renders:
             raise RuntimeError('this SimulatedCell was made with render=False')
         if self._renderer is None:
@@ -176,12 +177,12 @@ class SimulatedCell:
             # No shadows or reflections: ~10x cheaper on a CPU (ENVIRONMENT.md).
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-        self._renderer.update_scene(self.data, camera=WRIST_CAMERA)
+        self._renderer.update_scene(self.data, camera=camera)
         return self._renderer.render()
 
-    def camera_intrinsics(self) -> np.ndarray:
-        """3x3 pinhole matrix of the wrist camera (square pixels, centred principal point)."""
-        fovy = np.radians(self.model.camera(WRIST_CAMERA).fovy[0])
+    def camera_intrinsics(self, camera: str = WRIST_CAMERA) -> np.ndarray:
+        """3x3 pinhole matrix of a camera (square pixels, centred principal point)."""
+        fovy = np.radians(self.model.camera(camera).fovy[0])
         focal = self.config.image_height / 2 / np.tan(fovy / 2)
         return np.array([[focal, 0, self.config.image_width / 2],
                          [0, focal, self.config.image_height / 2],

@@ -15,6 +15,14 @@ class CellConfig:
     camera_fovy_deg: float = param(65.0, 'vertical field of view of the wrist camera (deg); '
                                    '65 is a 4:3 USB camera of ~80 deg horizontal, centre-cropped',
                                    in_range(20.0, 120.0))
+    front_camera_position: list = param(
+        [0.55, -0.20, 0.17], 'fixed front camera: position (base frame, m), in front of the '
+        'workspace, to one side and a little above it, so a lifted cube rises in the image',
+        length(3))
+    front_camera_look_at: list = param([0.24, 0.0, 0.06], 'the point the front camera looks '
+                                       'at (m)', length(3))
+    front_camera_fovy_deg: float = param(45.0, 'vertical field of view of the front camera '
+                                         '(deg), after the square crop', in_range(20.0, 120.0))
     mesh_keep_fraction: float = param(0.05, 'share of the arm mesh triangles the quadric '
                                       'decimation aims at (cached)', in_range(0.005, 1.0))
     mesh_cluster_m: float = param(0.0015, 'grid of the vertex clustering after decimation (m); '

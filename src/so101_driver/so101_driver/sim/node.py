@@ -1,4 +1,5 @@
-"""The `sim` node: the MuJoCo cell behind the follower's and the wrist camera's topics, plus the
+"""The `sim` node: the MuJoCo cell behind the follower's and the cameras' topics (wrist_camera/*,
+front_camera/*: image_raw, image_proc, camera_info), plus the
 simulation-only grasp state, scene reset, stop and torque services.
 
 Physics runs in its own thread, paced to `real_time_factor` x wall time (0: as fast as
@@ -32,9 +33,9 @@ from hilserl_interfaces.msg import GraspState
 from hilserl_interfaces.srv import ResetScene
 from so101_driver.sim.cell import SimulatedCell
 from so101_driver.sim.config import CellConfig
+from so101_driver.sim.scene import FRONT_CAMERA, WRIST_CAMERA
 from so101_kinematics.model import JOINT_NAMES
 
-CAMERA_FRAME = 'wrist_camera'
 BASE_FRAME = 'base'
 
 
@@ -48,6 +49,8 @@ class SimNodeConfig:
                                        in_range(1.0, 500.0))
     camera_rate_hz: float = param(30.0, 'wrist camera frame rate in sim time (Hz)',
                                   in_range(1.0, 120.0))
+    front_camera_rate_hz: float = param(30.0, 'front camera frame rate in sim time (Hz); 0: '
+                                        'no front camera', in_range(0.0, 120.0))
     grasp_state_rate_hz: float = param(20.0, 'sim/grasp_state rate in sim time (Hz)',
                                        in_range(1.0, 500.0))
     physics_chunk_s: float = param(0.005, 'sim time stepped between pacing and publishing '
@@ -81,6 +84,17 @@ class _Schedule:
         return True
 
 
+class _CameraStream:
+    """One simulated camera's topics (as the camera node publishes them) and schedule."""
+
+    def __init__(self, node: Node, name: str, rate_hz: float):
+        self.name = name
+        self.schedule = _Schedule(rate_hz)
+        self.raw = node.create_publisher(Image, f'{name}/image_raw', qos.SENSOR)
+        self.processed = node.create_publisher(Image, f'{name}/image_proc', qos.SENSOR)
+        self.info = node.create_publisher(CameraInfo, f'{name}/camera_info', qos.SENSOR)
+
+
 class SimNode(Node):
     def __init__(self):
         super().__init__('sim')
@@ -92,9 +106,10 @@ class SimNode(Node):
         self.publishes_clock = self.config.real_time_factor != 1.0
 
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
-        self.raw_pub = self.create_publisher(Image, 'wrist_camera/image_raw', qos.SENSOR)
-        self.proc_pub = self.create_publisher(Image, 'wrist_camera/image_proc', qos.SENSOR)
-        self.info_pub = self.create_publisher(CameraInfo, 'wrist_camera/camera_info', qos.SENSOR)
+        rates = {WRIST_CAMERA: self.config.camera_rate_hz,
+                 FRONT_CAMERA: self.config.front_camera_rate_hz}
+        self.cameras = {name: _CameraStream(self, name, rate) for name, rate in rates.items()
+                        if rate > 0}
         self.grasp_pub = self.create_publisher(GraspState, 'sim/grasp_state',
                                                qos.SENSOR_RELIABLE)
         self.clock_pub = (self.create_publisher(Clock, '/clock', qos.CLOCK)
@@ -114,7 +129,7 @@ class SimNode(Node):
                           clock=RosClock(clock_type=ClockType.STEADY_TIME))
 
         self.schedules = {name: _Schedule(rate) for name, rate in (
-            ('joints', self.config.joint_state_rate_hz), ('camera', self.config.camera_rate_hz),
+            ('joints', self.config.joint_state_rate_hz),
             ('grasp', self.config.grasp_state_rate_hz))}
         self.running = True
         self.failed = False
@@ -196,22 +211,26 @@ class SimNode(Node):
             msg.header.stamp = stamp
             msg.header.frame_id = BASE_FRAME
             self.grasp_pub.publish(msg)
-        if self.schedules['camera'].due(now):
-            started = time.perf_counter()
-            with self.lock:
-                frame = self.cell.render()
-            self.stats['render_s'] += time.perf_counter() - started
-            self.stats['frames'] += 1
-            self.raw_pub.publish(to_msg(frame, stamp, CAMERA_FRAME))
-            self.proc_pub.publish(to_msg(preprocess(frame), stamp, CAMERA_FRAME))
-            self.info_pub.publish(self._camera_info(stamp))
+        for camera in self.cameras.values():
+            if camera.schedule.due(now):
+                self._publish_frame(camera, stamp)
 
-    def _camera_info(self, stamp) -> CameraInfo:
-        k = self.cell.camera_intrinsics()
+    def _publish_frame(self, camera: '_CameraStream', stamp) -> None:
+        started = time.perf_counter()
+        with self.lock:
+            frame = self.cell.render(camera.name)
+        self.stats['render_s'] += time.perf_counter() - started
+        self.stats['frames'] += 1
+        camera.raw.publish(to_msg(frame, stamp, camera.name))
+        camera.processed.publish(to_msg(preprocess(frame), stamp, camera.name))
+        camera.info.publish(self._camera_info(camera.name, stamp))
+
+    def _camera_info(self, camera: str, stamp) -> CameraInfo:
+        k = self.cell.camera_intrinsics(camera)
         info = CameraInfo(width=self.cell_config.image_width,
                           height=self.cell_config.image_height, distortion_model='plumb_bob')
         info.header.stamp = stamp
-        info.header.frame_id = CAMERA_FRAME
+        info.header.frame_id = camera
         info.d = [0.0] * 5
         info.k = k.reshape(-1).tolist()
         info.r = np.eye(3).reshape(-1).tolist()

@@ -14,6 +14,8 @@ CUBE_BODY = 'cube'
 CUBE_GEOM = 'cube'
 TABLE_GEOM = 'table'
 WRIST_CAMERA = 'wrist_camera'
+FRONT_CAMERA = 'front_camera'
+CAMERAS = (WRIST_CAMERA, FRONT_CAMERA)
 FIXED_JAW_BODY = 'gripper'              # the fixed jaw is part of the gripper body
 MOVING_JAW_BODY = 'moving_jaw_so101_v1'
 JAW_PADS = ('fixed_jaw_pad', 'moving_jaw_pad')
@@ -33,6 +35,7 @@ def build_spec(config: CellConfig) -> mujoco.MjSpec:
     _add_table_and_lights(spec)
     _add_cube(spec, config)
     _add_wrist_camera(spec, config)
+    _add_front_camera(spec, config)
     return spec
 
 
@@ -113,3 +116,16 @@ def _add_wrist_camera(spec: mujoco.MjSpec, config: CellConfig) -> None:
     y_axis = np.cross(backwards, x_axis)
     spec.body(FIXED_JAW_BODY).add_camera(name=WRIST_CAMERA, pos=_CAMERA_POS.tolist(),
                                          xyaxes=[*x_axis, *y_axis], fovy=config.camera_fovy_deg)
+
+
+def _add_front_camera(spec: mujoco.MjSpec, config: CellConfig) -> None:
+    """A fixed camera in front of the workspace, looking down at it over the table: the view
+    that shows how high the cube is, which the wrist camera cannot."""
+    position = np.asarray(config.front_camera_position, dtype=float)
+    backwards = position - np.asarray(config.front_camera_look_at, dtype=float)
+    backwards /= np.linalg.norm(backwards)
+    x_axis = np.cross([0.0, 0.0, 1.0], backwards)  # image x horizontal
+    x_axis /= np.linalg.norm(x_axis)
+    y_axis = np.cross(backwards, x_axis)
+    spec.worldbody.add_camera(name=FRONT_CAMERA, pos=position.tolist(),
+                              xyaxes=[*x_axis, *y_axis], fovy=config.front_camera_fovy_deg)
