@@ -113,6 +113,9 @@ class ServoArm:
             self._disconnect(str(error))
             self.counters.failed_cycles += 1
             return None
+        except BusError as error:  # bytes that made no sense even to send: a failed cycle
+            answers = {}
+            self.counters.last_problem = str(error)
         if len(answers) < len(self._ids):
             self._cycle_failed(f'no plausible answer from servo(s) '
                                f'{[i for i in self._ids if i not in answers]}: '
@@ -151,6 +154,8 @@ class ServoArm:
         except PortGone as error:
             self._disconnect(str(error))
             return None
+        except BusError:
+            return self.telemetry
         for servo_id, data in answers.items():
             name = self.names_by_id[servo_id]
             self.telemetry.voltage_v[name] = span.value(reg.PRESENT_VOLTAGE, data) / 10
