@@ -18,7 +18,7 @@ from hilserl_learner.sac.agent import SACAgent
 
 def filled_buffer(agent, capacity, rng):
     # As the learner keeps them: features instead of images when the backbone is frozen.
-    buffer = ReplayBuffer(capacity, agent.encoder.backbone.feature_shape
+    buffer = ReplayBuffer(capacity, agent.encoder.feature_shape
                           if agent.cached_features else None,
                           store_images=not agent.cached_features)
     chunk = 64
@@ -51,11 +51,13 @@ def main():
     parser.add_argument('--augmentation', action='store_true')
     parser.add_argument('--precision', default='auto', choices=('auto', 'fp32', 'bf16'))
     parser.add_argument('--dropout', type=float, default=0.0)
+    parser.add_argument('--image-head', default='spatial', choices=('spatial', 'bottleneck'))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     config = config_from({'device': args.device, 'image_augmentation': args.augmentation,
-                          'precision': args.precision, 'image_dropout': args.dropout})
+                          'precision': args.precision, 'image_dropout': args.dropout,
+                          'image_head': args.image_head})
     agent = SACAgent(config)
     rng = np.random.default_rng(0)
     online = filled_buffer(agent, args.buffer, rng)
@@ -82,7 +84,7 @@ def main():
     print(f'device: {agent.device} ({torch.get_num_threads()} CPU threads), batch '
           f'{config.batch_size}, utd {config.utd_ratio}, actor every '
           f'{config.actor_update_period} critic updates, image matmuls in '
-          f'{agent.encoder.matmul_dtype}, dropout '
+          f'{agent.encoder.matmul_dtype}, image head {config.image_head}, dropout '
           f'{config.image_dropout}, cached features: {agent.cached_features}')
     print(f'critic updates/s: {steps / elapsed:.1f}  ({steps} in {elapsed:.1f} s)')
     # On a machine shared with other work, CPU time per update is the steadier figure: it is

@@ -51,33 +51,38 @@ def test_critic_actor_and_temperature_losses_by_hand():
     assert loss.item() == pytest.approx(0.45)
 
 
-def test_behaviour_cloning_loss_counts_only_human_rows():
-    mean_action = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
-    action = torch.tensor([[0.3, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, -0.5]])
+def test_behaviour_cloning_loss_is_the_humans_log_likelihood_on_human_rows():
+    mean = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    log_std = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0]])
+    action = torch.tanh(torch.tensor([[0.3, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, -0.5]]))
     is_human = torch.tensor([True, False, True])
-    # rows 0 and 2: (0.09 / 3 + 1 / 3) / 2
-    loss = losses.behaviour_cloning_loss(mean_action, action, is_human)
-    assert loss.item() == pytest.approx((0.03 + 1 / 3) / 2)
-    nobody = losses.behaviour_cloning_loss(mean_action, action, torch.zeros(3, dtype=torch.bool))
+    row0 = 0.5 * 0.3 ** 2 / 3                              # std 1, one dimension off by 0.3
+    row2 = (0.5 * (1.0 / math.exp(-1)) ** 2 - 3.0) / 3     # std e^-1, one dimension off by 1
+    loss = losses.behaviour_cloning_loss(mean, log_std, action, is_human)
+    assert loss.item() == pytest.approx((row0 + row2) / 2, rel=1e-5)
+    nobody = losses.behaviour_cloning_loss(mean, log_std, action,
+                                           torch.zeros(3, dtype=torch.bool))
     assert nobody.item() == 0.0
 
 
-def test_bc_weight_pulls_the_actor_mean_to_the_human_action():
+def test_bc_weight_pulls_the_actor_to_the_human_action_and_narrows_it():
     rng = np.random.default_rng(4)
     raw = _batch(8, rng)
     raw['is_intervention'][:] = True
     raw['action'][:] = np.array([0.8, -0.6, 0.4], np.float32)
-    errors = {}
+    errors, spreads = {}, {}
     for weight in (0.0, 1.0):
         torch.manual_seed(0)
         agent = SACAgent(config_from({**TINY, 'bc_weight': weight, 'actor_lr': 3e-3}))
         batch = agent.batch_to_tensors(raw)
-        for _ in range(60):
+        for _ in range(150):
             agent.update(batch, update_actor=True)
         with torch.no_grad():
-            mean, _ = agent.actor.distribution_params(agent.encode(batch))
+            mean, log_std = agent.actor.distribution_params(agent.encode(batch))
         errors[weight] = (torch.tanh(mean) - batch['action']).abs().mean().item()
+        spreads[weight] = log_std.exp().mean().item()
     assert errors[1.0] < 0.1 < errors[0.0], errors
+    assert spreads[1.0] < 0.5 * spreads[0.0], spreads  # a consistent human: a narrow policy
 
 
 def test_double_dqn_gripper_target_picks_with_online_values_with_target():
@@ -197,11 +202,12 @@ def test_critic_update_trains_the_encoder_heads_but_not_a_frozen_backbone():
     raw['features'] = agent.features(raw.pop('image'))
     raw['next_features'] = agent.features(raw.pop('next_image'))
     backbone_before = [p.detach().clone() for p in agent.encoder.backbone.parameters()]
-    head_before = agent.encoder.projection_weight.detach().clone()
+    head_before = [p.detach().clone() for p in agent.encoder.image_head.parameters()]
     agent.update(agent.batch_to_tensors(raw), update_actor=False)
     assert all(torch.equal(a, b) for a, b in zip(backbone_before,
                                                   agent.encoder.backbone.parameters()))
-    assert not torch.equal(head_before, agent.encoder.projection_weight)
+    assert not any(torch.equal(a, b) for a, b in zip(head_before,
+                                                     agent.encoder.image_head.parameters()))
 
 
 def test_random_shift_moves_images_by_at_most_the_padding():
@@ -218,11 +224,29 @@ def test_the_combined_image_map_equals_embeddings_then_projection():
     torch.manual_seed(0)
     from hilserl_learner.networks.sac import ObservationEncoder, SmallConvBackbone
     encoder = ObservationEncoder(SmallConvBackbone(4), 18, 8, 3, False, dropout=0.0)
+    head = encoder.image_head
     features = torch.randn(5, 4, 8, 8)
-    embedded = encoder.spatial(features)
+    embedded = head.spatial(features)
     expected = torch.tanh(encoder.image_norm(
-        embedded @ encoder.projection_weight.reshape(12, 8) + encoder.projection_bias))
+        embedded @ head.projection_weight.reshape(12, 8) + head.projection_bias))
     assert torch.allclose(encoder.image_latent(features), expected, atol=1e-5)
+
+
+def test_the_bottleneck_head_reduces_channels_per_cell_then_projects():
+    torch.manual_seed(0)
+    from hilserl_learner.networks.sac import ObservationEncoder, SmallConvBackbone
+    encoder = ObservationEncoder(SmallConvBackbone(4), 18, 8, 3, False, dropout=0.0,
+                                 image_head='bottleneck', bottleneck_channels=2)
+    head = encoder.image_head
+    features = torch.randn(5, 4, 8, 8)
+    per_cell = torch.einsum('bchw,rc->bhwr', features, head.reduce.weight)  # (5, 8, 8, 2)
+    expected = torch.tanh(encoder.image_norm(head.projection(per_cell.reshape(5, -1))))
+    stored = head.from_backbone(features)  # channels-last, as the replay buffer keeps them
+    assert stored.shape == (5, 8, 8, 4) == (5, *encoder.feature_shape)
+    assert torch.allclose(encoder.image_latent(stored), expected, atol=1e-5)
+    # where things are matters: moving a feature to another cell changes the latent
+    moved = head.from_backbone(torch.roll(features, 1, dims=-1))
+    assert not torch.allclose(encoder.image_latent(moved), encoder.image_latent(stored))
 
 
 def test_with_augmentation_the_backbone_sees_shifted_images_at_every_update():

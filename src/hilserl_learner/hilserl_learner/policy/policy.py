@@ -30,7 +30,9 @@ class Policy:
         frozen = not any(p.requires_grad for p in backbone.parameters())
         self.backbone_identity = backbone.identity
         self.encoder = ObservationEncoder(backbone, config.state_dim, config.latent_dim,
-                                          config.spatial_features, frozen, config.image_dropout)
+                                          config.spatial_features, frozen, config.image_dropout,
+                                          image_head=config.image_head,
+                                          bottleneck_channels=config.bottleneck_channels)
         latent = self.encoder.out_features
         self.actor = Actor(latent, config.hidden_dims, ACTION_DIM, config.log_std_min,
                            config.log_std_max)
@@ -38,7 +40,7 @@ class Policy:
         self.modules = torch.nn.ModuleDict({'encoder': self.encoder, 'actor': self.actor,
                                             'gripper_critic': self.gripper_critic})
         self.modules.to(self.device).eval().requires_grad_(False)
-        self._mixing = None
+        self._prepared = None
         self.version = 0
         self.optimization_step = 0
         self.load_seconds = 0.0
@@ -89,8 +91,8 @@ class Policy:
             own = self.modules.state_dict()
             for name, tensor in tensors.items():
                 own[name].copy_(tensor)
-        # The combined image map only changes with the weights: compute it once per load.
-        self._mixing = self.encoder.mixing()
+        # What the image head can prepare only changes with the weights: once per load.
+        self._prepared = self.encoder.prepare()
         self.version = int(metadata.get('version', 0))
         self.optimization_step = int(metadata.get('optimization_step', 0))
         self.load_seconds = time.perf_counter() - start
@@ -107,7 +109,7 @@ class Policy:
         state_t = torch.as_tensor(np.asarray(state, np.float32).reshape(1, self.config.state_dim),
                                   device=self.device)
         image_t = torch.as_tensor(np.ascontiguousarray(image)[None], device=self.device)
-        latent = self.encoder(state_t, image=image_t, mixing=self._mixing)
+        latent = self.encoder(state_t, image=image_t, prepared=self._prepared)
         action, _ = self.actor(latent, deterministic=deterministic)
         gripper = int(self.gripper_critic(latent).argmax(dim=-1).item())
         return action[0].cpu().numpy().astype(np.float32), gripper

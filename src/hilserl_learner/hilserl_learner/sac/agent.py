@@ -41,7 +41,8 @@ class SACAgent(nn.Module):
         matmul_dtype = image_matmul_dtype(config.precision, self.device)
         self.encoder = ObservationEncoder(backbone, config.state_dim, config.latent_dim,
                                           config.spatial_features, frozen, config.image_dropout,
-                                          matmul_dtype)
+                                          matmul_dtype, config.image_head,
+                                          config.bottleneck_channels)
         latent = self.encoder.out_features
         self.actor = Actor(latent, config.hidden_dims, ACTION_DIM, config.log_std_min,
                            config.log_std_max)
@@ -81,14 +82,14 @@ class SACAgent(nn.Module):
         return tensors
 
     def encode(self, batch: Dict[str, torch.Tensor], prefix: str = '',
-               mixing: Optional[torch.Tensor] = None) -> torch.Tensor:
+               prepared=None) -> torch.Tensor:
         state = batch[prefix + 'state']
         if self.cached_features:
-            return self.encoder(state, features=batch[prefix + 'features'], mixing=mixing)
+            return self.encoder(state, features=batch[prefix + 'features'], prepared=prepared)
         image = batch[prefix + 'image']
         if self.config.image_augmentation:
             image = random_shift(image, self.config.augmentation_pad_px, self.augment_generator)
-        return self.encoder(state, image=image, mixing=mixing)
+        return self.encoder(state, image=image, prepared=prepared)
 
     def update(self, batch: Dict[str, torch.Tensor], update_actor: bool) -> Dict[str, torch.Tensor]:
         """One critic + gripper critic update, and an actor + temperature update when asked.
@@ -100,12 +101,12 @@ class SACAgent(nn.Module):
         if not self.training:  # switching modes walks every submodule: only when needed
             self.train()
         reward, terminated = batch['reward'], batch['terminated']
-        # s and s' share the encoder's combined image map (see ObservationEncoder.mixing).
-        mixing = self.encoder.mixing() if cfg.image_dropout == 0 else None
-        latent = self.encode(batch, mixing=mixing)
+        # s and s' share what the image head can prepare once (ObservationEncoder.prepare).
+        prepared = self.encoder.prepare()
+        latent = self.encode(batch, prepared=prepared)
         with torch.no_grad():
             next_latent = self.encode(batch, 'next_',
-                                      None if mixing is None else mixing.detach())
+                                      None if prepared is None else prepared.detach())
             next_action, next_log_prob = self.actor(next_latent)
             target_q = losses.critic_target(
                 reward, terminated, self.critic_target(next_latent, next_action), next_log_prob,
@@ -141,7 +142,7 @@ class SACAgent(nn.Module):
         actor_loss = losses.actor_loss(log_prob, q, self.temperature.detach())
         if self.config.bc_weight > 0 and batch is not None:
             actor_loss = actor_loss + self.config.bc_weight * losses.behaviour_cloning_loss(
-                torch.tanh(mean), batch['action'], batch['is_intervention'])
+                mean, log_std, batch['action'], batch['is_intervention'])
         if not self._finite(actor_loss):
             return {'actor_loss': actor_loss.detach()}
         # Gradients for the actor only: the critic must not move with the actor's loss.

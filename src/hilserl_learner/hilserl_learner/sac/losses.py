@@ -28,12 +28,16 @@ def actor_loss(log_prob, q, temperature):
     return (temperature * log_prob - q.mean(dim=0)).mean()
 
 
-def behaviour_cloning_loss(mean_action, action, is_human):
-    """Mean squared error between the actor's mean action (tanh of the mean, in [-1, 1]) and the
-    stored action, over the rows a human chose (demos and interventions); 0 when there are none.
-    mean_action, action: (B, A); is_human: (B,) bool."""
+def behaviour_cloning_loss(mean, log_std, action, is_human, clip: float = 0.995):
+    """Negative log-likelihood of the stored action under the actor's Gaussian (before the tanh,
+    whose Jacobian does not depend on the actor), per action dimension, over the rows a human
+    chose (demos and interventions); 0 when there are none. It pulls the mean to the human's
+    action and the spread down to how consistent the human is: a squared error on the mean alone
+    left the spread to drift (pre-tanh standard deviations of 0.5-0.9 on demo states), and the
+    training episodes were then mostly noise. mean, log_std, action: (B, A); is_human: (B,)."""
+    target = torch.atanh(action.clamp(-clip, clip))
+    per_row = (0.5 * ((target - mean) / log_std.exp()).pow(2) + log_std).mean(dim=-1)
     weights = is_human.float()
-    per_row = (mean_action - action).pow(2).mean(dim=-1)
     return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
 
 

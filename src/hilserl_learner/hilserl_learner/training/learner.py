@@ -55,7 +55,7 @@ class Learner:
                  demos: Sequence[Transition] = ()):
         self.config = config
         self.agent = agent or SACAgent(config)
-        feature_shape = (self.agent.encoder.backbone.feature_shape
+        feature_shape = (self.agent.encoder.feature_shape
                          if self.agent.cached_features else None)
         # With stored features, updates never read images: the buffers keep only the features
         # (the journal keeps the images on disk).
@@ -316,7 +316,8 @@ class Learner:
             if not self.agent.cached_features:
                 for name in FEATURE_FIELDS:
                     chunk.pop(name, None)
-            elif 'features' not in chunk:  # journaled by a run that did not cache features
+            elif chunk.get('features', np.empty(0)).shape[1:] != self.online.feature_shape:
+                # journaled by a run that did not cache features, or with another image head
                 chunk['features'] = self.agent.features(chunk['image'])
                 chunk['next_features'] = self.agent.features(chunk['next_image'])
             self.online.add(chunk)
