@@ -60,8 +60,13 @@ def _flag(value: str) -> bool:
     return str(value).strip().lower() in ('true', '1', 'yes')
 
 
+def _waits_for_learner(args: Dict[str, str]) -> bool:
+    return _flag(args['sim']) and _flag(args.get('wait_for_learner', 'false'))
+
+
 def _uses_sim_time(args: Dict[str, str]) -> bool:
-    return _flag(args['sim']) and float(args['real_time_factor']) != 1.0
+    return _flag(args['sim']) and (float(args['real_time_factor']) != 1.0
+                                   or _waits_for_learner(args))
 
 
 def _common(args: Dict[str, str]) -> Dict[str, object]:
@@ -76,7 +81,8 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
     if _flag(args['sim']):
         return [
             NodeSpec('so101_driver', 'sim', 'sim', ('task.yaml', 'sim.yaml'),
-                     {**common, 'real_time_factor': float(args['real_time_factor'])}),
+                     {**common, 'real_time_factor': float(args['real_time_factor']),
+                      'wait_for_learner': _waits_for_learner(args)}),
             NodeSpec('so101_driver', 'sim_operator', 'operator', ('task.yaml', 'sim.yaml'),
                      {**common, 'mode': operator_mode}),
         ]
@@ -156,8 +162,15 @@ GRAPHS: Dict[str, Callable[[Dict[str, str]], List[NodeSpec]]] = {
     'record_demos': record_demos_graph,
 }
 
+TRAIN_ARGUMENTS = (
+    Argument('wait_for_learner', 'true', 'Simulation only: sim time stands still while the '
+             'learner falls short of its min_utd_ratio critic updates per env step, so that '
+             'rate holds whatever the CPU gives (every node then uses sim time).',
+             ('true', 'false')),
+)
+
 GRAPH_ARGUMENTS: Dict[str, Tuple[Argument, ...]] = {
-    'train': COMMON_ARGUMENTS,
+    'train': COMMON_ARGUMENTS + TRAIN_ARGUMENTS,
     'eval': COMMON_ARGUMENTS,
     'record_demos': COMMON_ARGUMENTS,
 }

@@ -72,7 +72,8 @@ def build_config(name: str, overrides: Dict[str, dict], **fixed):
 @dataclasses.dataclass(frozen=True)
 class InProcessSettings:
     output_dir: str
-    utd: int = 2                       # critic updates per env step, exactly
+    utd: int = 0                       # critic updates per env step, exactly (0: the learner
+    #                                    configuration's min_utd_ratio, which the graph holds)
     weights_every_steps: int = 20      # env steps between policy refreshes
     privileged_state: bool = False     # append the cube's position relative to the jaws
     operator_off: bool = False
@@ -164,8 +165,10 @@ class InProcessRun:
         self.settings = settings
         out = Path(settings.output_dir)
         state_dim = STATE_DIM + (PRIVILEGED_DIM if settings.privileged_state else 0)
+        learner_config = build_config('learner', overrides)
+        utd = settings.utd or max(1, int(round(learner_config.min_utd_ratio)))
         self.learner = Learner(build_config('learner', overrides, run_dir=str(out / 'learner'),
-                                            utd_ratio=settings.utd, state_dim=state_dim,
+                                            utd_ratio=utd, state_dim=state_dim,
                                             seed=settings.seed))
         self.actor_config = build_config(
             'actor', overrides, reward_source='sim', mode='train', sim=True,

@@ -25,8 +25,19 @@ def test_eval_graph_has_no_learner():
 def test_faster_than_real_time_turns_on_sim_time_for_every_node():
     specs = GRAPHS['train'](resolve_arguments('train', {'real_time_factor': '4'}))
     assert all(s.parameters['use_sim_time'] is True for s in specs)
-    real_time = GRAPHS['train'](resolve_arguments('train', {}))
+    real_time = GRAPHS['eval'](resolve_arguments('eval', {}))
     assert not any(s.parameters.get('use_sim_time') for s in real_time)
+
+
+def test_simulated_training_waits_for_the_learner_on_sim_time():
+    specs = {s.name: s for s in GRAPHS['train'](resolve_arguments('train', {}))}
+    assert specs['sim'].parameters['wait_for_learner'] is True
+    assert all(s.parameters['use_sim_time'] is True for s in specs.values())
+    free = GRAPHS['train'](resolve_arguments('train', {'wait_for_learner': 'false'}))
+    assert not any(s.parameters.get('use_sim_time') for s in free)
+    real = GRAPHS['train'](resolve_arguments('train', {'sim': 'false'}))
+    assert not any(s.parameters.get('use_sim_time') or s.parameters.get('wait_for_learner')
+                   for s in real)
 
 
 @pytest.mark.parametrize('given, words', [
@@ -55,7 +66,8 @@ def test_ros_arguments_are_standard(tmp_path):
     assert args[:5] == ['--ros-args', '-r', '__node:=sim', '-r', '__ns:=/so101']
     assert args.count('--params-file') == 2
     assert args[args.index('--params-file') + 1] == str(tmp_path / 'task.yaml')
-    assert 'use_sim_time:=false' in args and 'real_time_factor:=1.0' in args
+    assert 'use_sim_time:=true' in args and 'real_time_factor:=1.0' in args
+    assert 'wait_for_learner:=true' in args
 
 
 def test_a_missing_parameter_file_is_named_before_anything_starts(tmp_path):

@@ -23,7 +23,13 @@ def _non_empty_positive(value):
 class LearnerConfig:
     # --- SAC -----------------------------------------------------------------------------
     batch_size: int = param(256, 'transitions per critic update (online + demo)', positive)
-    utd_ratio: int = param(20, 'critic updates per environment step received', positive)
+    utd_ratio: int = param(20, 'critic updates per environment step received, at most (the '
+                           'learner runs as fast as it can up to this)', positive)
+    min_utd_ratio: float = param(
+        4.0, 'critic updates per environment step the learner must keep up: a simulation waits '
+        'for it (sim time stands still while the learner owes more); on the real arm a '
+        'shortfall is reported in learner_stats and /diagnostics (0: no minimum)',
+        non_negative)
     actor_update_period: int = param(
         2, 'critic updates per actor + temperature update (HIL-SERL: one per utd_ratio, i.e. one '
         'per env step; 2 keeps that at the ~2 critic updates per step a CPU manages)', positive)
@@ -119,6 +125,8 @@ class LearnerConfig:
     checkpoint_period_s: float = param(300.0, 'seconds between checkpoints', positive)
     weights_period_s: float = param(2.0, 'seconds between policy weight broadcasts', positive)
     stats_period_s: float = param(1.0, 'seconds between learner statistics', positive)
+    progress_period_s: float = param(0.05, 'seconds between learner_progress messages (what a '
+                                     'simulation waits on)', positive)
     torch_threads: int = param(
         1, 'CPU threads for torch (0: torch default, all cores). 1 where the learner shares the '
         'CPU with the robot graph: OpenMP threads waiting for busy cores are many times slower',

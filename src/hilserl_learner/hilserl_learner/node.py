@@ -3,7 +3,9 @@
 In: /transitions (hilserl_interfaces/Transition) from any number of actors, checked and queued
 without blocking. Out: /policy_weights (PolicyWeights, latched: reliable + transient_local) at
 `weights_period_s`, /learner_stats (LearnerStats) at `stats_period_s`, also appended as JSON
-lines to `<run_dir>/learner_stats.jsonl` for the plotting tools. Training, weight snapshots and
+lines to `<run_dir>/learner_stats.jsonl` for the plotting tools, with a /diagnostics status that
+warns while the learner falls short of `min_utd_ratio`, and /learner_progress (LearnerProgress)
+at `progress_period_s`, which a simulation waits on to hold that rate. Training, weight snapshots and
 checkpoints run in the learner's own thread; shutdown (Ctrl-C, SIGTERM) writes a checkpoint.
 """
 import array
@@ -13,16 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
+from hilserl_common.diagnostics import status_array
 from hilserl_common.images import from_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import LEARNER_STATS
-from hilserl_interfaces.msg import LearnerStats, PolicyWeights, Transition
+from hilserl_interfaces.msg import LearnerProgress, LearnerStats, PolicyWeights, Transition
 from hilserl_learner.config import LearnerConfig
 from hilserl_learner.demos.loader import DemoSettings, load_demos
 from hilserl_learner.ingest.validation import EpisodeBook, InvalidTransition, check_transition
@@ -53,10 +57,15 @@ class LearnerNode(Node):
         self.weights_publisher = self.create_publisher(PolicyWeights, '/policy_weights',
                                                        qos.LATCHED)
         self.stats_publisher = self.create_publisher(LearnerStats, '/learner_stats', qos.COMMANDS)
+        self.progress_publisher = self.create_publisher(LearnerProgress, '/learner_progress',
+                                                        qos.COMMANDS)
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics',
+                                                           qos.COMMANDS)
         self.create_subscription(Transition, '/transitions', self.on_transition, qos.TRANSITIONS)
         self.stop = threading.Event()
         self.training = threading.Thread(
-            target=self.learner.run, args=(self.stop, self.publish_weights, self.publish_stats),
+            target=self.learner.run,
+            args=(self.stop, self.publish_weights, self.publish_stats, self.publish_progress),
             name='learner-training', daemon=True)
         self.training.start()
 
@@ -118,16 +127,40 @@ class LearnerNode(Node):
                      'online_buffer_size', 'demo_buffer_size', 'weights_version'):
             setattr(msg, name, int(stats[name]))
         for name in ('critic_loss', 'actor_loss', 'temperature', 'gripper_critic_loss',
-                     'q_mean', 'updates_per_s', 'effective_utd'):
+                     'q_mean', 'updates_per_s', 'effective_utd', 'min_utd_ratio'):
             setattr(msg, name, float(np.float32(stats[name])))
+        msg.updates_owed = int(stats['updates_owed'])
         self.stats_publisher.publish(msg)
+        self.diagnostics_publisher.publish(self._pace_status(stats))
         append_record(str(self.stats_path), stats)
         self.get_logger().info(
             f'update {stats["optimization_step"]}, {stats["env_steps"]} env steps, '
             f'{stats["updates_per_s"]:.1f} updates/s, effective UTD '
-            f'{stats["effective_utd_total"]:.1f} (target {self.config.utd_ratio}), buffers {stats["online_buffer_size"]} online / '
+            f'{stats["effective_utd_total"]:.1f} (at least {self.config.min_utd_ratio:g}, at '
+            f'most {self.config.utd_ratio}), buffers {stats["online_buffer_size"]} online / '
             f'{stats["demo_buffer_size"]} demo, critic loss {stats["critic_loss"]:.4f}, '
             f'temperature {stats["temperature"]:.4f}', throttle_duration_sec=30.0)
+
+    def _pace_status(self, stats: dict) -> DiagnosticArray:
+        """WARN while the learner is more than a second of data behind min_utd_ratio (on the
+        real arm nothing waits for it: the policy then learns from fewer updates than set)."""
+        behind = stats['updates_owed'] > self.config.min_utd_ratio * 10  # ~1 s at 10 Hz
+        message = (f'{stats["updates_owed"]} critic updates behind {self.config.min_utd_ratio:g} '
+                   f'per env step' if behind else 'keeping up')
+        values = [(name, f'{stats[name]:.3g}' if isinstance(stats[name], float) else
+                   str(stats[name]))
+                  for name in ('updates_per_s', 'effective_utd', 'effective_utd_total',
+                               'min_utd_ratio', 'updates_owed', 'env_steps', 'optimization_step')]
+        return status_array(self.get_clock().now().to_msg(),
+                            DiagnosticStatus.WARN if behind else DiagnosticStatus.OK,
+                            'learner: update rate', message, str(self.learner.agent.device),
+                            values)
+
+    def publish_progress(self, env_steps: int, optimization_step: int, owed: int) -> None:
+        msg = LearnerProgress(env_steps=env_steps, optimization_step=optimization_step,
+                              min_utd_ratio=float(self.config.min_utd_ratio), updates_owed=owed)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.progress_publisher.publish(msg)
 
     def destroy_node(self):
         # Stop training; the learner stores what is queued and writes a final checkpoint.

@@ -262,3 +262,50 @@ def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
         probe.close()
         codes, outputs = stop(processes)
     assert codes == [0], outputs
+
+
+def clock_seconds(probe):
+    with probe.lock:
+        clock = probe.latest['/clock'].clock
+    return clock.sec + clock.nanosec * 1e-9
+
+
+def sim_seconds_in(probe, wall_s):
+    before = clock_seconds(probe)
+    time.sleep(wall_s)
+    return clock_seconds(probe) - before
+
+
+def test_sim_time_stands_still_while_the_learner_owes_updates():
+    """The real sim node against learner_progress messages a probe sends in its place."""
+    from hilserl_interfaces.msg import LearnerProgress
+    namespace = f'/p{uuid.uuid4().hex[:8]}'
+    processes = [start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
+                       parameters=['wait_for_learner:=true', 'learner_slack_updates:=20',
+                                   'learner_timeout_s:=1.0', 'camera_rate_hz:=5.0',
+                                   'front_camera_rate_hz:=0.0'])]
+    probe = Probe(namespace)
+    probe.watch('/clock', Clock, qos.CLOCK)
+    progress = probe.node.create_publisher(LearnerProgress, '/learner_progress', qos.COMMANDS)
+    owed = {'updates': 0}
+    probe.node.create_timer(0.05, lambda: owed['updates'] is None or progress.publish(
+        LearnerProgress(updates_owed=owed['updates'])))
+    probe.spin_in_background()
+    try:
+        assert probe.wait_for(lambda: probe.counts['/clock'] > 0, timeout=60), probe.counts
+        assert sim_seconds_in(probe, 1.0) > 0.6          # on pace: real time
+        owed['updates'] = 500
+        time.sleep(0.3)
+        assert sim_seconds_in(probe, 1.0) < 0.05         # behind: the simulation waits
+        owed['updates'] = 10                             # within the slack
+        time.sleep(0.3)
+        assert sim_seconds_in(probe, 1.0) > 0.6
+        owed['updates'] = 500
+        time.sleep(0.3)
+        owed['updates'] = None                           # the learner goes silent
+        time.sleep(1.2)
+        assert sim_seconds_in(probe, 1.0) > 0.6          # ... and the simulation runs free
+    finally:
+        probe.close()
+        codes, outputs = stop(processes)
+    assert codes == [0], outputs

@@ -167,6 +167,13 @@ class Learner:
             return 0
         return self.config.utd_ratio * self.env_steps - self.optimization_step
 
+    def updates_owed(self) -> int:
+        """Critic updates the learner is behind `min_utd_ratio` per env step (<= 0: on pace);
+        0 before training starts."""
+        if len(self.online) < max(1, self.config.training_starts):
+            return 0
+        return int(self.config.min_utd_ratio * self.env_steps) - self.optimization_step
+
     def train_step(self) -> bool:
         """One critic update (plus actor/temperature when due); False when none is owed."""
         if self.updates_due() <= 0:
@@ -182,11 +189,12 @@ class Learner:
 
     def run(self, stop: threading.Event,
             on_weights: Callable[[PolicyWeightsSnapshot], None] = lambda w: None,
-            on_stats: Callable[[Dict], None] = lambda s: None) -> None:
-        """Train until `stop` is set; weights, stats and checkpoints at their periods, and a
-        checkpoint on the way out."""
+            on_stats: Callable[[Dict], None] = lambda s: None,
+            on_progress: Callable[[int, int, int], None] = lambda *p: None) -> None:
+        """Train until `stop` is set; weights, stats, progress (env steps, updates, updates
+        owed) and checkpoints at their periods, and a checkpoint on the way out."""
         cfg = self.config
-        next_weights = next_stats = time.monotonic()
+        next_weights = next_stats = next_progress = time.monotonic()
         next_checkpoint = time.monotonic() + cfg.checkpoint_period_s
         on_weights(self.snapshot_weights())
         try:
@@ -206,6 +214,9 @@ class Learner:
                 if now >= next_stats:
                     on_stats(self.stats())
                     next_stats = now + cfg.stats_period_s
+                if now >= next_progress:
+                    on_progress(self.env_steps, self.optimization_step, self.updates_owed())
+                    next_progress = now + cfg.progress_period_s
                 if now >= next_checkpoint:
                     self.checkpoint()
                     next_checkpoint = time.monotonic() + cfg.checkpoint_period_s
@@ -261,6 +272,8 @@ class Learner:
             'updates_per_s': updates / elapsed,
             'effective_utd': updates / steps if steps else 0.0,
             'effective_utd_total': self.optimization_step / max(self.env_steps, 1),
+            'min_utd_ratio': self.config.min_utd_ratio,
+            'updates_owed': self.updates_owed(),
             'weights_version': self.weights_version,
             'skipped_nonfinite_steps': self.agent.nonfinite_losses,
             'loop_errors': self.errors,

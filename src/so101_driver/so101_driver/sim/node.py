@@ -24,15 +24,16 @@ from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
 from hilserl_common.diagnostics import status_array
-from hilserl_common.config import in_range, param
+from hilserl_common.config import in_range, non_negative, param, positive
 from hilserl_common.images import to_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import preprocess
-from hilserl_interfaces.msg import GraspState
+from hilserl_interfaces.msg import GraspState, LearnerProgress
 from hilserl_interfaces.srv import ResetScene
 from so101_driver.sim.cell import SimulatedCell
 from so101_driver.sim.config import CellConfig
+from so101_driver.sim.learner_pace import LearnerPace
 from so101_driver.sim.scene import FRONT_CAMERA, WRIST_CAMERA
 from so101_kinematics.model import JOINT_NAMES
 
@@ -55,6 +56,13 @@ class SimNodeConfig:
                                        in_range(1.0, 500.0))
     physics_chunk_s: float = param(0.005, 'sim time stepped between pacing and publishing '
                                    'checks (s)', in_range(0.001, 0.05))
+    wait_for_learner: bool = param(False, 'sim time stands still while the learner owes more '
+                                   'than learner_slack_updates critic updates (the training '
+                                   'graph sets it; implies /clock)')
+    learner_slack_updates: int = param(20, 'critic updates the learner may owe before the '
+                                       'simulation waits', non_negative)
+    learner_timeout_s: float = param(5.0, 'without learner_progress for this long (wall '
+                                     'time), the simulation runs free', positive)
 
 
 def _seconds_to_time(seconds: float) -> Time:
@@ -103,7 +111,14 @@ class SimNode(Node):
         self.cell = SimulatedCell(self.cell_config)
         self.lock = threading.Lock()
         self.sim_time_s = time.time()  # sim clock starts at the wall time of start-up
-        self.publishes_clock = self.config.real_time_factor != 1.0
+        self.publishes_clock = (self.config.real_time_factor != 1.0
+                                or self.config.wait_for_learner)
+        self.pace = None
+        if self.config.wait_for_learner:
+            self.pace = LearnerPace(self.config.learner_slack_updates,
+                                    self.config.learner_timeout_s)
+            self.create_subscription(LearnerProgress, '/learner_progress',
+                                     lambda msg: self.pace.heard(msg.updates_owed), qos.COMMANDS)
 
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
         rates = {WRIST_CAMERA: self.config.camera_rate_hz,
@@ -123,6 +138,7 @@ class SimNode(Node):
         self.stats = {'commands': 0, 'rejected_commands': 0, 'resets': 0, 'frames': 0,
                       'render_s': 0.0, 'behind': 0}
         self._last_report = (time.monotonic(), 0.0)  # wall time, sim elapsed
+        self._waited_before = 0.0
         self.sim_elapsed_s = 0.0
         # The sim makes the time: its own timers run on the steady clock, never on /clock.
         self.create_timer(1.0, self._publish_diagnostics,
@@ -159,6 +175,10 @@ class SimNode(Node):
         elapsed = 0.0
         # Also ends when the context is shut down (Ctrl-C) even if destroy_node never runs.
         while self.running and self.context.ok():
+            if self.pace is not None and self.pace.holding():
+                self.pace.wait()  # sim time stands still; pacing restarts from here
+                wall_anchor, sim_anchor = time.monotonic(), elapsed
+                continue
             with self.lock:
                 self.cell.step(chunk)
             elapsed += chunk
@@ -304,15 +324,20 @@ class SimNode(Node):
         self._last_report = (wall, sim)
         frames = max(self.stats['frames'], 1)
         wanted = self.config.real_time_factor
-        slow = wanted > 0 and factor < 0.8 * wanted
+        waited = self.pace.waited_s if self.pace else 0.0
+        held = waited - self._waited_before  # time spent waiting for the learner this period
+        self._waited_before = waited
+        slow = wanted > 0 and factor < 0.8 * wanted and held < 0.1
         values = {'achieved_real_time_factor': f'{factor:.2f}',
                   'configured_real_time_factor': f'{wanted:g}',
                   'render_ms_mean': f'{self.stats["render_s"] / frames * 1000:.2f}',
+                  'waited_for_learner_s': f'{waited:.1f}',
                   **{key: str(value) for key, value in self.stats.items() if key != 'render_s'}}
         self.diagnostics_pub.publish(status_array(
             self._stamp(), DiagnosticStatus.WARN if slow else DiagnosticStatus.OK,
             f'{self.get_fully_qualified_name()}: simulation',
-            'slower than configured' if slow else 'running', 'mujoco', values))
+            'slower than configured' if slow else
+            'waiting for the learner' if held >= 0.1 else 'running', 'mujoco', values))
 
     def destroy_node(self):
         self.running = False
