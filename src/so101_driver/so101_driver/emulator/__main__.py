@@ -23,7 +23,7 @@ def main(argv=None):
     parser.add_argument('--corrupt', type=float, default=0.0, help='probability of a bad checksum')
     parser.add_argument('--fault', action='append', default=[], metavar='NAME=VALUE',
                         help='any other field of emulator.Faults, e.g. foreign_id=0.02 or '
-                             'silence=0.01 (repeatable)')
+                             'silences_per_s=0.3 (repeatable)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     try:

@@ -12,7 +12,7 @@ from typing import List, Sequence, Tuple
 from so101_driver.emulator import protocol
 
 _PROBABILITIES = ('drop_request', 'corrupt_request', 'drop_reply', 'corrupt_reply',
-                  'delay_reply', 'duplicate_reply', 'foreign_id', 'silence')
+                  'delay_reply', 'duplicate_reply', 'foreign_id')
 
 
 @dataclasses.dataclass
@@ -28,15 +28,16 @@ class Faults:
     duplicate_reply: float = 0.0  # the reply comes twice ...
     duplicate_delay_s: float = 0.0  # ... the copy this long after the first (0: back to back)
     foreign_id: float = 0.0       # the reply carries another servo's id, checksum valid
-    silence: float = 0.0          # per request: the bus ignores everything for `silence_s`
-    silence_s: float = 0.3
+    silences_per_s: float = 0.0   # bursts per second (at random times, however busy the bus)
+    silence_s: float = 0.3        # ... each ignoring everything for this long
 
     def __post_init__(self):
         for name in _PROBABILITIES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f'Faults.{name} = {value} is not a probability (0..1)')
-        for name in ('delay_s', 'delay_jitter_s', 'duplicate_delay_s', 'silence_s'):
+        for name in ('delay_s', 'delay_jitter_s', 'duplicate_delay_s', 'silences_per_s',
+                     'silence_s'):
             if getattr(self, name) < 0:
                 raise ValueError(f'Faults.{name} = {getattr(self, name)} is negative')
 
@@ -64,6 +65,7 @@ class FaultInjector:
     def __init__(self, counters: BusCounters, seed: int = 0):
         self.counters = counters
         self.silent_until = 0.0
+        self._next_silence = None  # when the next burst starts
         self._random = random.Random(seed)
 
     def request_bytes(self, faults: Faults, data: bytes) -> bytes:
@@ -80,15 +82,24 @@ class FaultInjector:
         if now < self.silent_until:
             self.counters.silenced_requests += 1
             return False
-        if self._random.random() < faults.silence:
+        if self._silence_starts(faults, now):
             self.counters.silences += 1
             self.counters.silenced_requests += 1
             self.silent_until = now + faults.silence_s
+            self._next_silence = None
             return False
         if self._random.random() < faults.drop_request:
             self.counters.dropped_requests += 1
             return False
         return True
+
+    def _silence_starts(self, faults: Faults, now: float) -> bool:
+        if faults.silences_per_s <= 0:
+            self._next_silence = None
+            return False
+        if self._next_silence is None:
+            self._next_silence = now + self._random.expovariate(faults.silences_per_s)
+        return now >= self._next_silence
 
     def replies(self, faults: Faults, reply: bytes, servo_ids: Sequence[int],
                 now: float) -> List[Tuple[float, bytes]]:
