@@ -55,7 +55,7 @@ FAULT_KINDS = {  # name: (emulator faults, error bits per servo id)
                                     'delay_jitter_s': 0.038}, {}),
     'duplicated replies 5%': ({'duplicate_reply': 0.05}, {}),
     'foreign-id replies 2%': ({'foreign_id': 0.02}, {}),
-    'silence bursts (300 ms, 1 per 3 s)': ({'silences_per_s': 0.33, 'silence_s': 0.3}, {}),
+    'silence bursts 300 ms (~1 per 3 s)': ({'silences_per_s': 0.33, 'silence_s': 0.3}, {}),
     'error bits': ({}, {6: OVERLOAD, 3: OVERHEAT}),
     'all at once': ({'drop_reply': 0.03, 'corrupt_reply': 0.02, 'drop_request': 0.02,
                      'corrupt_request': 0.02, 'delay_reply': 0.03, 'delay_s': 0.012,
