@@ -109,3 +109,21 @@ def test_sac_rlpd_with_demos_learns_what_a_random_policy_cannot(learner):
     assert success_rate(env, policy(True), 20) >= 0.6, learner.stats()
     # True UTD: every update was owed to received data.
     assert learner.optimization_step == 2 * learner.env_steps
+
+
+def test_states_are_standardised_by_the_data_and_the_statistics_travel_with_the_weights(
+        learner):
+    """(after the learning test) fitted at the first update from what the buffers held."""
+    from hilserl_learner.policy.policy import Policy
+    encoder = learner.agent.encoder
+    states = np.concatenate([b.data['state'][:len(b)] for b in (learner.online, learner.demo)])
+    assert not torch.allclose(encoder.state_std, torch.ones(18))
+    # positions and offsets vary; the unused state values keep the floor
+    assert torch.all(encoder.state_std[6:] == 0.01)
+    first = states[:30]  # a sanity check of the scale: the fit used real states of this task
+    assert np.abs((first[:, :3] - encoder.state_mean[:3].numpy())
+                  / encoder.state_std[:3].numpy()).max() < 10
+    snapshot = learner.snapshot_weights()
+    policy = Policy.from_weights(snapshot.data, snapshot.sha256)
+    assert torch.equal(policy.encoder.state_mean, encoder.state_mean)
+    assert torch.equal(policy.encoder.state_std, encoder.state_std)

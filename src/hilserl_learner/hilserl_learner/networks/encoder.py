@@ -156,12 +156,13 @@ class SpatialLearnedEmbeddings(nn.Module):
 
 
 def load_backbone(weights: str = '', seed: int = RANDOM_INIT_SEED,
-                  image_size: int = 128) -> Backbone:
+                  image_size: int = 128, quiet: bool = False) -> Backbone:
     """A frozen ResNet-10 with weights from `weights`:
 
     - a path to a `.safetensors` file (names as in this module or as in `helper2424/resnet10`),
     - a hub id `owner/name` (needs `huggingface_hub` and a reachable hub), or
-    - '' for no pretrained weights: a fixed initialisation seeded by `seed`, with a warning.
+    - '' for no pretrained weights: a fixed initialisation seeded by `seed`, with a warning
+      (`quiet`: none, for a backbone that is about to be trained).
 
     A file that does not fit the architecture raises ValueError naming the problem.
     """
@@ -175,7 +176,7 @@ def load_backbone(weights: str = '', seed: int = RANDOM_INIT_SEED,
         if path is not None:
             _load_into(trunk, _read_safetensors(path), f'{weights} ({path})')
             source = f'hub:{weights}'
-    if source.startswith('random'):
+    if source.startswith('random') and not quiet:
         message = ('NO PRETRAINED ENCODER WEIGHTS: the ResNet-10 image encoder uses a fixed random '
                    f'initialisation (seed {seed}). Features are far weaker than ImageNet ones; set '
                    'the encoder weights parameter to a local resnet10 .safetensors file for real '

@@ -148,6 +148,12 @@ class ObservationEncoder(nn.Module):
         self.image_norm = nn.LayerNorm(latent_dim)
         self.state_head = nn.Sequential(
             nn.Linear(state_dim, latent_dim), nn.LayerNorm(latent_dim), nn.Tanh())
+        # The state mixes radians, rad/s and metres: a centimetre of EE height is 0.01 next to
+        # joint angles of order 1, too small a difference for the network to act on precisely.
+        # Each value is standardised with statistics fitted once to the data (fit_state_scale)
+        # and kept with the weights, so the actor standardises as the learner does.
+        self.register_buffer('state_mean', torch.zeros(state_dim))
+        self.register_buffer('state_std', torch.ones(state_dim))
         self.latent_dim = latent_dim
         self.matmul_dtype = matmul_dtype
         self.out_features = 2 * latent_dim
@@ -174,7 +180,15 @@ class ObservationEncoder(nn.Module):
         """Latent of a batch; `prepared` (from `prepare()`) lets calls share that work."""
         if features is None:
             features = self.features(image)
+        state = (state - self.state_mean) / self.state_std
         return torch.cat([self.image_latent(features, prepared), self.state_head(state)], dim=-1)
+
+    @torch.no_grad()
+    def fit_state_scale(self, states: torch.Tensor, min_std: float = 0.01) -> None:
+        """Standardise each state value by the mean and spread of `states` (N, state_dim); a
+        value that hardly varies there keeps a spread of at least `min_std`."""
+        self.state_mean.copy_(states.mean(dim=0))
+        self.state_std.copy_(states.std(dim=0).clamp(min=min_std))
 
     def image_latent(self, features: torch.Tensor, prepared=None) -> torch.Tensor:
         return torch.tanh(self.image_norm(self.image_head(features, prepared)))

@@ -178,6 +178,8 @@ class Learner:
         """One critic update (plus actor/temperature when due); False when none is owed."""
         if self.updates_due() <= 0:
             return False
+        if self.optimization_step == 0:
+            self._fit_state_scale()
         batch = sample_mixed(self.online, self.demo, self.config.batch_size,
                              self.config.demo_ratio, self.rng, self.fields)
         update_actor = (self.optimization_step + 1) % self.config.actor_update_period == 0
@@ -186,6 +188,16 @@ class Learner:
         self.actor_updates += int(update_actor)
         self.last_losses.update(losses)
         return True
+
+    def _fit_state_scale(self) -> None:
+        """Before the first update: the state statistics of what the buffers hold (demos and
+        the first online steps), fixed from then on (they travel with the weights)."""
+        states = [buffer.data['state'][:len(buffer)] for buffer in (self.online, self.demo)
+                  if len(buffer)]
+        self.agent.encoder.fit_state_scale(torch.from_numpy(np.concatenate(states)).to(
+            self.agent.device))
+        LOGGER.info('state standardised by the statistics of %d stored transitions',
+                    sum(len(s) for s in states))
 
     def run(self, stop: threading.Event,
             on_weights: Callable[[PolicyWeightsSnapshot], None] = lambda w: None,

@@ -12,8 +12,8 @@ class CellConfig:
     image_width: int = param(128, 'wrist frame width (px); the frame is rendered square-cropped '
                              'like the real camera after preprocessing', positive)
     image_height: int = param(128, 'wrist frame height (px)', positive)
-    camera_fovy_deg: float = param(65.0, 'vertical field of view of the wrist camera (deg); '
-                                   '65 is a 4:3 USB camera of ~80 deg horizontal, centre-cropped',
+    camera_fovy_deg: float = param(75.0, 'vertical field of view of the wrist camera (deg), '
+                                   'after the square centre crop: a wide-angle USB camera',
                                    in_range(20.0, 120.0))
     front_camera_position: list = param(
         [0.55, -0.20, 0.17], 'fixed front camera: position (base frame, m), in front of the '
