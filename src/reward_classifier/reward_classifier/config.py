@@ -46,6 +46,10 @@ class TrainingConfig:
                                       in_range(0.0, 1.0))
     augment_shift_px: int = param(4, 'random shift of up to this many pixels (0: off)',
                                   in_range(0, 32))
+    augmented_copies: int = param(
+        2, 'augmented copies of every training frame, encoded once before the epochs (the '
+        'encoder is frozen, so the epochs then only train the head: seconds instead of minutes)',
+        in_range(0, 16))
     device: str = param('cpu', 'torch device for training', one_of('cpu', 'cuda'))
 
     @property

@@ -75,32 +75,26 @@ def train_classifier(model: RewardClassifier, frames: LabelledFrames, config: Tr
                               if config.balance_classes else 1.0, device=device)
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
-    augmentation = config.augmentation
-    # The encoder is frozen: without augmentation its features never change, so compute once.
+    # The encoder is frozen: the features of the frames (and of a few augmented copies of the
+    # training frames) are computed once; the epochs only train the head on them.
     val_features = encode_frames(model, frames.images[val_idx], device)
-    train_features = None if augmentation.enabled else \
-        encode_frames(model, frames.images[train_idx], device)
+    train_features, train_targets = _training_features(model, frames.images[train_idx],
+                                                       labels[train_idx], config, generator,
+                                                       device)
 
     history: List[EpochReport] = []
     best_loss, best_state, best_epoch = float('inf'), None, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
-        order = shuffle_rng.permutation(len(train_idx))
+        order = shuffle_rng.permutation(len(train_targets))
         batches = [order[i:i + config.batch_size] for i in range(0, len(order),
                                                                  config.batch_size)]
         loss_sum, correct = 0.0, 0
         bar = tqdm(batches, desc=f'epoch {epoch}', unit='batch', leave=False,
                    disable=not progress)
         for batch in bar:
-            target = labels[train_idx[batch]]
-            if train_features is not None:
-                features = train_features[batch]
-            else:
-                images = augment(to_input(frames.images[train_idx[batch]], device),
-                                 augmentation, generator)
-                with torch.no_grad():
-                    features = model.encoder_features(images)
-            logits = model.head_logits(features)
+            target = train_targets[batch]
+            logits = model.head_logits(train_features[batch])
             loss = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -109,8 +103,8 @@ def train_classifier(model: RewardClassifier, frames: LabelledFrames, config: Tr
             correct += int(((logits >= 0) == (target > 0.5)).sum())
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         val_loss, val_acc = _validate(model, val_features, labels[val_idx], pos_weight)
-        report = EpochReport(epoch, loss_sum / len(train_idx), correct / len(train_idx),
-                             val_loss, val_acc)
+        report = EpochReport(epoch, loss_sum / len(train_targets),
+                             correct / len(train_targets), val_loss, val_acc)
         history.append(report)
         log(report.line())
         if val_loss < best_loss:
@@ -123,6 +117,21 @@ def train_classifier(model: RewardClassifier, frames: LabelledFrames, config: Tr
     model.load_state_dict(best_state)
     model.eval()
     return TrainingResult(history, best_epoch, train_idx, val_idx)
+
+
+@torch.no_grad()
+def _training_features(model, images, targets, config: TrainingConfig, generator, device,
+                       batch_size: int = 256):
+    """Features of the training frames, then of `augmented_copies` augmented copies of them
+    (each copy its own draw of colour jitter and shift), with their targets."""
+    features = [encode_frames(model, images, device)]
+    copies = config.augmented_copies if config.augmentation.enabled else 0
+    for _ in range(copies):
+        features.append(torch.cat([
+            model.encoder_features(augment(to_input(images[i:i + batch_size], device),
+                                           config.augmentation, generator))
+            for i in range(0, len(images), batch_size)]))
+    return torch.cat(features), targets.repeat(1 + copies)
 
 
 @torch.no_grad()
