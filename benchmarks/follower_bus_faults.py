@@ -161,6 +161,7 @@ class Bench:
                 raise RuntimeError('the follower never published:\n' + self.log())
             time.sleep(1.0)
             start, first = time.monotonic(), probe.reports[-1]
+            silences = bus.counters.silences
             time.sleep(self.args.seconds)
             end, last = time.monotonic(), probe.reports[-1]
             ticks = int(last['ticks']) - int(first['ticks'])
@@ -168,6 +169,8 @@ class Bench:
                          - int(first['joint_states_published']))
             window = [start] + [t for t in probe.received if start <= t < end] + [end]
             row['delivered'] = published / max(ticks, 1)
+            # The share a driver could deliver at best: the bus answers nothing while silent.
+            row['silent'] = (bus.counters.silences - silences) * bus.faults.silence_s / (end - start)
             row['max_gap_ms'] = 1000 * max(np.diff(window))
             row['reconnect_s'] = max(self.reconnect(bus) for _ in range(self.args.unplugs))
         except (IndexError, KeyError):
@@ -242,9 +245,9 @@ def wrong_goals(bus, pose) -> int:
 
 
 def print_table(rows):
-    print('| fault kind | delivered | max gap ms | wrong samples | wrong goals | reconnect s '
-          '| torque off after Ctrl-C/SIGTERM | torque ON at exit 0 | error bits on /diagnostics |')
-    print('|---|---|---|---|---|---|---|---|---|')
+    print('| fault kind | delivered (bus silent) | max gap ms | wrong samples | wrong goals | '
+          'reconnect s | torque off after Ctrl-C/SIGTERM | torque ON at exit 0 | error bits on '
+          '/diagnostics |\n' + '|---' * 9 + '|')
     for name, row in rows.items():
         t = row['torque']
         torque = f"{t['off']}/{t['trials'] - t['no_torque_on']}"
@@ -254,7 +257,8 @@ def print_table(rows):
             torque += f" (exit≠0: {t['unconfirmed_exit_non_0'] + t['on_exit_non_0']})"
         alarms = '; '.join(sorted(row['alarms'])) or '–'
         died = ' **node died**' if row['died'] else ''
-        print(f"| {name} | {row['delivered']:.3f}{died} | {row['max_gap_ms']:.0f} "
+        silent = f" ({row['silent']:.0%})" if row.get('silent') else ''
+        print(f"| {name} | {row['delivered']:.3f}{silent}{died} | {row['max_gap_ms']:.0f} "
               f"| {row['wrong']} | {row['wrong_goals']} | {row['reconnect_s']:.2f} | {torque} "
               f"| {t['on_exit_0']} | {alarms} |")
     for name, row in rows.items():
