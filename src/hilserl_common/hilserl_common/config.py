@@ -85,6 +85,9 @@ def coerce(f: dataclasses.Field, value, source: str):
         value = float(value) if ok else value
     elif isinstance(default, str):
         ok = isinstance(value, str)
+    elif isinstance(default, list) and default and all(isinstance(d, str) for d in default):
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        value = list(value) if ok else value
     elif isinstance(default, list):
         ok = isinstance(value, (list, tuple)) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
@@ -149,6 +152,8 @@ def load_yaml_section(path: str, node_name: str) -> dict:
 
 
 def _type_name(default) -> str:
+    if isinstance(default, list) and default and all(isinstance(d, str) for d in default):
+        return 'a list of strings'
     if isinstance(default, list):
         return 'a list of numbers'
     return {bool: 'true/false', int: 'an integer', float: 'a number', str: 'a string'}.get(

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 import yaml
 
 from hilserl_common.config import ConfigError, from_dict, load_yaml_section
@@ -168,11 +169,11 @@ def train_command(args) -> int:
     if config.device == 'cuda' and not torch.cuda.is_available():
         raise CommandError('device = cuda, but torch sees no GPU')
     started = time.monotonic()
-    frames = load_labelled_frames(args.labels)
-    print(f'read {len(frames)} frames from {len(frames.episode_names)} episodes in '
-          f'{time.monotonic() - started:.1f} s')
+    frames = load_labelled_frames(args.labels, config.views)
+    print(f'read {len(frames)} frames ({", ".join(config.views)}) from '
+          f'{len(frames.episode_names)} episodes in {time.monotonic() - started:.1f} s')
     model = build_classifier(config.encoder_weights, config.hidden_dim, config.dropout,
-                             config.spatial_features, config.seed)
+                             config.spatial_features, config.seed, config.views)
     print(f'encoder: {model.encoder_identity}')
     result = train_classifier(model, frames, config, progress=not args.no_progress)
     validation = frames.subset(result.validation_indices)
@@ -207,7 +208,7 @@ def evaluate_command(args) -> int:
         encoder_weights = training_config(args.config, []).encoder_weights if args.config \
             else ''
     model, description = load_classifier(args.model, encoder_weights)
-    frames = load_labelled_frames(args.labels)
+    frames = load_labelled_frames(args.labels, model.views)
     if args.frames != 'all':
         split = description.get('trained_on', {})
         train_idx, val_idx = split_frames(frames.labels, split.get('validation_fraction', 0.2),
@@ -232,7 +233,7 @@ def evaluate_command(args) -> int:
     print(f'batched inference: {per_frame_ms:.2f} ms/frame')
     print(f'wrote {curve}')
     if len(worst):
-        sheet = contact_sheet([frames.images[i] for i in worst],
+        sheet = contact_sheet([np.hstack(frames.images[i]) for i in worst],
                               [f'{frames.describe(i)} p={probabilities[i]:.2f}' for i in worst],
                               [FAILURE_COLOUR] * len(worst), 6,
                               f'worst false positives at threshold {threshold:.2f}')

@@ -15,6 +15,13 @@ def _threshold_or_model(value):
         "a threshold in [0, 1], or -1 to use the model's own"
 
 
+def _views(value):
+    known = ('wrist_camera', 'front_camera')
+    if value and all(v in known for v in value) and len(set(value)) == len(value):
+        return None
+    return f'a list of distinct camera views out of {", ".join(known)}'
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
     validation_fraction: float = param(0.2, 'share of frames (per class) held out for '
@@ -38,6 +45,9 @@ class TrainingConfig:
                                   positive)
     encoder_weights: str = param('', 'ResNet-10 weights: a local .safetensors file, a hub id, '
                                  'or empty for seeded random weights (tests only)')
+    views: list = param(['wrist_camera'], 'camera views the classifier looks through, in order '
+                        '(their <view>/image_proc topics): wrist_camera, front_camera',
+                        _views)
     augment_brightness: float = param(0.2, 'colour jitter: brightness factor range +-',
                                       in_range(0.0, 1.0))
     augment_contrast: float = param(0.2, 'colour jitter: contrast factor range +-',
@@ -68,3 +78,7 @@ class ServingConfig:
     device: str = param('cpu', 'torch device for inference', one_of('cpu', 'cuda'))
     num_threads: int = param(1, 'torch CPU threads for inference (0: torch default)',
                              non_negative)
+    max_rate_hz: float = param(10.0, 'score at most this many frames per second (the actor '
+                               'takes one reward per control step)', positive)
+    max_view_skew_s: float = param(0.1, 'the frames of the views scored together are at most '
+                                   'this far apart (s)', positive)

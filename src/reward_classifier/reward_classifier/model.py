@@ -1,5 +1,7 @@
 """The success classifier: the workspace's frozen ResNet-10 (hilserl_learner.networks.encoder)
--> 4x4 spatial learned embeddings -> Linear -> Dropout -> LayerNorm -> ReLU -> Linear(1).
+on each camera view -> 4x4 spatial learned embeddings per view, concatenated -> Linear ->
+Dropout -> LayerNorm -> ReLU -> Linear(1). Views are camera names (wrist_camera, front_camera):
+a fixed front camera sees how high the cube is, which the wrist camera cannot.
 
 Only the spatial embeddings and the head train, and they do train (LeRobot's classifier ran its
 spatial embeddings under no_grad, so only the head learned; LESSONS.md). A saved model holds just
@@ -9,7 +11,7 @@ on the encoder and pixels it was trained on.
 """
 import json
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -20,7 +22,8 @@ from hilserl_common.preprocessing import IMAGE_SIZE, PREPROCESSING_ID
 from hilserl_learner.networks.encoder import Backbone, SpatialLearnedEmbeddings, load_backbone
 
 FORMAT = 'hilserl_reward_classifier'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one or more camera views
+DEFAULT_VIEWS = ('wrist_camera',)
 WEIGHTS_FILE = 'reward_classifier.safetensors'
 CONFIG_FILE = 'reward_classifier.json'
 
@@ -32,20 +35,23 @@ class ModelMismatch(ValueError):
 
 class RewardClassifier(nn.Module):
     def __init__(self, backbone: Backbone, hidden_dim: int = 256, dropout: float = 0.1,
-                 spatial_features: int = 8):
+                 spatial_features: int = 8, views: Sequence[str] = DEFAULT_VIEWS):
         super().__init__()
         self.backbone = backbone
+        self.views = tuple(views)
         channels, height, width = backbone.feature_shape
-        self.spatial_embeddings = SpatialLearnedEmbeddings(channels, height, width,
-                                                           spatial_features)
+        self.view_embeddings = nn.ModuleList(
+            SpatialLearnedEmbeddings(channels, height, width, spatial_features)
+            for _ in self.views)
+        embedded = sum(e.out_features for e in self.view_embeddings)
         self.head = nn.Sequential(
-            nn.Linear(self.spatial_embeddings.out_features, hidden_dim),
+            nn.Linear(embedded, hidden_dim),
             nn.Dropout(dropout),
             nn.LayerNorm(hidden_dim),
             nn.ReLU(),
             nn.Linear(hidden_dim, 1))
         self.architecture = {'hidden_dim': hidden_dim, 'dropout': dropout,
-                             'spatial_features': spatial_features}
+                             'spatial_features': spatial_features, 'views': list(self.views)}
         # Convolutions are ~40% faster on CPU with channels-last weights (the NHWC frames the
         # workspace stores are channels-last already).
         self.backbone.to(memory_format=torch.channels_last)
@@ -55,12 +61,16 @@ class RewardClassifier(nn.Module):
         return self.backbone.identity
 
     def encoder_features(self, images: torch.Tensor) -> torch.Tensor:
-        """Frozen part: float B x 3 x H x W in [0, 1] -> B x 512 x 4 x 4 (no gradient)."""
-        return self.backbone(images * 255.0)
+        """Frozen part: float B x V x 3 x H x W in [0, 1] -> B x V x 512 x 4 x 4 (no
+        gradient); one backbone pass for all views."""
+        b, v = images.shape[:2]
+        features = self.backbone(images.reshape(b * v, *images.shape[2:]) * 255.0)
+        return features.reshape(b, v, *features.shape[1:])
 
     def head_logits(self, features: torch.Tensor) -> torch.Tensor:
-        """Trainable part: feature maps -> B success logits."""
-        return self.head(self.spatial_embeddings(features)).squeeze(-1)
+        """Trainable part: B x V feature maps -> B success logits."""
+        embedded = [embed(features[:, i]) for i, embed in enumerate(self.view_embeddings)]
+        return self.head(torch.cat(embedded, dim=-1)).squeeze(-1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head_logits(self.encoder_features(images))
@@ -74,7 +84,7 @@ class RewardClassifier(nn.Module):
 
     @torch.inference_mode()
     def predict(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
-        """Success probabilities of N x 128 x 128 x 3 uint8 frames."""
+        """Success probabilities of N x V x 128 x 128 x 3 uint8 frames (V views, in order)."""
         self.eval()
         device = next(self.parameters()).device
         return np.concatenate([
@@ -83,20 +93,22 @@ class RewardClassifier(nn.Module):
 
 
 def to_input(images: np.ndarray, device=None) -> torch.Tensor:
-    """N x H x W x 3 uint8 frames -> float N x 3 x H x W in [0, 1] (a channels-last view)."""
-    if images.ndim != 4 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3):
-        raise ValueError(f'expected N x {IMAGE_SIZE} x {IMAGE_SIZE} x 3 frames from the shared '
-                         f'preprocessing, got shape {images.shape}')
+    """N x V x H x W x 3 uint8 frames -> float N x V x 3 x H x W in [0, 1] (a channels-last
+    view)."""
+    if images.ndim != 5 or images.shape[2:] != (IMAGE_SIZE, IMAGE_SIZE, 3):
+        raise ValueError(f'expected N x views x {IMAGE_SIZE} x {IMAGE_SIZE} x 3 frames from the '
+                         f'shared preprocessing, got shape {images.shape}')
     tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+    return tensor.permute(0, 1, 4, 2, 3).float().div_(255.0)
 
 
 def build_classifier(encoder_weights: str = '', hidden_dim: int = 256, dropout: float = 0.1,
-                     spatial_features: int = 8, seed: int = 0) -> RewardClassifier:
+                     spatial_features: int = 8, seed: int = 0,
+                     views: Sequence[str] = DEFAULT_VIEWS) -> RewardClassifier:
     """A new classifier on the workspace's encoder; `seed` initialises the trainable parts."""
     backbone = load_backbone(encoder_weights)
     torch.manual_seed(seed)
-    return RewardClassifier(backbone, hidden_dim, dropout, spatial_features)
+    return RewardClassifier(backbone, hidden_dim, dropout, spatial_features, views)
 
 
 def save_classifier(model: RewardClassifier, directory, threshold: float,
@@ -159,9 +171,14 @@ def load_classifier(path, encoder_weights: str = '') -> Tuple[RewardClassifier, 
     backbone = load_backbone(encoder_weights)
     check_compatible(description, backbone.identity, str(directory))
     architecture = description.get('architecture', {})
+    if description.get('format_version') != FORMAT_VERSION:
+        raise ModelMismatch(f'{directory}: a reward classifier of format version '
+                            f'{description.get("format_version")}, this workspace reads '
+                            f'{FORMAT_VERSION}; retrain it')
     model = RewardClassifier(backbone, int(architecture.get('hidden_dim', 256)),
                              float(architecture.get('dropout', 0.1)),
-                             int(architecture.get('spatial_features', 8)))
+                             int(architecture.get('spatial_features', 8)),
+                             architecture.get('views', DEFAULT_VIEWS))
     try:
         weights = load_file(str(directory / WEIGHTS_FILE))
     except Exception as error:  # safetensors raises several types for missing/corrupt files

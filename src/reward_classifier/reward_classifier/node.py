@@ -1,5 +1,10 @@
-"""The serving node: the success probability of every processed wrist frame, published on
+"""The serving node: the success probability of the processed camera frames, published on
 `reward` with the frame's stamp. A thin shell around reward_classifier.model.
+
+It listens to `<view>/image_proc` of every view the model was trained on (wrist_camera,
+front_camera) and scores the first view's frames, at most `max_rate_hz` (the actor needs one
+reward per control step), each with the newest frame of the other views when that is at most
+`max_view_skew_s` apart.
 
 Refuses to start (exit 2, message naming the difference) with a model trained on another encoder
 or another preprocessing than the workspace's.
@@ -45,24 +50,57 @@ class RewardClassifierNode(Node):
         self.threshold = self.config.threshold if self.config.threshold >= 0.0 \
             else float(description['threshold'])
         self.reward_publisher = self.create_publisher(RewardPrediction, 'reward', COMMANDS)
-        self.create_subscription(Image, 'wrist_camera/image_proc', self.on_image, SENSOR)
+        self.views = self.model.views
+        self.newest = {}  # view -> (stamp s, frame) of the other views
+        self.last_scored_s = -np.inf
+        for view in self.views:
+            self.create_subscription(Image, f'{view}/image_proc',
+                                     lambda msg, view=view: self.on_image(view, msg), SENSOR)
         accuracy = description.get('metrics', {}).get('validation_accuracy')
         self.get_logger().info(
-            f'serving {self.config.model_path} (encoder {self.model.encoder_identity}, '
-            f'threshold {self.threshold:.3f}, validation accuracy {accuracy})')
+            f'serving {self.config.model_path} (views {", ".join(self.views)}, encoder '
+            f'{self.model.encoder_identity}, threshold {self.threshold:.3f}, validation '
+            f'accuracy {accuracy})')
 
-    def on_image(self, msg: Image):
+    def on_image(self, view: str, msg: Image):
         try:
             image = processed_frame(msg)
         except ValueError as error:
-            self.get_logger().warning(f'skipping a wrist frame: {error}',
+            self.get_logger().warning(f'skipping a {view} frame: {error}',
                                       throttle_duration_sec=_WARN_PERIOD_S)
             return
         if is_dead_frame(image):
-            self.get_logger().warning('the wrist frame is black or flat: is the camera alive? '
-                                      'rewards on such frames mean nothing',
+            self.get_logger().warning(f'the {view} frame is black or flat: is the camera '
+                                      'alive? rewards on such frames mean nothing',
                                       throttle_duration_sec=_WARN_PERIOD_S)
-        probability = float(self.model.predict(image[None])[0])
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if view != self.views[0]:
+            self.newest[view] = (stamp, image)
+            return
+        if stamp - self.last_scored_s < 1.0 / self.config.max_rate_hz - 1e-3:
+            return
+        frames = self._views_at(stamp, image)
+        if frames is None:
+            return
+        self.last_scored_s = stamp
+        self._score(frames, msg)
+
+    def _views_at(self, stamp: float, first: np.ndarray):
+        """V x H x W x 3: the first view's frame and the others' newest, or None (warned)
+        while another view has no frame close enough in time."""
+        frames = [first]
+        for view in self.views[1:]:
+            other = self.newest.get(view)
+            if other is None or abs(other[0] - stamp) > self.config.max_view_skew_s:
+                age = 'no frame yet' if other is None else f'{abs(other[0] - stamp):.2f} s apart'
+                self.get_logger().warning(f'no reward: {view} has {age}',
+                                          throttle_duration_sec=_WARN_PERIOD_S)
+                return None
+            frames.append(other[1])
+        return np.stack(frames)
+
+    def _score(self, frames: np.ndarray, msg: Image):
+        probability = float(self.model.predict(frames[None])[0])
         if not self.context.ok():
             return  # shut down (Ctrl-C, SIGTERM) while the frame was being scored
         if not np.isfinite(probability):

@@ -72,9 +72,12 @@ def plan_episodes(count: int, seed: int, failure_fraction: float,
     return plans
 
 
+CAMERAS = ('wrist_camera', 'front_camera')  # every generated episode records both views
+
+
 @dataclasses.dataclass
 class RecordedEpisode:
-    frames: np.ndarray       # N x 128 x 128 x 3 uint8
+    frames: np.ndarray       # N x V x 128 x 128 x 3 uint8 (CAMERAS)
     joints: np.ndarray       # N x 6 rad
     velocities: np.ndarray   # N x 6 rad/s
     success: np.ndarray      # N bool, privileged
@@ -106,7 +109,7 @@ def run_episode(cell, script, plan: EpisodePlan, steps: int,
                         targets[GRIPPER_INDEX] = script.config.gripper_open_rad
                 cell.set_joint_targets(targets)
         cell.step(control_period_s)
-        frames.append(preprocess(cell.render()))
+        frames.append(np.stack([preprocess(cell.render(camera)) for camera in CAMERAS]))
         joints.append(cell.joint_positions())
         velocities.append(cell.joint_velocities())
         grasp.append(cell.grasp_info())
@@ -118,7 +121,7 @@ def run_episode(cell, script, plan: EpisodePlan, steps: int,
 def write_episode(path: Path, episode: RecordedEpisode, start_ns: int, namespace: str = ''):
     from so101_kinematics.model import JOINT_NAMES
 
-    with EpisodeBagWriter(path, namespace, grasp_state=True) as writer:
+    with EpisodeBagWriter(path, namespace, grasp_state=True, cameras=CAMERAS) as writer:
         for frame, joints, velocities, grasp, time_s in zip(
                 episode.frames, episode.joints, episode.velocities, episode.grasp,
                 episode.times_s):
@@ -127,7 +130,8 @@ def write_episode(path: Path, episode: RecordedEpisode, start_ns: int, namespace
             writer.write_grasp_state(stamp_ns, grasp.cube_position, grasp.cube_quat_wxyz,
                                      grasp.gripper_contact, grasp.grasped, grasp.cube_height,
                                      grasp.success)
-            writer.write_image(stamp_ns, frame)
+            for camera, image in zip(CAMERAS, frame):
+                writer.write_image(stamp_ns, image, camera)
 
 
 def generate_dataset(output: Path, episodes: int, seed: int, failure_fraction: float,

@@ -128,10 +128,16 @@ def _training_features(model, images, targets, config: TrainingConfig, generator
     copies = config.augmented_copies if config.augmentation.enabled else 0
     for _ in range(copies):
         features.append(torch.cat([
-            model.encoder_features(augment(to_input(images[i:i + batch_size], device),
-                                           config.augmentation, generator))
+            model.encoder_features(_augmented(to_input(images[i:i + batch_size], device),
+                                              config, generator))
             for i in range(0, len(images), batch_size)]))
     return torch.cat(features), targets.repeat(1 + copies)
+
+
+def _augmented(images: torch.Tensor, config: TrainingConfig, generator) -> torch.Tensor:
+    """B x V x 3 x H x W: every view of every frame its own draw."""
+    flat = augment(images.reshape(-1, *images.shape[2:]), config.augmentation, generator)
+    return flat.reshape(images.shape)
 
 
 @torch.no_grad()

@@ -9,7 +9,7 @@ from reward_classifier.data.dataset import class_balance, load_labelled_frames, 
 
 def test_frames_are_labelled_from_the_cutoffs(synthetic_dataset, synthetic_episodes):
     frames = load_labelled_frames(synthetic_dataset)
-    assert frames.images.shape == (96, 128, 128, 3)
+    assert frames.images.shape == (96, 1, 128, 128, 3)  # one view: the wrist camera
     assert frames.episode_names == list(synthetic_episodes)
     for number, (count, cutoff) in enumerate(synthetic_episodes.values()):
         rows = frames.episode_index == number

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings('ignore:NO PRETRAINED ENCODER WEIGHTS')
 def _frames(make_frame, count=24, seed=0) -> LabelledFrames:
     rng = np.random.default_rng(seed)
     labels = (np.arange(count) % 3 == 0).astype(np.uint8)
-    images = np.stack([make_frame(bool(label), rng) for label in labels])
+    images = np.stack([make_frame(bool(label), rng) for label in labels])[:, None]  # one view
     return LabelledFrames(images, labels, np.zeros(count, int), np.arange(count), ['e'])
 
 
@@ -37,7 +37,7 @@ def test_training_changes_every_trainable_tensor_and_no_frozen_one(make_frame):
     trainable = [name for name in before if not name.startswith('backbone.')]
     assert frozen and all(torch.equal(before[n], after[n]) for n in frozen)
     # Every trainable tensor moved, the spatial embeddings included (the anchor's bug).
-    assert 'spatial_embeddings.kernel' in trainable
+    assert 'view_embeddings.0.kernel' in trainable
     unchanged = [n for n in trainable if torch.equal(before[n], after[n])]
     assert unchanged == []
     assert not model.backbone.training   # model.train() inside training kept the encoder frozen

@@ -102,3 +102,60 @@ def test_the_node_refuses_a_model_trained_on_another_encoder(trained_model, tmp_
     finally:
         _stop(process)
     assert process.returncode == 2 and "'model_path' is empty" in stderr
+
+
+def test_a_two_view_model_scores_the_first_view_with_the_newest_of_the_other(tmp_path,
+                                                                            make_frame):
+    """Rewards only for wrist frames that have a front frame close in time, at most
+    max_rate_hz of them, stamped like the wrist frame."""
+    from reward_classifier.model import build_classifier, save_classifier
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        model = build_classifier('', hidden_dim=16, spatial_features=2,
+                                 views=['wrist_camera', 'front_camera'])
+    save_classifier(model, tmp_path / 'two_views', 0.5, {})
+    process = _start(f'model_path:={tmp_path / "two_views"}', 'max_rate_hz:=5.0',
+                     'max_view_skew_s:=0.1')
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('rc_test_cameras', namespace=NAMESPACE, context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    received = []
+    node.create_subscription(RewardPrediction, 'reward', received.append, COMMANDS)
+    wrist = node.create_publisher(Image, 'wrist_camera/image_proc', SENSOR)
+    front = node.create_publisher(Image, 'front_camera/image_proc', SENSOR)
+    rng = np.random.default_rng(6)
+
+    def send(seconds, front_too):
+        stamp = Time(sec=int(seconds), nanosec=int(round(seconds % 1 * 1e9)))
+        if front_too:
+            front.publish(to_msg(make_frame(False, rng), stamp, 'front_camera'))
+            executor.spin_once(timeout_sec=0.02)
+        wrist.publish(to_msg(make_frame(False, rng), stamp, 'wrist_camera'))
+        executor.spin_once(timeout_sec=0.05)
+
+    try:
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline and process.poll() is None and not node.count_publishers(
+                'reward'):
+            executor.spin_once(timeout_sec=0.1)
+        time.sleep(2.0)  # subscriptions matched both ways
+        for k in range(20):           # wrist frames alone: no reward
+            send(100.0 + k / 30, front_too=False)
+        for _ in range(10):
+            executor.spin_once(timeout_sec=0.05)
+        assert received == [], 'a reward without a front frame'
+        for k in range(60):           # both views at 30 Hz for 2 s: ~5 Hz of rewards
+            send(200.0 + k / 30, front_too=True)
+        for _ in range(20):
+            executor.spin_once(timeout_sec=0.05)
+        stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in received]
+        assert 6 <= len(stamps) <= 11, stamps
+        assert all(200.0 <= s < 202.0 for s in stamps)
+        assert min(np.diff(stamps)) >= 0.19
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
+        _stop(process)

@@ -47,10 +47,12 @@ def test_generated_episodes_are_labelled_from_the_privileged_success(tmp_path, c
     info = metadata['rosbag2_bagfile_information']
     assert info['version'] == 8 and info['storage_identifier'] == 'mcap'
     assert {t['topic_metadata']['name'] for t in info['topics_with_message_count']} == {
-        '/so101/wrist_camera/image_proc', '/so101/joint_states', '/so101/sim/grasp_state'}
+        '/so101/wrist_camera/image_proc', '/so101/front_camera/image_proc',
+        '/so101/joint_states', '/so101/sim/grasp_state'}
 
-    frames = load_labelled_frames(output)
-    assert len(frames) == 90
+    frames = load_labelled_frames(output, ['wrist_camera', 'front_camera'])
+    assert len(frames) == 90 and frames.images.shape[1] == 2
+    assert not np.array_equal(frames.images[:, 0], frames.images[:, 1])  # two cameras
     cutoffs = []
     for number, episode in enumerate(labels.episodes):
         privileged = _privileged_success(output / episode.name)

@@ -15,9 +15,9 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 # The LearnerConfig fields that shape the policy networks.
-POLICY_FIELDS = ('state_dim', 'latent_dim', 'hidden_dims', 'gripper_hidden_dims', 'encoder', 'encoder_weights',
-                 'freeze_encoder', 'image_encoder_hidden_dim', 'spatial_features', 'image_dropout',
-                 'image_head', 'bottleneck_channels',
+POLICY_FIELDS = ('state_dim', 'latent_dim', 'hidden_dims', 'gripper_hidden_dims', 'encoder',
+                 'encoder_weights', 'freeze_encoder', 'image_encoder_hidden_dim',
+                 'spatial_features', 'image_dropout', 'image_head', 'bottleneck_channels',
                  'log_std_min', 'log_std_max')
 FORMAT = 'safetensors'
 

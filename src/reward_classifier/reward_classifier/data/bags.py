@@ -119,18 +119,20 @@ def register_grasp_state(store) -> None:
 
 class EpisodeBagWriter:
     """Writes one episode as a rosbag2 MCAP bag with the topics a real recording has: the
-    processed wrist image and the joint states (namespace prefix optional), and in simulation
-    the privileged grasp state the labels come from."""
+    processed images of each camera and the joint states (namespace prefix optional), and in
+    simulation the privileged grasp state the labels come from."""
 
-    def __init__(self, path: Path, namespace: str = '', grasp_state: bool = False):
+    def __init__(self, path: Path, namespace: str = '', grasp_state: bool = False,
+                 cameras: Sequence[str] = ('wrist_camera',)):
         self._store = typestore()
         if grasp_state:
             register_grasp_state(self._store)
         self._types = self._store.types
         self._writer = Writer(Path(path), version=BAG_VERSION, storage_plugin=StoragePlugin.MCAP)
         prefix = '/' + namespace.strip('/') + '/' if namespace.strip('/') else '/'
-        self._topics = {'image': (prefix + PROCESSED_TOPIC, 'sensor_msgs/msg/Image'),
-                        'joints': (prefix + JOINT_STATES_TOPIC, 'sensor_msgs/msg/JointState')}
+        self._topics = {camera: (f'{prefix}{camera}/image_proc', 'sensor_msgs/msg/Image')
+                        for camera in cameras}
+        self._topics['joints'] = (prefix + JOINT_STATES_TOPIC, 'sensor_msgs/msg/JointState')
         if grasp_state:
             self._topics['grasp'] = (prefix + GRASP_STATE_TOPIC, GRASP_STATE_TYPE)
         self._connections = {}
@@ -150,15 +152,15 @@ class EpisodeBagWriter:
             sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000))
         return self._types['std_msgs/msg/Header'](stamp=time, frame_id=frame_id)
 
-    def write_image(self, stamp_ns: int, rgb: np.ndarray, frame_id: str = 'wrist_camera'):
+    def write_image(self, stamp_ns: int, rgb: np.ndarray, camera: str = 'wrist_camera'):
         if rgb.shape != (IMAGE_SIZE, IMAGE_SIZE, 3) or rgb.dtype != np.uint8:
             raise ValueError(f'expected a processed {IMAGE_SIZE}x{IMAGE_SIZE}x3 uint8 frame, '
                              f'got {rgb.shape} {rgb.dtype}')
         msg = self._types['sensor_msgs/msg/Image'](
-            header=self._header(stamp_ns, frame_id), height=IMAGE_SIZE, width=IMAGE_SIZE,
+            header=self._header(stamp_ns, camera), height=IMAGE_SIZE, width=IMAGE_SIZE,
             encoding='rgb8', is_bigendian=0, step=IMAGE_SIZE * 3,
             data=np.ascontiguousarray(rgb).reshape(-1))
-        self._writer.write(self._connections['image'], int(stamp_ns),
+        self._writer.write(self._connections[camera], int(stamp_ns),
                            self._store.serialize_cdr(msg, 'sensor_msgs/msg/Image'))
 
     def write_joint_state(self, stamp_ns: int, names: Sequence[str], positions,

@@ -1,6 +1,9 @@
-"""Labelled frames of a whole dataset (label file + its bags) and the frame-based split."""
+"""Labelled frames of a whole dataset (label file + its bags) and the frame-based split.
+
+With several camera views, the label file's frames are those of the first view; each other view
+contributes its newest frame at the first view's stamp (cameras are not synchronised)."""
 import dataclasses
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
@@ -11,7 +14,7 @@ from reward_classifier.data.labels import LabelError, LabelFile, load_labels
 @dataclasses.dataclass
 class LabelledFrames:
     """Every labelled frame of a dataset; row i of each array describes frame i."""
-    images: np.ndarray          # N x 128 x 128 x 3 uint8 RGB (shared preprocessing)
+    images: np.ndarray          # N x V x 128 x 128 x 3 uint8 RGB (V views, shared preprocessing)
     labels: np.ndarray          # N uint8, 1 = success
     episode_index: np.ndarray   # N int, index into episode_names
     frame_index: np.ndarray     # N int, frame number within its episode
@@ -29,24 +32,47 @@ class LabelledFrames:
         return f'{self.episode_names[self.episode_index[index]]}#{self.frame_index[index]}'
 
 
-def load_labelled_frames(label_path) -> LabelledFrames:
-    """Read every episode of a label file from its bags and label each frame."""
+def load_labelled_frames(label_path, views: Sequence[str] = ('wrist_camera',)
+                         ) -> LabelledFrames:
+    """Read every episode of a label file from its bags (each view's image_proc topic) and
+    label each frame."""
     label_file: LabelFile = load_labels(label_path)
     images, labels, episodes, frames = [], [], [], []
     for number, episode in enumerate(label_file.episodes):
         bag = label_file.bag_path(episode)
-        episode_frames = read_episode_frames(bag, label_file.image_topic)
-        count = len(episode_frames.images)
+        episode_images = _episode_views(bag, label_file, views)
+        count = len(episode_images)
         try:
             labels.append(episode.frame_labels(count))
         except LabelError as error:
             raise LabelError(f'{label_file.path}: {error}') from None
-        images.append(episode_frames.images)
+        images.append(episode_images)
         episodes.append(np.full(count, number))
         frames.append(np.arange(count))
     return LabelledFrames(np.concatenate(images), np.concatenate(labels),
                           np.concatenate(episodes), np.concatenate(frames),
                           [e.name for e in label_file.episodes])
+
+
+def _episode_views(bag, label_file: LabelFile, views: Sequence[str]) -> np.ndarray:
+    """N x V frames of one episode: the first view's, and the others' newest at its stamps."""
+    first = read_episode_frames(bag, view_topic(label_file, views[0]))
+    stacked = [first.images]
+    for view in views[1:]:
+        other = read_episode_frames(bag, view_topic(label_file, view))
+        newest = np.searchsorted(other.stamps_ns, first.stamps_ns, side='right') - 1
+        stacked.append(other.images[np.clip(newest, 0, len(other.images) - 1)])
+    return np.stack(stacked, axis=1)
+
+
+def view_topic(label_file: LabelFile, view: str) -> str:
+    """The image topic of a camera view: the label file's own topic when it is that camera's,
+    else `<view>/image_proc` (matched with any namespace)."""
+    topic = label_file.image_topic or ''
+    parts = topic.strip('/').split('/')
+    if len(parts) >= 2 and parts[-2] == view:
+        return topic
+    return f'{view}/image_proc'
 
 
 def split_frames(labels: np.ndarray, validation_fraction: float,
