@@ -19,7 +19,8 @@ class ArmBusConfig:
     packet_timeout_ms: float = param(10.0, 'wait for a servo reply before counting it lost; '
                                            'raise it for adapters with a 16 ms USB latency '
                                            'timer (FTDI)', in_range(1.0, 200.0))
-    attempts_per_cycle: int = param(3, 'bus read attempts per cycle before the cycle fails',
+    attempts_per_cycle: int = param(4, 'sync-read attempts per cycle before the cycle fails '
+                                       '(each asks only the servos without a trusted answer)',
                                     in_range(1, 10))
     failures_before_reconnect: int = param(5, 'failed cycles in a row before the servos are '
                                               'checked again (they may have lost power)',

@@ -34,7 +34,7 @@ class BusSettings:
     port: str
     baudrate: int = 1_000_000
     packet_timeout_ms: float = 10.0
-    attempts_per_cycle: int = 3
+    attempts_per_cycle: int = 4
     failures_before_reconnect: int = 5
     reconnect_interval_s: float = 0.25
     verify_calibration: bool = True
