@@ -7,6 +7,8 @@ is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and re
 
   demos       the record_demos graph in simulation: the simulated operator demonstrates whole
               grasps while the actor records one rosbag2 (MCAP) per episode (demos/)
+  encoder     the ResNet-10 image encoder pretrained on labelled simulated frames (encoder/);
+              a simulation aid: on the real arm it is ImageNet weights from a file
   classifier  an auto-labelled simulated dataset, the reward classifier trained and evaluated
               on it (classifier_data/, reward_classifier/)
   train       the HIL-SERL graph: sim, simulated operator (short corrections), kinematics,
@@ -31,7 +33,7 @@ from hilserl_bringup.report import write_report
 from hilserl_bringup.runner import Graph, GraphError
 from hilserl_common.run_layout import RunLayout
 
-STAGES = ('demos', 'classifier', 'train', 'evaluate', 'report')
+STAGES = ('demos', 'encoder', 'classifier', 'train', 'evaluate', 'report')
 ABLATIONS = {
     'full': 'demos and the simulated operator\'s corrections',
     'no_interventions': 'demos, no corrections',
@@ -178,6 +180,23 @@ class MainJob:
         self.say(describe())
         return {'episodes': len(self.demo_labels()), 'successful': len(self.successful_demos())}
 
+    def encoder_weights(self) -> str:
+        """The encoder every network of the run uses: the pretrained one, or '' (a fixed
+        random ResNet-10) with --encoder random."""
+        if self.options.encoder == 'random':
+            return ''
+        from hilserl_bringup.pretrain_encoder import WEIGHTS_FILE
+        return str(self.out / 'encoder' / WEIGHTS_FILE)
+
+    def stage_encoder(self) -> dict:
+        if self.options.encoder == 'random':
+            return {'encoder': 'random'}
+        self.command([sys.executable, '-m', 'hilserl_bringup.pretrain_encoder', '--output',
+                      str(self.out / 'encoder'), '--episodes',
+                      str(self.options.encoder_episodes), '--epochs',
+                      str(self.options.encoder_epochs)], 'encoder')
+        return json.loads((self.out / 'encoder' / 'report.json').read_text())
+
     def stage_classifier(self) -> dict:
         data = self.out / 'classifier_data'
         model = self.out / 'reward_classifier'
@@ -186,7 +205,10 @@ class MainJob:
             self.command([cli, 'generate-sim', '--output', str(data),
                           '--episodes', str(self.options.classifier_episodes),
                           '--steps', str(self.options.classifier_steps)], 'classifier')
-        settings = [arg for item in self.options.classifier_set for arg in ('--set', item)]
+        settings = [arg for item in (f'encoder_weights={self.encoder_weights()}',
+                                     f'views={json.dumps(self.options.classifier_views)}',
+                                     *self.options.classifier_set)
+                    for arg in ('--set', item)]
         self.command([cli, 'train', '--labels', str(data / 'labels.yaml'), '--output',
                       str(model), '--config', self.config_path('reward_classifier.yaml'),
                       '--no-progress', *settings], 'classifier')
@@ -194,8 +216,8 @@ class MainJob:
         # RL more than a missed one: the node uses the most precise threshold that keeps 90%
         # recall on the validation frames (suggested and saved by `evaluate`).
         self.command([cli, 'evaluate', '--model', str(model), '--labels',
-                      str(data / 'labels.yaml'), '--frames', 'validation', '--save-threshold'],
-                     'classifier')
+                      str(data / 'labels.yaml'), '--frames', 'validation', '--save-threshold',
+                      '--encoder-weights', self.encoder_weights()], 'classifier')
         metrics_path = model / 'evaluation' / 'metrics.json'
         return json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
 
@@ -211,8 +233,10 @@ class MainJob:
             # resume also from the journal alone: a learner killed before its first
             # checkpoint has stored transitions all the same
             'learner': {'demo_paths': ','.join(demos), 'run_dir': str(learner_dir),
+                        'encoder_weights': self.encoder_weights(),
                         'resume': any((learner_dir / d).exists()
                                       for d in ('checkpoint', 'journal'))},
+            'reward_classifier': {'encoder_weights': self.encoder_weights()},
             'actor': {'eval_every_episodes': self.options.eval_every,
                       'eval_round_episodes': self.options.eval_round_episodes},
             'operator': {'mode': 'off' if ablation == 'no_interventions' else 'corrections'},
@@ -271,7 +295,8 @@ class MainJob:
         def evaluated():
             return len(self.layout.episodes('eval')) - before
 
-        overrides = {'actor': {'eval_episodes': wanted, 'policy_file': str(policy_file)}}
+        overrides = {'actor': {'eval_episodes': wanted, 'policy_file': str(policy_file)},
+                     'reward_classifier': {'encoder_weights': self.encoder_weights()}}
         self.watch(self.graph('eval', overrides), lambda: evaluated() >= wanted,
                    lambda: f'final evaluation: {evaluated()}/{wanted} episodes')
         rounds = self.eval_rounds()
@@ -324,6 +349,16 @@ def parse_options(argv=None):
                         help='frames per episode of the classifier dataset')
     parser.add_argument('--classifier-set', action='append', default=[], metavar='NAME=VALUE',
                         help='a reward classifier training parameter, e.g. epochs=10')
+    parser.add_argument('--classifier-views', nargs='+', default=['wrist_camera', 'front_camera'],
+                        choices=('wrist_camera', 'front_camera'),
+                        help='the cameras the reward classifier looks through')
+    parser.add_argument('--encoder', choices=('pretrained', 'random'), default='pretrained',
+                        help='image encoder: pretrained on labelled simulated frames (the encoder '
+                        'stage), or a fixed random ResNet-10')
+    parser.add_argument('--encoder-episodes', type=int, default=120,
+                        help='simulated episodes of the encoder\'s pretraining frames')
+    parser.add_argument('--encoder-epochs', type=float, default=3.0,
+                        help='passes over the pretraining frames')
     parser.add_argument('--episodes', type=int, default=300, help='training episode budget')
     parser.add_argument('--episode-seconds', type=float, default=0.0,
                         help='length of training and evaluation episodes (control_time_s; '

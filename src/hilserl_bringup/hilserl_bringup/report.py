@@ -115,8 +115,13 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         'training_success_last': float(np.mean([e['success'] for e in last])) if last else None,
         'intervention_rate_last':
             float(np.mean([e['intervention_rate'] for e in last])) if last else None,
+        'first_autonomous_success': next((i + 1 for i, e in enumerate(episodes)
+                                          if e['success'] and not e['intervention_steps']),
+                                         None),
+        'gate_refusals': sum(e.get('gate_refusals', 0) for e in episodes),
         'evaluation_rounds': len(rounds),
         'final_success_rate': final.get('success_rate'),
+        'final_stages': final_stages(run, final.get('episodes') or 0),
         'final_episodes': final.get('episodes'),
         'final_mean_time_to_success_s': final.get('mean_time_to_success_s'),
         'optimization_steps': stats[-1].get('optimization_step') if stats else None,
@@ -127,6 +132,15 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         if stats else None,
         **reward_agreement(episodes),
     }
+
+
+def final_stages(run: Path, count: int) -> dict:
+    """How far the final evaluation's episodes got in the simulation (success, grasped,
+    contact, near, far): where a policy fails, not only how often."""
+    episodes = RunLayout(run).episodes('eval')[-count:] if count else []
+    stages = [e['sim_stage'] for e in episodes if 'sim_stage' in e]
+    return {stage: stages.count(stage) for stage in ('success', 'grasped', 'contact', 'near',
+                                                     'far') if stage in stages}
 
 
 def reward_agreement(episodes: List[dict]) -> dict:
@@ -163,13 +177,17 @@ def write_report(run) -> Path:
              f', interventions {_percent(figures["intervention_rate_last"])} |',
              f'| reward in training | {figures["judged_episodes"]} episodes checked against '
              f'the simulation: {figures["false_successes"]} false successes, '
-             f'{figures["missed_successes"]} missed |',
+             f'{figures["missed_successes"]} missed; the gate refused '
+             f'{figures["gate_refusals"]} classifier successes |',
+             f'| hand-over | first success without a correction in episode '
+             f'{figures["first_autonomous_success"] or "—"} |',
              f'| learner | {figures["optimization_steps"] or "—"} critic updates, '
              f'{figures["updates_per_s"] or 0:.0f} updates/s, effective UTD '
              f'{figures["effective_utd"] or 0:.1f} |',
              f'| final evaluation | {_percent(figures["final_success_rate"])} success over '
              f'{figures["final_episodes"] or 0} deterministic episodes, mean time to success '
-             f'{_seconds(figures["final_mean_time_to_success_s"])} |', '']
+             f'{_seconds(figures["final_mean_time_to_success_s"])}; how far the episodes got: '
+             f'{_stages(figures["final_stages"])} |', '']
     if rounds:
         lines += ['## Evaluation rounds', '', '| after training episode | episodes | success | '
                   'policy version |', '|---|---|---|---|']
@@ -181,6 +199,10 @@ def write_report(run) -> Path:
     summary.write_text('\n'.join(lines))
     (out / 'figures.json').write_text(json.dumps(figures, indent=1))
     return summary
+
+
+def _stages(stages: dict) -> str:
+    return ', '.join(f'{count} {stage}' for stage, count in stages.items()) or '—'
 
 
 def compare(runs: List[Path]) -> str:

@@ -13,7 +13,8 @@ from hilserl_common.records import read_records
 
 pytestmark = pytest.mark.graph
 
-MINIATURE = ['--demos', '2', '--classifier-episodes', '4', '--classifier-steps', '30',
+MINIATURE = ['--demos', '2', '--encoder-episodes', '1', '--encoder-epochs', '0.5',
+             '--classifier-episodes', '4', '--classifier-steps', '30',
              '--classifier-set', 'epochs=2', '--episodes', '4', '--episode-seconds', '3',
              '--eval-every', '2', '--eval-round-episodes', '1', '--final-eval-episodes', '2',
              '--set', 'learner.training_starts=20']
@@ -63,6 +64,9 @@ def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
     assert all((tmp_path / 'demos' / name / 'metadata.yaml').exists() for name in labels)
     # classifier: a model and its evaluation
     assert (tmp_path / 'reward_classifier' / 'reward_classifier.safetensors').exists()
+    classifier = json.loads((tmp_path / 'reward_classifier' / 'reward_classifier.json').read_text())
+    assert classifier['architecture']['views'] == ['wrist_camera', 'front_camera']
+    assert 'resnet10_sim.safetensors' in classifier['encoder_identity']  # the pretrained one
     assert json.loads((tmp_path / 'stages' / 'classifier.json').read_text())['metrics']
     # training: transitions reached the learner, weights reached the actor, statistics flowed
     stats = read_records(str(tmp_path / 'learner' / 'learner_stats.jsonl'))

@@ -15,8 +15,12 @@ def make_run(run, successes):
     for i, success in enumerate(successes):
         append_record(str(run / 'episodes.jsonl'), {
             'episode': i, 'return': float(success), 'length': 20 if success else 100,
-            'success': success, 'intervention_rate': 0.5 if i < 10 else 0.0,
+            'success': success, 'intervention_rate': 0.5 if i < 12 else 0.0,
+            'intervention_steps': 10 if i < 12 else 0, 'gate_refusals': int(i == 4),
             'policy_version': i, 'sim_success': success != (i in (3, 25))})
+    for i, stage in enumerate(['success'] * 42 + ['contact'] * 5 + ['far'] * 3):
+        append_record(str(run / 'eval_episodes.jsonl'), {'episode': 100 + i,
+                                                          'sim_stage': stage})
     append_record(str(run / 'eval_rounds.jsonl'), {
         'after_train_episodes': len(successes), 'episodes': 10, 'success_rate': 0.7,
         'policy_version': 9})
@@ -39,10 +43,13 @@ def test_report_has_plots_and_the_figures(tmp_path):
     assert (run / 'report' / 'learner.png').stat().st_size > 10_000
     text = summary.read_text()
     assert '30 episodes, 1400 env steps' in text
-    assert 'success 100%, interventions 0%' in text        # the last 20 episodes
+    assert 'success 100%, interventions 5%' in text        # the last 20 episodes
     assert '84% success over 50 deterministic episodes' in text
     assert '120 updates/s, effective UTD 18.0' in text
     # episode 3 failed but the simulation saw a success; episode 25 the other way round
     assert '30 episodes checked against the simulation: 1 false successes, 1 missed' in text
+    assert 'the gate refused 1 classifier successes' in text
+    assert 'first success without a correction in episode 13' in text
+    assert 'how far the episodes got: 42 success, 5 contact, 3 far' in text
     table = compare([run])
-    assert '| sim | 30 | 1400 | 84% | 0% |' in table
+    assert '| sim | 30 | 1400 | 84% | 5% |' in table

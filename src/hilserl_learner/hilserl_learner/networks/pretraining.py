@@ -8,7 +8,7 @@ frozen as usual. The result is a weights file that `load_backbone` reads like an
 On the real arm, load ImageNet ResNet-10 weights instead: this is a simulation-only aid.
 """
 import time
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -31,13 +31,15 @@ class LabelHead(nn.Module):
 
 
 def pretrain_backbone(images: np.ndarray, labels: np.ndarray, flags: Sequence[bool],
-                      epochs: int = 3, batch_size: int = 64, learning_rate: float = 1e-3,
+                      epochs: float = 3.0, batch_size: int = 64, learning_rate: float = 1e-3,
                       validation_fraction: float = 0.1, seed: int = 0,
-                      log: Callable[[str], None] = print) -> Backbone:
+                      log: Callable[[str], None] = print,
+                      report: Optional[dict] = None) -> Backbone:
     """Train a ResNet-10 (from its seeded initialisation) and a label head on `images`
     (N, 128, 128, 3) uint8 and `labels` (N, L): squared error on values, cross-entropy where
     `flags[l]` (0/1 labels). Returns the backbone, frozen again. Runs in bfloat16 where the
-    CPU or GPU has fast units for it (autocast), float32 elsewhere."""
+    CPU or GPU has fast units for it (autocast), float32 elsewhere. `report` (a dict) gets
+    the steps, the held-out figures and the time taken."""
     torch.manual_seed(seed)
     backbone = load_backbone('', seed=seed, quiet=True).unfreeze()
     head = LabelHead(backbone.feature_shape, labels.shape[1])
@@ -47,7 +49,7 @@ def pretrain_backbone(images: np.ndarray, labels: np.ndarray, flags: Sequence[bo
     order = np.random.default_rng(seed).permutation(len(images))
     held = max(1, int(len(images) * validation_fraction))
     validation, train = order[:held], order[held:]
-    steps = epochs * (len(train) // batch_size)
+    steps = max(1, int(epochs * len(train) / batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, learning_rate, total_steps=steps)
     rng = np.random.default_rng(seed + 1)
     started = time.monotonic()
@@ -63,6 +65,10 @@ def pretrain_backbone(images: np.ndarray, labels: np.ndarray, flags: Sequence[bo
             held_out = evaluate(backbone, head, images[validation], labels[validation], flags)
             log(f'encoder pretraining: step {step + 1}/{steps}, loss {loss.item():.4f}, '
                 f'held out: {held_out}, {time.monotonic() - started:.0f} s')
+    if report is not None:
+        report.update({'train_steps': steps, 'batch_size': batch_size, 'held_out': held_out,
+                       'held_out_frames': int(held), 'training_s': round(
+                           time.monotonic() - started, 1)})
     backbone.frozen = True
     backbone.requires_grad_(False)
     return backbone.eval()
