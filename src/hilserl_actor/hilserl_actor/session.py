@@ -199,6 +199,7 @@ class ActorSession:
         success_frame = None
         outcome = None
         self.gate_refusals = 0
+        self._span_s = [None, None]  # first and last step's time (the node's clock)
         while not self.io.stopping():
             self.io.wait_step()
             event = self.io.operator_event()
@@ -208,6 +209,7 @@ class ActorSession:
                     self.recorder.discard()
                 return True
             snapshot = self.io.snapshot()
+            self._span_s = [self._span_s[0] or snapshot.now_s, snapshot.now_s]
             sim = self.io.sim_state() if self.config.sim else None
             self._judge(snapshot, event, evaluate, sim)
             if sim is not None and snapshot.joints is not None:
@@ -273,7 +275,11 @@ class ActorSession:
                   'policy_hz': summary.policy_hz(),
                   'loop_jitter_p99_ms': summary.jitter_p99_ms(1.0 / self.config.control_rate_hz),
                   'policy_version': self.policy_version, 'duration_s': duration_s,
-                  'gate_refusals': self.gate_refusals, 'wall_time': time.time()}
+                  'gate_refusals': self.gate_refusals,
+                  # on the clock of the stamps (sim time in a simulation that is not real
+                  # time): what a journal of frames is matched to its episodes by
+                  'start_s': self._span_s[0], 'end_s': self._span_s[1],
+                  'wall_time': time.time()}
         if outcome is not None:  # the simulation's own verdict, next to the reward's
             record.update(outcome.record())
         append_record(str(self.layout.episodes_path(mode)), record)

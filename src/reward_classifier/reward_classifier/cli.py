@@ -5,6 +5,7 @@ auto-labelled dataset in simulation.
     reward_classifier_cli train --labels DATA/labels.yaml --output runs/reward_classifier
     reward_classifier_cli evaluate --model runs/reward_classifier --labels DATA/labels.yaml
     reward_classifier_cli generate-sim --output DATA --episodes 40
+    reward_classifier_cli mine --run RUN --model RUN/reward_classifier --output RUN/mined
 """
 import argparse
 import json
@@ -60,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     sheet.set_defaults(run=contact_sheet_command)
 
     train = commands.add_parser('train', help='train on a labelled dataset')
-    train.add_argument('--labels', required=True, help='label file (or its folder)')
+    train.add_argument('--labels', required=True, nargs='+',
+                       help='label file(s) (or their folders): a dataset, plus mined frames')
     train.add_argument('--output', default='runs/reward_classifier',
                        help='model directory to write')
     _config_arguments(train)
@@ -70,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser('evaluate', help='metrics, threshold sweep and worst false '
                                    'positives of a trained model')
     evaluate.add_argument('--model', required=True, help='model directory')
-    evaluate.add_argument('--labels', required=True, help='label file (or its folder)')
+    evaluate.add_argument('--labels', required=True, nargs='+',
+                          help='label file(s) (or their folders), as given to train')
     evaluate.add_argument('--frames', choices=('all', 'validation', 'train'), default='all',
                           help='which frames: validation/train repeat the model\'s own split '
                           '(same label file, seed and fraction)')
@@ -99,6 +102,17 @@ def _parser() -> argparse.ArgumentParser:
                           help='frames per simulated second (task.yaml control_rate_hz)')
     generate.add_argument('--namespace', default='', help='robot namespace of the topics')
     generate.set_defaults(run=generate_sim_command)
+
+    mine = commands.add_parser('mine', help='hard negatives: the frames of a training run the '
+                               'classifier rewarded, and those of episodes where reward and '
+                               'outcome disagreed, as a labelled dataset (labelled by the '
+                               'simulation, or left for the operator to label)')
+    mine.add_argument('--run', required=True, dest='run_dir', help='the run\'s output '
+                      'directory (with reward_journal/ and episodes.jsonl)')
+    mine.add_argument('--model', required=True, help='the classifier that served the run '
+                      '(its threshold and views)')
+    mine.add_argument('--output', required=True, help='new folder for the mined dataset')
+    mine.set_defaults(run=mine_command)
     return parser
 
 
@@ -160,7 +174,7 @@ def _default_centre(episode, num_frames: int) -> int:
 def train_command(args) -> int:
     import torch
 
-    from reward_classifier.data.dataset import load_labelled_frames
+    from reward_classifier.data.dataset import load_datasets
     from reward_classifier.evaluation import binary_metrics
     from reward_classifier.model import build_classifier, save_classifier
     from reward_classifier.training import summary_metrics, train_classifier
@@ -169,7 +183,7 @@ def train_command(args) -> int:
     if config.device == 'cuda' and not torch.cuda.is_available():
         raise CommandError('device = cuda, but torch sees no GPU')
     started = time.monotonic()
-    frames = load_labelled_frames(args.labels, config.views)
+    frames = load_datasets(args.labels, config.views)
     print(f'read {len(frames)} frames ({", ".join(config.views)}) from '
           f'{len(frames.episode_names)} episodes in {time.monotonic() - started:.1f} s')
     model = build_classifier(config.encoder_weights, config.hidden_dim, config.dropout,
@@ -180,7 +194,7 @@ def train_command(args) -> int:
     probabilities = model.predict(validation.images)
     at_threshold = binary_metrics(validation.labels, probabilities, config.threshold)
     metrics = {**summary_metrics(result), 'validation': at_threshold.as_dict()}
-    extra = {'trained_on': {'labels': str(Path(args.labels).resolve()),
+    extra = {'trained_on': {'labels': [str(Path(p).resolve()) for p in args.labels],
                             'seed': config.seed,
                             'validation_fraction': config.validation_fraction,
                             'episodes': len(frames.episode_names), 'frames': len(frames)},
@@ -197,7 +211,7 @@ def train_command(args) -> int:
 
 def evaluate_command(args) -> int:
     from reward_classifier.contact_sheet import FAILURE_COLOUR, contact_sheet, save_png
-    from reward_classifier.data.dataset import load_labelled_frames, split_frames
+    from reward_classifier.data.dataset import load_datasets, split_frames
     from reward_classifier.evaluation import (binary_metrics, most_precise_with_recall,
                                               plot_precision_recall, threshold_sweep,
                                               worst_false_positives)
@@ -208,7 +222,7 @@ def evaluate_command(args) -> int:
         encoder_weights = training_config(args.config, []).encoder_weights if args.config \
             else ''
     model, description = load_classifier(args.model, encoder_weights)
-    frames = load_labelled_frames(args.labels, model.views)
+    frames = load_datasets(args.labels, model.views)
     if args.frames != 'all':
         split = description.get('trained_on', {})
         train_idx, val_idx = split_frames(frames.labels, split.get('validation_fraction', 0.2),
@@ -225,7 +239,7 @@ def evaluate_command(args) -> int:
     output.mkdir(parents=True, exist_ok=True)
     curve = plot_precision_recall(sweep, metrics, output / 'precision_recall.png')
     worst = worst_false_positives(frames.labels, probabilities, threshold, args.worst)
-    print(f'{args.frames} frames of {args.labels}: {len(frames)}')
+    print(f'{args.frames} frames of {" ".join(args.labels)}: {len(frames)}')
     print(metrics.report())
     print(f'suggested threshold (most precise with recall >= {args.min_recall}): '
           f'{suggested.threshold:.2f} -> precision {suggested.precision:.4f} recall '
@@ -244,7 +258,8 @@ def evaluate_command(args) -> int:
     if args.save_threshold:
         path = save_threshold(args.model, suggested.threshold)
         print(f'stored threshold {suggested.threshold:.2f} in {path}')
-    report = {'frames': args.frames, 'labels': str(args.labels), 'metrics': metrics.as_dict(),
+    report = {'frames': args.frames, 'labels': [str(p) for p in args.labels],
+              'metrics': metrics.as_dict(),
               'suggested_threshold': suggested.as_dict(), 'inference_ms_per_frame': per_frame_ms,
               'worst_false_positives': [{'frame': frames.describe(i),
                                          'probability': float(probabilities[i])}
@@ -286,3 +301,30 @@ def generate_sim_command(args) -> int:
 
 if __name__ == '__main__':
     sys.exit(main())
+
+
+# --- mine ------------------------------------------------------------------------------------
+
+def mine_command(args) -> int:
+    from reward_classifier.mining import mine_run, write_mined
+    from reward_classifier.model import read_description
+
+    _, description = read_description(args.model)
+    views = description.get('architecture', {}).get('views', ['wrist_camera'])
+    try:
+        episodes = mine_run(args.run_dir, float(description['threshold']))
+        summary = write_mined(episodes, args.output, views)
+    except (FileNotFoundError, FileExistsError) as error:
+        raise CommandError(str(error)) from None
+    print(f'mined {summary["frames"]} frames of {summary["episodes"]} episodes '
+          f'({summary["success"]} success, {summary["unlabelled"]} unlabelled) into '
+          f'{args.output}')
+    for episode in episodes:
+        print(f'  {episode.name}: {len(episode.frames)} frames ({episode.why})')
+    if summary['needs_review']:
+        print(f'label {len(summary["needs_review"])} episodes by hand first: see '
+              f'{Path(args.output) / "needs_review.yaml"}')
+    else:
+        print(f'retrain: reward_classifier_cli train --labels DATASET/labels.yaml '
+              f'{Path(args.output) / "labels.yaml"} --output NEW_MODEL')
+    return 0

@@ -82,3 +82,9 @@ class ServingConfig:
                                'takes one reward per control step)', positive)
     max_view_skew_s: float = param(0.1, 'the frames of the views scored together are at most '
                                    'this far apart (s)', positive)
+    journal_dir: str = param('', 'keep every scored frame, its probability and stamp here, for '
+                             'hard-negative mining (reward_classifier_cli mine); empty: off')
+    journal_max_frames: int = param(3000, 'stop journaling after this many scored frames',
+                                    positive)
+    sim: bool = param(False, 'simulation: journal the simulation\'s own success next to each '
+                      'scored frame (labels for mining; never part of the reward)')

@@ -19,10 +19,11 @@ from hilserl_common.images import from_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import IMAGE_SIZE, is_dead_frame
-from hilserl_common.qos import COMMANDS, SENSOR
-from hilserl_interfaces.msg import RewardPrediction
+from hilserl_common.qos import COMMANDS, SENSOR, SENSOR_RELIABLE
+from hilserl_interfaces.msg import GraspState, RewardPrediction
 
 from reward_classifier.config import ServingConfig
+from reward_classifier.journal import RewardJournal
 from reward_classifier.model import ModelMismatch, load_classifier
 
 _WARN_PERIOD_S = 5.0
@@ -56,6 +57,13 @@ class RewardClassifierNode(Node):
         for view in self.views:
             self.create_subscription(Image, f'{view}/image_proc',
                                      lambda msg, view=view: self.on_image(view, msg), SENSOR)
+        self.journal = (RewardJournal(self.config.journal_dir, self.config.journal_max_frames)
+                        if self.config.journal_dir else None)
+        self.sim_success = None  # the simulation's newest verdict, journaled only
+        if self.config.sim and self.journal is not None:
+            self.create_subscription(GraspState, 'sim/grasp_state',
+                                     lambda msg: setattr(self, 'sim_success', bool(msg.success)),
+                                     SENSOR_RELIABLE)
         accuracy = description.get('metrics', {}).get('validation_accuracy')
         self.get_logger().info(
             f'serving {self.config.model_path} (views {", ".join(self.views)}, encoder '
@@ -110,6 +118,14 @@ class RewardClassifierNode(Node):
         self.reward_publisher.publish(RewardPrediction(
             header=msg.header, probability=probability,
             success=probability >= self.threshold, threshold=self.threshold))
+        if self.journal is not None:
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            self.journal.add(frames, probability, stamp, self.sim_success)
+
+    def destroy_node(self):
+        if getattr(self, 'journal', None) is not None:
+            self.journal.flush()  # the last, partial chunk
+        super().destroy_node()
 
 
 def processed_frame(msg: Image) -> np.ndarray:

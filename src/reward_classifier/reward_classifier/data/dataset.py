@@ -3,6 +3,7 @@
 With several camera views, the label file's frames are those of the first view; each other view
 contributes its newest frame at the first view's stamp (cameras are not synchronised)."""
 import dataclasses
+from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import numpy as np
@@ -52,6 +53,19 @@ def load_labelled_frames(label_path, views: Sequence[str] = ('wrist_camera',)
     return LabelledFrames(np.concatenate(images), np.concatenate(labels),
                           np.concatenate(episodes), np.concatenate(frames),
                           [e.name for e in label_file.episodes])
+
+
+def load_datasets(label_paths: Sequence, views: Sequence[str] = ('wrist_camera',)
+                  ) -> LabelledFrames:
+    """Several label files (e.g. a dataset and the frames mined from a run) as one."""
+    parts = [load_labelled_frames(path, views) for path in label_paths]
+    offsets = np.cumsum([0] + [len(p.episode_names) for p in parts[:-1]])
+    names = [f'{Path(path).parent.name}/{name}' if len(parts) > 1 else name
+             for path, part in zip(label_paths, parts) for name in part.episode_names]
+    return LabelledFrames(np.concatenate([p.images for p in parts]),
+                          np.concatenate([p.labels for p in parts]),
+                          np.concatenate([p.episode_index + o for p, o in zip(parts, offsets)]),
+                          np.concatenate([p.frame_index for p in parts]), names)
 
 
 def _episode_views(bag, label_file: LabelFile, views: Sequence[str]) -> np.ndarray:
