@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Tuple
 
+from hilserl_common.run_layout import REWARD_JOURNAL
+
 
 @dataclass(frozen=True)
 class Argument:
@@ -109,11 +111,16 @@ def _kinematics(args) -> NodeSpec:
                     ('task.yaml', 'kinematics.yaml'), _common(args))
 
 
-def _reward_classifier(args) -> NodeSpec:
+def _reward_classifier(args, journal: bool = False) -> NodeSpec:
+    """While training it journals what it scores (for hard-negative mining), in simulation
+    with the simulation's verdict beside each frame."""
+    parameters = {**_common(args),
+                  'model_path': os.path.join(args['output_dir'], 'reward_classifier')}
+    if journal:
+        parameters.update(journal_dir=os.path.join(args['output_dir'], REWARD_JOURNAL),
+                          sim=_flag(args['sim']))
     return NodeSpec('reward_classifier', 'reward_classifier', 'reward_classifier',
-                    ('task.yaml', 'reward_classifier.yaml'),
-                    {**_common(args),
-                     'model_path': os.path.join(args['output_dir'], 'reward_classifier')})
+                    ('task.yaml', 'reward_classifier.yaml'), parameters)
 
 
 def _actor(args, mode: str) -> NodeSpec:
@@ -140,7 +147,7 @@ def _workspace_markers(args) -> NodeSpec:
 
 def train_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """HIL-SERL training: robot, kinematics, reward classifier, actor and learner."""
-    return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args),
+    return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args, journal=True),
                                  _actor(args, 'train'), _learner(args), _workspace_markers(args)]
 
 

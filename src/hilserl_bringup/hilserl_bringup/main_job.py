@@ -13,13 +13,16 @@ is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and re
               on it (classifier_data/, reward_classifier/)
   train       the HIL-SERL graph: sim, simulated operator (short corrections), kinematics,
               reward classifier, actor and learner; a deterministic evaluation round every
-              --eval-every episodes; stops at --target-success or after --episodes
+              --eval-every episodes; stops at --target-success or after --episodes. After
+              --mine-after episodes, if the reward disagreed with the simulation in any, one
+              round of hard-negative mining retrains the classifier and training resumes
   evaluate    the final deterministic evaluation (--final-eval-episodes) with the last weights
   report      plots and summary.md (report/)
 """
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -197,26 +200,39 @@ class MainJob:
                       str(self.options.encoder_epochs)], 'encoder')
         return json.loads((self.out / 'encoder' / 'report.json').read_text())
 
+    def classifier_labels(self) -> list:
+        """The label files the classifier trains on: the generated dataset, and the frames a
+        mining round added."""
+        mined = self.out / 'mined' / 'labels.yaml'
+        return [str(self.out / 'classifier_data' / 'labels.yaml')] + \
+            ([str(mined)] if mined.exists() else [])
+
     def stage_classifier(self) -> dict:
         data = self.out / 'classifier_data'
-        model = self.out / 'reward_classifier'
         cli = 'reward_classifier_cli'
         if not (data / 'labels.yaml').exists():
             self.command([cli, 'generate-sim', '--output', str(data),
                           '--episodes', str(self.options.classifier_episodes),
                           '--steps', str(self.options.classifier_steps)], 'classifier')
+        return self.train_classifier()
+
+    def train_classifier(self) -> dict:
+        """Train, evaluate and set the threshold of the classifier on classifier_labels()."""
+        model = self.out / 'reward_classifier'
+        cli = 'reward_classifier_cli'
+        labels = self.classifier_labels()
         settings = [arg for item in (f'encoder_weights={self.encoder_weights()}',
                                      f'views={json.dumps(self.options.classifier_views)}',
                                      *self.options.classifier_set)
                     for arg in ('--set', item)]
-        self.command([cli, 'train', '--labels', str(data / 'labels.yaml'), '--output',
+        self.command([cli, 'train', '--labels', *labels, '--output',
                       str(model), '--config', self.config_path('reward_classifier.yaml'),
                       '--no-progress', *settings], 'classifier')
         # A false success ends an episode with a reward the policy did not earn, which misleads
         # RL more than a missed one: the node uses the most precise threshold that keeps 90%
         # recall on the validation frames (suggested and saved by `evaluate`).
-        self.command([cli, 'evaluate', '--model', str(model), '--labels',
-                      str(data / 'labels.yaml'), '--frames', 'validation', '--save-threshold',
+        self.command([cli, 'evaluate', '--model', str(model), '--labels', *labels,
+                      '--frames', 'validation', '--save-threshold',
                       '--encoder-weights', self.encoder_weights()], 'classifier')
         metrics_path = model / 'evaluation' / 'metrics.json'
         return json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
@@ -277,11 +293,42 @@ class MainJob:
         return text
 
     def stage_train(self) -> dict:
-        self.watch(self.graph('train', self.train_overrides()), self.training_finished,
-                   self.describe_training, period_s=30.0)
+        mine_after = self.options.mine_after
+        if mine_after and not self.done('mining'):
+            self.watch(self.graph('train', self.train_overrides()),
+                       lambda: self.training_finished() or
+                       len(self.train_episodes()) >= mine_after,
+                       self.describe_training, period_s=30.0)
+            if not self.training_finished():
+                self.mark_done('mining', self.mining_round())
+        if not self.training_finished():
+            self.watch(self.graph('train', self.train_overrides()), self.training_finished,
+                       self.describe_training, period_s=30.0)
         rounds = self.eval_rounds()
         return {'train_episodes': len(self.train_episodes()),
                 'last_evaluation': rounds[-1] if rounds else None}
+
+    def mining_round(self) -> dict:
+        """Hard-negative mining once, when the reward disagreed with the simulation: the
+        rewarded and the disagreeing frames of the episodes so far join the classifier's
+        dataset and it is retrained before training goes on."""
+        judged = [e for e in self.train_episodes() if 'sim_success' in e]
+        disagreed = [e['episode'] for e in judged if e['success'] != e['sim_success']]
+        if not disagreed:
+            self.say(f'mining: the reward agreed with the simulation in all {len(judged)} '
+                     'episodes; nothing to mine')
+            return {'episodes_judged': len(judged), 'disagreed': []}
+        self.say(f'mining: the reward disagreed with the simulation in episodes {disagreed}')
+        model, mined = self.out / 'reward_classifier', self.out / 'mined'
+        before = json.loads((model / 'evaluation' / 'metrics.json').read_text())
+        if not (mined / 'labels.yaml').exists():
+            shutil.rmtree(mined, ignore_errors=True)  # what an interrupted round left
+            self.command(['reward_classifier_cli', 'mine', '--run', str(self.out), '--model',
+                          str(model), '--output', str(mined)], 'classifier')
+        after = self.train_classifier()
+        return {'episodes_judged': len(judged), 'disagreed': disagreed,
+                'validation_before': before.get('metrics'), 'validation_after':
+                    after.get('metrics')}
 
     def stage_evaluate(self) -> dict:
         """The final evaluation: the eval graph (no learner, the operator off), the actor
@@ -365,6 +412,8 @@ def parse_options(argv=None):
                         'default: config/task.yaml); demonstrations keep the configured length')
     parser.add_argument('--target-success', type=float, default=0.8,
                         help='stop training once an evaluation round reaches this success rate')
+    parser.add_argument('--mine-after', type=int, default=20,
+                        help='training episodes before the hard-negative mining round (0: none)')
     parser.add_argument('--eval-every', type=int, default=25,
                         help='training episodes between evaluation rounds')
     parser.add_argument('--eval-round-episodes', type=int, default=10,

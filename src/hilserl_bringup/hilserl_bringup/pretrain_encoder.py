@@ -5,9 +5,15 @@ aid: the real arm loads ImageNet ResNet-10 weights from a file instead).
 
 Writes `<output>/resnet10_sim.safetensors` (the `encoder_weights` of the learner and the reward
 classifier) and `<output>/report.json` (frames, training steps, held-out errors, timings).
+The weights are also kept in the workspace cache (~/.cache/so101_hilserl/encoders), keyed by
+everything they depend on (the simulated cell, the frames, the training settings, this code's
+version), so a second run with the same settings copies them instead of training again.
 """
 import argparse
+import dataclasses
+import hashlib
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -16,6 +22,7 @@ import numpy as np
 import torch
 
 WEIGHTS_FILE = 'resnet10_sim.safetensors'
+VERSION = 1  # bump when the frames or the pretraining change, so cached weights are redone
 
 
 def parse_options(argv=None):
@@ -44,8 +51,16 @@ def main(argv=None) -> int:
         torch.set_num_threads(options.threads)
     output = Path(options.output)
     output.mkdir(parents=True, exist_ok=True)
+    plan = FramePlan(options.episodes, options.steps, seed=options.seed)
+    cached = cache_path(plan, options)
+    if cached.exists() and cached.with_suffix('.json').exists():
+        shutil.copyfile(cached, output / WEIGHTS_FILE)
+        shutil.copyfile(cached.with_suffix('.json'), output / 'report.json')
+        print(f'pretrained encoder from the cache: {cached}', flush=True)
+        return 0
     started = time.monotonic()
-    data = generate_frames(FramePlan(options.episodes, options.steps, seed=options.seed),
+    from hilserl_bringup.in_process import build_config
+    data = generate_frames(plan, build_config('sim', {}),  # the cell of config/sim.yaml
                            log=lambda text: print(text, flush=True))
     generated_s = time.monotonic() - started
     images = data['images'].reshape(-1, *data['images'].shape[2:])  # every camera's frames
@@ -63,8 +78,23 @@ def main(argv=None) -> int:
                    'generation_s': round(generated_s, 1),
                    'total_s': round(time.monotonic() - started, 1), 'weights': str(path)})
     (output / 'report.json').write_text(json.dumps(report, indent=1) + '\n')
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, cached)
+    shutil.copyfile(output / 'report.json', cached.with_suffix('.json'))
     print(f'wrote {path} in {report["total_s"]:.0f} s', flush=True)
     return 0
+
+
+def cache_path(plan, options) -> Path:
+    """Where weights pretrained with these settings on this simulated cell are kept."""
+    from hilserl_bringup.in_process import build_config
+    from so101_driver.sim.meshes import cache_dir
+    cell = build_config('sim', {})
+    key = json.dumps({'version': VERSION, 'cell': dataclasses.asdict(cell),
+                      'plan': dataclasses.asdict(plan), 'epochs': options.epochs,
+                      'batch_size': options.batch_size}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / 'encoders' / f'resnet10_sim-{digest}.safetensors'
 
 
 if __name__ == '__main__':

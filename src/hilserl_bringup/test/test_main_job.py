@@ -17,6 +17,7 @@ MINIATURE = ['--demos', '2', '--encoder-episodes', '1', '--encoder-epochs', '0.5
              '--classifier-episodes', '4', '--classifier-steps', '30',
              '--classifier-set', 'epochs=2', '--episodes', '4', '--episode-seconds', '3',
              '--eval-every', '2', '--eval-round-episodes', '1', '--final-eval-episodes', '2',
+             '--mine-after', '2',
              '--set', 'learner.training_starts=20']
 
 
@@ -77,5 +78,9 @@ def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
     final = json.loads((tmp_path / 'stages' / 'evaluate.json').read_text())
     assert final['episodes'] == 2 and final['policy_version'] > 0
     assert (tmp_path / 'learner' / 'policy.safetensors').exists()
+    # the mining round ran after two episodes (mining when the reward disagreed)
+    mining = json.loads((tmp_path / 'stages' / 'mining.json').read_text())
+    assert mining['episodes_judged'] >= 2
+    assert bool(mining['disagreed']) == (tmp_path / 'mined' / 'labels.yaml').exists()
     assert (tmp_path / 'report' / 'training.png').exists()
     assert 'final evaluation' in (tmp_path / 'report' / 'summary.md').read_text()

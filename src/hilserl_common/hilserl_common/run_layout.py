@@ -11,6 +11,7 @@ EVAL_ROUNDS = 'eval_rounds.jsonl'
 LEARNER_DIR = 'learner'
 LEARNER_STATS = 'learner_stats.jsonl'
 POLICY_FILE = 'policy.safetensors'
+REWARD_JOURNAL = 'reward_journal'  # what the reward classifier scored while training
 
 
 class RunLayout:
@@ -46,3 +47,7 @@ class RunLayout:
     @property
     def policy_path(self) -> Path:
         return self.learner_dir / POLICY_FILE
+
+    @property
+    def reward_journal(self) -> Path:
+        return self.root / REWARD_JOURNAL

@@ -34,7 +34,7 @@ class MinedEpisode:
 
 def mine_run(run_dir, threshold: float) -> List[MinedEpisode]:
     """The mined frames of a run, per training episode (see the module docstring)."""
-    journal = read_journal(Path(run_dir) / 'reward_journal')
+    journal = read_journal(RunLayout(run_dir).reward_journal)
     mined = []
     for record in RunLayout(run_dir).episodes('train'):
         if record.get('start_s') is None:
