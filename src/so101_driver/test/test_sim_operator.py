@@ -149,3 +149,27 @@ def run_episode_without_new(cell, operator, steps):
             cell.set_joint_targets(out.leader_joints)
         cell.step(0.1)
     return np.array(flags)
+
+
+def test_a_correction_pushes_the_arm_on_from_where_it_is_instead_of_lifting_it(cell,
+                                                                               kinematics):
+    """Low over the table beside the cube, a nudge moves it over the cube and down; the
+    demonstration's approach from there would first lift the EE to the hover height."""
+    from so101_driver.sim.scripted_grasp import Phase, ScriptedGrasp
+    start_episode(cell, kinematics, seed=3)
+    cube = cell.grasp_info().cube_position
+    low = kinematics.inverse(cube + np.array([-0.05, 0.03, 0.05]), cell.joint_positions(),
+                             max_iterations=200).joints
+    for _ in range(20):
+        cell.set_joint_targets(low)
+        cell.step(0.1)
+    start_height = kinematics.position(cell.joint_positions())[2]
+    heights = {}
+    for correction in (True, False):
+        script = ScriptedGrasp(kinematics)
+        script.reset(cell.joint_positions(), correction=correction)
+        waypoint = script._waypoint(cube - kinematics.closing_axis(cell.joint_positions())
+                                    * script.config.grasp_offset_m)
+        heights[correction] = waypoint[2]
+        assert script.phase is Phase.APPROACH
+    assert heights[True] <= start_height + 1e-6 < heights[False], (heights, start_height)

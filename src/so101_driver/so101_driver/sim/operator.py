@@ -127,7 +127,7 @@ class SimulatedOperator:
             self.state = OperatorState.NUDGING
             self.corrections += 1
             self._nudge_left = self.config.correction_steps
-            self.script.reset(follower)
+            self.script.reset(follower, correction=True)
             return self._nudge(follower, cube)
         return OperatorOutput(follower, False)
 

@@ -57,13 +57,21 @@ class ScriptedGrasp:
         self._close_count = 0
         self._gripper = config.gripper_open_rad
         self._grasp_xy: Optional[np.ndarray] = None
+        self._approach_height: Optional[float] = None
 
-    def reset(self, measured_joints: Sequence[float], phase: Phase = Phase.APPROACH) -> None:
+    def reset(self, measured_joints: Sequence[float], phase: Phase = Phase.APPROACH,
+              correction: bool = False) -> None:
+        """Start over. A `correction` (the operator's nudge) carries on from where the arm is:
+        it approaches at the arm's own height instead of first lifting it to the hover height
+        (a person does not pull the arm up to push it towards the cube; lifting it taught the
+        policy to rise again whenever it came close)."""
         self.controller.reset(measured_joints)
         self.phase = phase
         self._close_count = 0
         self._gripper = self.config.gripper_open_rad
         self._grasp_xy = None
+        self._approach_height = (float(self.kinematics.position(measured_joints)[2])
+                                 if correction else None)
 
     @property
     def done(self) -> bool:
@@ -96,7 +104,10 @@ class ScriptedGrasp:
         """The EE position this phase heads for, above/at/lifted from the aim point."""
         if self.phase is Phase.APPROACH:
             top = aim[2] + self.config.cube_half_m
-            return np.array([aim[0], aim[1], top + self.config.hover_height_m])
+            height = top + self.config.hover_height_m
+            if self._approach_height is not None:  # no higher than the arm, clear of the cube
+                height = float(np.clip(self._approach_height, top + 0.02, height))
+            return np.array([aim[0], aim[1], height])
         if self.phase in (Phase.DESCEND, Phase.CLOSE):
             return np.array([aim[0], aim[1], self.config.grasp_height_m])
         return np.array([aim[0], aim[1], self.config.lift_height_m])
