@@ -20,9 +20,7 @@ evaluation round (the simulation's success, operator off). Records go to --outpu
 layout of a graph run: `python -m hilserl_bringup.report DIR` plots them.
 """
 import argparse
-import glob
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import numpy as np
 import torch
 import yaml
 
+from hilserl_actor.labels import successful_episodes
 from hilserl_bringup.in_process import CONFIG_CLASSES, InProcessRun, InProcessSettings
 from hilserl_common.run_layout import RunLayout
 
@@ -92,10 +91,11 @@ def main():
                         help=f'a parameter of {", ".join(CONFIG_CLASSES)}')
     args = parser.parse_args()
     torch.set_num_threads(1)
-    demos = [] if args.no_demos else sorted(glob.glob(os.path.join(args.demos, 'episode_*')))
+    # the successful demonstrations only, as the main job gives the learner
+    demos = [] if args.no_demos else successful_episodes(args.demos)
     if not args.no_demos and not demos:
-        sys.exit(f'no demo bags (episode_*) in {args.demos}: run the main job\'s demos stage '
-                 'first, or pass --no-demos')
+        sys.exit(f'no successful demo episodes in {args.demos} (labels.yaml): run the main '
+                 'job\'s demos stage first, or pass --no-demos')
     output_dir = args.output_dir or tempfile.mkdtemp(prefix='in_process_')
     settings = InProcessSettings(output_dir, args.utd, privileged_state=args.privileged_state,
                                  operator_off=args.operator_off, demos=demos,

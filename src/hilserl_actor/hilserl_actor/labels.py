@@ -4,11 +4,22 @@ are labelled the same way. The file is rewritten whole (temporary file + rename)
 leaves half a label file."""
 import os
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import yaml
 
 HEADER = '# success_from_frame: first wrist frame (0-based) showing success; null: never\n'
+
+
+def successful_episodes(directory) -> List[str]:
+    """The episode folders in `directory` whose label says they reached success (the
+    demonstrations worth learning from), sorted."""
+    path = Path(directory) / 'labels.yaml'
+    if not path.exists():
+        return []
+    episodes = (yaml.safe_load(path.read_text()) or {}).get('episodes', {})
+    return sorted(str(Path(directory) / name) for name, label in episodes.items()
+                  if (label or {}).get('success_from_frame') is not None)
 
 
 def record_episode_label(path: Path, episode: str, success_from_frame: Optional[int]) -> None:

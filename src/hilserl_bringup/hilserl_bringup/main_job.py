@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from hilserl_actor.labels import successful_episodes
 from hilserl_bringup.report import write_report
 from hilserl_bringup.runner import Graph, GraphError
 from hilserl_common.run_layout import RunLayout
@@ -168,8 +169,7 @@ class MainJob:
 
     def successful_demos(self) -> list:
         """Episode folders of the demonstrations that reached success (the demo buffer's)."""
-        return sorted(str(self.demos_dir() / name) for name, label in self.demo_labels().items()
-                      if label.get('success_from_frame') is not None)
+        return successful_episodes(self.demos_dir())
 
     def stage_demos(self) -> dict:
         wanted = self.options.demos
