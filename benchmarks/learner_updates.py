@@ -1,4 +1,4 @@
-"""Critic updates per second of the SAC learner at the DESIGN.md defaults (batch 256, one
+"""Critic updates per second of the SAC learner at the workspace defaults (batch 256, one
 128x128 camera, 18-dim state, frozen ResNet-10 with features stored per image), plus the
 memory per stored transition, the capacity that fits in 8 GiB and the policy's CPU latency.
 

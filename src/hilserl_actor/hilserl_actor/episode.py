@@ -117,7 +117,8 @@ class EpisodeLoop:
 
     def begin(self, measured_joints: np.ndarray, evaluate: bool = False) -> None:
         """Start an episode; an evaluation episode acts deterministically and ignores the
-        operator (its success rate is the policy's own, LESSONS.md)."""
+        operator (its success rate is the policy's own; training success is inflated by
+        the operator's corrections)."""
         self.evaluating = evaluate or self.config.mode == 'eval'
         self.summary = EpisodeSummary()
         self._pending = None

@@ -1,7 +1,8 @@
 """The one image preprocessing of the workspace: centre-crop to a square, resize to 128x128.
 
 The camera node, the simulation, the reward classifier's datasets and the demo loader all call
-this function, so the policy and the classifier always see the same pixels (LESSONS.md).
+this function, so the policy and the classifier always see the same pixels (a crop that
+differed between training and serving broke classifiers in earlier SO-101 ports).
 """
 import cv2
 import numpy as np

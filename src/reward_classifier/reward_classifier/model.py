@@ -4,7 +4,7 @@ Dropout -> LayerNorm -> ReLU -> Linear(1). Views are camera names (wrist_camera,
 a fixed front camera sees how high the cube is, which the wrist camera cannot.
 
 Only the spatial embeddings and the head train, and they do train (LeRobot's classifier ran its
-spatial embeddings under no_grad, so only the head learned; LESSONS.md). A saved model holds just
+spatial embeddings under no_grad, so only the head learned). A saved model holds just
 those trainable weights plus a JSON description: the encoder identity (architecture, weights
 source, weights digest) and the preprocessing id it was trained with, so a model is only ever run
 on the encoder and pixels it was trained on.

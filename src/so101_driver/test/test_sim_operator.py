@@ -1,4 +1,4 @@
-"""The simulated operator's protocol (LESSONS.md): explore first, short nudges only when the
+"""The simulated operator's protocol (corrections, not takeovers): explore first, short nudges only when the
 policy drifts, a budget per episode, and full scripted demonstrations in demo mode."""
 import dataclasses
 

@@ -3,7 +3,7 @@
 Two naive schemes fail on a position servo that sags under gravity (the STS3215 does, by about
 1 cm at the reset pose with the model's identified gains):
 - aiming at `FK(previous IK solution) + delta` drifts away from the real arm and winds up when
-  the arm is blocked (LeRobot's bug, LESSONS.md);
+  the arm is blocked (LeRobot's EE control integrated its own targets and drifted);
 - aiming at `FK(measured) + delta` re-adds the sag every step, so a zero action sinks the arm.
 Here the EE *reference* is kept between steps but leashed to the measured EE: it moves by the
 commanded delta, stays inside the workspace bounds, and never leads the measured EE by more than

@@ -2,8 +2,8 @@
 
 IK always starts from the *measured* joints passed in by the caller (closed loop): it keeps no
 solution of its own between calls, so the commanded state cannot drift away from the arm
-(the failure of LeRobot's EE control, LESSONS.md). Every result is safe to command: within the
-joint limits and within a per-call joint-motion box around the measured joints. Bad input
+(LeRobot's EE control re-used its own targets and drifted from the real arm). Every result is
+safe to command: within the joint limits and within a per-call joint-motion box around the measured joints. Bad input
 (NaN, wrong length) gives a result with a status, never an exception.
 
 Frames: positions are in the arm's base frame (`baseframe` site), metres. The EE orientation is

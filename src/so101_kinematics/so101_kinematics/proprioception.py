@@ -5,7 +5,7 @@
     [12:15] EE position (m, base frame) from FK
     [15:18] EE roll, pitch, yaw (rad) of the tool frame from FK (see kinematics.py)
 
-Raw drivers give positions only (LESSONS.md), hence the finite differences; velocities are zero
+Servo drivers give positions only, hence the finite differences; velocities are zero
 at the first observation of an episode so nothing leaks across a reset.
 """
 from typing import Optional, Sequence

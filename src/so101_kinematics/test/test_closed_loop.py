@@ -1,5 +1,6 @@
 """No drift, no sinking: EE-delta control and repeated IK on perturbed measured joints
-(the failure mode in LESSONS.md), and the IK reset on a sagging servo plant."""
+(the failure of an EE controller that integrates its own targets), and the IK reset on a
+sagging servo plant."""
 import numpy as np
 
 from so101_kinematics.ee_control import EEController

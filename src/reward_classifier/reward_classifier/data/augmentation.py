@@ -1,6 +1,7 @@
 """Training-time image augmentation: colour jitter and small shifts, per frame, in torch.
 
-Colour jitter stands in for lighting that changes through the day (LESSONS.md); shifts for a
+Colour jitter stands in for lighting that changes through the day (it confuses RGB
+classifiers on real arms); shifts for a
 camera that sits a few pixels differently after remounting. Both act on float images in [0, 1].
 """
 import dataclasses

@@ -91,7 +91,8 @@ def view_topic(label_file: LabelFile, view: str) -> str:
 
 def split_frames(labels: np.ndarray, validation_fraction: float,
                  seed: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Seeded frame-based split (LESSONS.md: split by frame, not by episode), stratified so both
+    """Seeded frame-based split (by frame, not by episode, as the classifiers that worked on the
+    SO-101 were trained), stratified so both
     classes keep their share in validation. Returns sorted (train, validation) indices."""
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f'validation_fraction = {validation_fraction}; expected (0, 1)')

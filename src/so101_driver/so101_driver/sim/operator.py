@@ -1,8 +1,8 @@
 """The simulated human on the leader arm, in plain Python (no ROS).
 
-Corrections mode follows the intervention protocol of LESSONS.md: let the policy explore for a
-while, and when it drifts (the jaws are not getting closer to the cube) take the leader for a
-short nudge towards the cube, then let go. Probability, length and budget are configurable;
+Corrections mode follows the protocol that worked for HIL-SERL on real arms: let the policy
+explore for a while, and when it drifts (the jaws are not getting closer to the cube) take the
+leader for a short nudge towards the cube, from where the arm is, then let go. Probability, length and budget are configurable;
 corrections are not takeovers. Demo mode performs the whole scripted grasp-and-lift once the
 arm has settled after a reset, for recording demonstrations.
 
