@@ -1,6 +1,6 @@
 """IK reset of the arm at the start of an episode (as on the real SO-101 setups): a fixed joint
-pose first, then closed-loop IK to the reset EE position plus a small random offset, re-reading the joints at
-every iteration, until converged or stalled; the final error is reported.
+pose first, then closed-loop IK to the reset EE position plus a small random offset, re-reading
+the joints at every iteration, until converged or stalled; the final error is reported.
 
 The arm is reached through three callables so that the same routine drives the simulation
 (SimulatedCell), the real arm (ROS actor) and tests.
