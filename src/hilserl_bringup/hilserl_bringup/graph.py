@@ -27,7 +27,8 @@ class NodeSpec:
     executable: str
     name: str
     params_files: Tuple[str, ...]          # file names in the config directory, applied in order
-    parameters: Dict[str, object] = field(default_factory=dict)   # applied after the files
+    # applied after params_files and before the user's config_file (hilserl_bringup.parameters)
+    parameters: Dict[str, object] = field(default_factory=dict)
     remappings: Tuple[Tuple[str, str], ...] = ()
     required: bool = True                  # the graph stops when a required node exits
 

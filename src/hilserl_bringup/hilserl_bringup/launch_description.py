@@ -1,20 +1,50 @@
-"""launch_ros descriptions of the graphs in hilserl_bringup.graph, for `ros2 launch`."""
+"""launch_ros descriptions of the graphs in hilserl_bringup.graph, for `ros2 launch`.
+
+Parameters apply in the runner's order (hilserl_bringup.parameters); a required node's exit stops
+the graph, as with the runner, and makes `ros2 launch` exit non-zero (launch's own code, 1: it has
+no way to pass on the node's), saying which node exited, with which code and why.
+"""
 import os
+import tempfile
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown, TimerAction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, TimerAction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from hilserl_bringup.graph import (GRAPH_ARGUMENTS, GRAPHS, _flag, _uses_sim_time, namespace_of,
-                                   resolve_arguments)
+from hilserl_bringup.graph import (GRAPH_ARGUMENTS, GRAPHS, NodeSpec, _flag, _uses_sim_time,
+                                   namespace_of, resolve_arguments)
 from hilserl_bringup.monitoring.robot_description import robot_description
 from hilserl_bringup.monitoring.viewers import (DIAGNOSTIC_ANALYZERS, MONITORING_ARGUMENTS,
                                             RQT_ARGUMENT, RQT_PERSPECTIVE, RVIZ_ARGUMENT,
                                             RVIZ_CONFIG, for_robot)
+from hilserl_bringup.parameters import parameter_files
+from hilserl_bringup.runner import required_exit_message
 
 RQT_DELAY_S = 20.0
+
+
+class RequiredNodeExited(RuntimeError):
+    """Raised from the exit handler of a required node: launch logs the message, stops every
+    process and returns 1, the only way a launch file can make `ros2 launch` fail."""
+
+
+def stop_on_exit(name: str):
+    """An on_exit callable for a required node (Ctrl-C, which stops it too, is no failure)."""
+    def on_exit(event, context):
+        if context.is_shutdown:
+            return None
+        raise RequiredNodeExited(required_exit_message(name, event.returncode))
+    return on_exit
+
+
+def _node(spec: NodeSpec, args, config_dir: str, parameters_dir: str) -> Node:
+    return Node(package=spec.package, executable=spec.executable, name=spec.name,
+                namespace=namespace_of(spec, args['robot']),
+                parameters=parameter_files(spec, config_dir, args['config_file'], parameters_dir),
+                remappings=list(spec.remappings), output='screen', emulate_tty=True,
+                on_exit=stop_on_exit(spec.name) if spec.required else None)
 
 
 def _nodes(context, graph_name):
@@ -23,17 +53,10 @@ def _nodes(context, graph_name):
     args = resolve_arguments(graph_name, given)
     config_dir = args['config_dir'] or os.path.join(
         get_package_share_directory('hilserl_bringup'), 'config')
-    overrides = [args['config_file']] if args['config_file'] else []
-    return [
-        Node(package=spec.package, executable=spec.executable, name=spec.name,
-             namespace=namespace_of(spec, args['robot']),
-             parameters=[os.path.join(config_dir, f) for f in spec.params_files]
-             + overrides + [spec.parameters],
-             remappings=list(spec.remappings), output='screen', emulate_tty=True,
-             # like the runner: a required node's exit stops the whole graph
-             on_exit=Shutdown(reason=f'{spec.name} exited') if spec.required else None)
-        for spec in GRAPHS[graph_name](args)
-    ] + _monitoring(context, args, config_dir)
+    # Like launch_ros's own parameter files: a temporary folder, not the run's output.
+    parameters_dir = tempfile.mkdtemp(prefix='hilserl_graph_parameters_')
+    return [_node(spec, args, config_dir, parameters_dir)
+            for spec in GRAPHS[graph_name](args)] + _monitoring(context, args, config_dir)
 
 
 def _monitoring(context, args, config_dir):

@@ -4,8 +4,10 @@
 
 starts the same executables, parameter files, parameters and remappings that
 `ros2 launch hilserl_bringup train.launch.py` starts (both read hilserl_bringup.graph), with
-standard `--ros-args`. Ctrl-C/SIGTERM are forwarded to every node; when a required node dies the
-whole graph is stopped; children die with the runner even if it is killed (PR_SET_PDEATHSIG).
+standard `--ros-args` and parameters in the order of hilserl_bringup.parameters. Ctrl-C/SIGTERM
+are forwarded to every node; when a required node exits the whole graph is stopped and the runner
+exits with that node's exit code (1 if it was 0); children die with the runner even if it is
+killed (PR_SET_PDEATHSIG).
 """
 import argparse
 import ctypes
@@ -18,9 +20,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import yaml
-
 from hilserl_bringup.graph import GRAPH_ARGUMENTS, GRAPHS, NodeSpec, namespace_of, resolve_arguments
+from hilserl_bringup.parameters import parameter_files
 
 STOP_TIMEOUT_S = 10.0
 _PR_SET_PDEATHSIG = 1
@@ -49,27 +50,37 @@ def default_config_dir() -> str:
     return os.path.join(get_package_share_directory('hilserl_bringup'), 'config')
 
 
-def param_value(value) -> str:
-    """A parameter value as `-p name:=value` expects it (YAML)."""
-    return yaml.safe_dump(value, default_flow_style=True, width=1 << 16).strip().removesuffix('\n...')
-
-
-def ros_arguments(spec: NodeSpec, namespace: str, config_dir: str,
-                  extra_params_file: str = '') -> List[str]:
-    """The standard `--ros-args` for one node: name, namespace, files, parameters, remappings."""
+def ros_arguments(spec: NodeSpec, namespace: str, config_dir: str, user_file: str,
+                  parameters_dir: str) -> List[str]:
+    """The standard `--ros-args` for one node: name, namespace, parameter files (the graph's own
+    written into `parameters_dir`), remappings."""
     args = ['--ros-args', '-r', f'__node:={spec.name}', '-r', f'__ns:={namespace}']
-    files = [os.path.join(config_dir, name) for name in spec.params_files]
-    if extra_params_file:
-        files.append(extra_params_file)
-    for path in files:
+    for path in parameter_files(spec, config_dir, user_file, parameters_dir):
         if not os.path.isfile(path):
             raise GraphError(f'parameter file {path} (for node {spec.name}) does not exist')
         args += ['--params-file', path]
-    for name, value in spec.parameters.items():
-        args += ['-p', f'{name}:={param_value(value)}']
     for source, target in spec.remappings:
         args += ['-r', f'{source}:={target}']
     return args
+
+
+def exit_reason(code: int) -> str:
+    """What a node's exit code says (hilserl_common.node: 2 is a configuration error)."""
+    if code == 2:
+        return 'a configuration error: its message is above'
+    if code < 0:
+        try:
+            return f'killed by {signal.Signals(-code).name}'
+        except ValueError:
+            return f'killed by signal {-code}'
+    if code == 0:
+        return 'it stopped on its own, and the graph cannot go on without it'
+    return 'an error: its output above says which'
+
+
+def required_exit_message(name: str, code: int) -> str:
+    return (f'required node {name} exited with code {code} ({exit_reason(code)}); '
+            f'stopping the graph')
 
 
 def die_with_parent(parent_pid: int):
@@ -138,18 +149,22 @@ class Graph:
         self.quiet = quiet
         self.nodes: List[RunningNode] = []
 
-    def commands(self) -> List[List[str]]:
+    def commands(self, parameters_dir: str) -> List[List[str]]:
+        """Every node's command line; the graph's parameters go into `parameters_dir`."""
         config_dir = self.arguments['config_dir'] or default_config_dir()
-        extra = self.arguments['config_file']
-        if extra and not os.path.isfile(extra):
-            raise GraphError(f'config_file {extra} does not exist')
+        user_file = self.arguments['config_file']
+        if user_file and not os.path.isfile(user_file):
+            raise GraphError(f'config_file {user_file} does not exist')
         return [[executable_path(s.package, s.executable)]
-                + ros_arguments(s, namespace_of(s, self.arguments['robot']), config_dir, extra)
+                + ros_arguments(s, namespace_of(s, self.arguments['robot']), config_dir,
+                                user_file, parameters_dir)
                 for s in self.specs]
 
     def start(self):
-        commands = self.commands()  # every check before the first process starts
         log_dir = Path(self.arguments['output_dir']) / 'logs'
+        # Every check before the first process starts; the graph's parameters of each node are
+        # kept beside its log.
+        commands = self.commands(str(log_dir / 'parameters'))
         log_dir.mkdir(parents=True, exist_ok=True)
         for spec, command in zip(self.specs, commands):
             self.nodes.append(RunningNode(spec, command, log_dir, self.quiet))
@@ -201,8 +216,8 @@ def run(graph_name: str, arguments: Dict[str, str], only: Sequence[str] = ()) ->
     while not stop_requested.wait(0.1):
         dead = graph.failed_required()
         if dead is not None:
-            print(f'[run_graph] required node {dead.spec.name} exited with code '
-                  f'{dead.process.returncode}; stopping the graph', file=sys.stderr, flush=True)
+            print(f'[run_graph] {required_exit_message(dead.spec.name, dead.process.returncode)}',
+                  file=sys.stderr, flush=True)
             code = dead.process.returncode or 1
             break
     codes = graph.stop()

@@ -2,10 +2,11 @@
 import os
 
 import pytest
+import yaml
 
 from hilserl_bringup.graph import GRAPHS, namespace_of, resolve_arguments
-from hilserl_bringup.runner import (Graph, GraphError, param_value, parse_launch_arguments,
-                                    ros_arguments)
+from hilserl_bringup.parameters import section_key
+from hilserl_bringup.runner import Graph, GraphError, parse_launch_arguments, ros_arguments
 
 
 def test_sim_graph_has_no_hardware_node_and_real_graph_has_no_sim():
@@ -61,19 +62,34 @@ def test_learner_is_shared_by_all_robots_and_the_rest_is_namespaced():
 def test_ros_arguments_are_standard(tmp_path):
     (tmp_path / 'task.yaml').write_text('{}')
     (tmp_path / 'sim.yaml').write_text('{}')
+    (tmp_path / 'mine.yaml').write_text('{}')
     spec = {s.name: s for s in GRAPHS['train'](resolve_arguments('train', {}))}['sim']
-    args = ros_arguments(spec, '/so101', str(tmp_path))
+    args = ros_arguments(spec, '/so101', str(tmp_path), str(tmp_path / 'mine.yaml'),
+                         str(tmp_path / 'generated'))
     assert args[:5] == ['--ros-args', '-r', '__node:=sim', '-r', '__ns:=/so101']
-    assert args.count('--params-file') == 2
-    assert args[args.index('--params-file') + 1] == str(tmp_path / 'task.yaml')
-    assert 'use_sim_time:=true' in args and 'real_time_factor:=1.0' in args
-    assert 'wait_for_learner:=true' in args
+    files = [args[i + 1] for i, a in enumerate(args) if a == '--params-file']
+    generated = str(tmp_path / 'generated' / 'sim.yaml')
+    assert files == [str(tmp_path / 'task.yaml'), str(tmp_path / 'sim.yaml'), generated,
+                     str(tmp_path / 'mine.yaml')]
+    assert '-p' not in args
+
+
+def test_the_graphs_parameters_keep_their_types_in_the_generated_file(tmp_path):
+    spec = {s.name: s for s in GRAPHS['train'](resolve_arguments(
+        'train', {'sim': 'false', 'camera': '0', 'follower_port': '/dev/ttyACM0'}))}
+    for name in ('wrist_camera', 'follower', 'learner'):
+        ros_arguments(spec[name], '/so101', os.path.join(os.path.dirname(__file__), '..',
+                                                         'config'), '', str(tmp_path))
+        with open(tmp_path / f'{name}.yaml') as stream:
+            document = yaml.safe_load(stream)
+        assert document == {section_key(name): {'ros__parameters': spec[name].parameters}}
+    assert spec['wrist_camera'].parameters == {'source': '0'}  # a string, not the number 0
 
 
 def test_a_missing_parameter_file_is_named_before_anything_starts(tmp_path):
     spec = {s.name: s for s in GRAPHS['train'](resolve_arguments('train', {}))}['sim']
     with pytest.raises(GraphError, match=r'task\.yaml \(for node sim\) does not exist'):
-        ros_arguments(spec, '/so101', str(tmp_path))
+        ros_arguments(spec, '/so101', str(tmp_path), '', str(tmp_path / 'generated'))
 
 
 def test_unknown_nodes_and_bad_tokens_are_refused():
@@ -81,12 +97,6 @@ def test_unknown_nodes_and_bad_tokens_are_refused():
         Graph('train', {}, only=['simulator'])
     with pytest.raises(GraphError, match='name:=value'):
         parse_launch_arguments(['sim=true'])
-
-
-@pytest.mark.parametrize('value, text', [
-    (True, 'true'), (1.0, '1.0'), ('runs/x', 'runs/x'), ('0', "'0'"), ([0.1, 0.2], '[0.1, 0.2]')])
-def test_parameter_values_are_yaml(value, text):
-    assert param_value(value) == text
 
 
 def test_hardware_arguments_left_empty_keep_the_parameter_files_values():
@@ -107,9 +117,8 @@ def test_hardware_arguments_left_empty_keep_the_parameter_files_values():
 @pytest.mark.parametrize('graph', sorted(GRAPHS))
 @pytest.mark.parametrize('sim', ['true', 'false'])
 def test_parameter_files_never_shadow_what_the_graph_sets(graph, sim):
-    """A graph's own parameters go on the command line (-p), which rcl ranks below a node's
-    section in a parameter file: the same name in the node's section would silently win."""
-    import yaml
+    """A graph's own parameters rank above the node's files in config/ (hilserl_bringup.parameters):
+    the same name in a node's section there would be a value that never applies."""
     config_dir = os.path.join(os.path.dirname(__file__), '..', 'config')
     for spec in GRAPHS[graph](resolve_arguments(graph, {'sim': sim})):
         for file in spec.params_files:

@@ -171,6 +171,7 @@ def test_a_bad_parameter_stops_the_graph_with_its_name(runner, tmp_path):
     overrides.write_text('/**/kinematics:\n  ros__parameters:\n    ik_max_iterations: 0\n')
     process = runner(f'config_file:={overrides}')
     output, _ = process.communicate(timeout=60)
-    assert process.returncode != 0
+    assert process.returncode == 2  # the node's own exit code
     assert "'ik_max_iterations' = 0" in output
+    assert 'required node kinematics exited with code 2 (a configuration error' in output
     assert 'Traceback' not in output
