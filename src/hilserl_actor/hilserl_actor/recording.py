@@ -1,72 +1,53 @@
-"""One rosbag2 (MCAP) per episode, written without ROS's rosbag2 (not available as wheels):
-messages arrive already serialised (CDR) from raw subscriptions and are written as they are, so
-`ros2 bag info/play` and the `rosbags` readers (demo loader, classifier datasets) accept them.
+"""One rosbag2 (MCAP, zstd-compressed chunks) per episode, written without ROS's rosbag2 (not
+available as wheels) through the workspace's bag module (hilserl_common.bags): messages arrive
+already serialised (CDR) from raw subscriptions and are written as they are, so `ros2 bag
+info/play` and the demo loader and classifier datasets read them.
+
+On the real arm the wrist camera's full frame is kept too, as JPEG (image_raw/compressed), so a
+later change of the crop can rebuild the processed images; in simulation the scene can simply be
+recorded again.
 """
 import threading
 from pathlib import Path
-from typing import Callable, Dict, Optional
-
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from typing import Callable, Dict, NamedTuple, Optional
 
 from hilserl_actor.labels import record_episode_label
+from hilserl_common.bags import BagWriter, compress_image_cdr, typestore
+from hilserl_common.bags import layout
 
 # Relative topic -> message type of a demonstration episode (the same on the real arm and in sim).
 EPISODE_TOPICS = {
-    'joint_states': 'sensor_msgs/msg/JointState',
-    'joint_commands': 'sensor_msgs/msg/JointState',
-    'leader/joint_states': 'sensor_msgs/msg/JointState',
-    'intervention': 'std_msgs/msg/Bool',
-    'wrist_camera/image_proc': 'sensor_msgs/msg/Image',
-    'ee_pose': 'geometry_msgs/msg/PoseStamped',
-    'reward': 'hilserl_interfaces/msg/RewardPrediction',
-    'episode_stats': 'hilserl_interfaces/msg/EpisodeStats',
+    layout.JOINT_STATES: layout.JOINT_STATE,
+    layout.JOINT_COMMANDS: layout.JOINT_STATE,
+    layout.LEADER_JOINT_STATES: layout.JOINT_STATE,
+    layout.INTERVENTION: 'std_msgs/msg/Bool',
+    layout.image_proc(): layout.IMAGE,
+    layout.EE_POSE: 'geometry_msgs/msg/PoseStamped',
+    layout.REWARD: 'hilserl_interfaces/msg/RewardPrediction',
+    layout.EPISODE_STATS: 'hilserl_interfaces/msg/EpisodeStats',
 }
-IMAGE_TOPIC = 'wrist_camera/image_proc'
+IMAGE_TOPIC = layout.image_proc()
 # Simulation only: the privileged grasp state, for auto-labelling. Never an input of the policy.
-SIM_TOPICS = {'sim/grasp_state': 'hilserl_interfaces/msg/GraspState'}
-
-BAG_VERSION = 8  # the rosbag2 format of ROS 2 Jazzy
-
-
-def typestore_with_interfaces():
-    """The Jazzy typestore plus this workspace's messages (read from the installed .msg files)."""
-    from ament_index_python.packages import get_package_share_directory
-    store = get_typestore(Stores.ROS2_JAZZY)
-    share = Path(get_package_share_directory('hilserl_interfaces')) / 'msg'
-    types = {}
-    for path in sorted(share.glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(), f'hilserl_interfaces/msg/{path.stem}'))
-    store.register(types)
-    return store
+SIM_TOPICS = {layout.GRASP_STATE: layout.GRASP_STATE_TYPE}
+# Real arm only: the full camera frame, stored as JPEG.
+REAL_ARM_TOPICS = {layout.image_raw(): layout.IMAGE}
 
 
-class EpisodeBag:
-    """A bag being written; `close()` finishes it (metadata.yaml), `discard()` removes it."""
+class Stored(NamedTuple):
+    """How a subscribed topic is kept in the bag."""
+    topic: str
+    msgtype: str
+    convert: Optional[Callable[[bytes], bytes]] = None
 
-    def __init__(self, path: Path, topics: Dict[str, str], namespace: str, typestore):
-        self.path = path
-        self._writer = Writer(path, version=BAG_VERSION, storage_plugin=StoragePlugin.MCAP)
-        self._writer.open()
-        self._connections = {}
-        for topic, msgtype in topics.items():
-            name = topic if topic.startswith('/') else f'{namespace.rstrip("/")}/{topic}'
-            self._connections[topic] = self._writer.add_connection(name, msgtype,
-                                                                   typestore=typestore)
-        self.counts = {topic: 0 for topic in topics}
 
-    def write(self, topic: str, time_ns: int, serialized: bytes):
-        self._writer.write(self._connections[topic], time_ns, serialized)
-        self.counts[topic] += 1
-
-    def close(self):
-        self._writer.close()
-
-    def discard(self):
-        self._writer.close()
-        for file in self.path.iterdir():
-            file.unlink()
-        self.path.rmdir()
+def stored_form(topics: Dict[str, str]) -> Dict[str, Stored]:
+    """Subscribed topic -> how it is stored: as received, full frames as JPEG."""
+    store = typestore()
+    forms = {topic: Stored(topic, msgtype) for topic, msgtype in topics.items()}
+    for topic in set(topics) & set(REAL_ARM_TOPICS):
+        forms[topic] = Stored(f'{topic}/compressed', layout.COMPRESSED_IMAGE,
+                              lambda data: compress_image_cdr(store, data))
+    return forms
 
 
 class EpisodeRecorder:
@@ -81,10 +62,12 @@ class EpisodeRecorder:
         self.log = log
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.topics = {**EPISODE_TOPICS, **(SIM_TOPICS if sim else {})}
+        # What the node subscribes to (topic -> message type as published).
+        self.topics = {**EPISODE_TOPICS, **(SIM_TOPICS if sim else REAL_ARM_TOPICS)}
+        self.forms = stored_form(self.topics)
         self.namespace = namespace or '/'
-        self.typestore = typestore_with_interfaces()
-        self.current: Optional[EpisodeBag] = None
+        self.typestore = typestore()
+        self.current: Optional[BagWriter] = None
         self._lock = threading.Lock()
 
     def next_index(self) -> int:
@@ -95,12 +78,20 @@ class EpisodeRecorder:
     def start(self) -> Path:
         self.stop(keep=False)
         path = self.directory / f'episode_{self.next_index():04d}'
-        bag = EpisodeBag(path, self.topics, self.namespace, self.typestore)
+        bag = BagWriter(path)
+        for topic, form in self.forms.items():
+            bag.add(topic, form.topic, form.msgtype, self.namespace)
         with self._lock:
             self.current = bag
         return path
 
     def write(self, topic: str, time_ns: int, serialized: bytes):
+        convert = self.forms[topic].convert
+        if convert is not None:
+            if self.current is None:
+                return  # between episodes: no JPEG to make
+            # Outside the lock: a full frame takes milliseconds to encode.
+            serialized = convert(serialized)
         with self._lock:
             if self.current is not None:
                 self.current.write(topic, time_ns, serialized)
@@ -141,5 +132,5 @@ def bag_directories(directory: str):
                   or any(p.glob('*.mcap')))
 
 
-__all__ = ['EPISODE_TOPICS', 'SIM_TOPICS', 'EpisodeRecorder', 'bag_directories',
-           'typestore_with_interfaces']
+__all__ = ['EPISODE_TOPICS', 'REAL_ARM_TOPICS', 'SIM_TOPICS', 'EpisodeRecorder',
+           'bag_directories']

@@ -1,10 +1,12 @@
 """Episode bags are rosbag2 MCAP directories that the rosbags readers (demo loader, classifier
-datasets) read back, with this workspace's own messages included."""
+datasets) read back, with this workspace's own messages included, and on the real arm the full
+camera frame as JPEG."""
 import numpy as np
 import yaml
 from rosbags.highlevel import AnyReader
 
 from hilserl_actor.recording import EpisodeRecorder, bag_directories
+from hilserl_common.bags import decode_image
 
 # The node writes the bytes of raw subscriptions; here the same CDR comes from the typestore.
 
@@ -64,3 +66,36 @@ def test_a_discarded_episode_leaves_nothing_and_numbering_continues(tmp_path):
     assert recorder.stop(keep=False) is None
     assert [p.name for p in bag_directories(str(tmp_path))] == ['episode_0000']
     assert EpisodeRecorder(str(tmp_path), '/so101', sim=True).next_index() == 1
+
+
+def image_cdr(store, frame):
+    types = store.types
+    header = types['std_msgs/msg/Header'](
+        stamp=types['builtin_interfaces/msg/Time'](sec=3, nanosec=0), frame_id='wrist_camera')
+    msg = types['sensor_msgs/msg/Image'](header=header, height=frame.shape[0],
+                                         width=frame.shape[1], encoding='rgb8', is_bigendian=0,
+                                         step=frame.shape[1] * 3, data=frame.reshape(-1))
+    return store.serialize_cdr(msg, 'sensor_msgs/msg/Image')
+
+
+def test_on_the_real_arm_the_full_frame_is_kept_as_jpeg(tmp_path):
+    assert 'wrist_camera/image_raw' not in EpisodeRecorder(str(tmp_path / 's'), '/so101',
+                                                           sim=True).topics
+    recorder = EpisodeRecorder(str(tmp_path), '/so101', sim=False)
+    assert recorder.topics['wrist_camera/image_raw'] == 'sensor_msgs/msg/Image'
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:, 320:] = (30, 200, 60)
+    recorder.write('wrist_camera/image_raw', 1, image_cdr(recorder.typestore, frame))  # no bag
+    recorder.start()
+    recorder.write('wrist_camera/image_raw', 2_000_000_000, image_cdr(recorder.typestore, frame))
+    bag = recorder.stop()
+    with AnyReader([bag], default_typestore=recorder.typestore) as reader:
+        stored = {c.topic: c.msgtype for c in reader.connections}
+        jpegs = [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages()
+                 if c.topic == '/so101/wrist_camera/image_raw/compressed']
+    assert stored['/so101/wrist_camera/image_raw/compressed'] == 'sensor_msgs/msg/CompressedImage'
+    assert '/so101/wrist_camera/image_raw' not in stored
+    assert len(jpegs) == 1 and jpegs[0].header.stamp.sec == 3
+    assert 'jpeg' in jpegs[0].format and len(jpegs[0].data) < frame.size / 20
+    decoded = decode_image(jpegs[0])
+    assert decoded.shape == frame.shape and np.abs(decoded.astype(int) - frame).mean() < 2

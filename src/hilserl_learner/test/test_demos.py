@@ -1,9 +1,13 @@
-"""Demo loading from rosbag2 recordings that the test writes itself with rosbags (MCAP and
-sqlite3): observations and EE-delta actions rebuilt at the control rate, and the cache."""
+"""Demo loading from rosbag2 recordings that the test writes itself, with rosbags directly (MCAP
+and sqlite3, uncompressed: the layout of older recordings and of `ros2 bag record`) and with the
+workspace's writer (compressed chunks, the full frame as JPEG beside the processed image):
+observations and EE-delta actions rebuilt at the control rate, and the cache."""
 import numpy as np
 import pytest
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from hilserl_common.bags import BagWriter, typestore
+from hilserl_common.bags.images import compressed
 from hilserl_learner.demos import loader
 from hilserl_learner.demos.loader import DemoSettings, load_demos
 from so101_kinematics.action_space import ee_delta_to_action
@@ -13,6 +17,7 @@ from so101_kinematics.model import JOINT_NAMES
 RATE_HZ = 30.0          # recorded topics
 SUCCESS_AT_S = 1.5      # the reward classifier says success from here on
 DURATION_S = 2.0
+FULL_FRAME_OFFSET = 100  # full frames are one grey level 100 above the processed ones
 
 
 def follower_joints(t):
@@ -27,65 +32,92 @@ def leader_joints(t):
     return q
 
 
-def write_bag(path, storage, success_topic='reward'):
+class RosbagsWriter:
+    """rosbags' own writer, as a bag recorded elsewhere would be (no compression)."""
+
+    def __init__(self, path, storage):
+        self.writer = Writer(path, version=9, storage_plugin=storage)
+        self.writer.open()
+        self.connections = {}
+
+    def add(self, key, topic, msgtype):
+        self.connections[key] = self.writer.add_connection(topic, msgtype, typestore=typestore())
+
+    def write(self, key, time_ns, data):
+        self.writer.write(self.connections[key], time_ns, data)
+
+    def close(self):
+        self.writer.close()
+
+
+def image_messages(images, header, value):
+    """The wrist images of one frame: processed (grey level `value`), full frame (a 96x160
+    frame whose crop and resize is grey level `value` + FULL_FRAME_OFFSET) or its JPEG."""
+    Image = typestore().types['sensor_msgs/msg/Image']
+    full = np.full((96, 160, 3), value + FULL_FRAME_OFFSET, np.uint8)
+    forms = {
+        'proc': ('wrist_camera/image_proc', Image(
+            header=header, height=128, width=128, encoding='rgb8', is_bigendian=0, step=384,
+            data=np.full(128 * 128 * 3, value, np.uint8))),
+        'raw': ('wrist_camera/image_raw', Image(
+            header=header, height=96, width=160, encoding='rgb8', is_bigendian=0, step=480,
+            data=full.reshape(-1))),
+        'compressed': ('wrist_camera/image_raw/compressed',
+                       compressed(typestore(), full, header)),
+    }
+    return [forms[name] for name in images]
+
+
+def write_bag(path, storage, success_topic='reward', images=('proc',), writer='rosbags'):
     """One episode; header stamps run on a simulation clock twice as fast as the recording
     clock (a faster-than-real-time simulation), so only the stamps give the control rate."""
-    typestore = loader._typestore()
-    JointState = typestore.types['sensor_msgs/msg/JointState']
-    Image = typestore.types['sensor_msgs/msg/Image']
-    Header = typestore.types['std_msgs/msg/Header']
-    Time = typestore.types['builtin_interfaces/msg/Time']
-    Bool = typestore.types['std_msgs/msg/Bool']
-    Reward = typestore.types['hilserl_interfaces/msg/RewardPrediction']
-    GraspState = typestore.types['hilserl_interfaces/msg/GraspState']
-    Pose = typestore.types['geometry_msgs/msg/Pose']
-    Point = typestore.types['geometry_msgs/msg/Point']
-    Quaternion = typestore.types['geometry_msgs/msg/Quaternion']
-    with Writer(path, version=9, storage_plugin=storage) as writer:
-        topics = {
-            'joint': writer.add_connection('/so101/joint_states', JointState.__msgtype__,
-                                           typestore=typestore),
-            'leader': writer.add_connection('/so101/leader/joint_states',
-                                            JointState.__msgtype__, typestore=typestore),
-            'image': writer.add_connection('/so101/wrist_camera/image_proc', Image.__msgtype__,
-                                           typestore=typestore),
-            'intervention': writer.add_connection('/so101/intervention', Bool.__msgtype__,
-                                                  typestore=typestore),
-            'reward': writer.add_connection('/so101/reward', Reward.__msgtype__,
-                                            typestore=typestore),
-            'grasp_state': writer.add_connection('/so101/sim/grasp_state',
-                                                 GraspState.__msgtype__, typestore=typestore)}
-        for i in range(int(DURATION_S * RATE_HZ) + 1):
-            t = i / RATE_HZ
-            stamp_ns = int(100e9 + t * 1e9)
-            log_ns = int(1e9 + t * 0.5e9)
-            header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
-                            frame_id='')
+    store = typestore()
+    JointState = store.types['sensor_msgs/msg/JointState']
+    Header = store.types['std_msgs/msg/Header']
+    Time = store.types['builtin_interfaces/msg/Time']
+    Bool = store.types['std_msgs/msg/Bool']
+    Reward = store.types['hilserl_interfaces/msg/RewardPrediction']
+    GraspState = store.types['hilserl_interfaces/msg/GraspState']
+    Pose = store.types['geometry_msgs/msg/Pose']
+    Point = store.types['geometry_msgs/msg/Point']
+    Quaternion = store.types['geometry_msgs/msg/Quaternion']
+    bag = RosbagsWriter(path, storage) if writer == 'rosbags' else BagWriter(path)
+    for key, topic, msgtype in [
+            ('joint', '/so101/joint_states', JointState.__msgtype__),
+            ('leader', '/so101/leader/joint_states', JointState.__msgtype__),
+            ('intervention', '/so101/intervention', Bool.__msgtype__),
+            ('reward', '/so101/reward', Reward.__msgtype__),
+            ('grasp_state', '/so101/sim/grasp_state', GraspState.__msgtype__)] + [
+            (topic, f'/so101/{topic}', msg.__msgtype__)
+            for topic, msg in image_messages(images, None, 0)]:
+        bag.add(key, topic, msgtype)
+    for i in range(int(DURATION_S * RATE_HZ) + 1):
+        t = i / RATE_HZ
+        stamp_ns = int(100e9 + t * 1e9)
+        log_ns = int(1e9 + t * 0.5e9)
+        header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+                        frame_id='')
 
-            def joints(q):
-                return JointState(header=header, name=list(JOINT_NAMES), position=q,
-                                  velocity=np.zeros(0), effort=np.zeros(0))
-            messages = [
-                ('joint', joints(follower_joints(t))), ('leader', joints(leader_joints(t))),
-                ('image', Image(header=header, height=128, width=128, encoding='rgb8',
-                                is_bigendian=0, step=384,
-                                data=np.full(128 * 128 * 3, i, np.uint8))),
-                ('intervention', Bool(data=True)),
-            ]
-            if success_topic == 'reward':
-                messages.append(('reward', Reward(header=header,
-                                                  probability=float(t >= SUCCESS_AT_S),
-                                                  success=t >= SUCCESS_AT_S, threshold=0.5)))
-            else:
-                messages.append(('grasp_state', GraspState(
-                    header=header, cube_pose=Pose(position=Point(x=0.0, y=0.0, z=0.0),
-                                                  orientation=Quaternion(x=0.0, y=0.0, z=0.0,
-                                                                         w=1.0)),
-                    gripper_contact=False, grasped=False, cube_height=0.0,
-                    success=t >= SUCCESS_AT_S)))
-            for name, msg in messages:
-                writer.write(topics[name], log_ns + 1000,
-                             typestore.serialize_cdr(msg, msg.__msgtype__))
+        def joints(q):
+            return JointState(header=header, name=list(JOINT_NAMES), position=q,
+                              velocity=np.zeros(0), effort=np.zeros(0))
+        messages = [
+            ('joint', joints(follower_joints(t))), ('leader', joints(leader_joints(t))),
+            ('intervention', Bool(data=True)), *image_messages(images, header, i)]
+        if success_topic == 'reward':
+            messages.append(('reward', Reward(header=header,
+                                              probability=float(t >= SUCCESS_AT_S),
+                                              success=t >= SUCCESS_AT_S, threshold=0.5)))
+        else:
+            messages.append(('grasp_state', GraspState(
+                header=header, cube_pose=Pose(position=Point(x=0.0, y=0.0, z=0.0),
+                                              orientation=Quaternion(x=0.0, y=0.0, z=0.0,
+                                                                     w=1.0)),
+                gripper_contact=False, grasped=False, cube_height=0.0,
+                success=t >= SUCCESS_AT_S)))
+        for name, msg in messages:
+            bag.write(name, log_ns + 1000, store.serialize_cdr(msg, msg.__msgtype__))
+    bag.close()
 
 
 @pytest.mark.parametrize('storage, success_topic', [(StoragePlugin.MCAP, 'reward'),
@@ -121,6 +153,30 @@ def test_a_recorded_episode_becomes_transitions_at_the_control_rate(tmp_path, st
     assert not any(t.terminated or t.reward for t in demos[:-1])
 
 
+@pytest.mark.parametrize('images, image_topic, offset', [
+    (('proc', 'compressed'), '', 0),                  # a real-arm recording: as it was seen
+    (('proc', 'compressed'), 'wrist_camera/image_raw/compressed', FULL_FRAME_OFFSET),  # re-crop
+    (('compressed',), '', FULL_FRAME_OFFSET),         # only the full frame, as JPEG
+    (('raw',), '', FULL_FRAME_OFFSET),                # only the full frame (ros2 bag record)
+])
+def test_every_image_layout_gives_the_same_transitions(tmp_path, images, image_topic, offset):
+    reference = load_demos([str(write_bag_at(tmp_path / 'reference'))], str(tmp_path / 'cache'))
+    bag = tmp_path / 'episode_0000'
+    write_bag(bag, StoragePlugin.MCAP, images=images, writer='workspace')
+    demos = load_demos([str(bag)], str(tmp_path / 'cache'),
+                       DemoSettings(image_topic=image_topic))
+    assert len(demos) == len(reference) == 15
+    for k, (t, r) in enumerate(zip(demos, reference)):
+        assert np.array_equal(t.state, r.state) and np.array_equal(t.action, r.action)
+        assert t.image.shape == (128, 128, 3)
+        assert np.abs(t.image.astype(int) - (3 * k + offset)).max() <= 1  # JPEG: within 1
+
+
+def write_bag_at(path):
+    write_bag(path, StoragePlugin.MCAP)
+    return path
+
+
 def test_the_cache_spares_a_second_conversion(tmp_path, monkeypatch):
     bag = tmp_path / 'episode_0001'
     write_bag(bag, StoragePlugin.MCAP)
@@ -141,5 +197,5 @@ def test_unreadable_or_missing_recordings_are_named(tmp_path):
         load_demos([str(tmp_path / 'nothing')])
     (tmp_path / 'broken').mkdir()
     (tmp_path / 'broken' / 'metadata.yaml').write_text('not: a bag')
-    with pytest.raises(ValueError, match='cannot be read'):
+    with pytest.raises(ValueError, match='not a readable rosbag2 recording'):
         load_demos([str(tmp_path / 'broken')])

@@ -21,8 +21,9 @@ from typing import List
 
 import numpy as np
 
+from hilserl_common.bags import EpisodeBagWriter
 from hilserl_common.preprocessing import preprocess
-from reward_classifier.data.bags import PROCESSED_TOPIC, EpisodeBagWriter
+from reward_classifier.data.bags import PROCESSED_TOPIC
 from reward_classifier.data.labels import labels_from_success_flags, write_labels
 
 SUCCESS, MISS, DROP, LOW = 'success', 'miss', 'drop', 'low'

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reward_classifier.data.bags import EpisodeBagWriter
+from hilserl_common.bags import EpisodeBagWriter
 from reward_classifier.data.labels import EpisodeLabels, write_labels
 
 # Episode name -> (frames, success_from_frame); None never succeeds.

@@ -1,18 +1,17 @@
-"""Episode bags: written as rosbag2 MCAP directories that an independent MCAP reader decodes,
-read back frame by frame through the shared preprocessing, from MCAP or sqlite3, processed or raw
-image topics."""
+"""Episode bags read back frame by frame through the shared preprocessing: the workspace's own
+(compressed chunks; on the real arm the full frame as JPEG beside the processed image) and bags
+written elsewhere (MCAP or sqlite3, processed, raw or JPEG image topics)."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from mcap.reader import make_reader
-from mcap_ros2.decoder import DecoderFactory
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from hilserl_common.bags import BagWriter, EpisodeBagWriter, header, typestore
+from hilserl_common.bags.images import compressed
 from hilserl_common.preprocessing import preprocess
-from reward_classifier.data.bags import (BagError, EpisodeBagWriter, read_episode_frames,
-                                         typestore)
+from reward_classifier.data.bags import BagError, read_episode_frames
 
 
 def _frames(count, seed=0):
@@ -33,14 +32,6 @@ def test_written_episode_is_a_rosbag2_mcap_directory_with_the_recording_topics(t
               for t in metadata['topics_with_message_count']}
     assert topics == {'/so101/wrist_camera/image_proc': 'sensor_msgs/msg/Image',
                       '/so101/joint_states': 'sensor_msgs/msg/JointState'}
-    # An independent reader (the mcap package's ROS 2 decoder) sees the same pixels.
-    mcap_file, = bag.glob('*.mcap')
-    with open(mcap_file, 'rb') as stream:
-        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
-        images = [np.frombuffer(bytes(msg.data), np.uint8).reshape(128, 128, 3)
-                  for _, channel, _, msg in reader.iter_decoded_messages(
-                      topics=['/so101/wrist_camera/image_proc'])]
-    assert np.array_equal(np.stack(images), frames)
     episode = read_episode_frames(bag)
     assert episode.topic == '/so101/wrist_camera/image_proc'
     assert np.array_equal(episode.images, frames)
@@ -72,6 +63,37 @@ def test_raw_camera_frames_go_through_the_shared_preprocessing(tmp_path):
     episode = read_episode_frames(tmp_path / 'raw')
     assert episode.topic == '/wrist_camera/image_raw'
     assert np.array_equal(episode.images, np.stack([preprocess(f) for f in raw]))
+
+
+def write_real_arm_recording(bag: Path, processed, full):
+    """What the actor records on the real arm: processed frames and the full ones as JPEG."""
+    store = typestore()
+    with BagWriter(bag) as writer:
+        writer.add('proc', 'wrist_camera/image_proc', 'sensor_msgs/msg/Image', '/so101')
+        writer.add('jpeg', 'wrist_camera/image_raw/compressed',
+                   'sensor_msgs/msg/CompressedImage', '/so101')
+        for i, (small, large) in enumerate(zip(processed, full)):
+            stamp = header(store, 1_000_000_000 * (i + 1), 'wrist_camera')
+            writer.write_message('proc', i, store.types['sensor_msgs/msg/Image'](
+                header=stamp, height=128, width=128, encoding='rgb8', is_bigendian=0, step=384,
+                data=small.reshape(-1)))
+            writer.write_message('jpeg', i, compressed(store, large, stamp))
+
+
+def test_a_real_arm_recording_reads_as_seen_or_recropped_from_its_full_frames(tmp_path):
+    full = np.zeros((2, 480, 640, 3), np.uint8)
+    full[:, :, 80:560] = (40, 160, 90)        # what the centre crop keeps
+    processed = _frames(2, seed=5)            # stands for what the camera node published
+    write_real_arm_recording(tmp_path / 'arm', processed, full)
+    seen = read_episode_frames(tmp_path / 'arm')
+    assert seen.topic == '/so101/wrist_camera/image_proc'
+    assert np.array_equal(seen.images, processed)
+    recropped = read_episode_frames(tmp_path / 'arm', 'wrist_camera/image_raw/compressed')
+    assert recropped.topic == '/so101/wrist_camera/image_raw/compressed'
+    error = np.abs(recropped.images.astype(int) - np.stack([preprocess(f) for f in full]))
+    assert error.mean() < 1.0 and error.max() <= 8  # JPEG, softest at the crop's edge
+    assert recropped.stamps_ns.tolist() == seen.stamps_ns.tolist() == [1_000_000_000,
+                                                                        2_000_000_000]
 
 
 def test_sqlite3_bags_and_bgr_frames_read_too(tmp_path):

@@ -3,10 +3,9 @@ recording-like bags whose labels agree with the privileged grasp state recorded 
 import numpy as np
 import pytest
 import yaml
-from rosbags.highlevel import AnyReader
 
+from hilserl_common.bags import messages, open_bag
 from reward_classifier.cli import main
-from reward_classifier.data.bags import register_grasp_state, typestore
 from reward_classifier.data.dataset import load_labelled_frames
 from reward_classifier.data.labels import load_labels
 from reward_classifier.sim_dataset import DROP, LOW, MISS, SUCCESS, plan_episodes
@@ -26,12 +25,9 @@ def test_episode_plans_are_seeded_and_mix_the_cases():
 
 
 def _privileged_success(bag):
-    store = typestore()
-    register_grasp_state(store)
-    with AnyReader([bag], default_typestore=store) as reader:
+    with open_bag(bag) as reader:
         connections = [c for c in reader.connections if c.topic == '/so101/sim/grasp_state']
-        return np.array([reader.deserialize(raw, c.msgtype).success
-                         for c, _, raw in reader.messages(connections=connections)])
+        return np.array([msg.success for _, _, msg in messages(reader, connections)])
 
 
 def test_generated_episodes_are_labelled_from_the_privileged_success(tmp_path, capsys):

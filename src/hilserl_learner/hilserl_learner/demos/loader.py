@@ -1,10 +1,12 @@
 """Demonstrations from rosbag2 recordings (MCAP or sqlite3), read with `rosbags` (no ROS).
 
-One recording is one episode (the record graph writes one bag per episode). The topics are
-matched by name within the robot's namespace (docs/CONVENTIONS.md):
+One recording is one episode (the record graph writes one bag per episode), read through the
+workspace's bag module (hilserl_common.bags). The topics are matched by name within the robot's
+namespace (docs/CONVENTIONS.md):
 
     joint_states              follower joints (required)  -> state, EE-delta action
-    wrist_camera/image_proc   128x128 rgb8 (required)     -> image
+    wrist_camera/image_proc   128x128 rgb8 (required,     -> image
+      or else image_raw, image_raw/compressed: the full frame through the current crop)
     leader/joint_states       leader joints (optional)    -> gripper command
     intervention              std_msgs/Bool (optional)    -> is_intervention (default true)
     reward                    RewardPrediction (optional) -> reward, termination
@@ -31,18 +33,19 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from hilserl_common.bags import connection_of, decode_image, image_topics, messages, open_bag
+from hilserl_common.bags import layout, stamp_ns
 from hilserl_common.preprocessing import IMAGE_SIZE, preprocess
 from hilserl_learner.replay.buffer import SCALAR_FIELDS, Transition
 
 LOGGER = logging.getLogger(__name__)
 CONVERTER_VERSION = 2  # bump when the conversion changes, so caches are rebuilt
 TOPICS = {
-    'follower': 'joint_states',
-    'image': 'wrist_camera/image_proc',
-    'leader': 'leader/joint_states',
-    'intervention': 'intervention',
-    'reward': 'reward',
-    'grasp_state': 'sim/grasp_state',
+    'follower': layout.JOINT_STATES,
+    'leader': layout.LEADER_JOINT_STATES,
+    'intervention': layout.INTERVENTION,
+    'reward': layout.REWARD,
+    'grasp_state': layout.GRASP_STATE,
 }
 
 
@@ -54,11 +57,16 @@ class DemoSettings:
     # Simulation diagnostics: append the cube's offset from the EE (from sim/grasp_state) to
     # the state, as hilserl_bringup.in_process does for its privileged-state runs.
     privileged_state: bool = False
+    # The wrist image topic to read (any namespace); empty: image_proc, else the full frame
+    # (image_raw, image_raw/compressed). Naming a full frame rebuilds the images with the
+    # current crop.
+    image_topic: str = ''
 
     def key(self) -> str:
         return (f'v{CONVERTER_VERSION}-{self.control_rate_hz}-{self.action_scale}-'
-                f'{self.gripper_change_threshold_rad}' + ('-privileged' if self.privileged_state
-                                                          else ''))
+                f'{self.gripper_change_threshold_rad}'
+                + ('-privileged' if self.privileged_state else '')
+                + (f'-{self.image_topic.strip("/")}' if self.image_topic else ''))
 
 
 def load_demos(paths: Sequence[str], cache_dir: str = '',
@@ -87,10 +95,10 @@ def load_episode(bag: Path, cache_dir: str, settings: DemoSettings) -> List[Tran
 
 def convert_bag(bag: Path, settings: DemoSettings) -> Dict[str, np.ndarray]:
     """A recording as columns of transitions (see the module docstring)."""
-    streams = _read_streams(bag)
-    for required in ('follower', 'image'):
+    streams = _read_streams(bag, settings.image_topic)
+    for required, topic in (('follower', TOPICS['follower']), ('image', 'wrist image')):
         if not streams[required]:
-            raise ValueError(f'demo recording {bag} has no {TOPICS[required]} messages')
+            raise ValueError(f'demo recording {bag} has no {topic} messages')
     period = 1.0 / settings.control_rate_hz
     start = max(streams['follower'][0][0], streams['image'][0][0])
     end = streams['follower'][-1][0]
@@ -113,7 +121,7 @@ def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
     if settings.privileged_state:
         states = _with_privileged_state(bag, kinematics, joints, states, sampled['grasp_state'])
     positions = [kinematics.position(q) for q in joints]
-    images = [_image(msg) for msg in sampled['image']]
+    images = [_image(msg, bag) for msg in sampled['image']]  # only the frames sampled
     rows: Dict[str, list] = {name: [] for name in list(SCALAR_FIELDS) + ['image', 'next_image']}
     reward_source = next((name for name in ('reward', 'grasp_state')
                           if any(m is not None for m in sampled[name])), None)
@@ -166,40 +174,40 @@ def _with_privileged_state(bag, kinematics, joints, states, grasp_states) -> lis
             for s, q, c in zip(states, joints, cubes)]
 
 
-def _read_streams(bag: Path) -> Dict[str, list]:
+def _read_streams(bag: Path, image_topic: str) -> Dict[str, list]:
     """(time in s, message) per known topic, in time order; joint states as positions ordered
     like the model (by joint name when names are given)."""
-    from rosbags.highlevel import AnyReader
     from so101_kinematics.model import JOINT_NAMES
 
-    raw_streams: Dict[str, list] = {name: [] for name in TOPICS}  # (log time, stamp, msg)
-    try:
-        reader = AnyReader([bag], default_typestore=_typestore())
-        reader.open()
-    except Exception as error:  # rosbags raises its own types for unreadable bags
-        raise ValueError(f'demo recording {bag} cannot be read: {error}') from None
-    try:
+    raw_streams: Dict[str, list] = {name: [] for name in [*TOPICS, 'image']}
+    with open_bag(bag) as reader:
         wanted = {c.id: _stream_of(c.topic) for c in reader.connections}
+        wanted[_image_connection(reader, bag, image_topic).id] = 'image'
         connections = [c for c in reader.connections if wanted[c.id]]
-        for connection, timestamp, raw in reader.messages(connections=connections):
+        for connection, timestamp, msg in messages(reader, connections):
             name = wanted[connection.id]
-            msg = reader.deserialize(raw, connection.msgtype)
-            stamp = _stamp(msg)
+            stamp = _stamp_s(msg)
             if name in ('follower', 'leader'):
                 msg = _joint_positions(msg, JOINT_NAMES)
                 if msg is None:
                     continue
             raw_streams[name].append((timestamp * 1e-9, stamp, msg))
-    finally:
-        reader.close()
     return _on_one_clock(raw_streams)
 
 
-def _stamp(msg) -> Optional[float]:
-    header = getattr(msg, 'header', None)
-    if header is None or (header.stamp.sec == 0 and header.stamp.nanosec == 0):
-        return None
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
+def _stamp_s(msg) -> Optional[float]:
+    # Seconds plus fraction, as ticks are counted: a stamp on a tick lands exactly on it.
+    stamp = stamp_ns(msg)
+    return None if stamp is None else stamp // 1_000_000_000 + (stamp % 1_000_000_000) * 1e-9
+
+
+def _image_connection(reader, bag: Path, wanted: str):
+    """The wrist image topic's connection: `wanted`, else the first of the camera's topics."""
+    for suffix in [wanted] if wanted else image_topics():
+        connection = connection_of(reader, suffix, bag, layout.IMAGE_TYPES)
+        if connection is not None:
+            return connection
+    raise ValueError(f'demo recording {bag} has no {wanted or layout.image_proc()} messages')
 
 
 def _on_one_clock(raw_streams: Dict[str, list]) -> Dict[str, list]:
@@ -248,31 +256,14 @@ def _newest_at(stream: list, ticks: np.ndarray) -> list:
     return [stream[i][1] if i >= 0 else None for i in index]
 
 
-def _image(msg) -> np.ndarray:
-    from hilserl_common.images import from_msg
-    image = from_msg(msg)
-    if msg.encoding == 'bgr8':
-        image = image[..., ::-1]
-    if image.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
-        image = preprocess(np.ascontiguousarray(image))
-    return np.ascontiguousarray(image)
-
-
-def _typestore():
-    """ROS 2 Jazzy types plus this workspace's messages (for bags without definitions)."""
-    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-    typestore = get_typestore(Stores.ROS2_JAZZY)
+def _image(msg, bag: Path) -> np.ndarray:
     try:
-        from ament_index_python.packages import get_package_share_directory
-        share = Path(get_package_share_directory('hilserl_interfaces')) / 'msg'
-    except Exception:  # not installed here: rely on the definitions stored in the bag
-        return typestore
-    types = {}
-    for definition in sorted(share.glob('*.msg')):
-        types.update(get_types_from_msg(definition.read_text(),
-                                        f'hilserl_interfaces/msg/{definition.stem}'))
-    typestore.register(types)
-    return typestore
+        image = decode_image(msg)
+    except ValueError as error:
+        raise ValueError(f'demo recording {bag}: {error}') from None
+    if image.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
+        image = preprocess(image)
+    return np.ascontiguousarray(image)
 
 
 def _cache_path(bag: Path, cache_dir: str, settings: DemoSettings) -> Path:
