@@ -1,7 +1,7 @@
-"""Episode bags, written and read with `rosbags` only (no ROS import): one rosbag2 directory per
-episode, MCAP with zstd-compressed chunks, this workspace's topics (`layout`), its message types
-(`typestore`), the writer (`writer`, `episode_writer`), the reader (`reader`) and the one image
-decoder (`images`)."""
+"""Episode bags, written and read with `rosbags` only (no rclpy, no generated message classes):
+one rosbag2 directory per episode, MCAP with zstd-compressed chunks; this workspace's topics
+(`layout`), its message types (`typestore`), the writers (`writer`, `episode_writer`), the reader
+(`reader`) and the one image decoder (`images`)."""
 from hilserl_common.bags.episode_writer import EpisodeBagWriter
 from hilserl_common.bags.images import compress_image_cdr, decode_image, pixels
 from hilserl_common.bags.layout import BAG_VERSION, BagError, find_topic, image_topics
