@@ -57,32 +57,11 @@ def parameters_given(ros_args, names):
         rclpy.shutdown(context=context)
 
 
-def runner_arguments(config_dir, user_file, tmp_path):
+def runner_arguments(config_dir, user_file, generated_dir):
+    """The `--ros-args` the runner starts the operator of the train graph with."""
     spec = operator_spec()
     return ros_arguments(spec, namespace_of(spec, 'so101'), config_dir, user_file,
-                         str(tmp_path / 'generated'))
-
-
-def test_under_the_runner_the_users_file_beats_the_graph_which_beats_config(layers, tmp_path):
-    config_dir, user_file = layers
-    given = parameters_given(runner_arguments(config_dir, user_file, tmp_path),
-                             ['mode', 'color', 'size', 'use_sim_time'])
-    assert given == {'node': '/so101/operator', 'mode': 'off', 'color': 'config',
-                     'size': 'user', 'use_sim_time': True}
-
-
-def test_without_a_users_file_the_graphs_values_beat_config(layers, tmp_path):
-    config_dir, _ = layers
-    given = parameters_given(runner_arguments(config_dir, '', tmp_path), ['mode', 'color'])
-    assert given == {'node': '/so101/operator', 'mode': 'corrections', 'color': 'config'}
-
-
-def test_a_graph_with_real_config_files_gives_every_node_its_graph_values(tmp_path):
-    graph = Graph('train', {'sim': 'false', 'camera': '3', 'config_dir': CONFIG_DIR})
-    for spec, command in zip(graph.specs, graph.commands(str(tmp_path))):
-        given = parameters_given(command[1:], list(spec.parameters))
-        assert given == {'node': namespace_of(spec, 'so101').rstrip('/') + '/' + spec.name,
-                         **spec.parameters}, spec.name
+                         str(generated_dir))
 
 
 def launch_arguments(config_dir, user_file, generated_dir):
@@ -103,15 +82,28 @@ def launch_arguments(config_dir, user_file, generated_dir):
     return command[command.index('--ros-args'):]
 
 
-def test_under_launch_the_users_file_beats_the_graph_which_beats_config(layers, tmp_path):
+SIDES = {'run_graph': runner_arguments, 'ros2 launch': launch_arguments}
+
+
+@pytest.mark.parametrize('side', SIDES)
+def test_the_users_file_beats_the_graph_which_beats_config(layers, tmp_path, side):
     config_dir, user_file = layers
-    given = parameters_given(launch_arguments(config_dir, user_file, tmp_path),
+    given = parameters_given(SIDES[side](config_dir, user_file, tmp_path),
                              ['mode', 'color', 'size', 'use_sim_time'])
     assert given == {'node': '/so101/operator', 'mode': 'off', 'color': 'config',
                      'size': 'user', 'use_sim_time': True}
 
 
-def test_under_launch_without_a_users_file_the_graphs_values_beat_config(layers, tmp_path):
+@pytest.mark.parametrize('side', SIDES)
+def test_without_a_users_file_the_graphs_values_beat_config(layers, tmp_path, side):
     config_dir, _ = layers
-    given = parameters_given(launch_arguments(config_dir, '', tmp_path), ['mode', 'color'])
+    given = parameters_given(SIDES[side](config_dir, '', tmp_path), ['mode', 'color'])
     assert given == {'node': '/so101/operator', 'mode': 'corrections', 'color': 'config'}
+
+
+def test_a_graph_with_real_config_files_gives_every_node_its_graph_values(tmp_path):
+    graph = Graph('train', {'sim': 'false', 'camera': '3', 'config_dir': CONFIG_DIR})
+    for spec, command in zip(graph.specs, graph.commands(str(tmp_path))):
+        given = parameters_given(command[1:], list(spec.parameters))
+        assert given == {'node': namespace_of(spec, 'so101').rstrip('/') + '/' + spec.name,
+                         **spec.parameters}, spec.name
