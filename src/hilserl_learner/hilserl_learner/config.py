@@ -96,6 +96,12 @@ class LearnerConfig:
     log_std_min: float = param(-5.0, 'lower bound of the actor log standard deviation')
     log_std_max: float = param(2.0, 'upper bound of the actor log standard deviation')
 
+    state_min_std: float = param(
+        0.01, 'states are standardised by the statistics of the first data (demos and the first '
+        'online steps); a value that hardly varies there keeps at least this spread (in its own '
+        'units: rad, rad/s, m), and standardised values are clipped to +-5. 0: no '
+        'standardisation', non_negative)
+
     # --- replay (RLPD) -------------------------------------------------------------------
     online_capacity: int = param(60000, 'online buffer size in transitions', positive)
     demo_capacity: int = param(30000, 'demo buffer size in transitions', positive)

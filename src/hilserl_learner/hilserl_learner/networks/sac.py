@@ -16,6 +16,8 @@ from torch import nn
 
 from hilserl_learner.networks.encoder import SpatialLearnedEmbeddings
 
+STATE_CLIP = 5.0  # standardised state values beyond this many spreads are clipped
+
 
 class SmallConvBackbone(nn.Module):
     """A small conv net trained with the critic, for runs without pretrained weights:
@@ -180,7 +182,7 @@ class ObservationEncoder(nn.Module):
         """Latent of a batch; `prepared` (from `prepare()`) lets calls share that work."""
         if features is None:
             features = self.features(image)
-        state = (state - self.state_mean) / self.state_std
+        state = ((state - self.state_mean) / self.state_std).clamp(-STATE_CLIP, STATE_CLIP)
         return torch.cat([self.image_latent(features, prepared), self.state_head(state)], dim=-1)
 
     @torch.no_grad()

@@ -178,7 +178,7 @@ class Learner:
         """One critic update (plus actor/temperature when due); False when none is owed."""
         if self.updates_due() <= 0:
             return False
-        if self.optimization_step == 0:
+        if self.optimization_step == 0 and self.config.state_min_std > 0:
             self._fit_state_scale()
         batch = sample_mixed(self.online, self.demo, self.config.batch_size,
                              self.config.demo_ratio, self.rng, self.fields)
@@ -195,7 +195,7 @@ class Learner:
         states = [buffer.data['state'][:len(buffer)] for buffer in (self.online, self.demo)
                   if len(buffer)]
         self.agent.encoder.fit_state_scale(torch.from_numpy(np.concatenate(states)).to(
-            self.agent.device))
+            self.agent.device), self.config.state_min_std)
         LOGGER.info('state standardised by the statistics of %d stored transitions',
                     sum(len(s) for s in states))
 
