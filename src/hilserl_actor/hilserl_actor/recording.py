@@ -7,6 +7,7 @@ On the real arm the wrist camera's full frame is kept too, as JPEG (image_raw/co
 later change of the crop can rebuild the processed images; in simulation the scene can simply be
 recorded again.
 """
+import queue
 import threading
 from pathlib import Path
 from typing import Callable, Dict, NamedTuple, Optional
@@ -50,6 +51,39 @@ def stored_form(topics: Dict[str, str]) -> Dict[str, Stored]:
     return forms
 
 
+class FullFrames:
+    """JPEG encoding of full camera frames on a thread of its own: the actor's one executor
+    thread, which also delivers the control loop's inputs, never waits for it (a 640x480 frame
+    takes 5-15 ms). At most `capacity` frames wait; more are dropped and counted."""
+
+    def __init__(self, write: Callable[[BagWriter, str, int, bytes], None], capacity: int = 30):
+        self._write = write
+        self._pending: queue.Queue = queue.Queue(maxsize=capacity)
+        self.dropped = 0
+        threading.Thread(target=self._run, name='full_frames', daemon=True).start()
+
+    def put(self, bag: BagWriter, topic: str, time_ns: int, serialized: bytes,
+            convert: Callable[[bytes], bytes]):
+        try:
+            self._pending.put_nowait((bag, topic, time_ns, serialized, convert))
+        except queue.Full:
+            self.dropped += 1
+
+    def wait(self):
+        """Until every frame put so far is in its bag."""
+        self._pending.join()
+
+    def _run(self):
+        while True:
+            bag, topic, time_ns, serialized, convert = self._pending.get()
+            try:
+                self._write(bag, topic, time_ns, convert(serialized))
+            except ValueError:  # a frame that is no image: as good as lost on the way
+                self.dropped += 1
+            finally:
+                self._pending.task_done()
+
+
 class EpisodeRecorder:
     """Bags named episode_0000, episode_0001, ... in one directory; numbering continues after
     the bags already there, so a restarted recording never overwrites. Thread-safe: messages
@@ -69,6 +103,8 @@ class EpisodeRecorder:
         self.typestore = typestore()
         self.current: Optional[BagWriter] = None
         self._lock = threading.Lock()
+        converted = any(form.convert for form in self.forms.values())
+        self.full_frames = FullFrames(self._write_converted) if converted else None
 
     def next_index(self) -> int:
         taken = [int(p.name.split('_')[1]) for p in self.directory.glob('episode_*')
@@ -87,14 +123,17 @@ class EpisodeRecorder:
 
     def write(self, topic: str, time_ns: int, serialized: bytes):
         convert = self.forms[topic].convert
-        if convert is not None:
-            if self.current is None:
-                return  # between episodes: no JPEG to make
-            # Outside the lock: a full frame takes milliseconds to encode.
-            serialized = convert(serialized)
         with self._lock:
-            if self.current is not None:
+            if self.current is None:
+                return
+            if convert is None:
                 self.current.write(topic, time_ns, serialized)
+            else:  # queued under the lock: stop() then waits for it before closing the bag
+                self.full_frames.put(self.current, topic, time_ns, serialized, convert)
+
+    def _write_converted(self, bag: BagWriter, topic: str, time_ns: int, serialized: bytes):
+        with self._lock:
+            bag.write(topic, time_ns, serialized)
 
     def frames_written(self) -> int:
         """Wrist frames in the current bag so far: the index the next frame will have."""
@@ -108,7 +147,10 @@ class EpisodeRecorder:
         path = self.stop(keep=True)
         if path is not None:
             record_episode_label(path.parent / 'labels.yaml', path.name, success_frame)
-            self.log(f'episode saved: {path} (success from frame {success_frame})')
+            dropped = self.full_frames.dropped if self.full_frames else 0
+            self.log(f'episode saved: {path} (success from frame {success_frame})'
+                     + (f'; {dropped} full frames dropped so far (JPEG encoding fell behind)'
+                        if dropped else ''))
         return path
 
     def discard(self) -> None:
@@ -120,6 +162,8 @@ class EpisodeRecorder:
             bag, self.current = self.current, None
         if bag is None:
             return None
+        if self.full_frames:
+            self.full_frames.wait()
         if keep:
             bag.close()
             return bag.path

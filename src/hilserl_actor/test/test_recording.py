@@ -1,6 +1,8 @@
 """Episode bags are rosbag2 MCAP directories that the rosbags readers (demo loader, classifier
 datasets) read back, with this workspace's own messages included, and on the real arm the full
 camera frame as JPEG."""
+import threading
+
 import numpy as np
 import yaml
 from rosbags.highlevel import AnyReader
@@ -85,17 +87,24 @@ def test_on_the_real_arm_the_full_frame_is_kept_as_jpeg(tmp_path):
     assert recorder.topics['wrist_camera/image_raw'] == 'sensor_msgs/msg/Image'
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[:, 320:] = (30, 200, 60)
+    form = recorder.forms['wrist_camera/image_raw']
+    encoded_on = []
+    recorder.forms['wrist_camera/image_raw'] = form._replace(convert=lambda data: (
+        encoded_on.append(threading.current_thread().name), form.convert(data))[1])
     recorder.write('wrist_camera/image_raw', 1, image_cdr(recorder.typestore, frame))  # no bag
     recorder.start()
-    recorder.write('wrist_camera/image_raw', 2_000_000_000, image_cdr(recorder.typestore, frame))
-    bag = recorder.stop()
+    for i in range(5):
+        recorder.write('wrist_camera/image_raw', 2_000_000_000 + i,
+                       image_cdr(recorder.typestore, frame))
+    bag = recorder.stop()  # right away: the frames still being encoded reach the bag first
     with AnyReader([bag], default_typestore=recorder.typestore) as reader:
         stored = {c.topic: c.msgtype for c in reader.connections}
         jpegs = [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages()
                  if c.topic == '/so101/wrist_camera/image_raw/compressed']
     assert stored['/so101/wrist_camera/image_raw/compressed'] == 'sensor_msgs/msg/CompressedImage'
     assert '/so101/wrist_camera/image_raw' not in stored
-    assert len(jpegs) == 1 and jpegs[0].header.stamp.sec == 3
+    assert len(jpegs) == 5 and jpegs[0].header.stamp.sec == 3
+    assert encoded_on == ['full_frames'] * 5 and recorder.full_frames.dropped == 0
     assert 'jpeg' in jpegs[0].format and len(jpegs[0].data) < frame.size / 20
     decoded = decode_image(jpegs[0])
     assert decoded.shape == frame.shape and np.abs(decoded.astype(int) - frame).mean() < 2
