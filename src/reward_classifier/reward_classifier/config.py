@@ -28,11 +28,12 @@ class TrainingConfig:
                                        'validation; the split is by frame, seeded',
                                        in_range(0.01, 0.9))
     seed: int = param(0, 'seed of the split, initialisation, shuffling and augmentation')
-    epochs: int = param(30, 'most passes over the training frames', positive)
+    epochs: int = param(6, 'most passes over the training frames (and their augmented '
+                        'copies)', positive)
     batch_size: int = param(64, 'frames per optimisation step', positive)
     learning_rate: float = param(3e-4, 'Adam learning rate of the trainable parts', positive)
     weight_decay: float = param(0.0, 'AdamW weight decay of the trainable parts', non_negative)
-    early_stopping_patience: int = param(5, 'stop after this many epochs without a lower '
+    early_stopping_patience: int = param(2, 'stop after this many epochs without a lower '
                                          'validation loss', positive)
     threshold: float = param(0.5, 'probability at or above which a frame counts as success',
                              in_range(0.0, 1.0))
