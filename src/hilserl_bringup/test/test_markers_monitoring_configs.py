@@ -19,7 +19,9 @@ from hilserl_common import qos
 SRC = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).resolve().parents[1] / 'config'
 ROBOT = '/so101/'
-PUBLISHER = re.compile(r"create_publisher\(\s*(\w+)\s*,\s*'([^']+)'\s*,\s*(?:qos\.)?(\w+)")
+PUBLISHER = re.compile(r"create_publisher\(\s*(\w+)\s*,\s*f?'([^']+)'\s*,\s*(?:qos\.)?(\w+)")
+# cameras publish under their own name: f'{name}/image_proc' and so on
+CAMERAS = ('wrist_camera', 'front_camera')
 # rviz display class -> the message type it draws
 DISPLAY_TYPES = {'rviz_default_plugins/Image': 'Image',
                  'rviz_default_plugins/Pose': 'PoseStamped',
@@ -35,7 +37,10 @@ def publishers():
         if '/test/' in str(path):
             continue
         for msg_type, topic, profile in PUBLISHER.findall(path.read_text()):
-            found.setdefault(topic.lstrip('/'), set()).add((msg_type, profile))
+            names = [re.sub(r'\{[^}]*\}', camera, topic) for camera in CAMERAS] \
+                if '{' in topic else [topic]
+            for name in names:
+                found.setdefault(name.lstrip('/'), set()).add((msg_type, profile))
     return found
 
 
