@@ -97,10 +97,12 @@ class LearnerConfig:
     log_std_max: float = param(2.0, 'upper bound of the actor log standard deviation')
 
     state_min_std: float = param(
-        0.01, 'states are standardised by the statistics of the first data (demos and the first '
-        'online steps); a value that hardly varies there keeps at least this spread (in its own '
-        'units: rad, rad/s, m), and standardised values are clipped to +-5. 0: no '
-        'standardisation', non_negative)
+        0.0, 'states standardised by the statistics of the first data (demos and the first '
+        'online steps), each value keeping at least this spread (its own units: rad, rad/s, m), '
+        'clipped to +-5; 0: raw states. Off by default: with the privileged-state diagnostic, '
+        '20 episodes in, raw states gave 80% evaluation success, a floor of 0.05 50% and of 0.01 '
+        '30% (values that hardly vary in the demos became huge in the policy\'s own states)',
+        non_negative)
 
     # --- replay (RLPD) -------------------------------------------------------------------
     online_capacity: int = param(60000, 'online buffer size in transitions', positive)

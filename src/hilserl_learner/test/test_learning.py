@@ -72,7 +72,7 @@ def learner(tmp_path_factory):
         'hidden_dims': [64, 64], 'gripper_hidden_dims': [32], 'discount': 0.9,
         'training_starts': 30, 'temperature_init': 0.05, 'image_dropout': 0.0,
         'run_dir': str(tmp_path_factory.mktemp('run')), 'device': 'cpu',
-        'online_capacity': 5000, 'demo_capacity': 2000})
+        'online_capacity': 5000, 'demo_capacity': 2000, 'state_min_std': 0.01})
     torch.manual_seed(0)
     with pytest.warns(UserWarning):
         return Learner(config)
@@ -127,3 +127,19 @@ def test_states_are_standardised_by_the_data_and_the_statistics_travel_with_the_
     policy = Policy.from_weights(snapshot.data, snapshot.sha256)
     assert torch.equal(policy.encoder.state_mean, encoder.state_mean)
     assert torch.equal(policy.encoder.state_std, encoder.state_std)
+
+
+def test_without_a_floor_the_state_is_left_as_it_is(tmp_path):
+    """state_min_std 0 (the default): raw states, no statistics fitted."""
+    config = config_from({'batch_size': 4, 'latent_dim': 8, 'hidden_dims': [8],
+                          'gripper_hidden_dims': [8], 'training_starts': 4, 'utd_ratio': 1,
+                          'encoder': 'small_conv', 'image_encoder_hidden_dim': 4,
+                          'run_dir': str(tmp_path), 'device': 'cpu'})
+    learner = Learner(config)
+    env = ReachAndClose(np.random.default_rng(1))
+    for t in rollout(env, scripted)[0] * 2:
+        learner.submit(t, 'test', 0)
+    learner.ingest()
+    assert learner.train_step()
+    assert torch.equal(learner.agent.encoder.state_std, torch.ones(18))
+    assert torch.equal(learner.agent.encoder.state_mean, torch.zeros(18))
