@@ -345,9 +345,18 @@ class MainJob:
         overrides = {'actor': {'eval_episodes': wanted, 'policy_file': str(policy_file)},
                      'reward_classifier': {'encoder_weights': self.encoder_weights()}}
         self.watch(self.graph('eval', overrides), lambda: evaluated() >= wanted,
-                   lambda: f'final evaluation: {evaluated()}/{wanted} episodes')
+                   lambda: self.describe_evaluation(before, wanted))
         rounds = self.eval_rounds()
         return rounds[-1] if rounds else {}
+
+    def describe_evaluation(self, before: int, wanted: int) -> str:
+        """Progress of the final evaluation: episodes run and how many succeeded."""
+        episodes = self.layout.episodes('eval')[before:]
+        successes = sum(e['success'] for e in episodes)
+        text = f'final evaluation: {len(episodes)}/{wanted} episodes'
+        if episodes:
+            text += f', {successes} succeeded ({successes / len(episodes):.0%})'
+        return text
 
     def stage_report(self) -> dict:
         summary = write_report(self.out)

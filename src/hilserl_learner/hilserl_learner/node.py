@@ -110,6 +110,18 @@ class LearnerNode(Node):
 
     # --- out (called from the training thread) ----------------------------------------------
 
+    def _publish(self, publisher, msg) -> None:
+        """Publish unless shutting down: Ctrl-C invalidates the context before destroy_node
+        stops the training thread, and a publish then raises (the thread's last statistics or
+        weights are not worth an error; the checkpoint on the way out keeps them)."""
+        if not self.context.ok():
+            return
+        try:
+            publisher.publish(msg)
+        except Exception:  # rclpy's RCLError: the context went away between check and call
+            if self.context.ok():
+                raise
+
     def publish_weights(self, snapshot: PolicyWeightsSnapshot) -> None:
         msg = PolicyWeights()
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -118,7 +130,7 @@ class LearnerNode(Node):
         msg.sha256 = snapshot.sha256
         msg.optimization_step = snapshot.optimization_step
         msg.data = array.array('B', snapshot.data)
-        self.weights_publisher.publish(msg)
+        self._publish(self.weights_publisher, msg)
 
     def publish_stats(self, stats: dict) -> None:
         msg = LearnerStats()
@@ -130,8 +142,8 @@ class LearnerNode(Node):
                      'q_mean', 'updates_per_s', 'effective_utd', 'min_utd_ratio'):
             setattr(msg, name, float(np.float32(stats[name])))
         msg.updates_owed = int(stats['updates_owed'])
-        self.stats_publisher.publish(msg)
-        self.diagnostics_publisher.publish(self._pace_status(stats))
+        self._publish(self.stats_publisher, msg)
+        self._publish(self.diagnostics_publisher, self._pace_status(stats))
         append_record(str(self.stats_path), stats)
         self.get_logger().info(
             f'update {stats["optimization_step"]}, {stats["env_steps"]} env steps, '
@@ -160,7 +172,7 @@ class LearnerNode(Node):
         msg = LearnerProgress(env_steps=env_steps, optimization_step=optimization_step,
                               min_utd_ratio=float(self.config.min_utd_ratio), updates_owed=owed)
         msg.header.stamp = self.get_clock().now().to_msg()
-        self.progress_publisher.publish(msg)
+        self._publish(self.progress_publisher, msg)
 
     def destroy_node(self):
         # Stop training; the learner stores what is queued and writes a final checkpoint.

@@ -155,3 +155,26 @@ def test_learner_trains_broadcasts_drops_bad_input_and_resumes_after_a_kill(tmp_
     assert json.loads(log[-1])['env_steps'] == 35
     state = json.loads((tmp_path / 'run' / 'checkpoint' / 'state.json').read_text())
     assert state['counters']['optimization_step'] == UTD * 35  # saved on the way out
+
+
+def test_the_training_thread_may_publish_while_ctrl_c_shuts_the_context_down(tmp_path):
+    """Ctrl-C invalidates the context before destroy_node stops the training thread: its next
+    publish must not raise (it did: 'publisher's context is invalid')."""
+    import rclpy
+
+    from hilserl_learner.node import LearnerNode
+    context_args = ['--ros-args', '-p', f'run_dir:={tmp_path}', '-p', 'encoder:=small_conv',
+                    '-p', 'image_encoder_hidden_dim:=4', '-p', 'latent_dim:=8']
+    rclpy.init(args=context_args)
+    try:
+        node = LearnerNode()
+        snapshot = node.learner.snapshot_weights()
+        stats = node.learner.stats()
+        rclpy.shutdown()  # what the SIGINT handler does
+        node.publish_weights(snapshot)
+        node.publish_stats(stats)
+        node.publish_progress(1, 2, 3)
+        node.destroy_node()  # stops the training thread, writes the checkpoint
+        assert (tmp_path / 'checkpoint').exists()
+    finally:
+        rclpy.try_shutdown()
