@@ -19,142 +19,25 @@ is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and re
   evaluate    the final deterministic evaluation (--final-eval-episodes) with the last weights
   report      plots and summary.md (report/)
 """
-import argparse
 import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import yaml
 
 from hilserl_actor.labels import successful_episodes
+from hilserl_bringup.job_steps import JobSteps, Stopped
+from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
 from hilserl_bringup.report import write_report
-from hilserl_bringup.runner import Graph, GraphError
-from hilserl_common.run_layout import RunLayout
-
-STAGES = ('demos', 'encoder', 'classifier', 'train', 'evaluate', 'report')
-ABLATIONS = {
-    'full': 'demos and the simulated operator\'s corrections',
-    'no_interventions': 'demos, no corrections',
-    'no_demos': 'corrections, no demos',
-}
+from hilserl_bringup.runner import GraphError
 
 
-class Stopped(Exception):
-    """Ctrl-C or SIGTERM: the current stage stops cleanly; a rerun resumes."""
-
-
-class MainJob:
-    def __init__(self, options):
-        self.options = options
-        self.out = Path(options.output_dir).resolve()
-        self.layout = RunLayout(self.out)
-        self.stop_requested = threading.Event()
-        self.started = time.monotonic()
-
-    # --- plumbing -------------------------------------------------------------------------
-
-    def say(self, text: str):
-        elapsed = time.monotonic() - self.started
-        print(f'[main_job {elapsed / 60:5.1f} min] {text}', flush=True)
-
-    def marker(self, stage: str) -> Path:
-        return self.out / 'stages' / f'{stage}.json'
-
-    def done(self, stage: str) -> bool:
-        return self.marker(stage).exists()
-
-    def mark_done(self, stage: str, figures: dict):
-        self.marker(stage).parent.mkdir(parents=True, exist_ok=True)
-        figures = {**figures, 'finished_wall_time': time.time()}
-        self.marker(stage).write_text(json.dumps(figures, indent=1))
-
-    def check_stop(self):
-        if self.stop_requested.is_set():
-            raise Stopped()
-
-    def overrides_file(self, name: str, sections: dict) -> str:
-        """A parameter file of per-node overrides for one graph run (node '*': every node)."""
-        path = self.out / 'config' / f'{name}.yaml'
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Demonstrations keep the configured episode length: a grasp needs its time.
-        task = {} if name == 'record_demos' else self.task_overrides()
-        sections = {'*': task, **sections}
-        for node, params in self.user_settings().items():
-            sections[node] = {**sections.get(node, {}), **params}
-        document = {('/**' if node == '*' else f'/**/{node}'): {'ros__parameters': params}
-                    for node, params in sections.items() if params}
-        path.write_text(yaml.safe_dump(document, sort_keys=True))
-        return str(path)
-
-    def user_settings(self) -> dict:
-        """--set NODE.PARAM=VALUE options as {node: {param: value}} (values read as YAML)."""
-        settings = {}
-        for item in self.options.set:
-            name, sep, text = item.partition('=')
-            node, dot, param = name.partition('.')
-            if not sep or not dot or not node or not param:
-                raise RuntimeError(f'--set {item!r}: expected NODE.PARAM=VALUE, e.g. '
-                                   f'learner.utd_ratio=10')
-            settings.setdefault(node, {})[param] = yaml.safe_load(text)
-        return settings
-
-    def task_overrides(self) -> dict:
-        values = {}
-        if self.options.episode_seconds:
-            values['control_time_s'] = self.options.episode_seconds
-        return values
-
-    def graph(self, name: str, overrides: dict) -> Graph:
-        arguments = {'sim': 'true', 'output_dir': str(self.out),
-                     'real_time_factor': str(self.options.real_time_factor),
-                     'config_file': self.overrides_file(name, overrides)}
-        return Graph(name, arguments, quiet=True)
-
-    def watch(self, graph: Graph, finished, describe, period_s: float = 10.0):
-        """Run `graph` until `finished()` (or a stop request, or a dead node); a progress line
-        every `period_s`."""
-        graph.start()
-        self.say(f'started {", ".join(s.name for s in graph.specs)}; logs in {self.out}/logs')
-        next_line = time.monotonic() + period_s
-        try:
-            while not finished():
-                if self.stop_requested.wait(0.5):
-                    raise Stopped()
-                dead = graph.failed_required()
-                if dead is not None and not finished():
-                    raise RuntimeError(
-                        f'node {dead.spec.name} exited with code {dead.process.returncode}; '
-                        f'see {self.out}/logs/{dead.spec.name}.log')
-                if time.monotonic() >= next_line:
-                    self.say(describe())
-                    next_line = time.monotonic() + period_s
-        finally:
-            graph.stop()
-
-    def command(self, args, log_name: str):
-        """A CLI step with its output on the terminal and in logs/<log_name>.log."""
-        log_path = self.out / 'logs' / f'{log_name}.log'
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.say(' '.join(args))
-        with open(log_path, 'a') as log:
-            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       text=True)
-            for line in process.stdout:
-                log.write(line)
-                sys.stdout.write('    ' + line)
-                if self.stop_requested.is_set():
-                    process.send_signal(signal.SIGINT)
-            process.wait()
-        self.check_stop()
-        if process.returncode != 0:
-            raise RuntimeError(f'{args[0]} {args[1]} failed (exit {process.returncode}); '
-                               f'see {log_path}')
+class MainJob(JobSteps):
+    """The stages; the plumbing (markers, graphs, commands, stopping) is JobSteps'."""
 
     # --- stages ---------------------------------------------------------------------------
 
@@ -392,51 +275,6 @@ class MainJob:
         self.say(f'finished in {(time.monotonic() - self.started) / 60:.1f} min; '
                  f'see {self.out}/report/summary.md')
         return 0
-
-
-def parse_options(argv=None):
-    parser = argparse.ArgumentParser(prog='scripts/train_sim', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--output-dir', default='runs/sim', help='everything goes here')
-    parser.add_argument('--demos', type=int, default=20, help='demonstrations to record')
-    parser.add_argument('--classifier-episodes', type=int, default=40,
-                        help='episodes of the auto-labelled classifier dataset')
-    parser.add_argument('--classifier-steps', type=int, default=60,
-                        help='frames per episode of the classifier dataset')
-    parser.add_argument('--classifier-set', action='append', default=[], metavar='NAME=VALUE',
-                        help='a reward classifier training parameter, e.g. epochs=10')
-    parser.add_argument('--classifier-views', nargs='+', default=['wrist_camera', 'front_camera'],
-                        choices=('wrist_camera', 'front_camera'),
-                        help='the cameras the reward classifier looks through')
-    parser.add_argument('--encoder', choices=('pretrained', 'random'), default='pretrained',
-                        help='image encoder: pretrained on labelled simulated frames (the encoder '
-                        'stage), or a fixed random ResNet-10')
-    parser.add_argument('--encoder-episodes', type=int, default=120,
-                        help='simulated episodes of the encoder\'s pretraining frames')
-    parser.add_argument('--encoder-epochs', type=float, default=3.0,
-                        help='passes over the pretraining frames')
-    parser.add_argument('--episodes', type=int, default=300, help='training episode budget')
-    parser.add_argument('--episode-seconds', type=float, default=0.0,
-                        help='length of training and evaluation episodes (control_time_s; '
-                        'default: config/task.yaml); demonstrations keep the configured length')
-    parser.add_argument('--target-success', type=float, default=0.8,
-                        help='stop training once an evaluation round reaches this success rate')
-    parser.add_argument('--mine-after', type=int, default=20,
-                        help='training episodes before the hard-negative mining round (0: none)')
-    parser.add_argument('--eval-every', type=int, default=25,
-                        help='training episodes between evaluation rounds')
-    parser.add_argument('--eval-round-episodes', type=int, default=10,
-                        help='episodes of a periodic evaluation round')
-    parser.add_argument('--final-eval-episodes', type=int, default=50)
-    parser.add_argument('--real-time-factor', type=float, default=1.0,
-                        help='simulation speed (1: real time; larger: faster, with /clock)')
-    parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
-                        help='a node parameter for the graphs, e.g. learner.utd_ratio=10 '
-                        '(node "*": every node)')
-    parser.add_argument('--ablation', choices=sorted(ABLATIONS), default='full')
-    parser.add_argument('--skip', nargs='*', default=[], choices=STAGES,
-                        help='stages to leave out')
-    return parser.parse_args(argv)
 
 
 def main(argv=None):

@@ -1,0 +1,128 @@
+"""The plumbing of a long job made of resumable stages: progress lines, stage markers, graphs
+run until something is done, and command-line steps with their output logged; Ctrl-C or SIGTERM
+stops the current step cleanly (Stopped) so that a rerun resumes."""
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from hilserl_bringup.runner import Graph, required_exit_message
+from hilserl_common.run_layout import RunLayout
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM: the current stage stops cleanly; a rerun resumes."""
+
+
+class JobSteps:
+    """Markers in `<output_dir>/stages/`, logs in `<output_dir>/logs/`."""
+
+    def __init__(self, options):
+        self.options = options
+        self.out = Path(options.output_dir).resolve()
+        self.layout = RunLayout(self.out)
+        self.stop_requested = threading.Event()
+        self.started = time.monotonic()
+
+    def say(self, text: str):
+        elapsed = time.monotonic() - self.started
+        print(f'[main_job {elapsed / 60:5.1f} min] {text}', flush=True)
+
+    def marker(self, stage: str) -> Path:
+        return self.out / 'stages' / f'{stage}.json'
+
+    def done(self, stage: str) -> bool:
+        return self.marker(stage).exists()
+
+    def mark_done(self, stage: str, figures: dict):
+        self.marker(stage).parent.mkdir(parents=True, exist_ok=True)
+        figures = {**figures, 'finished_wall_time': time.time()}
+        self.marker(stage).write_text(json.dumps(figures, indent=1))
+
+    def check_stop(self):
+        if self.stop_requested.is_set():
+            raise Stopped()
+
+    def overrides_file(self, name: str, sections: dict) -> str:
+        """A parameter file of per-node overrides for one graph run (node '*': every node)."""
+        path = self.out / 'config' / f'{name}.yaml'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Demonstrations keep the configured episode length: a grasp needs its time.
+        task = {} if name == 'record_demos' else self.task_overrides()
+        sections = {'*': task, **sections}
+        for node, params in self.user_settings().items():
+            sections[node] = {**sections.get(node, {}), **params}
+        document = {('/**' if node == '*' else f'/**/{node}'): {'ros__parameters': params}
+                    for node, params in sections.items() if params}
+        path.write_text(yaml.safe_dump(document, sort_keys=True))
+        return str(path)
+
+    def user_settings(self) -> dict:
+        """--set NODE.PARAM=VALUE options as {node: {param: value}} (values read as YAML)."""
+        settings = {}
+        for item in self.options.set:
+            name, sep, text = item.partition('=')
+            node, dot, param = name.partition('.')
+            if not sep or not dot or not node or not param:
+                raise RuntimeError(f'--set {item!r}: expected NODE.PARAM=VALUE, e.g. '
+                                   f'learner.utd_ratio=10')
+            settings.setdefault(node, {})[param] = yaml.safe_load(text)
+        return settings
+
+    def task_overrides(self) -> dict:
+        values = {}
+        if self.options.episode_seconds:
+            values['control_time_s'] = self.options.episode_seconds
+        return values
+
+    def graph(self, name: str, overrides: dict) -> Graph:
+        arguments = {'sim': 'true', 'output_dir': str(self.out),
+                     'real_time_factor': str(self.options.real_time_factor),
+                     'config_file': self.overrides_file(name, overrides)}
+        return Graph(name, arguments, quiet=True)
+
+    def watch(self, graph: Graph, finished, describe, period_s: float = 10.0):
+        """Run `graph` until `finished()` (or a stop request, or a dead node); a progress line
+        every `period_s`."""
+        graph.start()
+        self.say(f'started {", ".join(s.name for s in graph.specs)}; logs in {self.out}/logs')
+        next_line = time.monotonic() + period_s
+        try:
+            while not finished():
+                if self.stop_requested.wait(0.5):
+                    raise Stopped()
+                dead = graph.failed_required()
+                if dead is not None and not finished():
+                    raise RuntimeError(
+                        f'{required_exit_message(dead.spec.name, dead.process.returncode)}; '
+                        f'see {self.out}/logs/{dead.spec.name}.log')
+                if time.monotonic() >= next_line:
+                    self.say(describe())
+                    next_line = time.monotonic() + period_s
+        finally:
+            graph.stop()
+
+    def command(self, args, log_name: str):
+        """A CLI step with its output on the terminal and in logs/<log_name>.log."""
+        log_path = self.out / 'logs' / f'{log_name}.log'
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.say(' '.join(args))
+        with open(log_path, 'a') as log:
+            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True)
+            for line in process.stdout:
+                log.write(line)
+                sys.stdout.write('    ' + line)
+                if self.stop_requested.is_set():
+                    process.send_signal(signal.SIGINT)
+            process.wait()
+        self.check_stop()
+        if process.returncode != 0:
+            raise RuntimeError(f'{args[0]} {args[1]} failed (exit {process.returncode}); '
+                               f'see {log_path}')
+

@@ -1,0 +1,55 @@
+"""The main job's command line (scripts/train_sim --help) and its stages."""
+import argparse
+
+STAGES = ('demos', 'encoder', 'classifier', 'train', 'evaluate', 'report')
+ABLATIONS = {
+    'full': 'demos and the simulated operator\'s corrections',
+    'no_interventions': 'demos, no corrections',
+    'no_demos': 'corrections, no demos',
+}
+
+
+def parse_options(argv=None):
+    from hilserl_bringup import main_job
+    parser = argparse.ArgumentParser(prog='scripts/train_sim', description=main_job.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--output-dir', default='runs/sim', help='everything goes here')
+    parser.add_argument('--demos', type=int, default=20, help='demonstrations to record')
+    parser.add_argument('--classifier-episodes', type=int, default=40,
+                        help='episodes of the auto-labelled classifier dataset')
+    parser.add_argument('--classifier-steps', type=int, default=60,
+                        help='frames per episode of the classifier dataset')
+    parser.add_argument('--classifier-set', action='append', default=[], metavar='NAME=VALUE',
+                        help='a reward classifier training parameter, e.g. epochs=10')
+    parser.add_argument('--classifier-views', nargs='+', default=['wrist_camera', 'front_camera'],
+                        choices=('wrist_camera', 'front_camera'),
+                        help='the cameras the reward classifier looks through')
+    parser.add_argument('--encoder', choices=('pretrained', 'random'), default='pretrained',
+                        help='image encoder: pretrained on labelled simulated frames (the encoder '
+                        'stage), or a fixed random ResNet-10')
+    parser.add_argument('--encoder-episodes', type=int, default=120,
+                        help='simulated episodes of the encoder\'s pretraining frames')
+    parser.add_argument('--encoder-epochs', type=float, default=3.0,
+                        help='passes over the pretraining frames')
+    parser.add_argument('--episodes', type=int, default=300, help='training episode budget')
+    parser.add_argument('--episode-seconds', type=float, default=0.0,
+                        help='length of training and evaluation episodes (control_time_s; '
+                        'default: config/task.yaml); demonstrations keep the configured length')
+    parser.add_argument('--target-success', type=float, default=0.8,
+                        help='stop training once an evaluation round reaches this success rate')
+    parser.add_argument('--mine-after', type=int, default=20,
+                        help='training episodes before the hard-negative mining round (0: none)')
+    parser.add_argument('--eval-every', type=int, default=25,
+                        help='training episodes between evaluation rounds')
+    parser.add_argument('--eval-round-episodes', type=int, default=10,
+                        help='episodes of a periodic evaluation round')
+    parser.add_argument('--final-eval-episodes', type=int, default=50)
+    parser.add_argument('--real-time-factor', type=float, default=1.0,
+                        help='simulation speed (1: real time; larger: faster, with /clock)')
+    parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                        help='a node parameter for the graphs, e.g. learner.utd_ratio=10 '
+                        '(node "*": every node)')
+    parser.add_argument('--ablation', choices=sorted(ABLATIONS), default='full')
+    parser.add_argument('--skip', nargs='*', default=[], choices=STAGES,
+                        help='stages to leave out')
+    return parser.parse_args(argv)
