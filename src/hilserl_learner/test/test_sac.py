@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hilserl_learner.config import config_from
-from hilserl_learner.networks.sac import Actor, squashed_gaussian_log_prob
+from hilserl_learner.networks.actor_critic import Actor, squashed_gaussian_log_prob
 from hilserl_learner.sac import losses
 from hilserl_learner.sac.agent import SACAgent, polyak_update, random_shift
 
@@ -222,7 +222,7 @@ def test_random_shift_moves_images_by_at_most_the_padding():
 
 def test_the_combined_image_map_equals_embeddings_then_projection():
     torch.manual_seed(0)
-    from hilserl_learner.networks.sac import ObservationEncoder, SmallConvBackbone
+    from hilserl_learner.networks.actor_critic import ObservationEncoder, SmallConvBackbone
     encoder = ObservationEncoder(SmallConvBackbone(4), 18, 8, 3, False, dropout=0.0)
     head = encoder.image_head
     features = torch.randn(5, 4, 8, 8)
@@ -234,7 +234,7 @@ def test_the_combined_image_map_equals_embeddings_then_projection():
 
 def test_the_bottleneck_head_reduces_channels_per_cell_then_projects():
     torch.manual_seed(0)
-    from hilserl_learner.networks.sac import ObservationEncoder, SmallConvBackbone
+    from hilserl_learner.networks.actor_critic import ObservationEncoder, SmallConvBackbone
     encoder = ObservationEncoder(SmallConvBackbone(4), 18, 8, 3, False, dropout=0.0,
                                  image_head='bottleneck', bottleneck_channels=2)
     head = encoder.image_head

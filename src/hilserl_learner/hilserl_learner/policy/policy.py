@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, config_from
-from hilserl_learner.networks.sac import (Actor, GripperCritic, ObservationEncoder,
+from hilserl_learner.networks.actor_critic import (Actor, GripperCritic, ObservationEncoder,
                                           build_backbone)
 from hilserl_learner.policy.weights import WeightsError, deserialize_policy
 
