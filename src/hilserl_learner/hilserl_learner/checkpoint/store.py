@@ -7,12 +7,16 @@ written next to the old one and swapped in by renames, so a kill mid-write keeps
 The transitions themselves live in the journal (replay/journal.py), not here.
 """
 import json
+import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import torch
 from safetensors.torch import load_file, save_file
+
+LOGGER = logging.getLogger(__name__)
 
 NETWORKS = 'networks.safetensors'
 OPTIMIZERS = 'optimizers.pt'
@@ -60,3 +64,17 @@ def load_checkpoint(directory: Path, agent) -> Tuple[Optional[Dict[str, int]], O
     for name in OPTIMIZER_NAMES:
         getattr(agent, name).load_state_dict(optimizers[name])
     return state['counters'], state['rng_state']
+
+
+def set_aside_previous_run(run_dir: Path, names) -> None:
+    """A fresh start must not mix with an earlier run's transitions (a later resume would
+    replay both): move the earlier run's files `names` into `run_dir/replaced_<time>/`."""
+    run_dir = Path(run_dir)
+    previous = [run_dir / name for name in names if (run_dir / name).exists()]
+    if not previous:
+        return
+    archive = run_dir / time.strftime('replaced_%Y%m%d_%H%M%S', time.gmtime())
+    archive.mkdir(exist_ok=True)
+    for path in previous:
+        path.rename(archive / path.name)
+    LOGGER.warning('%s held a previous run and resume is off: moved it to %s', run_dir, archive)

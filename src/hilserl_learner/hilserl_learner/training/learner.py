@@ -7,12 +7,10 @@ Threads: `submit` is called by the node's subscription callbacks and only append
 actors are never blocked. Everything else runs in the training thread (`run`), which also takes
 weight snapshots and checkpoints, so nothing reads parameters while they change.
 """
-import hashlib
 import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -21,12 +19,14 @@ import numpy as np
 import torch
 
 from hilserl_common.run_layout import POLICY_FILE
-from hilserl_learner.checkpoint.store import load_checkpoint, save_checkpoint
+from hilserl_learner.checkpoint.store import (load_checkpoint, save_checkpoint,
+                                              set_aside_previous_run)
 from hilserl_learner.config import LearnerConfig
 from hilserl_learner.ingest.validation import GripperTogglePenalty
 from hilserl_learner.policy.weights import serialize_policy
 from hilserl_learner.replay.buffer import (FEATURE_FIELDS, ReplayBuffer, Transition,
                                            sample_mixed, stack, training_fields)
+from hilserl_learner.replay.features import FeatureCache
 from hilserl_learner.replay.journal import TO_DEMO, TransitionJournal
 from hilserl_learner.sac.agent import SACAgent
 
@@ -69,12 +69,13 @@ class Learner:
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not config.resume:
-            self._set_aside_previous_run()
+            set_aside_previous_run(self.run_dir, ('journal', 'checkpoint', 'checkpoint.old',
+                                                  POLICY_FILE, POLICY_FILE + '.sha256'))
         self.journal = TransitionJournal(str(self.run_dir / 'journal'), config.online_capacity,
                                          config.demo_capacity)
         self.inbox: 'queue.SimpleQueue[Submitted]' = queue.SimpleQueue()
         self.gripper_penalty = GripperTogglePenalty(config.gripper_toggle_penalty)
-        self._feature_cache: 'OrderedDict[bytes, np.ndarray]' = OrderedDict()
+        self.feature_cache = FeatureCache(self.agent.features, FEATURE_CACHE_SIZE)
 
         self.env_steps = 0          # online transitions stored
         self.optimization_step = 0  # critic updates
@@ -134,30 +135,6 @@ class Learner:
         self.env_steps += len(transitions)
         return len(transitions)
 
-    def _attach_features(self, transitions: List[Transition]) -> None:
-        """Backbone features of each image, computed once per distinct image: consecutive
-        steps share frames (s' of one step is s of the next), so a small cache keyed by the
-        image's digest halves the work (more while the scene stands still)."""
-        if not self.agent.cached_features:
-            return
-        pending: Dict[bytes, List] = {}
-        for t in transitions:
-            for name, image in (('features', t.image), ('next_features', t.next_image)):
-                key = hashlib.blake2b(image.tobytes(), digest_size=16).digest()
-                cached = self._feature_cache.get(key)
-                if cached is not None:
-                    setattr(t, name, cached)
-                else:
-                    pending.setdefault(key, [image]).append((t, name))
-        if pending:
-            features = self.agent.features(np.stack([users[0] for users in pending.values()]))
-            for (key, users), feature in zip(pending.items(), features):
-                for t, name in users[1:]:
-                    setattr(t, name, feature)
-                self._feature_cache[key] = feature
-        while len(self._feature_cache) > FEATURE_CACHE_SIZE:
-            self._feature_cache.popitem(last=False)
-
     # --- training ------------------------------------------------------------------------
 
     def updates_due(self) -> int:
@@ -173,6 +150,10 @@ class Learner:
         if len(self.online) < max(1, self.config.training_starts):
             return 0
         return int(self.config.min_utd_ratio * self.env_steps) - self.optimization_step
+
+    def _attach_features(self, transitions: List[Transition]) -> None:
+        if self.agent.cached_features:
+            self.feature_cache.attach(transitions)
 
     def train_step(self) -> bool:
         """One critic update (plus actor/temperature when due); False when none is owed."""
@@ -306,21 +287,6 @@ class Learner:
         self.journal.prune()
         LOGGER.info('checkpoint at update %d, %d env steps (%.2f s)', self.optimization_step,
                     self.env_steps, time.monotonic() - start)
-
-    def _set_aside_previous_run(self) -> None:
-        """A fresh start must not mix with an earlier run's transitions (a later resume would
-        replay both): move its journal and checkpoint into `replaced_<time>/`."""
-        previous = [self.run_dir / name for name in ('journal', 'checkpoint', 'checkpoint.old',
-                                                    POLICY_FILE, POLICY_FILE + '.sha256')
-                    if (self.run_dir / name).exists()]
-        if not previous:
-            return
-        archive = self.run_dir / time.strftime('replaced_%Y%m%d_%H%M%S', time.gmtime())
-        archive.mkdir(exist_ok=True)
-        for path in previous:
-            path.rename(archive / path.name)
-        LOGGER.warning('%s held a previous run and resume is off: moved it to %s',
-                       self.run_dir, archive)
 
     def resume(self) -> None:
         """Networks, optimisers, temperature and counters from the checkpoint; both buffers
