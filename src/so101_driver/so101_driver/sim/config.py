@@ -46,3 +46,28 @@ class CellConfig:
         if any(lo > hi for lo, hi in zip(self.cube_region_min, self.cube_region_max)):
             raise ConfigError(f'cube_region_min {self.cube_region_min} must not exceed '
                               f'cube_region_max {self.cube_region_max}')
+
+
+@dataclasses.dataclass(frozen=True)
+class SimNodeConfig:
+    real_time_factor: float = param(1.0, 'simulation speed: 1 is real time; larger runs faster '
+                                    'and publishes /clock; 0 is as fast as possible',
+                                    in_range(0.0, 100.0))
+    joint_state_rate_hz: float = param(30.0, 'joint_states rate in sim time (Hz); the real '
+                                       'follower publishes at its bus rate, 30 Hz',
+                                       in_range(1.0, 500.0))
+    camera_rate_hz: float = param(30.0, 'wrist camera frame rate in sim time (Hz)',
+                                  in_range(1.0, 120.0))
+    front_camera_rate_hz: float = param(30.0, 'front camera frame rate in sim time (Hz); 0: '
+                                        'no front camera', in_range(0.0, 120.0))
+    grasp_state_rate_hz: float = param(20.0, 'sim/grasp_state rate in sim time (Hz)',
+                                       in_range(1.0, 500.0))
+    physics_chunk_s: float = param(0.005, 'sim time stepped between pacing and publishing '
+                                   'checks (s)', in_range(0.001, 0.05))
+    wait_for_learner: bool = param(False, 'sim time stands still while the learner owes more '
+                                   'than learner_slack_updates critic updates (the training '
+                                   'graph sets it; implies /clock)')
+    learner_slack_updates: int = param(20, 'critic updates the learner may owe before the '
+                                       'simulation waits', non_negative)
+    learner_timeout_s: float = param(5.0, 'without learner_progress for this long (wall '
+                                     'time), the simulation runs free', positive)

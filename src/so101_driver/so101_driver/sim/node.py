@@ -7,7 +7,6 @@ possible). When not real time, sim time is published on /clock and used for ever
 nodes with use_sim_time stay consistent. Timers here run on the steady clock: the sim is the
 source of time and must not wait for itself.
 """
-import dataclasses
 import threading
 import time
 from typing import Optional
@@ -15,16 +14,14 @@ from typing import Optional
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import Pose
 from rclpy.clock import Clock as RosClock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
 from hilserl_common.diagnostics import status_array
-from hilserl_common.config import in_range, non_negative, param, positive
 from hilserl_common.images import to_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
@@ -32,75 +29,13 @@ from hilserl_common.preprocessing import preprocess
 from hilserl_interfaces.msg import GraspState, LearnerProgress
 from hilserl_interfaces.srv import ResetScene
 from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig
+from so101_driver.sim.config import CellConfig, SimNodeConfig
 from so101_driver.sim.learner_pace import LearnerPace
 from so101_driver.sim.scene import FRONT_CAMERA, WRIST_CAMERA
+from so101_driver.sim.streams import CameraStream, Schedule, pose_msg, seconds_to_time
 from so101_kinematics.model import JOINT_NAMES
 
 BASE_FRAME = 'base'
-
-
-@dataclasses.dataclass(frozen=True)
-class SimNodeConfig:
-    real_time_factor: float = param(1.0, 'simulation speed: 1 is real time; larger runs faster '
-                                    'and publishes /clock; 0 is as fast as possible',
-                                    in_range(0.0, 100.0))
-    joint_state_rate_hz: float = param(30.0, 'joint_states rate in sim time (Hz); the real '
-                                       'follower publishes at its bus rate, 30 Hz',
-                                       in_range(1.0, 500.0))
-    camera_rate_hz: float = param(30.0, 'wrist camera frame rate in sim time (Hz)',
-                                  in_range(1.0, 120.0))
-    front_camera_rate_hz: float = param(30.0, 'front camera frame rate in sim time (Hz); 0: '
-                                        'no front camera', in_range(0.0, 120.0))
-    grasp_state_rate_hz: float = param(20.0, 'sim/grasp_state rate in sim time (Hz)',
-                                       in_range(1.0, 500.0))
-    physics_chunk_s: float = param(0.005, 'sim time stepped between pacing and publishing '
-                                   'checks (s)', in_range(0.001, 0.05))
-    wait_for_learner: bool = param(False, 'sim time stands still while the learner owes more '
-                                   'than learner_slack_updates critic updates (the training '
-                                   'graph sets it; implies /clock)')
-    learner_slack_updates: int = param(20, 'critic updates the learner may owe before the '
-                                       'simulation waits', non_negative)
-    learner_timeout_s: float = param(5.0, 'without learner_progress for this long (wall '
-                                     'time), the simulation runs free', positive)
-
-
-def _seconds_to_time(seconds: float) -> Time:
-    whole = int(seconds)
-    return Time(sec=whole, nanosec=int(round((seconds - whole) * 1e9)) % 1_000_000_000)
-
-
-def _pose(position, quat_wxyz) -> Pose:
-    pose = Pose()
-    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in position)
-    w, x, y, z = (float(v) for v in quat_wxyz)
-    pose.orientation.w, pose.orientation.x, pose.orientation.y, pose.orientation.z = w, x, y, z
-    return pose
-
-
-class _Schedule:
-    """Publishing deadlines in sim time for one stream."""
-
-    def __init__(self, rate_hz: float):
-        self.period = 1.0 / rate_hz
-        self.next = 0.0
-
-    def due(self, now: float) -> bool:
-        if now + 1e-9 < self.next:
-            return False
-        self.next = max(self.next + self.period, now)  # never a burst after a stall
-        return True
-
-
-class _CameraStream:
-    """One simulated camera's topics (as the camera node publishes them) and schedule."""
-
-    def __init__(self, node: Node, name: str, rate_hz: float):
-        self.name = name
-        self.schedule = _Schedule(rate_hz)
-        self.raw = node.create_publisher(Image, f'{name}/image_raw', qos.SENSOR)
-        self.processed = node.create_publisher(Image, f'{name}/image_proc', qos.SENSOR)
-        self.info = node.create_publisher(CameraInfo, f'{name}/camera_info', qos.SENSOR)
 
 
 class SimNode(Node):
@@ -123,7 +58,7 @@ class SimNode(Node):
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
         rates = {WRIST_CAMERA: self.config.camera_rate_hz,
                  FRONT_CAMERA: self.config.front_camera_rate_hz}
-        self.cameras = {name: _CameraStream(self, name, rate) for name, rate in rates.items()
+        self.cameras = {name: CameraStream(self, name, rate) for name, rate in rates.items()
                         if rate > 0}
         self.grasp_pub = self.create_publisher(GraspState, 'sim/grasp_state',
                                                qos.SENSOR_RELIABLE)
@@ -144,7 +79,7 @@ class SimNode(Node):
         self.create_timer(1.0, self._publish_diagnostics,
                           clock=RosClock(clock_type=ClockType.STEADY_TIME))
 
-        self.schedules = {name: _Schedule(rate) for name, rate in (
+        self.schedules = {name: Schedule(rate) for name, rate in (
             ('joints', self.config.joint_state_rate_hz),
             ('grasp', self.config.grasp_state_rate_hz))}
         self.running = True
@@ -205,7 +140,7 @@ class SimNode(Node):
 
     def _stamp(self) -> Time:
         if self.publishes_clock:
-            return _seconds_to_time(self.sim_time_s)
+            return seconds_to_time(self.sim_time_s)
         return self.get_clock().now().to_msg()
 
     def _publish_due(self):
@@ -225,7 +160,7 @@ class SimNode(Node):
         if self.schedules['grasp'].due(now):
             with self.lock:
                 info = self.cell.grasp_info()
-            msg = GraspState(cube_pose=_pose(info.cube_position, info.cube_quat_wxyz),
+            msg = GraspState(cube_pose=pose_msg(info.cube_position, info.cube_quat_wxyz),
                              gripper_contact=info.gripper_contact, grasped=info.grasped,
                              cube_height=float(info.cube_height), success=info.success)
             msg.header.stamp = stamp
@@ -235,7 +170,7 @@ class SimNode(Node):
             if camera.schedule.due(now):
                 self._publish_frame(camera, stamp)
 
-    def _publish_frame(self, camera: '_CameraStream', stamp) -> None:
+    def _publish_frame(self, camera: CameraStream, stamp) -> None:
         started = time.perf_counter()
         with self.lock:
             frame = self.cell.render(camera.name)
@@ -301,7 +236,7 @@ class SimNode(Node):
             info = self.cell.grasp_info()
         response.success = True
         response.message = f'cube at {np.round(cube, 3).tolist()}'
-        response.cube_pose = _pose(info.cube_position, info.cube_quat_wxyz)
+        response.cube_pose = pose_msg(info.cube_position, info.cube_quat_wxyz)
         return response
 
     def _on_stop(self, request, response):

@@ -2,9 +2,9 @@
 
 Corrections mode follows the protocol that worked for HIL-SERL on real arms: let the policy
 explore for a while, and when it drifts (the jaws are not getting closer to the cube) take the
-leader for a short nudge towards the cube, from where the arm is, then let go. Probability, length and budget are configurable;
-corrections are not takeovers. Demo mode performs the whole scripted grasp-and-lift once the
-arm has settled after a reset, for recording demonstrations.
+leader for a short nudge towards the cube, from where the arm is, then let go. Probability,
+length and budget are configurable; corrections are not takeovers. Demo mode performs the whole
+scripted grasp-and-lift once the arm has settled after a reset, for recording demonstrations.
 
 When the operator does not hold the leader, the leader follows the follower (as a leader arm in
 follow mode does), so taking over starts from where the follower is.
