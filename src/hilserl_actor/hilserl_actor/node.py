@@ -21,13 +21,14 @@ from std_msgs.msg import Bool, String
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.control_rate import ControlRate
 from hilserl_actor.episode import EpisodeLoop, Snapshot, Transition
+from hilserl_actor.messages import episode_stats_msg, seconds, sim_state_of, transition_msg
 from hilserl_actor.policy_client import PolicyClient
 from hilserl_actor.recording import EpisodeRecorder
 from hilserl_actor.reward_gate import RewardGate, RewardGateConfig
-from hilserl_actor.session import ActorSession, SimState
+from hilserl_actor.session import ActorSession
 from hilserl_common import qos
-from hilserl_common.images import from_msg, to_msg
 from hilserl_common.config import ConfigError
+from hilserl_common.images import from_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.msg import EpisodeStats, GraspState, PolicyWeights, RewardPrediction
@@ -37,10 +38,6 @@ from hilserl_learner.policy.weights import FORMAT
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 from so101_kinematics.reset import ResetConfig, ik_reset
-
-
-def _seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class LatestInputs:
@@ -132,7 +129,7 @@ class ActorNode(Node):
     def _on_joints(self, msg: JointState):
         joints = joints_in_model_order(msg.name, msg.position)
         if joints is not None:
-            self.inputs.update(joints=joints, joints_time_s=_seconds(msg.header.stamp))
+            self.inputs.update(joints=joints, joints_time_s=seconds(msg.header.stamp))
 
     def _on_image(self, msg: Image):
         try:
@@ -141,7 +138,7 @@ class ActorNode(Node):
             self.get_logger().warning(f'dropping a wrist image: {error}',
                                       throttle_duration_sec=5.0)
             return
-        self.inputs.update(image=image, image_time_s=_seconds(msg.header.stamp))
+        self.inputs.update(image=image, image_time_s=seconds(msg.header.stamp))
 
     def _on_leader(self, msg: JointState):
         joints = joints_in_model_order(msg.name, msg.position)
@@ -152,14 +149,10 @@ class ActorNode(Node):
         self.inputs.update(intervention=bool(msg.data))
 
     def _on_reward(self, msg: RewardPrediction):
-        self.inputs.update(success=bool(msg.success), success_time_s=_seconds(msg.header.stamp))
+        self.inputs.update(success=bool(msg.success), success_time_s=seconds(msg.header.stamp))
 
     def _on_grasp_state(self, msg: GraspState):
-        position = msg.cube_pose.position
-        self._sim_state = SimState(bool(msg.success), bool(msg.gripper_contact),
-                                   bool(msg.grasped),
-                                   np.array([position.x, position.y, position.z]),
-                                   float(msg.cube_height), _seconds(msg.header.stamp))
+        self._sim_state = sim_state_of(msg)
         if self.config.reward_source == 'sim':
             self.inputs.update(success=self._sim_state.success,
                                success_time_s=self._sim_state.stamp_s)
@@ -281,36 +274,12 @@ class ActorNode(Node):
         self.command_pub.publish(msg)
 
     def send_transition(self, t: Transition, episode_id: int):
-        msg = TransitionMsg()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.actor_id = self.actor_id
-        msg.episode_id = episode_id
-        msg.step_id = t.step_id
-        msg.state = t.state.astype(np.float32).tolist()
-        msg.next_state = t.next_state.astype(np.float32).tolist()
-        msg.image = to_msg(t.image)
-        msg.next_image = to_msg(t.next_image)
-        msg.action = np.asarray(t.action, np.float32).tolist()
-        msg.gripper_action = int(t.gripper_action)
-        msg.reward = float(t.reward)
-        msg.terminated = bool(t.terminated)
-        msg.truncated = bool(t.truncated)
-        msg.is_intervention = bool(t.is_intervention)
-        msg.policy_version = int(t.policy_version)
-        self.transition_pub.publish(msg)
+        self.transition_pub.publish(transition_msg(t, self.actor_id, episode_id,
+                                                   self.get_clock().now().to_msg()))
 
     def episode_finished(self, record: dict):
-        msg = EpisodeStats(actor_id=self.actor_id, episode_id=record['episode'],
-                           mode=record['mode'], episode_return=record['return'],
-                           length=record['length'], success=record['success'],
-                           intervention_steps=record['intervention_steps'],
-                           intervention_rate=record['intervention_rate'],
-                           policy_hz=record['policy_hz'],
-                           loop_jitter_p99_ms=record['loop_jitter_p99_ms'],
-                           policy_version=record['policy_version'],
-                           duration_s=record['duration_s'])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.stats_pub.publish(msg)
+        self.stats_pub.publish(episode_stats_msg(record, self.actor_id,
+                                                 self.get_clock().now().to_msg()))
 
     def destroy_node(self):
         self._stopping.set()
