@@ -251,7 +251,12 @@ def test_new_weights_are_used_from_the_next_step(graph, agent):
     # the next step: the first of version 2 comes within two periods (arrival and loading,
     # then acting), plus slack for a loaded CPU.
     assert len(old) <= 2, [(s.step_id, s.policy_version) for s in steps]
-    assert max(s.step_id for s in old or new[:1]) <= min(s.step_id for s in new)
+    # Within the episode, version 1 acted first (it was acting when 2 was broadcast, at step
+    # 3 or later) and never again once version 2 had acted.
+    whole = [s for s in probe.received() if s.episode_id == episode]
+    first = [s.step_id for s in whole if s.policy_version == 1]
+    assert first, 'version 1 did not act in this episode'
+    assert max(first) < min(s.step_id for s in new)
     assert new[0].stamp_s - published_clock_s < 0.5, new[0].stamp_s - published_clock_s
     assert all(s.policy_version in (1, 2) for s in steps)
     for s in steps:
@@ -337,10 +342,11 @@ def test_a_stalled_camera_pauses_the_episode(graph):
         if float(stamp) > stalled_clock_s]
     assert ages_ms and max(ages_ms) > 1000, ages_ms
     # The same episode goes on where it stopped: no step is lost.
+    # (a paused step is no step: the episode, 5 or more steps from its end, must go on)
     during = [s for s in probe.received(stalled) if s.episode_id == before.episode_id]
-    if during:
-        ids = [before.step_id] + [s.step_id for s in during]
-        assert ids == list(range(ids[0], ids[0] + len(ids))), ids
+    assert during, f'episode {before.episode_id} did not go on after the stall'
+    ids = [before.step_id] + [s.step_id for s in during]
+    assert ids == list(range(ids[0], ids[0] + len(ids))), ids
 
 
 def test_in_simulation_evaluation_success_is_the_simulations_not_the_classifiers(
