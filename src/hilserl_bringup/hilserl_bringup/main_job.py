@@ -13,7 +13,8 @@ is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and re
               on it (classifier_data/, reward_classifier/)
   train       the HIL-SERL graph: sim, simulated operator (short corrections), kinematics,
               reward classifier, actor and learner; a deterministic evaluation round every
-              --eval-every episodes; stops at --target-success or after --episodes. After
+              --eval-every episodes; stops after --episodes, or at --target-success with the
+              interventions below --target-interventions. After
               --mine-after episodes, if the reward disagreed with the simulation in any, one
               round of hard-negative mining retrains the classifier and training resumes
   evaluate    the final deterministic evaluation (--final-eval-episodes) with the last weights
@@ -150,11 +151,20 @@ class MainJob(JobSteps):
         return self.layout.eval_rounds()
 
     def training_finished(self) -> bool:
-        rounds = self.eval_rounds()
-        if rounds and rounds[-1]['success_rate'] >= self.options.target_success \
-                and rounds[-1]['episodes'] >= self.options.eval_round_episodes:
+        """The budget is spent, or the policy is done: its last evaluation round reached
+        --target-success while the operator corrected less than --target-interventions of the
+        last 20 training episodes' steps (HIL-SERL's sign that the human is no longer needed)."""
+        episodes = self.train_episodes()
+        if len(episodes) >= self.options.episodes:
             return True
-        return len(self.train_episodes()) >= self.options.episodes
+        rounds = self.eval_rounds()
+        recent = episodes[-20:]
+        interventions = (sum(e['intervention_steps'] for e in recent)
+                         / max(1, sum(e['length'] for e in recent)))
+        return bool(rounds and rounds[-1]['success_rate'] >= self.options.target_success
+                    and rounds[-1]['episodes'] >= self.options.eval_round_episodes
+                    and len(recent) == 20
+                    and interventions < self.options.target_interventions)
 
     def describe_training(self) -> str:
         episodes = self.train_episodes()

@@ -36,7 +36,11 @@ def parse_options(argv=None):
                         help='length of training and evaluation episodes (control_time_s; '
                         'default: config/task.yaml); demonstrations keep the configured length')
     parser.add_argument('--target-success', type=float, default=0.8,
-                        help='stop training once an evaluation round reaches this success rate')
+                        help='stop training once an evaluation round reaches this success rate '
+                        '(and the interventions are below --target-interventions)')
+    parser.add_argument('--target-interventions', type=float, default=0.1,
+                        help='... and the operator corrected less than this share of the steps '
+                        'of the last 20 training episodes')
     parser.add_argument('--mine-after', type=int, default=20,
                         help='training episodes before the hard-negative mining round (0: none)')
     parser.add_argument('--eval-every', type=int, default=25,
