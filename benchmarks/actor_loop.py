@@ -7,9 +7,10 @@ policy inference latency (Policy.act on CPU). Targets: p99 jitter < 10 ms at 10 
 
 Jitter: sim, kinematics, simulated operator and actor run as real processes (the runner, reward
 from the simulation's success, default episode length), the actor acting with a default-size
-policy broadcast on /policy_weights (so each step runs the network). A probe records every /transitions
-message; the header stamp is the actor's clock when it acted, so the difference between the
-stamps of consecutive steps of an episode is the loop's own period, free of delivery delays.
+policy broadcast on /policy_weights (so each step runs the network). A probe records every
+/transitions message; the header stamp is the actor's clock when it acted, so the difference
+between the stamps of consecutive steps of an episode is the loop's own period, free of delivery
+delays.
 Jitter is |period - nominal|; a stamp is taken after the step's computation (policy, IK), so
 it includes how long that took. The actor's own figure, loop_jitter_p99_ms of episodes.jsonl
 (per episode, from the times the loop woke up), is printed too.
@@ -47,6 +48,7 @@ def percentiles_ms(values_s):
 
 def inference(calls: int) -> None:
     import torch
+
     from hilserl_learner.config import config_from
     from hilserl_learner.policy.policy import Policy
 
@@ -170,8 +172,9 @@ def graph_jitter(seconds: float, nice: int) -> None:
                 if r['policy_version'] == 1]
     if episodes:
         reported = [r['loop_jitter_p99_ms'] for r in episodes]
-        print(f'episodes.jsonl (wake-up times): {len(episodes)} episodes, loop_jitter_p99_ms median '
-              f'{np.median(reported):.1f}, max {max(reported):.1f}; policy_hz median '
+        print(f'episodes.jsonl (wake-up times): {len(episodes)} episodes, '
+              f'loop_jitter_p99_ms median {np.median(reported):.1f}, max {max(reported):.1f}; '
+              f'policy_hz median '
               f'{np.median([r["policy_hz"] for r in episodes]):.2f}', flush=True)
 
 

@@ -170,7 +170,8 @@ class Bench:
             window = [start] + [t for t in probe.received if start <= t < end] + [end]
             row['delivered'] = published / max(ticks, 1)
             # The share a driver could deliver at best: the bus answers nothing while silent.
-            row['silent'] = (bus.counters.silences - silences) * bus.faults.silence_s / (end - start)
+            silent_s = (bus.counters.silences - silences) * bus.faults.silence_s
+            row['silent'] = silent_s / (end - start)
             row['max_gap_ms'] = 1000 * max(np.diff(window))
             row['reconnect_s'] = max(self.reconnect(bus) for _ in range(self.args.unplugs))
         except (IndexError, KeyError):
@@ -196,12 +197,14 @@ class Bench:
     def torque_trials(self, bus):
         result = {'off': 0, 'on_exit_0': 0, 'on_exit_non_0': 0, 'unconfirmed_exit_non_0': 0,
                   'no_torque_on': 0, 'trials': self.args.trials}
-        torque = lambda: [s.value(reg.TORQUE_ENABLE) for s in bus.servos.values()]
+        def torque():
+            return [s.value(reg.TORQUE_ENABLE) for s in bus.servos.values()]
+
         for trial in range(self.args.trials):
             for servo in bus.servos.values():  # whatever the last trial left: this one's torque
                 servo.write(reg.TORQUE_ENABLE.address, b'\0')
             follower = self.start_follower(bus)
-            if not wait_for(lambda: all(torque()) or follower.poll() is not None, 30) \
+            if not wait_for(lambda f=follower: all(torque()) or f.poll() is not None, 30) \
                     or follower.poll() is not None:
                 result['no_torque_on'] += 1
                 stop(follower, signal.SIGINT)

@@ -22,6 +22,7 @@ import torch
 
 def learner_side(args) -> None:
     import rclpy
+
     from hilserl_common import qos
     from hilserl_interfaces.msg import PolicyWeights
     from hilserl_learner.config import config_from
@@ -59,6 +60,7 @@ def learner_side(args) -> None:
 def actor_side(args) -> None:
     import rclpy
     from rclpy.time import Time
+
     from hilserl_common import qos
     from hilserl_interfaces.msg import PolicyWeights
     from hilserl_learner.policy.policy import Policy

@@ -22,7 +22,7 @@ def filled_buffer(agent, capacity, rng):
                           if agent.cached_features else None,
                           store_images=not agent.cached_features)
     chunk = 64
-    for start in range(0, capacity, chunk):
+    for _ in range(0, capacity, chunk):
         images = rng.integers(0, 256, (chunk,) + IMAGE_SHAPE, dtype=np.uint8)
         columns = {
             'state': rng.normal(size=(chunk, STATE_DIM)).astype(np.float32),

@@ -65,19 +65,17 @@ def bench_kinematics(repeats: int):
     targets = start_ee + rng.uniform(-0.02, 0.02, size=(repeats, 3))
     iterations = []
 
-    def small_step(i=[0]):
-        result = kinematics.inverse(targets[i[0] % repeats], joints)
+    def small_step():
+        result = kinematics.inverse(targets[len(iterations) % repeats], joints)
         iterations.append(result.iterations)
-        i[0] += 1
     ik_ms = per_call_ms(small_step, repeats)
     far = rng.uniform([0.12, -0.12, 0.02], [0.33, 0.12, 0.2], size=(repeats, 3))
     far_iterations = []
 
-    def far_target(i=[0]):
-        result = kinematics.inverse(far[i[0] % repeats], joints, max_iterations=100,
-                                    max_joint_step_rad=3.0)
+    def far_target():
+        result = kinematics.inverse(far[len(far_iterations) % repeats], joints,
+                                    max_iterations=100, max_joint_step_rad=3.0)
         far_iterations.append(result.iterations)
-        i[0] += 1
     far_ms = per_call_ms(far_target, repeats)
     controller = EEController(kinematics)
     controller.reset(joints)

@@ -3,8 +3,8 @@
     ros2 launch hilserl_bringup record_demos.launch.py sim:=true
 
 The node list lives in hilserl_bringup.graph, shared with the runner for machines without ROS
-(`run_graph record_demos sim:=true`). `ros2 launch hilserl_bringup record_demos.launch.py --show-args` lists
-the arguments.
+(`run_graph record_demos sim:=true`).
+`ros2 launch hilserl_bringup record_demos.launch.py --show-args` lists the arguments.
 """
 from hilserl_bringup.launch_description import generate
 

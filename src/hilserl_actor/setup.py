@@ -14,7 +14,8 @@ setup(
     zip_safe=True,
     maintainer='SO-101 HIL-SERL maintainers',
     maintainer_email='maintainers@so101-hilserl.org',
-    description='The 10 Hz HIL-SERL episode loop: observation assembly, policy, operator interventions, reset, termination, transitions out and weights in.',
+    description=('The 10 Hz HIL-SERL episode loop: observation assembly, policy, operator '
+                 'interventions, reset, termination, transitions out and weights in.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -14,7 +14,8 @@ setup(
     zip_safe=True,
     maintainer='SO-101 HIL-SERL maintainers',
     maintainer_email='maintainers@so101-hilserl.org',
-    description='Code every package of the workspace shares: validated node parameters, named QoS profiles, node start-up and shutdown, image preprocessing.',
+    description=('Code every package of the workspace shares: validated node parameters, named QoS '
+                 'profiles, node start-up and shutdown, image preprocessing.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -14,7 +14,8 @@ setup(
     zip_safe=True,
     maintainer='SO-101 HIL-SERL maintainers',
     maintainer_email='maintainers@so101-hilserl.org',
-    description='SAC + RLPD learner for HIL-SERL: networks, updates, replay and demo buffers, demo loading from bags, checkpoints and weight broadcast.',
+    description=('SAC + RLPD learner for HIL-SERL: networks, updates, replay and demo buffers, '
+                 'demo loading from bags, checkpoints and weight broadcast.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -14,7 +14,8 @@ setup(
     zip_safe=True,
     maintainer='SO-101 HIL-SERL maintainers',
     maintainer_email='maintainers@so101-hilserl.org',
-    description='Image success classifier for HIL-SERL rewards: model, datasets from bags, training and evaluation commands, and the serving node.',
+    description=('Image success classifier for HIL-SERL rewards: model, datasets from bags, '
+                 'training and evaluation commands, and the serving node.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -14,7 +14,9 @@ setup(
     zip_safe=True,
     maintainer='SO-101 HIL-SERL maintainers',
     maintainer_email='maintainers@so101-hilserl.org',
-    description='SO-101 follower and leader drivers over the Feetech bus, the wrist camera, the MuJoCo simulation backend and simulated operator, and an emulated STS3215 bus for tests.',
+    description=('SO-101 follower and leader drivers over the Feetech bus, the wrist camera, the '
+                 'MuJoCo simulation backend and simulated operator, and an emulated STS3215 bus '
+                 'for tests.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

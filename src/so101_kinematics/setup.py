@@ -14,7 +14,8 @@ setup(
     zip_safe=True,
     maintainer='SO-101 HIL-SERL maintainers',
     maintainer_email='maintainers@so101-hilserl.org',
-    description='MuJoCo forward and inverse kinematics of the SO-101 gripperframe, closed loop on measured joints, with the IK/FK service node and EE pose publisher.',
+    description=('MuJoCo forward and inverse kinematics of the SO-101 gripperframe, closed loop on '
+                 'measured joints, with the IK/FK service node and EE pose publisher.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -13,12 +13,18 @@ import numpy as np
 
 from hilserl_actor.config import ActorConfig
 from hilserl_common.transition import Transition
-from so101_kinematics.action_space import (GripperAction, action_to_ee_delta, ee_delta_to_action,
-                                           gripper_target, quantise_gripper)
+from so101_kinematics.action_space import (
+    GripperAction,
+    action_to_ee_delta,
+    ee_delta_to_action,
+    gripper_target,
+    quantise_gripper,
+)
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics, check_joints
 from so101_kinematics.model import GRIPPER_INDEX
 from so101_kinematics.proprioception import ProprioceptionTracker
+
 
 class ActingPolicy(Protocol):
     """What the loop acts with (hilserl_actor.policy_client.PolicyClient)."""

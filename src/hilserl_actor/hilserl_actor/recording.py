@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Callable, Dict, NamedTuple, Optional
 
 from hilserl_actor.labels import record_episode_label
-from hilserl_common.bags import BagWriter, compress_image_cdr, typestore
-from hilserl_common.bags import layout
+from hilserl_common.bags import BagWriter, compress_image_cdr, layout, typestore
 
 # Relative topic -> message type of a demonstration episode (the same on the real arm and in sim).
 EPISODE_TOPICS = {

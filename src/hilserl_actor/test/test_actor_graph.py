@@ -280,10 +280,10 @@ def test_huge_or_nan_policy_outputs_never_take_the_ee_out_of_the_bounds(graph, a
                             (5, {'actor_values': float('nan')})):
         probe.broadcast(*weights(agent, version, **kwargs), version=version)
         assert probe.wait_for(
-            lambda: any(s.policy_version == version for s in probe.received()), 10)
+            lambda v=version: any(s.policy_version == v for s in probe.received()), 10)
         since = time.monotonic()
-        assert probe.wait_for(lambda: sum(s.policy_version == version and not s.is_intervention
-                                          for s in probe.received(since)) >= 15, 20)
+        assert probe.wait_for(lambda v=version, t=since: sum(
+            s.policy_version == v and not s.is_intervention for s in probe.received(t)) >= 15, 20)
         assert_inside_bounds(probe.poses(since))
         acted = [s for s in probe.received(since)
                  if s.policy_version == version and not s.is_intervention]

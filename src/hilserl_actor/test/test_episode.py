@@ -113,7 +113,8 @@ def test_the_follower_walks_to_the_leader_without_jumps_and_the_release_is_smoot
     previous = arm.joints.copy()
     for _ in range(6):
         run_steps(loop, arm, 1, leader=far_leader, intervention=True)
-        assert np.max(np.abs(arm.joints - previous)) <= config.intervention_max_joint_step_rad + 1e-9
+        step = np.max(np.abs(arm.joints - previous))
+        assert step <= config.intervention_max_joint_step_rad + 1e-9
         previous = arm.joints.copy()
     released_at = kinematics.position(arm.joints)
     run_steps(loop, arm, 3)  # operator lets go; the policy outputs zero motion

@@ -14,6 +14,9 @@ import yaml
 from hilserl_bringup.runner import Graph, required_exit_message
 from hilserl_common.run_layout import RunLayout
 
+# The nodes of the job's graphs that draw random numbers; --seed sets them all.
+SEEDED_NODES = ('sim', 'operator', 'actor', 'learner')
+
 
 class Stopped(Exception):
     """Ctrl-C or SIGTERM: the current stage stops cleanly; a rerun resumes."""
@@ -54,11 +57,13 @@ class JobSteps:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Demonstrations keep the configured episode length: a grasp needs its time.
         task = {} if name == 'record_demos' else self.task_overrides()
-        sections = {'*': task, **sections}
-        for node, params in self.user_settings().items():
-            sections[node] = {**sections.get(node, {}), **params}
+        seeds = {node: {'seed': self.options.seed} for node in SEEDED_NODES}
+        merged = {'*': task}
+        for layer in (seeds, sections, self.user_settings()):
+            for node, params in layer.items():
+                merged[node] = {**merged.get(node, {}), **params}
         document = {('/**' if node == '*' else f'/**/{node}'): {'ros__parameters': params}
-                    for node, params in sections.items() if params}
+                    for node, params in merged.items() if params}
         path.write_text(yaml.safe_dump(document, sort_keys=True))
         return str(path)
 

@@ -8,19 +8,32 @@ import os
 import tempfile
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, TimerAction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from hilserl_bringup.graph import (GRAPH_ARGUMENTS, GRAPHS, NodeSpec, _flag, _uses_sim_time,
-                                   namespace_of, resolve_arguments)
+from hilserl_bringup.graph import (
+    GRAPH_ARGUMENTS,
+    GRAPHS,
+    NodeSpec,
+    _flag,
+    _uses_sim_time,
+    namespace_of,
+    resolve_arguments,
+)
 from hilserl_bringup.monitoring.robot_description import robot_description
-from hilserl_bringup.monitoring.viewers import (DIAGNOSTIC_ANALYZERS, MONITORING_ARGUMENTS,
-                                            RQT_ARGUMENT, RQT_PERSPECTIVE, RVIZ_ARGUMENT,
-                                            RVIZ_CONFIG, for_robot)
+from hilserl_bringup.monitoring.viewers import (
+    DIAGNOSTIC_ANALYZERS,
+    MONITORING_ARGUMENTS,
+    RQT_ARGUMENT,
+    RQT_PERSPECTIVE,
+    RVIZ_ARGUMENT,
+    RVIZ_CONFIG,
+    for_robot,
+)
 from hilserl_bringup.parameters import parameter_files
 from hilserl_bringup.runner import required_exit_message
+from launch import LaunchDescription
 
 RQT_DELAY_S = 20.0
 

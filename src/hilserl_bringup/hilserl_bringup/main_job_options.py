@@ -53,6 +53,9 @@ def parse_options(argv=None):
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help='a node parameter for the graphs, e.g. learner.utd_ratio=10 '
                         '(node "*": every node)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the simulation, the simulated operator, the policy and the '
+                        'learner in every graph')
     parser.add_argument('--ablation', choices=sorted(ABLATIONS), default='full')
     parser.add_argument('--skip', nargs='*', default=[], choices=STAGES,
                         help='stages to leave out')

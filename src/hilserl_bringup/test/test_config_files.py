@@ -12,8 +12,7 @@ from hilserl_bringup.in_process import config_dir
 from hilserl_common.config import default_of, fields, load_yaml_section
 from hilserl_learner.config import LearnerConfig
 from reward_classifier.config import ServingConfig, TrainingConfig
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.config import SimNodeConfig
+from so101_driver.sim.config import CellConfig, SimNodeConfig
 from so101_driver.sim.operator import OperatorConfig
 from so101_kinematics.kinematics import KinematicsConfig
 from so101_kinematics.reset import ResetConfig

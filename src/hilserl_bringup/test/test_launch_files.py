@@ -10,10 +10,10 @@ import pytest
 
 launch_ros = pytest.importorskip('launch_ros', reason='launch_ros is not installed (no ROS 2)')
 
-from launch import LaunchContext  # noqa: E402
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, TimerAction  # noqa: E402
 
 from hilserl_bringup.graph import GRAPHS, resolve_arguments  # noqa: E402
+from launch import LaunchContext  # noqa: E402
 
 LAUNCH_DIR = os.path.join(os.path.dirname(__file__), '..', 'launch')
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), '..', 'config')

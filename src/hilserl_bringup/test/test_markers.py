@@ -11,10 +11,13 @@ from ament_index_python.packages import get_package_prefix
 from visualization_msgs.msg import Marker, MarkerArray
 
 from hilserl_bringup.graph import GRAPHS, resolve_arguments
-from hilserl_bringup.runner import Graph
 from hilserl_bringup.monitoring.markers_node import cube_region_from
-from hilserl_bringup.monitoring.workspace_markers import (CubeRegion, WorkspaceMarkersConfig,
-                                                          workspace_markers)
+from hilserl_bringup.monitoring.workspace_markers import (
+    CubeRegion,
+    WorkspaceMarkersConfig,
+    workspace_markers,
+)
+from hilserl_bringup.runner import Graph
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict, load_yaml_section
 from hilserl_common.testing import ProbeNode

@@ -11,8 +11,12 @@ import yaml
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 
 from hilserl_bringup.monitoring.robot_description import BASE_FRAME
-from hilserl_bringup.monitoring.viewers import (DIAGNOSTIC_ANALYZERS, RQT_PERSPECTIVE,
-                                                RVIZ_CONFIG, for_robot)
+from hilserl_bringup.monitoring.viewers import (
+    DIAGNOSTIC_ANALYZERS,
+    RQT_PERSPECTIVE,
+    RVIZ_CONFIG,
+    for_robot,
+)
 from hilserl_bringup.monitoring.workspace_markers import WorkspaceMarkersConfig
 from hilserl_common import qos
 
@@ -162,7 +166,7 @@ def test_the_diagnostic_analyzers_match_status_names_the_drivers_publish():
     analyzers = yaml.safe_load((CONFIG / DIAGNOSTIC_ANALYZERS).read_text())
     parameters = analyzers['analyzers']['ros__parameters']
     sources = '\n'.join(p.read_text() for p in (SRC / 'so101_driver').glob('**/*node.py'))
-    for key, analyzer in parameters.items():
+    for analyzer in parameters.values():
         if isinstance(analyzer, dict):
             for pattern in analyzer['contains']:
                 assert pattern in sources, f'no diagnostic status name contains {pattern!r}'

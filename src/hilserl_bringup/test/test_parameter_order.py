@@ -67,10 +67,10 @@ def runner_arguments(config_dir, user_file, generated_dir):
 def launch_arguments(config_dir, user_file, generated_dir):
     """The `--ros-args` launch_ros would start the operator of the train graph with."""
     pytest.importorskip('launch_ros', reason='launch_ros is not installed (no ROS 2)')
-    from launch import LaunchContext
     from launch.utilities import perform_substitutions
 
     from hilserl_bringup.launch_description import _node
+    from launch import LaunchContext
     args = resolve_arguments('train', {'config_dir': config_dir, 'config_file': user_file})
     node = _node(operator_spec(), args, config_dir, str(generated_dir))
     context = LaunchContext()

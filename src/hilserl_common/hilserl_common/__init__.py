@@ -1,1 +1,3 @@
-"""Code every package of the workspace shares: validated node parameters, named QoS profiles, node start-up and shutdown, image preprocessing."""
+"""Code every package of the workspace shares: validated node parameters, named QoS profiles, node
+start-up and shutdown, image preprocessing.
+"""

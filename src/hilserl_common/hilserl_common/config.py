@@ -1,4 +1,5 @@
-"""Configuration dataclasses with validation that names the parameter, its value and what is allowed.
+"""Configuration dataclasses, validated with messages that name the parameter, its value and what
+is allowed.
 
 Each concern declares one dataclass whose fields are made with `param(...)`; `from_dict` builds and
 validates it from a mapping (a YAML section, a CLI), and `hilserl_common.params` does the same from

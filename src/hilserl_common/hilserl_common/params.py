@@ -1,4 +1,5 @@
-"""Node parameters from a config dataclass: declared with defaults and descriptions, validated once."""
+"""Node parameters from a config dataclass: declared with defaults and descriptions, validated
+once."""
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 

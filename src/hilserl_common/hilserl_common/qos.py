@@ -1,6 +1,11 @@
 """The QoS profiles of the workspace, named for what they carry (see docs/CONVENTIONS.md)."""
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import (
+                       DurabilityPolicy,
+                       HistoryPolicy,
+                       QoSProfile,
+                       ReliabilityPolicy,
+                       qos_profile_sensor_data,
+)
 
 # Camera frames: the newest frame matters, a lost one does not.
 SENSOR = qos_profile_sensor_data

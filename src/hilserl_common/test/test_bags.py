@@ -6,8 +6,18 @@ import yaml
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 
-from hilserl_common.bags import (BagError, BagWriter, EpisodeBagWriter, compress_image_cdr,
-                                 decode_image, header, messages, open_bag, pixels, typestore)
+from hilserl_common.bags import (
+    BagError,
+    BagWriter,
+    EpisodeBagWriter,
+    compress_image_cdr,
+    decode_image,
+    header,
+    messages,
+    open_bag,
+    pixels,
+    typestore,
+)
 from hilserl_common.bags.images import compressed
 from hilserl_common.preprocessing import preprocess
 

@@ -1,10 +1,19 @@
-"""A wrong configuration stops with a message naming the parameter, its value and what is allowed."""
+"""A wrong configuration stops with a message naming the parameter, its value and what is
+allowed."""
 import dataclasses
 
 import pytest
 
-from hilserl_common.config import (ConfigError, from_dict, in_range, length, load_yaml_section,
-                                   one_of, param, positive)
+from hilserl_common.config import (
+    ConfigError,
+    from_dict,
+    in_range,
+    length,
+    load_yaml_section,
+    one_of,
+    param,
+    positive,
+)
 
 
 @dataclasses.dataclass(frozen=True)

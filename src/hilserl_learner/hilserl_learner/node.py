@@ -34,7 +34,6 @@ from hilserl_learner.policy.weights import FORMAT
 from hilserl_learner.training.learner import Learner, PolicyWeightsSnapshot
 
 
-
 class LearnerNode(Node):
     def __init__(self):
         super().__init__('learner')

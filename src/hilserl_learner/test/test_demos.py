@@ -98,7 +98,7 @@ def write_bag(path, storage, success_topic='reward', images=('proc',), writer='r
         header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
                         frame_id='')
 
-        def joints(q):
+        def joints(q, header=header):
             return JointState(header=header, name=list(JOINT_NAMES), position=q,
                               velocity=np.zeros(0), effort=np.zeros(0))
         messages = [

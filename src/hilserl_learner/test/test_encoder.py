@@ -3,8 +3,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from hilserl_learner.networks.encoder import (ARCHITECTURE, SpatialLearnedEmbeddings,
-                                              load_backbone, save_backbone_weights)
+from hilserl_learner.networks.encoder import (
+    ARCHITECTURE,
+    SpatialLearnedEmbeddings,
+    load_backbone,
+    save_backbone_weights,
+)
 
 
 @pytest.fixture(scope='module')

@@ -2,8 +2,12 @@
 import numpy as np
 import pytest
 
-from hilserl_learner.ingest.validation import (EpisodeBook, GripperTogglePenalty,
-                                               InvalidTransition, check_transition)
+from hilserl_learner.ingest.validation import (
+    EpisodeBook,
+    GripperTogglePenalty,
+    InvalidTransition,
+    check_transition,
+)
 from hilserl_learner.replay.buffer import ReplayBuffer, Transition, sample_mixed, stack
 from hilserl_learner.replay.journal import TransitionJournal
 

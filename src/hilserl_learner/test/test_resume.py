@@ -88,7 +88,7 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
 def test_a_fresh_start_sets_an_earlier_run_aside_instead_of_mixing_with_it(tmp_path, backbone):
     rng = np.random.default_rng(1)
     learner = make_learner(tmp_path, backbone, [])
-    for i in range(5):
+    for _ in range(5):
         learner.submit(transition(rng), 'a', 0)
     learner.ingest()
     learner.checkpoint()

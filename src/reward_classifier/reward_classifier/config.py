@@ -3,7 +3,6 @@ dataclass each, read from config/reward_classifier.yaml and validated once."""
 import dataclasses
 
 from hilserl_common.config import in_range, non_negative, one_of, param, positive
-
 from reward_classifier.data.augmentation import AugmentationConfig
 
 TRAINING_SECTION = 'reward_classifier_training'

@@ -57,8 +57,8 @@ def mine_run(run_dir, threshold: float) -> List[MinedEpisode]:
 
 def write_mined(episodes: List[MinedEpisode], output, views, namespace: str = '') -> Dict:
     """The mined episodes as a labelled dataset in `output`; a summary for the command."""
-    from reward_classifier.contact_sheet import contact_sheet, label_colour, save_png
     from hilserl_common.bags import EpisodeBagWriter
+    from reward_classifier.contact_sheet import contact_sheet, label_colour, save_png
     from reward_classifier.data.labels import labels_from_success_flags, write_labels
 
     output = Path(output)

@@ -21,7 +21,6 @@ from hilserl_common.params import load_config
 from hilserl_common.preprocessing import IMAGE_SIZE, is_dead_frame
 from hilserl_common.qos import COMMANDS, SENSOR, SENSOR_RELIABLE
 from hilserl_interfaces.msg import GraspState, RewardPrediction
-
 from reward_classifier.config import ServingConfig
 from reward_classifier.journal import RewardJournal
 from reward_classifier.model import ModelMismatch, load_classifier

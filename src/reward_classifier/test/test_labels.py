@@ -5,8 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from reward_classifier.data.labels import (EpisodeLabels, LabelError, labels_from_success_flags,
-                                           load_labels, write_labels)
+from reward_classifier.data.labels import (
+    EpisodeLabels,
+    LabelError,
+    labels_from_success_flags,
+    load_labels,
+    write_labels,
+)
 
 
 def test_frames_at_and_after_the_cutoff_are_success():

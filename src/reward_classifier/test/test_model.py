@@ -11,8 +11,14 @@ from safetensors.torch import load_file
 from hilserl_learner.networks.encoder import load_backbone, save_backbone_weights
 from reward_classifier.config import TrainingConfig
 from reward_classifier.data.dataset import LabelledFrames
-from reward_classifier.model import (CONFIG_FILE, WEIGHTS_FILE, ModelMismatch, build_classifier,
-                                     load_classifier, save_classifier)
+from reward_classifier.model import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    ModelMismatch,
+    build_classifier,
+    load_classifier,
+    save_classifier,
+)
 from reward_classifier.training import train_classifier
 
 pytestmark = pytest.mark.filterwarnings('ignore:NO PRETRAINED ENCODER WEIGHTS')

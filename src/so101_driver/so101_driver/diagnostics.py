@@ -3,8 +3,8 @@ the bus status first, then a status per servo."""
 from typing import Iterable
 
 from diagnostic_msgs.msg import DiagnosticArray
-from hilserl_common.diagnostics import status_array
 
+from hilserl_common.diagnostics import status_array
 from so101_driver.arm.health import Health
 
 

@@ -6,8 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from so101_driver.calibration import (CalibrationError, JointMap, MotorCalibration,
-                                      load_calibration, save_calibration)
+from so101_driver.calibration import (
+    CalibrationError,
+    JointMap,
+    MotorCalibration,
+    load_calibration,
+    save_calibration,
+)
 from so101_driver.emulator.arm import example_calibration
 from so101_kinematics.model import JOINT_NAMES, joint_limits
 

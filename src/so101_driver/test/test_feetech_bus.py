@@ -9,8 +9,7 @@ import pytest
 from so101_driver.arm.motor_setup import FOLLOWER, LEADER
 from so101_driver.arm.servo_arm import BusSettings, ServoArm
 from so101_driver.calibration import JointMap
-from so101_driver.emulator import EmulatedBus, EmulatedServo, Faults
-from so101_driver.emulator import protocol
+from so101_driver.emulator import EmulatedBus, EmulatedServo, Faults, protocol
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
 from so101_driver.feetech import registers as reg
 from so101_driver.feetech.bus import FeetechBus, PortGone
@@ -109,7 +108,7 @@ def test_connecting_checks_models_applies_the_so101_setup_and_holds_the_pose(lin
         state = arm.read()
         assert state is not None and state.fresh_connection
         assert np.allclose(state.position[:5], 0.0, atol=1e-3)  # resting at mid-range
-        for name, servo in servos.items():
+        for servo in servos.values():
             assert servo.value(reg.P_COEFFICIENT) == 16 and servo.value(reg.D_COEFFICIENT) == 32
             assert servo.value(reg.I_COEFFICIENT) == 0
             assert servo.value(reg.RETURN_DELAY_TIME) == 0

@@ -1,10 +1,10 @@
 """Goals stay inside the joint limits and move no faster than the configured speed."""
 import numpy as np
 import pytest
+from sensor_msgs.msg import JointState
 
 from so101_driver.arm.goal_limiter import GoalLimiter
 from so101_driver.follower.commands import CommandError, target_from_command
-from sensor_msgs.msg import JointState
 
 LOWER = np.array([-1.9, -1.7, -1.6, -1.6, -2.7, -0.17])
 UPPER = np.array([1.9, 1.7, 1.6, 1.6, 2.8, 1.74])

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from geometry_msgs.msg import Point, PoseStamped
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Point, PoseStamped
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool

@@ -1,5 +1,5 @@
-"""The simulated operator's protocol (corrections, not takeovers): explore first, short nudges only when the
-policy drifts, a budget per episode, and full scripted demonstrations in demo mode."""
+"""The simulated operator's protocol (corrections, not takeovers): explore first, short nudges
+only when the policy drifts, a budget per episode, and full scripted demonstrations in demo mode."""
 import dataclasses
 
 import numpy as np

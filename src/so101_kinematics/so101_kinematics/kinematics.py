@@ -3,8 +3,8 @@
 IK always starts from the *measured* joints passed in by the caller (closed loop): it keeps no
 solution of its own between calls, so the commanded state cannot drift away from the arm
 (LeRobot's EE control re-used its own targets and drifted from the real arm). Every result is
-safe to command: within the joint limits and within a per-call joint-motion box around the measured joints. Bad input
-(NaN, wrong length) gives a result with a status, never an exception.
+safe to command: within the joint limits and within a per-call joint-motion box around the
+measured joints. Bad input (NaN, wrong length) gives a result with a status, never an exception.
 
 Frames: positions are in the arm's base frame (`baseframe` site), metres. The EE orientation is
 that of the *tool frame*: the gripperframe rotated so that the gripper pointing straight down
@@ -21,8 +21,13 @@ import mujoco
 import numpy as np
 
 from hilserl_common.config import ConfigError, in_range, length, non_negative, param, positive
-from so101_kinematics.model import (BASE_SITE, EE_SITE, GRIPPER_INDEX, JOINT_NAMES,
-                                    load_kinematic_model)
+from so101_kinematics.model import (
+    BASE_SITE,
+    EE_SITE,
+    GRIPPER_INDEX,
+    JOINT_NAMES,
+    load_kinematic_model,
+)
 
 # Tool frame in the gripperframe site frame: the site's x axis is the approach direction (out
 # of the jaws); the tool's z axis points back along it, so "pointing down" is the identity.

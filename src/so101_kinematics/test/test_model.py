@@ -2,8 +2,14 @@
 import mujoco
 import numpy as np
 
-from so101_kinematics.model import (EE_SITE, BASE_SITE, JOINT_NAMES, joint_limits,
-                                    load_kinematic_model, model_xml_path)
+from so101_kinematics.model import (
+    BASE_SITE,
+    EE_SITE,
+    JOINT_NAMES,
+    joint_limits,
+    load_kinematic_model,
+    model_xml_path,
+)
 
 
 def test_joint_names_follow_the_model_order():

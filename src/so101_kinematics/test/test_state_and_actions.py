@@ -2,10 +2,19 @@
 import numpy as np
 import pytest
 
-from so101_kinematics.action_space import (GripperAction, action_to_ee_delta, ee_delta_to_action,
-                                           gripper_target, quantise_gripper)
-from so101_kinematics.proprioception import (STATE_DIM, STATE_NAMES, ProprioceptionTracker,
-                                             proprioceptive_state)
+from so101_kinematics.action_space import (
+    GripperAction,
+    action_to_ee_delta,
+    ee_delta_to_action,
+    gripper_target,
+    quantise_gripper,
+)
+from so101_kinematics.proprioception import (
+    STATE_DIM,
+    STATE_NAMES,
+    ProprioceptionTracker,
+    proprioceptive_state,
+)
 
 JOINTS = np.array([0.1, 0.01, 0.03, 1.38, 0.0, 0.8])
 

@@ -4,17 +4,20 @@ Bounds and reset pose come from config/task.yaml. The cube region is asked from 
 simulation's own parameters (node `cube_region_node`, e.g. `sim`), so the picture shows what the
 simulation really uses, overrides included; the markers are published again once it answers.
 """
-from hilserl_common import qos
-from hilserl_common.node import main_for
-from hilserl_common.params import load_config
 from rcl_interfaces.msg import ParameterType
 from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
 from visualization_msgs.msg import MarkerArray
 
-from hilserl_bringup.monitoring.workspace_markers import (CubeRegion, WorkspaceMarkersConfig,
-                                                          workspace_markers)
+from hilserl_bringup.monitoring.workspace_markers import (
+    CubeRegion,
+    WorkspaceMarkersConfig,
+    workspace_markers,
+)
+from hilserl_common import qos
+from hilserl_common.node import main_for
+from hilserl_common.params import load_config
 
 CUBE_REGION_PARAMETERS = ('cube_region_min', 'cube_region_max', 'cube_size_m')
 ASK_PERIOD_S = 1.0

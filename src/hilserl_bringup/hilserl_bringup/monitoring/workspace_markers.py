@@ -8,9 +8,10 @@ import itertools
 from typing import Optional, Sequence, Tuple
 
 from geometry_msgs.msg import Point
-from hilserl_common.config import ConfigError, length, non_negative, param
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
+
+from hilserl_common.config import ConfigError, length, non_negative, param
 
 BOUNDS_COLOUR = (0.1, 0.8, 0.2, 1.0)
 RESET_COLOUR = (0.2, 0.4, 1.0, 1.0)

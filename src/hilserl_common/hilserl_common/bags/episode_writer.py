@@ -5,8 +5,14 @@ from typing import Sequence
 
 import numpy as np
 
-from hilserl_common.bags.layout import (GRASP_STATE, GRASP_STATE_TYPE, IMAGE, JOINT_STATE,
-                                        JOINT_STATES, image_proc)
+from hilserl_common.bags.layout import (
+    GRASP_STATE,
+    GRASP_STATE_TYPE,
+    IMAGE,
+    JOINT_STATE,
+    JOINT_STATES,
+    image_proc,
+)
 from hilserl_common.bags.writer import BagWriter, header
 from hilserl_common.preprocessing import IMAGE_SIZE
 

@@ -13,8 +13,7 @@ INTERFACES = 'hilserl_interfaces'
 def interface_definitions() -> Optional[Path]:
     """Where the workspace's .msg files are installed; None when hilserl_interfaces is not."""
     try:
-        from ament_index_python.packages import (PackageNotFoundError,
-                                                 get_package_share_directory)
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
     except ImportError:  # rosbags alone: the bag's own definitions are all there is
         return None
     try:

@@ -33,8 +33,15 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from hilserl_common.bags import connection_of, decode_image, image_topics, messages, open_bag
-from hilserl_common.bags import layout, stamp_ns
+from hilserl_common.bags import (
+    connection_of,
+    decode_image,
+    image_topics,
+    layout,
+    messages,
+    open_bag,
+    stamp_ns,
+)
 from hilserl_common.preprocessing import IMAGE_SIZE, preprocess
 from hilserl_learner.replay.buffer import SCALAR_FIELDS, Transition
 

@@ -16,8 +16,12 @@ import numpy as np
 import torch
 
 from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, config_from
-from hilserl_learner.networks.actor_critic import (Actor, GripperCritic, ObservationEncoder,
-                                          build_backbone)
+from hilserl_learner.networks.actor_critic import (
+    Actor,
+    GripperCritic,
+    ObservationEncoder,
+    build_backbone,
+)
 from hilserl_learner.policy.weights import WeightsError, deserialize_policy
 
 
@@ -52,7 +56,8 @@ class Policy:
         try:
             config = config_from(json.loads(metadata['policy_config']), 'policy weights')
         except (KeyError, ValueError) as error:
-            raise WeightsError(f'policy weights carry no usable network description: {error}')
+            raise WeightsError(
+                f'policy weights carry no usable network description: {error}') from error
         policy = cls(config, backbone, device)
         policy._load(tensors, metadata)
         return policy

@@ -13,9 +13,14 @@ import torch
 from torch import nn
 
 from hilserl_learner.config import ACTION_DIM, GRIPPER_ACTIONS, LearnerConfig
-from hilserl_learner.networks.actor_critic import (Actor, CriticEnsemble, GripperCritic,
-                                          ObservationEncoder, build_backbone,
-                                          frozen_features_cacheable)
+from hilserl_learner.networks.actor_critic import (
+    Actor,
+    CriticEnsemble,
+    GripperCritic,
+    ObservationEncoder,
+    build_backbone,
+    frozen_features_cacheable,
+)
 from hilserl_learner.replay.buffer import FEATURE_DTYPE, FEATURE_FIELDS
 from hilserl_learner.sac import losses
 

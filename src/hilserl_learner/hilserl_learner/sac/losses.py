@@ -5,6 +5,7 @@ Shapes: B batch, E critic ensemble members, G = 3 gripper commands.
 """
 import torch
 
+
 def critic_target(reward, terminated, next_q, next_log_prob, discount: float,
                   temperature, backup_entropy: bool):
     """y = r + gamma * (1 - terminated) * (min_E Q'(s', a') [- alpha log pi(a'|s')]).

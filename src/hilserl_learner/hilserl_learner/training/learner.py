@@ -19,16 +19,26 @@ import numpy as np
 import torch
 
 from hilserl_common.run_layout import POLICY_FILE
-from hilserl_learner.checkpoint.store import (load_checkpoint, save_checkpoint,
-                                              set_aside_previous_run)
+from hilserl_learner.checkpoint.store import (
+    load_checkpoint,
+    save_checkpoint,
+    set_aside_previous_run,
+)
 from hilserl_learner.config import LearnerConfig
 from hilserl_learner.ingest.validation import GripperTogglePenalty
 from hilserl_learner.policy.weights import serialize_policy
-from hilserl_learner.replay.buffer import (FEATURE_FIELDS, ReplayBuffer, Transition,
-                                           sample_mixed, stack, training_fields)
+from hilserl_learner.replay.buffer import (
+    FEATURE_FIELDS,
+    ReplayBuffer,
+    Transition,
+    sample_mixed,
+    stack,
+    training_fields,
+)
 from hilserl_learner.replay.features import FeatureCache
 from hilserl_learner.replay.journal import TO_DEMO, TransitionJournal
 from hilserl_learner.sac.agent import SACAgent
+from hilserl_learner.training.statistics import RateWindow, learner_stats
 
 LOGGER = logging.getLogger(__name__)
 MAX_INGEST_PER_STEP = 64  # transitions stored per loop turn, so updates keep going under load
@@ -84,7 +94,7 @@ class Learner:
         self.transitions_dropped = 0  # set by the node (validation happens there)
         self.errors = 0  # failed loop turns (logged)
         self.last_losses: Dict[str, torch.Tensor] = {}
-        self._window = (time.monotonic(), 0, 0)  # for updates/s: (time, updates, env steps)
+        self.rates = RateWindow()  # updates/s and UTD since the last statistics
 
         if demos:
             self.add_demos(demos)
@@ -241,36 +251,8 @@ class Learner:
     # --- statistics ----------------------------------------------------------------------
 
     def stats(self) -> Dict:
-        now = time.monotonic()
-        then, updates_then, steps_then = self._window
-        elapsed = max(now - then, 1e-6)
-        updates = self.optimization_step - updates_then
-        steps = self.env_steps - steps_then
-        self._window = (now, self.optimization_step, self.env_steps)
-        losses = {name: float(value) for name, value in self.last_losses.items()}
-        return {
-            'time': time.time(),
-            'optimization_step': self.optimization_step,
-            'actor_updates': self.actor_updates,
-            'env_steps': self.env_steps,
-            'transitions_dropped': self.transitions_dropped,
-            'online_buffer_size': len(self.online),
-            'demo_buffer_size': len(self.demo),
-            'critic_loss': losses.get('critic_loss', float('nan')),
-            'actor_loss': losses.get('actor_loss', float('nan')),
-            'temperature': self.agent.temperature.item(),
-            'gripper_critic_loss': losses.get('gripper_critic_loss', float('nan')),
-            'q_mean': losses.get('q_mean', float('nan')),
-            'entropy': losses.get('entropy', float('nan')),
-            'updates_per_s': updates / elapsed,
-            'effective_utd': updates / steps if steps else 0.0,
-            'effective_utd_total': self.optimization_step / max(self.env_steps, 1),
-            'min_utd_ratio': self.config.min_utd_ratio,
-            'updates_owed': self.updates_owed(),
-            'weights_version': self.weights_version,
-            'skipped_nonfinite_steps': self.agent.nonfinite_losses,
-            'loop_errors': self.errors,
-        }
+        """The row of `learner_stats` (statistics.py)."""
+        return learner_stats(self)
 
     # --- persistence ---------------------------------------------------------------------
 

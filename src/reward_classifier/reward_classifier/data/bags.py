@@ -9,8 +9,15 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from hilserl_common.bags import BagError, decode_image, find_topic, image_topics, messages
-from hilserl_common.bags import layout, open_bag
+from hilserl_common.bags import (
+    BagError,
+    decode_image,
+    find_topic,
+    image_topics,
+    layout,
+    messages,
+    open_bag,
+)
 from hilserl_common.preprocessing import preprocess
 
 PROCESSED_TOPIC = layout.image_proc()

@@ -2,7 +2,6 @@
 import dataclasses
 
 from hilserl_common.config import in_range, non_negative, param, positive
-
 from so101_driver.arm.servo_arm import BusSettings
 
 

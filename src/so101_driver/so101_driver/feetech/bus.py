@@ -19,8 +19,14 @@ import scservo_sdk as scs
 from so101_driver.feetech import registers as reg
 from so101_driver.feetech.alarms import ServoAlarms
 from so101_driver.feetech.errors import (  # noqa: F401 (BusError, PortGone: this module's API)
-    BAD_BYTES_ERRORS, DEVICE_ERRORS, BusCounters, BusError, ImplausibleReading, NotTheAnswer,
-    PortGone)
+    BAD_BYTES_ERRORS,
+    DEVICE_ERRORS,
+    BusCounters,
+    BusError,
+    ImplausibleReading,
+    NotTheAnswer,
+    PortGone,
+)
 from so101_driver.feetech.matching import trusted_replies
 from so101_driver.feetech.port import BusPortHandler
 

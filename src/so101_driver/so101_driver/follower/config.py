@@ -2,7 +2,6 @@
 import dataclasses
 
 from hilserl_common.config import length, param, positive
-
 from so101_driver.arm.config import ArmBusConfig
 
 

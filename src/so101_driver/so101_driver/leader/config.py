@@ -3,9 +3,7 @@ import dataclasses
 from typing import Dict
 
 from hilserl_common.config import ConfigError, in_range, length, non_negative, param, positive
-
 from so101_driver.arm.config import ArmBusConfig
-
 
 # What a key does: toggle the intervention, or send this operator_event to the actor.
 KEY_ACTIONS = ('toggle', 'success', 'failure', 'rerecord')

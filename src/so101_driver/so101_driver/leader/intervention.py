@@ -4,7 +4,8 @@ With torque off, the leader stays wherever it was left while the policy moves th
 distance alone would fire as soon as the policy moves. An intervention therefore starts when a
 person *moves* the leader (speed above `motion_rad_s`) while it is away from the follower's pose
 (more than `engage_deviation_rad` on some joint), and ends once the leader has been still for
-`release_after_s` - short corrections, not takeovers (LESSONS.md). A toggle (keyboard or foot
+`release_after_s`: short corrections, not takeovers, because a policy learns to take over from
+brief nudges while long takeovers teach it to wait for the operator. A toggle (keyboard or foot
 pedal) forces it on until toggled off.
 """
 import collections

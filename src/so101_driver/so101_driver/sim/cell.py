@@ -12,8 +12,15 @@ import mujoco
 import numpy as np
 
 from so101_driver.sim.config import CellConfig
-from so101_driver.sim.scene import (CUBE_BODY, CUBE_GEOM, FIXED_JAW_BODY, MOVING_JAW_BODY,
-                                    TABLE_GEOM, WRIST_CAMERA, build_model)
+from so101_driver.sim.scene import (
+    CUBE_BODY,
+    CUBE_GEOM,
+    FIXED_JAW_BODY,
+    MOVING_JAW_BODY,
+    TABLE_GEOM,
+    WRIST_CAMERA,
+    build_model,
+)
 from so101_kinematics.model import JOINT_NAMES
 
 

@@ -1,8 +1,7 @@
 """Configuration of the simulated cell and the simulated operator (config/sim.yaml)."""
 import dataclasses
 
-from hilserl_common.config import (ConfigError, in_range, length, non_negative, param,
-                                   positive)
+from hilserl_common.config import ConfigError, in_range, length, non_negative, param, positive
 
 
 @dataclasses.dataclass(frozen=True)

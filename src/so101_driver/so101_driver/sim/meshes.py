@@ -87,5 +87,5 @@ def decimated_mesh(path: Path, keep_fraction: float, cluster_m: float = 0.0015
         os.replace(partial, cached)  # atomic: concurrent processes never read half a file
     except OSError as error:  # a read-only home: decimate again next time, but run
         warnings.warn(f'cannot cache decimated meshes in {cached.parent} ({error}); set '
-                      f'{CACHE_ENV} to a writable directory to start faster')
+                      f'{CACHE_ENV} to a writable directory to start faster', stacklevel=2)
     return vertices, faces

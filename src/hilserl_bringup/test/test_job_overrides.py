@@ -1,0 +1,30 @@
+"""The main job's per-graph parameter files: its seed, its stage overrides and the user's --set,
+in that order of precedence."""
+import pytest
+import yaml
+
+from hilserl_bringup.job_steps import SEEDED_NODES, JobSteps
+from hilserl_bringup.main_job_options import parse_options
+
+
+def overrides(tmp_path, *argv, sections=None):
+    steps = JobSteps(parse_options(['--output-dir', str(tmp_path), *argv]))
+    return yaml.safe_load(open(steps.overrides_file('train', sections or {})))
+
+
+def test_the_seed_reaches_every_node_that_draws_random_numbers(tmp_path):
+    document = overrides(tmp_path, '--seed', '3')
+    for node in SEEDED_NODES:
+        assert document[f'/**/{node}']['ros__parameters']['seed'] == 3
+
+
+def test_stage_overrides_keep_the_seed_and_the_users_setting_wins(tmp_path):
+    document = overrides(tmp_path, '--seed', '3', '--set', 'learner.seed=5',
+                         sections={'learner': {'utd_ratio': 4}})
+    assert document['/**/learner']['ros__parameters'] == {'seed': 5, 'utd_ratio': 4}
+    assert document['/**/sim']['ros__parameters'] == {'seed': 3}
+
+
+def test_a_malformed_setting_names_itself(tmp_path):
+    with pytest.raises(RuntimeError, match="--set 'learner': expected NODE.PARAM=VALUE"):
+        overrides(tmp_path, '--set', 'learner')
