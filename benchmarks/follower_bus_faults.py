@@ -37,6 +37,7 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 
 from hilserl_common import qos
+from hilserl_common.testing import stop_process
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
@@ -179,7 +180,7 @@ class Bench:
         finally:
             if follower.poll() is not None:
                 row['died'] = f'exit {follower.returncode}: ' + self.log().strip()[-300:]
-            stop(follower, signal.SIGINT)
+            stop_process(follower, signal.SIGINT, timeout=30)
         row['wrong'] = probe.wrong
         row['alarms'] = set(probe.alarms)
         return row
@@ -207,10 +208,11 @@ class Bench:
             if not wait_for(lambda f=follower: all(torque()) or f.poll() is not None, 30) \
                     or follower.poll() is not None:
                 result['no_torque_on'] += 1
-                stop(follower, signal.SIGINT)
+                stop_process(follower, signal.SIGINT, timeout=30)
                 continue
             time.sleep(self.random.uniform(0.0, 1.0))
-            code = stop(follower, (signal.SIGINT, signal.SIGTERM)[trial % 2])
+            signum = (signal.SIGINT, signal.SIGTERM)[trial % 2]
+            code = stop_process(follower, signum, timeout=30)
             off = not any(torque())
             result['off'] += off
             if not off:
@@ -230,15 +232,6 @@ def wait_for(condition, timeout) -> bool:
     return True
 
 
-def stop(process, signum, timeout=30.0):
-    if process.poll() is None:
-        process.send_signal(signum)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 def wrong_goals(bus, pose) -> int:

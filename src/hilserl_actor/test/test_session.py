@@ -8,6 +8,7 @@ from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
 from hilserl_actor.session import ActorSession, EvaluationSchedule
 from hilserl_common.run_layout import RunLayout
+from hilserl_common.testing import ListLog
 from so101_kinematics.kinematics import Kinematics
 
 IMAGE = np.zeros((128, 128, 3), np.uint8)
@@ -65,16 +66,6 @@ class KinematicIO:
         self.finished.append(record)
 
 
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def info(self, text):
-        self.lines.append(text)
-
-    warning = info
-
-
 class Recorder:
     def __init__(self):
         self.calls = []
@@ -99,7 +90,7 @@ def kinematics():
 
 def session(kinematics, tmp_path, io, recorder=None, **config):
     config = ActorConfig(output_dir=str(tmp_path), control_time_s=1.0, **config)
-    return ActorSession(config, EpisodeLoop(config, kinematics, StillPolicy()), io, Log(),
+    return ActorSession(config, EpisodeLoop(config, kinematics, StillPolicy()), io, ListLog(),
                         recorder, clock=lambda: io.now_s)
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from hilserl_bringup.in_process import InProcessRun, InProcessSettings
 from hilserl_common.run_layout import RunLayout
+from hilserl_common.testing import ListLog
 from so101_kinematics.proprioception import PRIVILEGED_DIM, STATE_DIM
 
 SMALL = {'learner': {'batch_size': 16, 'training_starts': 5, 'latent_dim': 32,
@@ -12,21 +13,11 @@ SMALL = {'learner': {'batch_size': 16, 'training_starts': 5, 'latent_dim': 32,
          'actor': {'control_time_s': 1.5}, 'operator': {'explore_steps': 2}}
 
 
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def info(self, text):
-        self.lines.append(text)
-
-    warning = info
-
-
 @pytest.mark.parametrize('privileged', [False, True])
 def test_the_harness_trains_at_the_asked_rate_and_records_like_a_graph_run(tmp_path, privileged):
     settings = InProcessSettings(str(tmp_path), utd=3, weights_every_steps=5,
                                  privileged_state=privileged, eval_every=1, eval_episodes=1)
-    log = Log()
+    log = ListLog()
     run = InProcessRun(settings, SMALL, log)
     try:
         run.train(2)

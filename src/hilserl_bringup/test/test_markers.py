@@ -1,7 +1,6 @@
 """Workspace markers: what rviz draws is the task's bounds, reset pose and the simulation's cube
 region; the node publishes them latched over rclpy and refuses a bad configuration."""
 import os
-import signal
 import subprocess
 import time
 
@@ -20,7 +19,7 @@ from hilserl_bringup.monitoring.workspace_markers import (
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict, load_yaml_section
-from hilserl_common.testing import ProbeNode
+from hilserl_common.testing import ProbeNode, stop_process
 
 CONFIG = os.path.join(os.path.dirname(__file__), '..', 'config')
 TASK = load_yaml_section(os.path.join(CONFIG, 'task.yaml'), 'workspace_markers')
@@ -122,14 +121,6 @@ def start_markers(namespace, *parameters, log):
     return subprocess.Popen([executable] + args, stdout=log, stderr=subprocess.STDOUT)
 
 
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.graph
@@ -169,7 +160,7 @@ def test_a_bad_parameter_stops_the_node_with_its_name(tmp_path):
     try:
         markers.wait(timeout=30)
     finally:
-        stop(markers)
+        stop_process(markers)
     assert markers.returncode == 2
     assert 'reset_ee_noise_m' in log_path.read_text()
 

@@ -1,6 +1,9 @@
-"""Test support shared by every package's tests: the probe node that plays the rest of the graph
-beside the nodes under test."""
+"""Test support shared by every package's tests (and the benchmarks): the probe node that plays
+the rest of the graph beside the nodes under test, and stopping a node's process."""
+import signal
+import subprocess
 import threading
+import time
 from typing import Optional
 
 import rclpy
@@ -24,9 +27,47 @@ class ProbeNode:
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
 
+    def call(self, srv_type, name: str, request, timeout: float = 10.0):
+        """Call service `name` (the probe must be spinning) and return its response; fails the
+        test naming the service when it is not offered or does not answer."""
+        client = self.node.create_client(srv_type, name)
+        assert client.wait_for_service(timeout_sec=timeout), f'service {name} not offered'
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert future.done(), f'service {name} did not answer'
+        return future.result()
+
     def close(self):
         self.executor.shutdown()  # also ends executor.spin in the thread
         if self.thread is not None:
             self.thread.join(timeout=5)
         self.node.destroy_node()
         self.context.try_shutdown()
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGINT,
+                 timeout: float = 15.0) -> int:
+    """Send `sig` to a node's process (if it still runs) and wait for it to exit; killed after
+    `timeout` s, so a hung node cannot hang the test. Returns its exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+class ListLog:
+    """A logger that keeps its lines, for code that takes one (info and warning)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def info(self, text):
+        self.lines.append(text)
+
+    warning = info

@@ -13,7 +13,7 @@ from ament_index_python.packages import get_package_prefix
 
 from hilserl_common import qos
 from hilserl_common.images import to_msg
-from hilserl_common.testing import ProbeNode
+from hilserl_common.testing import ProbeNode, stop_process
 from hilserl_interfaces.msg import LearnerStats, PolicyWeights, Transition
 from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.policy.policy import Policy
@@ -84,15 +84,6 @@ def start_learner(tmp_path, resume, name):
     return process
 
 
-def stop(process, sig):
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 @pytest.fixture
@@ -136,7 +127,7 @@ def test_learner_trains_broadcasts_drops_bad_input_and_resumes_after_a_kill(tmp_
             assert time.monotonic() < deadline, 'no checkpoint after the last update'
             time.sleep(0.05)
     finally:
-        stop(learner, signal.SIGKILL)
+        stop_process(learner, signal.SIGKILL, timeout=30)
 
     actor.stats.clear()
     resumed = start_learner(tmp_path, resume=True, name='resumed')
@@ -150,7 +141,8 @@ def test_learner_trains_broadcasts_drops_bad_input_and_resumes_after_a_kill(tmp_
             actor.send(1, step, last=step == 14)
         actor.wait_stats(lambda s: s.env_steps == 35 and s.optimization_step == UTD * 35)
     finally:
-        assert stop(resumed, signal.SIGTERM) == 0, resumed.log_path.read_text()[-2000:]
+        code = stop_process(resumed, signal.SIGTERM, timeout=30)
+        assert code == 0, resumed.log_path.read_text()[-2000:]
     log = (tmp_path / 'run' / 'learner_stats.jsonl').read_text().splitlines()
     assert json.loads(log[-1])['env_steps'] == 35
     state = json.loads((tmp_path / 'run' / 'checkpoint' / 'state.json').read_text())

@@ -14,7 +14,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from hilserl_common import qos
 from hilserl_common.images import from_msg
-from hilserl_common.testing import ProbeNode
+from hilserl_common.testing import ProbeNode, stop_process
 
 pytestmark = pytest.mark.graph
 
@@ -121,12 +121,7 @@ def test_frames_flow_survive_a_vanished_source_and_dead_frames_are_flagged(tmp_p
         assert 'dead frame' in warned.status[0].message
     finally:
         probe.close()
-        camera.send_signal(signal.SIGINT)
-        try:
-            camera.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            camera.kill()
-            camera.wait()
+        stop_process(camera, timeout=10)
     assert camera.returncode == 0, log_path.read_text()
     assert 'dead frame' in log_path.read_text()
 

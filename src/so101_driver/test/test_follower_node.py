@@ -22,7 +22,7 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
-from hilserl_common.testing import ProbeNode
+from hilserl_common.testing import ProbeNode, stop_process
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
@@ -71,16 +71,6 @@ class Probe(ProbeNode):
     def command(self, positions):
         self.commands.publish(JointState(name=list(JOINT_NAMES), position=list(positions)))
 
-    def call(self, srv_type, name, request, timeout=10.0):
-        client = self.node.create_client(srv_type, name)
-        assert client.wait_for_service(timeout_sec=timeout), f'service {name} not offered'
-        future = client.call_async(request)
-        deadline = time.monotonic() + timeout
-        while not future.done() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert future.done(), f'service {name} did not answer'
-        return future.result()
-
 
 @pytest.fixture
 def probe():
@@ -121,15 +111,6 @@ def start_follower(tmp_path, calibration_file, port, script=None, parameters=())
     return process
 
 
-def stop(process, sig=signal.SIGINT, timeout=15.0):
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 def log_of(process):
@@ -250,7 +231,7 @@ def test_publishes_through_faults_reconnects_and_turns_torque_off_on_ctrl_c(
 
         signal_time = time.monotonic()
     finally:
-        code = stop(follower, signal.SIGINT)
+        code = stop_process(follower, signal.SIGINT)
     ids, all_off = torque_off_written(emulated_bus, signal_time)
     assert ids == set(range(1, 7)) and all_off, log_of(follower)
     assert code == 0, log_of(follower)
@@ -296,7 +277,7 @@ def test_sigterm_turns_torque_off_and_services_stop_and_release(
         assert pan.value(reg.PRESENT_POSITION) - start_ticks > 50
         signal_time = time.monotonic()
     finally:
-        code = stop(follower, signal.SIGTERM)
+        code = stop_process(follower, signal.SIGTERM)
     ids, all_off = torque_off_written(emulated_bus, signal_time)
     assert ids == set(range(1, 7)) and all_off, log_of(follower)
     assert code == 0, log_of(follower)
@@ -318,14 +299,14 @@ def test_torque_is_off_after_ctrl_c_or_sigterm_at_random_moments_under_faults(
         if sig == signal.SIGINT:  # Ctrl-C under run_graph: from the terminal, then forwarded
             follower.send_signal(sig)
             time.sleep(rng.uniform(0.0, 0.002))
-        code = stop(follower, sig)
+        code = stop_process(follower, sig)
         assert torque_values(emulated_bus) == {0} and code == 0, log_of(follower)
     # A bus that goes silent for good: torque off cannot be confirmed, and the exit code says so.
     follower = start_follower(tmp_path, calibration_file, port,
                               parameters=['torque_off_timeout_s:=0.3'])
     wait_until(lambda: torque_values(emulated_bus) == {1}, 20.0, follower)
     emulated_bus.go_silent(30.0)
-    code = stop(follower, signal.SIGTERM)
+    code = stop_process(follower, signal.SIGTERM)
     emulated_bus.go_silent(0.0)
     assert code == 1, log_of(follower)
     assert 'torque OFF NOT CONFIRMED at shutdown: torque off not confirmed by servo(s) 1 ' \
@@ -363,7 +344,7 @@ def test_an_exception_in_the_node_turns_torque_off(tmp_path, arm_files, emulated
     try:
         follower.wait(timeout=20)
     finally:
-        stop(follower)
+        stop_process(follower)
     assert follower.returncode != 0
     assert 'injected bug' in log_of(follower)
     assert '[follower] torque off at shutdown; 30/' in log_of(follower)
@@ -378,7 +359,7 @@ def test_a_missing_calibration_file_stops_the_node_with_a_message(tmp_path):
     try:
         follower.wait(timeout=20)
     finally:
-        stop(follower)
+        stop_process(follower)
     assert follower.returncode == 2
     log = log_of(follower)
     assert 'missing.json does not exist' in log and 'Traceback' not in log

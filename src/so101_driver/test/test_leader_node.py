@@ -1,7 +1,6 @@
 """The leader node, as a real process, on an emulated bus, with a pedal and terminal keys for the
 intervention toggle and the episode marks (operator_event)."""
 import os
-import signal
 import struct
 import subprocess
 import threading
@@ -15,7 +14,7 @@ from std_msgs.msg import Bool, String
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict
-from hilserl_common.testing import ProbeNode
+from hilserl_common.testing import ProbeNode, stop_process
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
@@ -161,12 +160,7 @@ def test_leader_states_intervention_and_episode_marks_from_motion_pedal_and_keys
             == set(range(1, 7))
     finally:
         probe.close()
-        leader.send_signal(signal.SIGINT)
-        try:
-            leader.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            leader.kill()
-            leader.wait()
+        stop_process(leader, timeout=10)
         if pedal_writer is not None:
             os.close(pedal_writer)
         bus.stop()

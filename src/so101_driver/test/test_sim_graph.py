@@ -95,16 +95,6 @@ class Probe(ProbeNode):
         with self.lock:
             return {t: (self.counts[t] - before[t]) / seconds for t in self.counts}
 
-    def call(self, srv_type, name, request, timeout=10.0):
-        client = self.node.create_client(srv_type, name)
-        assert client.wait_for_service(timeout_sec=timeout), f'no service {name}'
-        future = client.call_async(request)
-        deadline = time.monotonic() + timeout
-        while not future.done() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert future.done(), f'{name} did not answer'
-        return future.result()
-
 
 def position_of(pose: PoseStamped):
     p = pose.pose.position

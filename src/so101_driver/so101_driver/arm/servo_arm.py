@@ -178,6 +178,18 @@ class ServoArm:
             return False, self.counters.last_problem
         return True, f'torque {"on" if enabled else "off"}'
 
+    def shutdown_and_report(self, node: str, summary: str = '') -> bool:
+        """`shutdown()`, then one line on stdout, the last a user sees of a driver: whether every
+        servo confirmed its torque off. False (the node then exits non-zero) if not."""
+        confirmed = self.shutdown()
+        detail = f'; {summary}' if summary else ''
+        if confirmed:
+            print(f'[{node}] torque off at shutdown{detail}; confirmed by every servo', flush=True)
+        else:
+            print(f'[{node}] torque OFF NOT CONFIRMED at shutdown: {self.counters.last_problem}'
+                  f'{detail}', flush=True)
+        return confirmed
+
     def shutdown(self) -> bool:
         """Torque off on every servo, confirmed by reading it back (reopening the port if
         needed, for up to `torque_off_timeout_s`), then close. False if it was not confirmed.

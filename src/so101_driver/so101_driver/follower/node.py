@@ -135,18 +135,11 @@ class FollowerNode(Node):
     def destroy_node(self):
         if not self._shut_down:
             self._shut_down = True
-            confirmed = self.arm.shutdown()
             summary = (f'{self.published}/{self.ticks} cycles published, '
                        f'{self.arm.counters.connects} connection(s), '
                        f'{self.arm.bus.counters.failures} bus failures')
-            if confirmed:
-                print(f'[follower] torque off at shutdown; {summary}; confirmed by every servo',
-                      flush=True)
-            else:
-                # The arm may still hold with torque: say so, and make the exit code say so too.
-                self.exit_code = 1
-                print(f'[follower] torque OFF NOT CONFIRMED at shutdown: '
-                      f'{self.arm.counters.last_problem}; {summary}', flush=True)
+            if not self.arm.shutdown_and_report('follower', summary):
+                self.exit_code = 1  # the arm may still hold with torque: the exit code says so
         super().destroy_node()
 
 

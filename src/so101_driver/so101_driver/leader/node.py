@@ -147,12 +147,8 @@ class LeaderNode(Node):
                 if hasattr(source, 'close'):
                     source.close()
             # The leader's torque is off already; this makes sure of it.
-            if self.arm.shutdown():
-                print('[leader] torque off at shutdown; confirmed by every servo', flush=True)
-            else:
+            if not self.arm.shutdown_and_report('leader'):
                 self.exit_code = 1
-                print(f'[leader] torque OFF NOT CONFIRMED at shutdown: '
-                      f'{self.arm.counters.last_problem}', flush=True)
         super().destroy_node()
 
 

@@ -77,27 +77,25 @@ class SimulatedOperator:
         self.config = config
         self.script = ScriptedGrasp(kinematics, script_config)
         self.rng = np.random.default_rng(config.seed)
-        self.state = OperatorState.WAITING
-        self.step = 0
-        self.corrections = 0
-        self.intervention_steps = 0
-        self._nudge_left = 0
-        self._still_steps = 0
-        self._tail_left = 0
-        self._corrects_this_episode = False
         self._distances: Deque[float] = collections.deque(maxlen=config.progress_window_steps + 1)
+        self._clear_episode(tail_steps=0)
+        self._corrects_this_episode = False
+        self.state = OperatorState.WAITING
 
     def new_episode(self) -> None:
+        self._clear_episode(self.config.demo_tail_steps)
+        self._corrects_this_episode = bool(
+            self.rng.random() < self.config.episode_correction_probability)
         self.state = OperatorState.WATCHING
+
+    def _clear_episode(self, tail_steps: int) -> None:
         self.step = 0
         self.corrections = 0
         self.intervention_steps = 0
         self._nudge_left = 0
         self._still_steps = 0
-        self._tail_left = self.config.demo_tail_steps
+        self._tail_left = tail_steps
         self._distances.clear()
-        self._corrects_this_episode = bool(
-            self.rng.random() < self.config.episode_correction_probability)
 
     def episode_ended(self) -> None:
         self.state = OperatorState.WAITING
