@@ -5,7 +5,7 @@ import numpy as np
 from hilserl_actor.session import SimState
 from hilserl_common.images import to_msg
 from hilserl_common.transition import Transition
-from hilserl_interfaces.msg import EpisodeStats, GraspState
+from hilserl_interfaces.msg import ActorStatus, EpisodeStats, GraspState
 from hilserl_interfaces.msg import Transition as TransitionMsg
 
 
@@ -39,6 +39,17 @@ def episode_stats_msg(record: dict, actor_id: str, stamp) -> EpisodeStats:
                        loop_jitter_p99_ms=record['loop_jitter_p99_ms'],
                        policy_version=record['policy_version'],
                        duration_s=record['duration_s'])
+    msg.header.stamp = stamp
+    return msg
+
+
+def actor_status_msg(status: dict, actor_id: str, stamp) -> ActorStatus:
+    """A step's status (ActorSession._status) as the actor_status message."""
+    msg = ActorStatus(actor_id=actor_id, episode_id=status['episode'], mode=status['mode'],
+                      step=status['step'], max_steps=status['max_steps'],
+                      time_left_s=status['time_left_s'], intervention=status['intervention'],
+                      reward=status['reward'], gate=status['gate'], waiting=status['waiting'],
+                      paused=status['paused'], policy_version=status['policy_version'])
     msg.header.stamp = stamp
     return msg
 

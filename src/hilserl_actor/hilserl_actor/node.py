@@ -21,17 +21,19 @@ from std_msgs.msg import Bool, String
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.control_rate import ControlRate
 from hilserl_actor.episode import EpisodeLoop, Snapshot, Transition
-from hilserl_actor.messages import episode_stats_msg, seconds, sim_state_of, transition_msg
+from hilserl_actor.messages import (actor_status_msg, episode_stats_msg, seconds, sim_state_of,
+                                    transition_msg)
 from hilserl_actor.policy_client import PolicyClient
 from hilserl_actor.recording import EpisodeRecorder
 from hilserl_actor.reward_gate import RewardGate, RewardGateConfig
-from hilserl_actor.session import ActorSession
+from hilserl_actor.session import OPERATOR_EVENTS, PAUSE_EVENTS, ActorSession
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
-from hilserl_interfaces.msg import EpisodeStats, GraspState, PolicyWeights, RewardPrediction
+from hilserl_interfaces.msg import (ActorStatus, EpisodeStats, GraspState, PolicyWeights,
+                                   RewardPrediction)
 from hilserl_interfaces.msg import Transition as TransitionMsg
 from hilserl_interfaces.srv import ResetScene
 from hilserl_learner.policy.weights import FORMAT
@@ -103,11 +105,13 @@ class ActorNode(Node):
         self.transition_pub = self.create_publisher(TransitionMsg, '/transitions',
                                                     qos.TRANSITIONS)
         self.stats_pub = self.create_publisher(EpisodeStats, 'episode_stats', qos.COMMANDS)
+        self.status_pub = self.create_publisher(ActorStatus, 'actor_status', qos.COMMANDS)
         self.reset_client = self.create_client(ResetScene, 'sim/reset_scene',
                                                callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(String, 'operator_event', self._on_operator_event, qos.COMMANDS,
                                  callback_group=inputs)
         self._operator_event = ''
+        self._paused = False
         self.recorder = self._start_recording(inputs) if self.config.mode == 'record' else None
         self.rate = ControlRate(self, self.config.control_rate_hz)
         self.session = ActorSession(
@@ -158,12 +162,17 @@ class ActorNode(Node):
                                success_time_s=self._sim_state.stamp_s)
 
     def _on_operator_event(self, msg: String):
-        """Keyboard/pedal marks: success, failure (end the episode) or rerecord (discard it)."""
-        if msg.data in ('success', 'failure', 'rerecord'):
+        """Keyboard/pedal/console marks: success, failure (end the episode) or rerecord
+        (discard it); pause and resume hold back or let go the next episode."""
+        if msg.data in OPERATOR_EVENTS:
             self._operator_event = msg.data
+        elif msg.data in PAUSE_EVENTS:
+            self._paused = msg.data == 'pause'
+            self.get_logger().info('paused by the operator: no new episode starts' if
+                                   self._paused else 'resumed by the operator')
         else:
-            self.get_logger().warning(f'unknown operator_event {msg.data!r}; expected success, '
-                                      f'failure or rerecord')
+            self.get_logger().warning(f'unknown operator_event {msg.data!r}; expected one of '
+                                      f'{", ".join(OPERATOR_EVENTS + PAUSE_EVENTS)}')
 
     def _start_recording(self, group) -> EpisodeRecorder:
         directory = self.config.recording_dir or os.path.join(self.config.output_dir, 'demos')
@@ -228,6 +237,13 @@ class ActorNode(Node):
     def operator_event(self) -> str:
         event, self._operator_event = self._operator_event, ''
         return event
+
+    def paused(self) -> bool:
+        return self._paused
+
+    def step_status(self, status: dict) -> None:
+        self.status_pub.publish(actor_status_msg(status, self.actor_id,
+                                                 self.get_clock().now().to_msg()))
 
     def reset(self) -> bool:
         def read():

@@ -19,6 +19,9 @@ from hilserl_common.records import append_record
 from hilserl_common.run_layout import EPISODE_FILES, RunLayout
 
 OPERATOR_EVENTS = ('success', 'failure', 'rerecord')
+# Between episodes only: a pause asked for during an episode starts when the episode ends, so
+# the operator can reset the cube (real arm) or look at what happened without losing a step.
+PAUSE_EVENTS = ('pause', 'resume')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +86,12 @@ class ActorIO(Protocol):
 
     def operator_event(self) -> str:
         """The operator's newest mark since the last call (OPERATOR_EVENTS), or ''."""
+
+    def paused(self) -> bool:
+        """The operator asked for no new episode to start (operator_event pause/resume)."""
+
+    def step_status(self, status: dict) -> None:
+        """Where the episode stands (every step, and while waiting): for the operator."""
 
     def reset(self) -> bool:
         """Scene and arm reset before an episode; False: not possible now, try again."""
@@ -185,6 +194,10 @@ class ActorSession:
             self._waiting('waiting for policy weights (/policy_weights or policy_file)')
             self.io.wait_step()
             return True
+        if self.io.paused():
+            self.io.step_status(self._status(evaluate, waiting='paused by the operator'))
+            self.io.wait_step()
+            return True
         if not self.io.reset():
             return not self.io.stopping()
         self.loop.begin(self.io.snapshot().joints, evaluate)
@@ -216,6 +229,7 @@ class ActorSession:
                 outcome = outcome or SimOutcome(sim.cube_height_m)
                 outcome.update(sim, self.loop.kinematics.position(snapshot.joints))
             result = self.loop.step(snapshot)
+            self.io.step_status(self._status(evaluate, snapshot, result))
             if self.recorder and success_frame is None and self.loop.summary.success:
                 success_frame = self.recorder.frames_written()
             if result.paused:
@@ -232,6 +246,24 @@ class ActorSession:
                 self._finish(evaluate, self.clock() - started, outcome, success_frame)
                 return True
         return False
+
+    def _status(self, evaluate: bool, snapshot: Optional[Snapshot] = None, result=None,
+                waiting: str = '') -> dict:
+        """The operator's view of this step (ActorStatus): step, time left, reward, gate."""
+        summary, max_steps = self.loop.summary, self.loop.max_steps
+        intervening = bool(snapshot is not None and snapshot.intervention
+                           and not self.loop.evaluating)
+        gate = ''
+        if self.gate is not None and self.config.reward_source == 'classifier' and snapshot:
+            gate = self.gate.refusal(snapshot.joints)
+        transition = getattr(result, 'transition', None)
+        return {'episode': self.episode_id, 'mode': 'eval' if evaluate else self.config.mode,
+                'step': summary.length, 'max_steps': max_steps,
+                'time_left_s': (max_steps - summary.length) / self.config.control_rate_hz,
+                'intervention': intervening or self.config.mode == 'record',
+                'reward': float(transition.reward) if transition is not None else 0.0,
+                'gate': gate, 'waiting': waiting or getattr(result, 'paused', '') or '',
+                'paused': self.io.paused(), 'policy_version': self.policy_version}
 
     def _judge(self, snapshot: Snapshot, event: str, evaluate: bool,
                sim: Optional[SimState]) -> None:

@@ -33,6 +33,7 @@ class KinematicIO:
         self.now_s = 0.0
         self.step = 0
         self.sent, self.finished = [], []
+        self.statuses = []
 
     def wait_step(self):
         self.now_s += 0.1
@@ -51,6 +52,12 @@ class KinematicIO:
 
     def operator_event(self):
         return self.marks.pop(self.step, '')
+
+    def paused(self):
+        return False
+
+    def step_status(self, status):
+        self.statuses.append(status)
 
     def reset(self):
         self.step = 0

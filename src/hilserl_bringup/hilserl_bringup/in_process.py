@@ -128,6 +128,12 @@ class InProcessIO:
     def operator_event(self) -> str:
         return ''
 
+    def paused(self) -> bool:
+        return False
+
+    def step_status(self, status: dict) -> None:
+        pass  # no operator watches an in-process run
+
     def reset(self) -> bool:
         self.cell.reset(int(self.rng.integers(0, 2**31 - 1)))
         self.run.operator.new_episode()
