@@ -278,7 +278,10 @@ class ActorNode(Node):
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
         if not done.wait(timeout=10.0) or not future.result() or not future.result().success:
-            self.get_logger().warning('sim/reset_scene did not succeed; retrying')
+            reason = future.result().message if future.done() and future.result() else 'no answer'
+            self.get_logger().warning(f'sim/reset_scene did not succeed ({reason}); retrying',
+                                      throttle_duration_sec=10.0)
+            self.rate.sleep()  # a refusal (the arm stopped) comes back at once: no busy loop
             return False
         return True
 

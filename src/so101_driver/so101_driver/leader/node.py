@@ -5,13 +5,14 @@ the operator's episode marks.
 the follower's); `intervention` is published every cycle, from the leader's motion relative to
 the follower's `joint_states` and from the toggle key or pedal; `operator_event` (success,
 failure, rerecord) is published when the operator presses the key bound to it, for the actor.
+`intervention_toggle` (from the operator console) flips the toggle as its key does.
 """
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool, Empty, String
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
@@ -55,6 +56,9 @@ class LeaderNode(Node):
         self.operator_events = self.create_publisher(String, 'operator_event', qos.COMMANDS)
         self.create_subscription(JointState, 'joint_states', self._on_follower,
                                  qos.SENSOR_RELIABLE)
+        # The operator console's toggle button: the same toggle as the key or pedal.
+        self.create_subscription(Empty, 'intervention_toggle', lambda _: self._on_toggle(),
+                                 qos.COMMANDS)
         self.create_timer(1.0 / c.rate_hz, self._cycle)
         self.create_timer(1.0, self._publish_diagnostics)
         self.keys = []  # (key source, its bindings key -> action)

@@ -1,6 +1,7 @@
 """The `sim` node: the MuJoCo cell behind the follower's and the cameras' topics (wrist_camera/*,
 front_camera/*: image_raw, image_proc, camera_info), plus the
-simulation-only grasp state, scene reset, stop and torque services.
+simulation-only grasp state, scene reset, stop and torque services (stop holds the arm and
+refuses commands until torque_enable(true), as the follower does).
 
 Physics runs in its own thread, paced to `real_time_factor` x wall time (0: as fast as
 possible). When not real time, sim time is published on /clock and used for every stamp, so
@@ -83,6 +84,9 @@ class SimNode(Node):
         self.schedules = {name: Schedule(rate) for name, rate in (
             ('joints', self.config.joint_state_rate_hz),
             ('grasp', self.config.grasp_state_rate_hz))}
+        # After `stop`, like the follower: joint_commands and scene resets are refused (the arm
+        # holds where it stopped) until torque_enable(true).
+        self.stopped = False
         self.running = True
         self.failed = False
         self.thread = threading.Thread(target=self._physics_loop, name='physics', daemon=True)
@@ -196,6 +200,9 @@ class SimNode(Node):
     # --- callbacks ---------------------------------------------------------------------
 
     def _on_command(self, msg: JointState):
+        if self.stopped:
+            self.stats['rejected_commands'] += 1
+            return
         targets = self._targets_from(msg)
         if targets is None:
             self.stats['rejected_commands'] += 1
@@ -230,6 +237,10 @@ class SimNode(Node):
         return targets
 
     def _on_reset(self, request, response):
+        if self.stopped:
+            response.success = False
+            response.message = 'stopped: the arm holds until torque_enable(true)'
+            return response
         seed = None if request.seed < 0 else int(request.seed)
         self.stats['resets'] += 1
         with self.lock:
@@ -241,13 +252,18 @@ class SimNode(Node):
         return response
 
     def _on_stop(self, request, response):
+        self.stopped = True
         with self.lock:
             self.cell.hold()
         response.success = True
-        response.message = 'holding the current joint positions'
+        response.message = ('holding the current joint positions; joint_commands are ignored '
+                            'until torque_enable(true)')
+        self.get_logger().warning('stop: ' + response.message)
         return response
 
     def _on_torque(self, request, response):
+        if request.data:
+            self.stopped = False
         with self.lock:
             self.cell.set_torque(bool(request.data))
         response.success = True

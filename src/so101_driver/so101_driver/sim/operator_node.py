@@ -3,7 +3,9 @@ leader/joint_states and the intervention flag like the real leader node, decidin
 follower's joint_states and the simulation's privileged sim/grasp_state (see operator.py).
 
 A new episode is recognised by the scene reset moving the cube; the actor's episode_stats
-mark its end.
+mark its end. `intervention_toggle` (the operator console's button, the leader's toggle key)
+forces an intervention on until toggled off: the simulated person then holds the leader still
+where the follower was, so the arm holds there too.
 """
 from typing import Optional
 
@@ -11,7 +13,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Empty
 
 from hilserl_common import qos
 from hilserl_common.diagnostics import status_array
@@ -53,6 +55,8 @@ class SimOperatorNode(Node):
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
                                                      qos.COMMANDS)
         self.output = None  # the latest decision, published at the leader's rate
+        self.held = None    # leader joints held while the toggle is on (None: off)
+        self.create_subscription(Empty, 'intervention_toggle', self._on_toggle, qos.COMMANDS)
         self.create_timer(1.0 / self.config.control_rate_hz, self._tick)
         self.create_timer(1.0 / self.config.leader_rate_hz, self._publish_leader)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -89,7 +93,21 @@ class SimOperatorNode(Node):
                             * self.config.control_rate_hz)
             self.output = (output, velocity)
 
+    def _on_toggle(self, _):
+        if self.held is not None:
+            self.held = None
+        elif self.follower is not None:
+            self.held = joints_in_model_order(self.follower.name, self.follower.position)
+        self.get_logger().info(f'intervention toggle {"ON" if self.held is not None else "off"}')
+
     def _publish_leader(self):
+        if self.held is not None:
+            msg = JointState(name=list(JOINT_NAMES), position=self.held.tolist(),
+                             velocity=[0.0] * len(JOINT_NAMES))
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self.leader_pub.publish(msg)
+            self.intervention_pub.publish(Bool(data=True))
+            return
         if self.output is None:
             return
         output, velocity = self.output
