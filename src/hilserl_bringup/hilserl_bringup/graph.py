@@ -56,6 +56,13 @@ COMMON_ARGUMENTS = (
              'empty: leader.yaml\'s key_device).'),
     Argument('real_time_factor', '1.0', 'Simulation speed: 1.0 is real time, larger runs faster '
              'and publishes /clock (every node then uses sim time); 0 is as fast as possible.'),
+    Argument('console', 'true', 'Serve the operator console, a web page with the cameras, '
+             'reward, episodes, learner and diagnostics, and the operator buttons.',
+             ('true', 'false')),
+    Argument('console_port', '8080', 'TCP port of the console (0: any free port; its log says '
+             'which).'),
+    Argument('console_address', '127.0.0.1', 'Address the console is served on; any other than '
+             'localhost makes every command need the token it prints at start.'),
 )
 
 
@@ -146,22 +153,50 @@ def _workspace_markers(args) -> NodeSpec:
                     required=False)
 
 
+def _console(args, read_only: bool = False) -> List[NodeSpec]:
+    """The operator's page (monitoring and buttons: the graph goes on without it, e.g. when
+    its port is taken). The front camera is shown where there is one."""
+    if not _flag(args['console']):
+        return []
+    cameras = ['wrist_camera'] + (['front_camera'] if _flag(args['sim']) or args['front_camera']
+                                  else [])
+    try:
+        port = int(args['console_port'])
+    except ValueError:
+        raise ValueError(f'argument console_port:={args["console_port"]} is not a port '
+                         f'number') from None
+    return [NodeSpec('hilserl_console', 'console', 'console', ('console.yaml',),
+                     {**_common(args), 'port': port, 'bind_address': args['console_address'],
+                      'read_only': read_only, 'cameras': cameras,
+                      'output_dir': args['output_dir']}, required=False)]
+
+
+def console_url(args: Dict[str, str]) -> str:
+    """Where the graph's console is served ('' without one); port 0 is chosen at start."""
+    if not _flag(args.get('console', 'false')):
+        return ''
+    return f'http://{args["console_address"]}:{args["console_port"]}/'
+
+
 def train_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """HIL-SERL training: robot, kinematics, reward classifier, actor and learner."""
     return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args, journal=True),
-                                 _actor(args, 'train'), _learner(args), _workspace_markers(args)]
+                                 _actor(args, 'train'), _learner(args),
+                                 _workspace_markers(args)] + _console(args)
 
 
 def eval_graph(args: Dict[str, str]) -> List[NodeSpec]:
-    """Deterministic evaluation of a trained policy: no learner, no transitions."""
+    """Deterministic evaluation of a trained policy: no learner, no transitions; the console
+    only shows (and stops the arm)."""
     return _robot_nodes(args, 'off') + [_kinematics(args), _reward_classifier(args),
-                                        _actor(args, 'eval'), _workspace_markers(args)]
+                                        _actor(args, 'eval'), _workspace_markers(args)
+                                        ] + _console(args, read_only=True)
 
 
 def record_demos_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """Demonstrations: the follower mirrors the leader while the topics are recorded."""
     return _robot_nodes(args, 'demo') + [_kinematics(args), _actor(args, 'record'),
-                                         _workspace_markers(args)]
+                                         _workspace_markers(args)] + _console(args)
 
 
 GRAPHS: Dict[str, Callable[[Dict[str, str]], List[NodeSpec]]] = {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from hilserl_bringup.graph import console_url
 from hilserl_bringup.runner import Graph, required_exit_message
 from hilserl_common.run_layout import RunLayout
 
@@ -96,6 +97,10 @@ class JobSteps:
         every `period_s`."""
         graph.start()
         self.say(f'started {", ".join(s.name for s in graph.specs)}; logs in {self.out}/logs')
+        url = console_url(graph.arguments) if any(s.name == 'console' for s in graph.specs) else ''
+        if url:
+            chosen = ' (port chosen at start: see logs/console.log)' if url.endswith(':0/') else ''
+            self.say(f'operator console: {url}{chosen}')
         next_line = time.monotonic() + period_s
         try:
             while not finished():

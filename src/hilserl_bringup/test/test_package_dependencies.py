@@ -29,7 +29,7 @@ THIRD_PARTY_KEYS = {
     'numpy': 'python3-numpy', 'psutil': 'python3-psutil', 'pytest': 'python3-pytest',
     'rosbags': 'rosbags', 'safetensors': 'safetensors', 'scservo_sdk': 'feetech-servo-sdk',
     'serial': 'python3-serial', 'torch': 'python3-torch', 'tqdm': 'python3-tqdm',
-    'yaml': 'python3-yaml',
+    'yaml': 'python3-yaml', 'aiohttp': 'python3-aiohttp', 'selenium': 'python3-selenium',
 }
 EXEC_TAGS = ('depend', 'exec_depend', 'build_export_depend')
 TEST_TAGS = EXEC_TAGS + ('test_depend',)

@@ -1,0 +1,1 @@
+"""The operator console: one web page for the person standing at the robot."""

@@ -1,0 +1,148 @@
+"""The console node: a thin ROS shell around ConsoleState and ConsoleServer.
+
+It listens to what the operator watches (processed camera images, actor_status, reward,
+intervention, episode_stats, /learner_stats, /diagnostics) and carries the page's buttons out
+through the operator's own paths: operator_event (success, failure, rerecord, pause, resume) as
+the leader's keys send it, intervention_toggle as the toggle key flips it, and the arm's `stop`
+and `torque_enable` services (follower or simulation), which need neither learner nor
+classifier.
+"""
+import socket
+import threading
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, Empty, String
+from std_srvs.srv import SetBool, Trigger
+
+from hilserl_common import qos
+from hilserl_common.config import ConfigError
+from hilserl_common.images import from_msg
+from hilserl_common.node import main_for
+from hilserl_common.params import load_config
+from hilserl_common.run_layout import EPISODE_FILES, RunLayout
+from hilserl_console import messages
+from hilserl_console.access import Access, Command
+from hilserl_console.config import ConsoleConfig
+from hilserl_console.frames import FrameGate, encode_jpeg
+from hilserl_console.server import ConsoleServer, PortTaken
+from hilserl_console.state import ConsoleState
+from hilserl_interfaces.msg import ActorStatus, EpisodeStats, LearnerStats, RewardPrediction
+
+
+class ConsoleNode(Node):
+    def __init__(self):
+        super().__init__('console')
+        self.config = c = load_config(self, ConsoleConfig)
+        self.state = ConsoleState(c.history_episodes, c.moving_average_episodes)
+        self._load_history(c.output_dir)
+        self.access = Access(c.bind_address, c.token, c.read_only)
+        self.frames = FrameGate(c.frame_rate_hz)
+        self.operator_events = self.create_publisher(String, 'operator_event', qos.COMMANDS)
+        self.toggles = self.create_publisher(Empty, 'intervention_toggle', qos.COMMANDS)
+        self.stop_client = self.create_client(Trigger, 'stop')
+        self.torque_client = self.create_client(SetBool, 'torque_enable')
+        self._subscribe()
+        page_info = {'title': f'SO-101 HIL-SERL console {self.get_namespace()}',
+                     'cameras': list(c.cameras), 'namespace': self.get_namespace()}
+        self.server = ConsoleServer(self.state, self.access, self.run_command, page_info,
+                                    c.update_rate_hz, log=self.get_logger().warning)
+        try:
+            port = self.server.start(c.bind_address, c.port)
+        except PortTaken as error:
+            raise ConfigError(str(error)) from None
+        self.url = self._announce(port)
+
+    def _subscribe(self):
+        for camera in self.config.cameras:
+            self.create_subscription(Image, f'{camera}/image_proc',
+                                     lambda msg, camera=camera: self._on_image(camera, msg),
+                                     qos.SENSOR)
+        state = self.state
+        for msg_type, topic, handler in (
+                (ActorStatus, 'actor_status', lambda m: state.on_status(messages.actor_status(m))),
+                (RewardPrediction, 'reward',
+                 lambda m: state.on_reward(messages.reward_prediction(m))),
+                (Bool, 'intervention', lambda m: state.on_intervention(bool(m.data))),
+                (EpisodeStats, 'episode_stats',
+                 lambda m: state.on_episode(messages.episode_stats(m))),
+                (LearnerStats, '/learner_stats',
+                 lambda m: state.on_learner(messages.learner_stats(m))),
+                (DiagnosticArray, '/diagnostics',
+                 lambda m: state.on_diagnostics(messages.diagnostics(m)))):
+            self.create_subscription(msg_type, topic, handler, qos.COMMANDS)
+
+    def _load_history(self, output_dir: str):
+        """The run's earlier episodes (after a restart), in the order they happened."""
+        if not output_dir:
+            return
+        layout = RunLayout(output_dir)
+        records = [r for mode in EPISODE_FILES for r in layout.episodes(mode)]
+        for record in sorted(records, key=lambda r: r.get('episode', 0)):
+            self.state.on_episode(record)
+
+    def _announce(self, port: int) -> str:
+        host = self.config.bind_address
+        if host in ('0.0.0.0', '::', ''):
+            host = socket.gethostname()  # every address of this machine: name one
+        url = f'http://{host}:{port}/'
+        if self.access.token_needed:
+            self.get_logger().warning(
+                f'operator console on {url}?token={self.access.token} (served off localhost: '
+                f'anyone on the network can watch; commands need the token '
+                f'{self.access.token})')
+        else:
+            self.get_logger().info(f'operator console on {url}')
+        return url
+
+    # --- inputs ------------------------------------------------------------------------------
+
+    def _on_image(self, camera: str, msg: Image):
+        now_s = self.get_clock().now().nanoseconds * 1e-9
+        if not self.server.pages_open or not self.frames.due(camera, now_s):
+            return  # nobody watching, or sent one very recently: no decode, no JPEG
+        try:
+            jpeg = encode_jpeg(from_msg(msg), msg.encoding)
+        except ValueError as error:
+            self.get_logger().warning(f'{camera} frame not shown: {error}',
+                                      throttle_duration_sec=5.0)
+            return
+        self.state.on_frame(camera, messages.seconds(msg.header.stamp), jpeg)
+        self.server.frame_arrived()
+
+    # --- commands (from the server's worker threads) ------------------------------------------
+
+    def run_command(self, command: Command):
+        """(done, what happened) for one of access.COMMANDS."""
+        if command.kind == 'event':
+            self.operator_events.publish(String(data=command.event))
+            done, message = True, f'operator_event {command.event} sent'
+        elif command.kind == 'toggle':
+            self.toggles.publish(Empty())
+            done, message = True, 'intervention toggled'
+        elif command.kind == 'stop':
+            done, message = self._call(self.stop_client, Trigger.Request())
+        else:
+            done, message = self._call(self.torque_client, SetBool.Request(data=True))
+        self.get_logger().info(f'console: {command.name}: {message}')
+        return done, message
+
+    def _call(self, client, request):
+        timeout = self.config.stop_timeout_s
+        if not client.wait_for_service(timeout_sec=timeout):
+            return False, f'service {client.srv_name} is not offered (is the arm\'s node up?)'
+        future = client.call_async(request)
+        answered = threading.Event()
+        future.add_done_callback(lambda _: answered.set())
+        if not answered.wait(timeout) or future.result() is None:
+            return False, f'service {client.srv_name} did not answer within {timeout:g} s'
+        result = future.result()
+        return bool(result.success), result.message
+
+    def destroy_node(self):
+        self.server.stop()
+        super().destroy_node()
+
+
+main = main_for(ConsoleNode)

@@ -1,0 +1,93 @@
+"""What the page is sent: traces per episode, episode rows with moving averages, evaluation
+rounds, diagnostics problems once each, and only the parts that changed."""
+from types import SimpleNamespace
+
+from hilserl_console import messages
+from hilserl_console.state import ConsoleState, evaluation_rounds
+
+
+def status(episode, step, reward=0.0, stamp=None):
+    return {'episode': episode, 'step': step, 'reward': reward,
+            'stamp': stamp if stamp is not None else episode * 100 + step}
+
+
+def episode(number, success, mode='train', rate=0.0, ret=None):
+    return {'episode': number, 'mode': mode, 'success': success,
+            'return': float(success) if ret is None else ret, 'length': 10,
+            'intervention_rate': rate, 'policy_version': number, 'duration_s': 1.0}
+
+
+def test_a_new_episode_starts_a_new_reward_trace():
+    state = ConsoleState()
+    state.on_status(status(0, 1))
+    state.on_reward({'probability': 0.2, 'threshold': 0.7, 'success': False, 'stamp': 1.0})
+    state.on_status(status(0, 2, reward=1.0))
+    part = state.snapshot()['status']
+    assert part['trace'] == [[1.0, 0.2]] and part['given'] == [[1, 0.0], [2, 1.0]]
+    state.on_status(status(1, 0))
+    part = state.snapshot()['status']
+    assert part['trace'] == [] and part['given'] == []
+    assert part['reward']['threshold'] == 0.7
+
+
+def test_episode_rows_carry_moving_averages_of_their_own_mode():
+    state = ConsoleState(moving_average_episodes=2)
+    state.on_episode(episode(0, True, rate=0.5))
+    state.on_episode(episode(1, False, rate=0.0))
+    state.on_episode(episode(2, True, mode='eval'))
+    state.on_episode(episode(3, False))
+    state.on_episode(episode(3, False))  # the same episode again (history, then topic)
+    rows = state.snapshot()['episodes']['new']
+    assert [r['episode'] for r in rows] == [0, 1, 2, 3]
+    assert rows[1]['success_avg'] == 0.5 and rows[1]['intervention_rate_avg'] == 0.25
+    assert rows[2]['success_avg'] == 1.0          # the eval episode averages evals only
+    assert rows[3]['success_avg'] == 0.0          # episodes 1 and 3
+
+
+def test_a_page_is_sent_only_new_episodes_and_changed_parts():
+    state = ConsoleState(history_episodes=2)
+    versions = {}
+    state.on_episode(episode(0, True))
+    first = state.update_for(versions, 0)
+    assert set(first) == {'episodes'}
+    assert state.update_for(versions, first['episodes']['total']) == {}
+    for n in (1, 2):
+        state.on_episode(episode(n, False))
+    later = state.update_for(versions, first['episodes']['total'])
+    # the history keeps 2, yet the page still gets both new ones
+    assert [r['episode'] for r in later['episodes']['new']] == [1, 2]
+
+
+def test_evaluation_rounds_are_runs_of_evaluation_episodes():
+    rows = [episode(0, True), episode(1, True, 'eval'), episode(2, False, 'eval'),
+            episode(3, False), episode(4, True, 'eval')]
+    rounds = evaluation_rounds(rows)
+    assert [(r['first_episode'], r['episodes'], r['success_rate']) for r in rounds] == [
+        (1, 2, 0.5), (4, 1, 1.0)]
+
+
+def diagnostic(name, level, message, stamp=0):
+    return SimpleNamespace(name=name, level=bytes([level]), message=message, hardware_id='x')
+
+
+def test_a_diagnostics_problem_is_logged_once_and_its_recovery_too():
+    state = ConsoleState(clock=lambda: 5.0)
+    array = SimpleNamespace(status=[diagnostic('follower', 2, 'servo 3 does not answer')])
+    for _ in range(3):
+        state.on_diagnostics(messages.diagnostics(array))
+    part = state.snapshot()['diagnostics']
+    assert [p['message'] for p in part['log']] == ['servo 3 does not answer']
+    assert part['current'][0]['level'] == 'error'
+    state.on_diagnostics(messages.diagnostics(SimpleNamespace(
+        status=[diagnostic('follower', 0, 'ok')])))
+    part = state.snapshot()['diagnostics']
+    assert part['current'] == [] and [p['level'] for p in part['log']] == ['error', 'ok']
+
+
+def test_a_loss_not_computed_yet_is_sent_as_null():
+    stamp = SimpleNamespace(sec=3, nanosec=500_000_000)
+    fields = {name: 0 for name in messages.LEARNER_FIELDS}
+    msg = SimpleNamespace(**{**fields, 'critic_loss': float('nan')},
+                          header=SimpleNamespace(stamp=stamp))
+    stats = messages.learner_stats(msg)
+    assert stats['critic_loss'] is None and stats['stamp'] == 3.5
