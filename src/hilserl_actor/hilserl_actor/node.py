@@ -21,8 +21,13 @@ from std_msgs.msg import Bool, String
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.control_rate import ControlRate
 from hilserl_actor.episode import EpisodeLoop, Snapshot, Transition
-from hilserl_actor.messages import (actor_status_msg, episode_stats_msg, seconds, sim_state_of,
-                                    transition_msg)
+from hilserl_actor.messages import (
+    actor_status_msg,
+    episode_stats_msg,
+    seconds,
+    sim_state_of,
+    transition_msg,
+)
 from hilserl_actor.policy_client import PolicyClient
 from hilserl_actor.recording import EpisodeRecorder
 from hilserl_actor.reward_gate import RewardGate, RewardGateConfig
@@ -32,8 +37,13 @@ from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
-from hilserl_interfaces.msg import (ActorStatus, EpisodeStats, GraspState, PolicyWeights,
-                                   RewardPrediction)
+from hilserl_interfaces.msg import (
+    ActorStatus,
+    EpisodeStats,
+    GraspState,
+    PolicyWeights,
+    RewardPrediction,
+)
 from hilserl_interfaces.msg import Transition as TransitionMsg
 from hilserl_interfaces.srv import ResetScene
 from hilserl_learner.policy.weights import FORMAT

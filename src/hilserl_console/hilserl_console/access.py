@@ -19,7 +19,7 @@ class Command:
     """A button: what it sends, and whether a read-only (evaluation) console still offers it."""
     name: str
     label: str
-    kind: str            # 'event' (operator_event), 'toggle' (intervention_toggle), 'stop', 'release'
+    kind: str  # 'event' (operator_event), 'toggle' (intervention_toggle), 'stop', 'release'
     event: str = ''
     safety: bool = False  # offered even read-only: holding the arm is never refused
 
