@@ -213,9 +213,11 @@ class ActorSession:
         outcome = None
         self.gate_refusals = 0
         self._span_s = [None, None]  # first and last step's time (the node's clock)
+        carried = ''  # a mark made during a paused step counts at the next step that runs
         while not self.io.stopping():
             self.io.wait_step()
-            event = self.io.operator_event()
+            event = self.io.operator_event() or carried
+            carried = ''
             if event == 'rerecord':
                 self.log.info('re-recording: episode discarded')
                 if self.recorder:
@@ -236,6 +238,7 @@ class ActorSession:
                 if result.paused != paused_reason:
                     self.log.warning(f'episode paused: {result.paused}')
                 paused_reason = result.paused
+                carried = event
                 continue
             paused_reason = ''
             if result.transition is not None and self.config.mode == 'train' and not evaluate:

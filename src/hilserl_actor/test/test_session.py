@@ -162,3 +162,37 @@ def test_a_success_mark_is_the_reward_and_its_frame_labels_the_recording(kinemat
     record = RunLayout(tmp_path).episodes('record')[0]
     assert record['success'] and record['steps_to_success'] == 4
     assert recorder.calls[-1] == ('keep', 7)
+
+
+class StallingIO(KinematicIO):
+    """The wrist image of step 3 is old: that step pauses."""
+
+    def snapshot(self):
+        snapshot = super().snapshot()
+        if self.step == 3:
+            snapshot.image_time_s = self.now_s - 10.0
+        return snapshot
+
+
+def test_a_mark_made_during_a_paused_step_counts_at_the_next_step(kinematics, tmp_path):
+    io = StallingIO(kinematics, marks={3: 'failure'})
+    session(kinematics, tmp_path, io).run_episode()
+    assert RunLayout(tmp_path).episodes('train')[0]['length'] == 2   # not the full 10 steps
+
+
+def test_a_paused_actor_starts_no_episode_and_says_so(kinematics, tmp_path):
+    io = KinematicIO(kinematics)
+    io.paused = lambda: True
+    io.reset = lambda: pytest.fail('a paused actor reset the scene')
+    assert session(kinematics, tmp_path, io).run_episode()
+    assert io.statuses[-1]['waiting'] == 'paused by the operator' and io.statuses[-1]['paused']
+    assert RunLayout(tmp_path).episodes('train') == []
+
+
+def test_every_step_reports_where_the_episode_stands(kinematics, tmp_path):
+    io = KinematicIO(kinematics)
+    session(kinematics, tmp_path, io).run_episode()
+    steps = [s['step'] for s in io.statuses]
+    assert steps == sorted(steps) and steps[-1] == 10
+    assert io.statuses[-1]['time_left_s'] == pytest.approx(0.0)
+    assert io.statuses[0]['max_steps'] == 10 and io.statuses[0]['mode'] == 'train'

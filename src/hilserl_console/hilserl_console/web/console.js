@@ -92,6 +92,7 @@ function update(parts) {
 
 function showStatus(s) {
   const a = s.actor;
+  data.status = a;
   $('episode').textContent = fmt(a.episode);
   $('mode').textContent = fmt(a.mode);
   $('step').textContent = a.step === undefined ? '-' : `${a.step} / ${a.max_steps}`;

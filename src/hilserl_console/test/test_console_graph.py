@@ -1,0 +1,224 @@
+"""The console on the simulated train graph (sim, kinematics, simulated operator, reward
+classifier, actor and console as real processes, started through the runner), its page driven
+in a real headless Chromium (Debian's chromium and chromedriver, installed by scripts/setup).
+
+The console is bound off localhost (0.0.0.0) with a known token, so one graph shows both sides:
+the page (opened with the token) may command, a request without it is refused. The classifier
+is a real one with an untrained head: its probabilities mean nothing, and the reward gate keeps
+them from ending episodes, so every episode runs its full length unless a button ends it.
+"""
+import json
+import re
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import numpy as np
+import pytest
+import yaml
+from sensor_msgs.msg import JointState
+
+from hilserl_bringup.runner import Graph
+from hilserl_common import qos
+from hilserl_common.run_layout import RunLayout
+from hilserl_common.testing import ProbeNode
+from hilserl_console.access import TOKEN_HEADER
+from reward_classifier.model import build_classifier, save_classifier
+
+pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
+
+CONTROL_TIME_S = 3.0
+MAX_STEPS = 30                     # CONTROL_TIME_S at the task's 10 Hz
+TOKEN = 'console-test-token'
+NODES = ['sim', 'kinematics', 'operator', 'reward_classifier', 'actor', 'console']
+OVERRIDES = {
+    '/**': {'ros__parameters': {'control_time_s': CONTROL_TIME_S}},
+    '/**/console': {'ros__parameters': {'token': TOKEN}},
+    # The classifier, the sim and a browser share 2 loaded cores here: inputs arrive late at
+    # times, and an episode that paused for each late reward would take minutes.
+    '/**/actor': {'ros__parameters': {'observation_max_age_s': 1.0}},
+    # the operator stays off: no intervention ends or steers an episode here
+    '/**/operator': {'ros__parameters': {'episode_correction_probability': 0.0}},
+}
+WAIT_S = 120.0                     # a loaded 2-core machine: generous, on conditions only
+
+
+def browser():
+    """Headless Chromium through chromedriver; a clear failure where they are missing."""
+    chromium = shutil.which('chromium') or shutil.which('chromium-browser')
+    driver_path = shutil.which('chromedriver')
+    if not chromium or not driver_path:
+        pytest.fail('no chromium/chromedriver on the PATH: run scripts/setup (it installs '
+                    "Debian's chromium and chromium-driver) to test the console's page")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ('--headless=new', '--no-sandbox', '--disable-gpu',
+                     '--disable-dev-shm-usage', '--window-size=1400,1100'):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+class JointProbe(ProbeNode):
+    """The follower's joints and the actor's commands, as the test sees them."""
+
+    def __init__(self, namespace):
+        super().__init__('console_probe', namespace)
+        self.lock = threading.Lock()
+        self.joints, self.commands = [], []
+        self.node.create_subscription(JointState, 'joint_states', lambda m: self._add(
+            self.joints, m.position), qos.SENSOR_RELIABLE)
+        self.node.create_subscription(JointState, 'joint_commands', lambda m: self._add(
+            self.commands, m.position), qos.COMMANDS)
+        self.spin_in_background()
+
+    def _add(self, kept, position):
+        with self.lock:
+            kept.append((time.monotonic(), np.array(position)))
+
+    def since(self, kept, start_s):
+        with self.lock:
+            return [p for t, p in kept if t >= start_s]
+
+
+def wait_for(predicate, what, graph, timeout=WAIT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        dead = graph.failed_required()
+        assert dead is None, f'{dead.spec.name} exited with code {dead.process.returncode}'
+        time.sleep(0.1)
+    raise AssertionError(f'waited {timeout:.0f} s for {what}')
+
+
+@pytest.fixture(scope='module')
+def console(tmp_path_factory):
+    directory = tmp_path_factory.mktemp('console_graph')
+    save_classifier(build_classifier(), directory / 'reward_classifier', threshold=0.5,
+                    metrics={})
+    overrides = directory / 'overrides.yaml'
+    overrides.write_text(yaml.safe_dump(OVERRIDES))
+    robot = f'c{uuid.uuid4().hex[:8]}'
+    graph = Graph('train', {'output_dir': str(directory), 'config_file': str(overrides),
+                            'robot': robot, 'wait_for_learner': 'false', 'console_port': '0',
+                            'console_address': '0.0.0.0'}, only=NODES, quiet=True)
+    probe = JointProbe('/' + robot)
+    graph.start()
+    driver = None
+    try:
+        log = directory / 'logs' / 'console.log'
+        found = wait_for(lambda: log.exists() and re.search(r'http://\S+:(\d+)/\?token=(\S+)',
+                                                            log.read_text()),
+                         'the console to say where it serves', graph)
+        port, token = int(found.group(1)), found.group(2)
+        assert token == TOKEN
+        driver = browser()
+        driver.get(f'http://127.0.0.1:{port}/?token={TOKEN}')
+        yield graph, probe, driver, port, RunLayout(directory)
+    finally:
+        if driver is not None:
+            driver.quit()
+        probe.close()
+        codes = graph.stop()
+    assert all(code == 0 for code in codes.values()), codes
+
+
+def page(driver, script):
+    return driver.execute_script('return ' + script)
+
+
+def actor_status(driver):
+    return page(driver, 'window.consoleData.status || {}')
+
+
+def records(layout):
+    return layout.episodes('train')
+
+
+def mid_episode(driver, graph):
+    """Wait for an episode's first third; its number."""
+    return wait_for(lambda: (lambda s: s.get('mode') == 'train' and not s.get('waiting')
+                             and 1 <= s.get('step', 0) <= MAX_STEPS // 3
+                             and s['episode'] + 1)(actor_status(driver)),
+                    'an episode under way', graph) - 1
+
+
+def record_of(layout, episode, graph):
+    return wait_for(lambda: next((r for r in records(layout) if r['episode'] == episode), None),
+                    f'the record of episode {episode}', graph)
+
+
+def test_the_page_shows_camera_frames_that_change(console):
+    graph, _, driver, _, _ = console
+    frame = 'document.getElementById("camera-wrist_camera").toDataURL()'
+    wait_for(lambda: page(driver, 'window.consoleMetrics.frames.wrist_camera || 0') >= 2,
+             'wrist camera frames on the page', graph)
+    first = page(driver, frame)
+    wait_for(lambda: page(driver, frame) != first, 'a different wrist image', graph)
+    assert page(driver, 'window.consoleMetrics.frames.front_camera || 0') >= 1
+
+
+def test_the_probability_trace_and_the_episode_table_fill_in(console):
+    graph, _, driver, _, layout = console
+    wait_for(lambda: int(page(driver, 'document.getElementById("reward-plot").dataset.trace '
+                                      '|| 0')) >= 5, 'a probability trace', graph)
+    threshold = page(driver, 'document.getElementById("threshold").textContent')
+    assert threshold == '0.500'
+    rows = wait_for(lambda: page(driver, 'document.querySelectorAll("#episodes tbody tr")'
+                                         '.length'), 'a row in the episode table', graph)
+    assert rows <= len(records(layout))     # each row is an episode the actor recorded
+
+
+def test_a_command_without_the_token_is_refused_and_changes_nothing(console):
+    graph, _, driver, port, layout = console
+    episode = mid_episode(driver, graph)
+    request = urllib.request.Request(f'http://127.0.0.1:{port}/command/failure', method='POST')
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+    wrong = urllib.request.Request(f'http://127.0.0.1:{port}/command/failure', method='POST',
+                                   headers={TOKEN_HEADER: 'guess'})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(wrong, timeout=10)
+    assert refused.value.code == 403
+    # a failure would have ended the episode early: it runs its full length
+    assert record_of(layout, episode, graph)['length'] == MAX_STEPS
+
+
+@pytest.mark.parametrize('button, success', [('success', True), ('failure', False)])
+def test_a_success_or_failure_press_is_recorded_in_the_episode_records(console, button,
+                                                                       success):
+    graph, _, driver, _, layout = console
+    episode = mid_episode(driver, graph)
+    driver.find_element('id', f'command-{button}').click()
+    record = record_of(layout, episode, graph)
+    assert record['success'] is success
+    assert record['length'] < MAX_STEPS     # the press ended it
+    row = f'#episodes tbody tr[data-episode="{episode}"]'
+    wait_for(lambda: page(driver, f'document.querySelector(\'{row}\')'), 'its row', graph)
+    assert page(driver, f'document.querySelector(\'{row}\').dataset.success') == \
+        json.dumps(success)
+
+
+def test_the_stop_button_holds_the_arm(console):
+    graph, probe, driver, _, _ = console
+    mid_episode(driver, graph)
+    driver.find_element('id', 'command-stop').click()
+    wait_for(lambda: 'holding' in page(driver, 'document.getElementById("command-result")'
+                                               '.textContent'), 'the stop answered', graph)
+    start = time.monotonic()
+    time.sleep(2.0)  # the window in which the actor goes on commanding (its episode runs on)
+    held = np.array(probe.since(probe.joints, start))
+    assert len(held) > 10
+    assert probe.since(probe.commands, start), 'premise: the actor kept commanding'
+    motion = np.abs(held - held[0]).max()
+    assert motion < 0.01, f'the arm moved {motion:.3f} rad after the stop'
+    driver.find_element('id', 'command-release').click()
+    wait_for(lambda: 'torque on' in page(driver, 'document.getElementById("command-result")'
+                                                 '.textContent'), 'the release', graph)
