@@ -141,12 +141,17 @@ def records(layout):
     return layout.episodes('train')
 
 
-def mid_episode(driver, graph):
-    """Wait for an episode's first third; its number."""
-    return wait_for(lambda: (lambda s: s.get('mode') == 'train' and not s.get('waiting')
-                             and 1 <= s.get('step', 0) <= MAX_STEPS // 3
-                             and s['episode'] + 1)(actor_status(driver)),
-                    'an episode under way', graph) - 1
+def mid_episode(driver, graph, layout):
+    """Wait for the first third of an episode not finished yet (the page may still show the
+    last one for a moment); its number."""
+    def under_way():
+        s = actor_status(driver)
+        finished = {r['episode'] for r in records(layout)}
+        return (s.get('mode') == 'train' and not s.get('waiting')
+                and 1 <= s.get('step', 0) <= MAX_STEPS // 3
+                and s['episode'] not in finished and s['episode'] + 1)
+
+    return wait_for(under_way, 'an episode under way', graph) - 1
 
 
 def record_of(layout, episode, graph):
@@ -177,7 +182,7 @@ def test_the_probability_trace_and_the_episode_table_fill_in(console):
 
 def test_a_command_without_the_token_is_refused_and_changes_nothing(console):
     graph, _, driver, port, layout = console
-    episode = mid_episode(driver, graph)
+    episode = mid_episode(driver, graph, layout)
     request = urllib.request.Request(f'http://127.0.0.1:{port}/command/failure', method='POST')
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
@@ -195,7 +200,7 @@ def test_a_command_without_the_token_is_refused_and_changes_nothing(console):
 def test_a_success_or_failure_press_is_recorded_in_the_episode_records(console, button,
                                                                        success):
     graph, _, driver, _, layout = console
-    episode = mid_episode(driver, graph)
+    episode = mid_episode(driver, graph, layout)
     driver.find_element('id', f'command-{button}').click()
     record = record_of(layout, episode, graph)
     assert record['success'] is success
@@ -207,8 +212,8 @@ def test_a_success_or_failure_press_is_recorded_in_the_episode_records(console, 
 
 
 def test_the_stop_button_holds_the_arm(console):
-    graph, probe, driver, _, _ = console
-    mid_episode(driver, graph)
+    graph, probe, driver, _, layout = console
+    mid_episode(driver, graph, layout)
     driver.find_element('id', 'command-stop').click()
     wait_for(lambda: 'holding' in page(driver, 'document.getElementById("command-result")'
                                                '.textContent'), 'the stop answered', graph)
