@@ -10,6 +10,7 @@ from hilserl_actor.reward_gate import RewardGateConfig
 from hilserl_bringup.graph import GRAPHS, resolve_arguments
 from hilserl_bringup.in_process import config_dir
 from hilserl_common.config import default_of, fields, load_yaml_section
+from hilserl_console.config import ConsoleConfig
 from hilserl_learner.config import LearnerConfig
 from reward_classifier.config import ServingConfig, TrainingConfig
 from so101_driver.sim.config import CellConfig, SimNodeConfig
@@ -24,6 +25,7 @@ CLASSES = {
     'actor': (ActorConfig, KinematicsConfig, ResetConfig, RewardGateConfig),
     'learner': (LearnerConfig,),
     'reward_classifier': (ServingConfig,),
+    'console': (ConsoleConfig,),
 }
 
 

@@ -4,7 +4,7 @@ import os
 import pytest
 import yaml
 
-from hilserl_bringup.graph import GRAPHS, namespace_of, resolve_arguments
+from hilserl_bringup.graph import GRAPHS, console_url, namespace_of, resolve_arguments
 from hilserl_bringup.parameters import section_key
 from hilserl_bringup.runner import Graph, GraphError, parse_launch_arguments, ros_arguments
 
@@ -21,6 +21,34 @@ def test_sim_graph_has_no_hardware_node_and_real_graph_has_no_sim():
 def test_eval_graph_has_no_learner():
     names = {s.name for s in GRAPHS['eval'](resolve_arguments('eval', {}))}
     assert 'learner' not in names and 'actor' in names
+
+
+def test_the_console_serves_every_graph_read_only_in_evaluation_and_can_be_left_out():
+    for graph in GRAPHS:
+        args = resolve_arguments(graph, {})
+        specs = {s.name: s for s in GRAPHS[graph](args)}
+        console = specs['console']
+        assert not console.required   # a taken port must not stop the robot's graph
+        assert console.parameters['read_only'] is (graph == 'eval')
+        assert console.parameters['port'] == 8080
+        assert console.parameters['bind_address'] == '127.0.0.1'
+        assert console_url(args) == 'http://127.0.0.1:8080/'
+        off = resolve_arguments(graph, {'console': 'false'})
+        assert 'console' not in {s.name for s in GRAPHS[graph](off)} and not console_url(off)
+
+
+def test_the_console_shows_the_front_camera_only_where_there_is_one():
+    def cameras(given):
+        specs = GRAPHS['train'](resolve_arguments('train', given))
+        return next(s for s in specs if s.name == 'console').parameters['cameras']
+    assert cameras({}) == ['wrist_camera', 'front_camera']
+    assert cameras({'sim': 'false'}) == ['wrist_camera']
+    assert cameras({'sim': 'false', 'front_camera': '2'}) == ['wrist_camera', 'front_camera']
+
+
+def test_a_console_port_that_is_no_number_is_named():
+    with pytest.raises(ValueError, match='console_port:=http'):
+        GRAPHS['train'](resolve_arguments('train', {'console_port': 'http'}))
 
 
 def test_faster_than_real_time_turns_on_sim_time_for_every_node():

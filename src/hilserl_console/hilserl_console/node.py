@@ -9,6 +9,7 @@ classifier.
 """
 import socket
 import threading
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
@@ -99,7 +100,7 @@ class ConsoleNode(Node):
     # --- inputs ------------------------------------------------------------------------------
 
     def _on_image(self, camera: str, msg: Image):
-        now_s = self.get_clock().now().nanoseconds * 1e-9
+        now_s = time.monotonic()  # the page's rate is in wall time, whatever the sim's speed
         if not self.server.pages_open or not self.frames.due(camera, now_s):
             return  # nobody watching, or sent one very recently: no decode, no JPEG
         try:
