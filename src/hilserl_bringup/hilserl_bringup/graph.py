@@ -171,13 +171,6 @@ def _console(args, read_only: bool = False) -> List[NodeSpec]:
                       'output_dir': args['output_dir']}, required=False)]
 
 
-def console_url(args: Dict[str, str]) -> str:
-    """Where the graph's console is served ('' without one); port 0 is chosen at start."""
-    if not _flag(args.get('console', 'false')):
-        return ''
-    return f'http://{args["console_address"]}:{args["console_port"]}/'
-
-
 def train_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """HIL-SERL training: robot, kinematics, reward classifier, actor and learner."""
     return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args, journal=True),

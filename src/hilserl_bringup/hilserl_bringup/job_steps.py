@@ -2,18 +2,23 @@
 run until something is done, and command-line steps with their output logged; Ctrl-C or SIGTERM
 stops the current step cleanly (Stopped) so that a rerun resumes."""
 import json
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
-from hilserl_bringup.graph import console_url
 from hilserl_bringup.runner import Graph, required_exit_message
 from hilserl_common.run_layout import RunLayout
+
+# How the console node says where it serves (hilserl_console.node).
+CONSOLE_URL = re.compile(r'operator console on (\S+)')
+CONSOLE_WAIT_S = 30.0
 
 # The nodes of the job's graphs that draw random numbers; --seed sets them all.
 SEEDED_NODES = ('sim', 'operator', 'actor', 'learner')
@@ -90,20 +95,23 @@ class JobSteps:
         arguments = {'sim': 'true', 'output_dir': str(self.out),
                      'real_time_factor': str(self.options.real_time_factor),
                      'config_file': self.overrides_file(name, overrides)}
+        port = getattr(self.options, 'console_port', 8080)
+        arguments.update({'console': 'false'} if port < 0 else {'console_port': str(port)})
         return Graph(name, arguments, quiet=True)
 
     def watch(self, graph: Graph, finished, describe, period_s: float = 10.0):
         """Run `graph` until `finished()` (or a stop request, or a dead node); a progress line
         every `period_s`."""
+        console = ConsoleAnnouncement(self.out / 'logs' / 'console.log'
+                                      if any(s.name == 'console' for s in graph.specs) else None)
         graph.start()
         self.say(f'started {", ".join(s.name for s in graph.specs)}; logs in {self.out}/logs')
-        url = console_url(graph.arguments) if any(s.name == 'console' for s in graph.specs) else ''
-        if url:
-            chosen = ' (port chosen at start: see logs/console.log)' if url.endswith(':0/') else ''
-            self.say(f'operator console: {url}{chosen}')
         next_line = time.monotonic() + period_s
         try:
             while not finished():
+                line = console.poll()
+                if line:
+                    self.say(line)
                 if self.stop_requested.wait(0.5):
                     raise Stopped()
                 dead = graph.failed_required()
@@ -136,3 +144,27 @@ class JobSteps:
             raise RuntimeError(f'{args[0]} {args[1]} failed (exit {process.returncode}); '
                                f'see {log_path}')
 
+
+
+class ConsoleAnnouncement:
+    """The console's URL, once, from its log (the port may be chosen at start; the log is
+    appended to by every graph, so only what this graph's console wrote counts)."""
+
+    def __init__(self, log: Optional[Path]):
+        self.log = log
+        self.offset = log.stat().st_size if log is not None and log.exists() else 0
+        self.deadline = time.monotonic() + CONSOLE_WAIT_S
+        self.done = log is None
+
+    def poll(self) -> str:
+        if self.done:
+            return ''
+        text = self.log.read_text(errors='replace')[self.offset:] if self.log.exists() else ''
+        found = CONSOLE_URL.search(text)
+        if found:
+            self.done = True
+            return f'operator console: {found.group(1)}'
+        if time.monotonic() > self.deadline:
+            self.done = True
+            return f'the operator console did not start: see {self.log}'
+        return ''

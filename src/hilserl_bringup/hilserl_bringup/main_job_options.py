@@ -56,6 +56,9 @@ def parse_options(argv=None):
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the simulation, the simulated operator, the policy and the '
                         'learner in every graph')
+    parser.add_argument('--console-port', type=int, default=8080,
+                        help='port of the operator console, served on localhost while each '
+                        'graph runs (0: any free port; -1: no console)')
     parser.add_argument('--ablation', choices=sorted(ABLATIONS), default='full')
     parser.add_argument('--skip', nargs='*', default=[], choices=STAGES,
                         help='stages to leave out')
