@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from ament_index_python.packages import get_package_prefix
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool, Empty, String
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict
@@ -41,6 +41,7 @@ class Probe(ProbeNode):
         self.node.create_subscription(String, 'operator_event',
                                       lambda m: self._record(self.events, m.data), qos.COMMANDS)
         follower = self.node.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
+        self.toggle = self.node.create_publisher(Empty, 'intervention_toggle', qos.COMMANDS)
         self.node.create_timer(1 / 30, lambda: follower.publish(
             JointState(name=list(JOINT_NAMES), position=list(follower_pose))))
         self.spin_in_background()
@@ -142,6 +143,16 @@ def test_leader_states_intervention_and_episode_marks_from_motion_pedal_and_keys
         leader.stdin.write(b'xt')
         leader.stdin.flush()
         probe.wait_flag(False, time.monotonic())
+
+        # And the operator console's button (intervention_toggle), on and off.
+        pressed = time.monotonic()
+        probe.toggle.publish(Empty())
+        probe.wait_flag(True, pressed)
+        time.sleep(0.5)
+        assert all(probe.flags_since(time.monotonic() - 0.3))
+        pressed = time.monotonic()
+        probe.toggle.publish(Empty())
+        probe.wait_flag(False, pressed)
 
         # Episode marks for the actor: a pedal key, then the terminal's keys; others ignored.
         pressed = time.monotonic()
