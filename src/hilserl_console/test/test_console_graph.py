@@ -9,7 +9,6 @@ them from ending episodes, so every episode runs its full length unless a button
 """
 import json
 import re
-import shutil
 import threading
 import time
 import urllib.error
@@ -26,6 +25,7 @@ from hilserl_common import qos
 from hilserl_common.run_layout import RunLayout
 from hilserl_common.testing import ProbeNode
 from hilserl_console.access import TOKEN_HEADER
+from hilserl_console.browser import NoBrowser, headless_chromium
 from reward_classifier.model import build_classifier, save_classifier
 
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
@@ -47,20 +47,11 @@ WAIT_S = 120.0                     # a loaded 2-core machine: generous, on condi
 
 
 def browser():
-    """Headless Chromium through chromedriver; a clear failure where they are missing."""
-    chromium = shutil.which('chromium') or shutil.which('chromium-browser')
-    driver_path = shutil.which('chromedriver')
-    if not chromium or not driver_path:
-        pytest.fail('no chromium/chromedriver on the PATH: run scripts/setup (it installs '
-                    "Debian's chromium and chromium-driver) to test the console's page")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ('--headless=new', '--no-sandbox', '--disable-gpu',
-                     '--disable-dev-shm-usage', '--window-size=1400,1100'):
-        options.add_argument(argument)
-    return webdriver.Chrome(service=Service(driver_path), options=options)
+    """A test that cannot drive the page fails, naming what is missing (never skips)."""
+    try:
+        return headless_chromium()
+    except NoBrowser as error:
+        pytest.fail(str(error))
 
 
 class JointProbe(ProbeNode):

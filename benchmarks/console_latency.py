@@ -1,0 +1,171 @@
+"""The operator console's cost and speed on this machine: latency from a camera frame's stamp to
+its display in the page (target p95 <= 150 ms), the console's CPU use with one page open (target
+<= 10% of one core), and the actor loop's jitter without and with an open page (target: no
+measurable change).
+
+    source scripts/env.sh && python benchmarks/console_latency.py [--seconds 40]
+
+sim, kinematics, simulated operator, actor and console run as real processes (the runner; the
+reward from the simulation, real time so stamps are wall-clock times). First `--seconds` with
+no page open, then as long with the page open in headless Chromium (Debian's chromium and
+chromedriver, as in the console's tests). The page itself measures each frame's latency:
+Date.now() after the frame is drawn minus the image's header stamp, so it includes the DDS hop,
+the console's JPEG encoding, the WebSocket and the browser's decoding. Jitter: the actor's
+actor_status stamps of consecutive steps, |period - 100 ms|. CPU: the console process's CPU time
+over the window (psutil). The browser's own CPU is printed too, but it is not the console's.
+"""
+import argparse
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import psutil
+import yaml
+
+NOMINAL_PERIOD_S = 0.1
+
+
+def load_average() -> str:
+    return ' '.join(f'{v:.1f}' for v in os.getloadavg()) + f' on {os.cpu_count()} cores'
+
+
+def jitter_ms(stamps) -> np.ndarray:
+    """|period - nominal| of consecutive steps of the same episode, from (episode, step, t)."""
+    values = []
+    for (e0, s0, t0), (e1, s1, t1) in zip(stamps, stamps[1:]):
+        if e0 == e1 and s1 == s0 + 1:
+            values.append(abs(t1 - t0 - NOMINAL_PERIOD_S) * 1e3)
+    return np.asarray(values)
+
+
+def summary_ms(values) -> str:
+    if len(values) == 0:
+        return 'no samples'
+    return (f'p50 {np.percentile(values, 50):.1f} ms, p95 {np.percentile(values, 95):.1f} ms, '
+            f'p99 {np.percentile(values, 99):.1f} ms (n={len(values)})')
+
+
+class StatusProbe:
+    """The actor's actor_status stamps, per step."""
+
+    def __init__(self, namespace: str):
+        from hilserl_common import qos
+        from hilserl_common.testing import ProbeNode
+        from hilserl_interfaces.msg import ActorStatus
+        self.probe = ProbeNode('console_benchmark', namespace)
+        self.lock = threading.Lock()
+        self.stamps = []
+        self.probe.node.create_subscription(ActorStatus, 'actor_status', self._on_status,
+                                            qos.COMMANDS)
+        self.probe.spin_in_background()
+
+    def _on_status(self, msg):
+        if msg.waiting:
+            return  # paused, resetting: no step ran
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        with self.lock:
+            self.stamps.append((msg.episode_id, msg.step, t))
+
+    def take(self):
+        with self.lock:
+            stamps, self.stamps = self.stamps, []
+        return stamps
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    total = 0.0
+    for p in [process] + process.children(recursive=True):
+        try:
+            total += cpu_seconds(p)
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--seconds', type=float, default=40.0, help='each phase\'s length')
+    args = parser.parse_args()
+
+    from hilserl_bringup.runner import Graph
+    from hilserl_console.browser import headless_chromium
+    directory = Path(tempfile.mkdtemp(prefix='console_bench_'))
+    overrides = directory / 'overrides.yaml'
+    overrides.write_text(yaml.safe_dump({
+        '/**/actor': {'ros__parameters': {'reward_source': 'sim'}}}))
+    robot = f'b{uuid.uuid4().hex[:8]}'
+    graph = Graph('train', {'output_dir': str(directory), 'config_file': str(overrides),
+                            'robot': robot, 'wait_for_learner': 'false',
+                            'console_port': '0'},
+                  only=['sim', 'kinematics', 'operator', 'actor', 'console'], quiet=True)
+    print(f'load average before: {load_average()}')
+    status = StatusProbe('/' + robot)
+    graph.start()
+    driver = None
+    try:
+        log = directory / 'logs' / 'console.log'
+        url = None
+        deadline = time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            found = log.exists() and re.search(r'operator console on (\S+)', log.read_text())
+            url = found.group(1) if found else None
+            time.sleep(0.5)
+        assert url, 'the console never said where it serves'
+        console = psutil.Process(next(n.process.pid for n in graph.nodes
+                                      if n.spec.name == 'console'))
+        deadline = time.monotonic() + 120
+        while len(status.take()) < 5 and time.monotonic() < deadline:
+            time.sleep(1.0)  # until the actor steps
+
+        print(f'\nno page open, {args.seconds:.0f} s ...')
+        status.take()
+        cpu0, t0 = cpu_seconds(console), time.monotonic()
+        time.sleep(args.seconds)
+        idle_cpu = (cpu_seconds(console) - cpu0) / (time.monotonic() - t0)
+        idle_jitter = jitter_ms(status.take())
+
+        driver = headless_chromium()
+        driver.get(url)
+        time.sleep(3.0)  # the page connects, the first frames arrive
+        print(f'one page open (headless Chromium), {args.seconds:.0f} s ...')
+        driver.execute_script('window.consoleMetrics.latencyMs = []; '
+                              'window.consoleMetrics.frames = {};')
+        status.take()
+        chrome = psutil.Process(driver.service.process.pid)
+        cpu0, chrome0, t0 = cpu_seconds(console), tree_cpu_seconds(chrome), time.monotonic()
+        time.sleep(args.seconds)
+        elapsed = time.monotonic() - t0
+        page_cpu = (cpu_seconds(console) - cpu0) / elapsed
+        chrome_cpu = (tree_cpu_seconds(chrome) - chrome0) / elapsed
+        page_jitter = jitter_ms(status.take())
+        metrics = driver.execute_script('return window.consoleMetrics')
+    finally:
+        if driver is not None:
+            driver.quit()
+        status.probe.close()
+        graph.stop()
+
+    latency = np.asarray(metrics['latencyMs'])
+    fps = {camera: count / elapsed for camera, count in metrics['frames'].items()}
+    print(f'\nload average after: {load_average()}')
+    print(f'frame stamp -> display latency: {summary_ms(latency)}  (target p95 <= 150 ms)')
+    print('frames shown per second: ' + ', '.join(f'{c} {v:.1f}' for c, v in fps.items()))
+    print(f'console CPU: {100 * idle_cpu:.1f}% of one core with no page, '
+          f'{100 * page_cpu:.1f}% with one page open  (target <= 10%)')
+    print(f'headless Chromium CPU (not the console\'s): {100 * chrome_cpu:.1f}% of one core')
+    print(f'actor loop jitter, no page:   {summary_ms(idle_jitter)}')
+    print(f'actor loop jitter, page open: {summary_ms(page_jitter)}')
+
+
+if __name__ == '__main__':
+    main()
