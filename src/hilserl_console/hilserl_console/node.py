@@ -12,7 +12,9 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Empty, String
 from std_srvs.srv import SetBool, Trigger
@@ -30,6 +32,8 @@ from hilserl_console.frames import FrameGate, encode_jpeg
 from hilserl_console.server import ConsoleServer, PortTaken
 from hilserl_console.state import ConsoleState
 from hilserl_interfaces.msg import ActorStatus, EpisodeStats, LearnerStats, RewardPrediction
+
+PAGE_CHECK_PERIOD_S = 0.2
 
 
 class ConsoleNode(Node):
@@ -54,12 +58,26 @@ class ConsoleNode(Node):
         except PortTaken as error:
             raise ConfigError(str(error)) from None
         self.url = self._announce(port)
+        # On the steady clock: pages open in wall time, whatever the simulation's speed.
+        self.create_timer(PAGE_CHECK_PERIOD_S, self._watch_pages,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def _watch_pages(self):
+        """Camera subscriptions while a page is open only: 30 Hz per camera is most of what
+        an idle console would otherwise spend its CPU on."""
+        if self.server.pages_open and not self.camera_subscriptions:
+            # raw: a frame that is not sent (one was a moment ago) is not even deserialised
+            self.camera_subscriptions = [self.create_subscription(
+                Image, f'{camera}/image_proc',
+                lambda data, camera=camera: self._on_image(camera, data), qos.SENSOR, raw=True)
+                for camera in self.config.cameras]
+        elif not self.server.pages_open and self.camera_subscriptions:
+            for subscription in self.camera_subscriptions:
+                self.destroy_subscription(subscription)
+            self.camera_subscriptions = []
 
     def _subscribe(self):
-        for camera in self.config.cameras:
-            self.create_subscription(Image, f'{camera}/image_proc',
-                                     lambda msg, camera=camera: self._on_image(camera, msg),
-                                     qos.SENSOR)
+        self.camera_subscriptions = []  # only while a page is open (_watch_pages)
         state = self.state
         for msg_type, topic, handler in (
                 (ActorStatus, 'actor_status', lambda m: state.on_status(messages.actor_status(m))),
@@ -99,10 +117,11 @@ class ConsoleNode(Node):
 
     # --- inputs ------------------------------------------------------------------------------
 
-    def _on_image(self, camera: str, msg: Image):
+    def _on_image(self, camera: str, data: bytes):
         now_s = time.monotonic()  # the page's rate is in wall time, whatever the sim's speed
-        if not self.server.pages_open or not self.frames.due(camera, now_s):
-            return  # nobody watching, or sent one very recently: no decode, no JPEG
+        if not self.frames.due(camera, now_s):
+            return  # sent one very recently: no decode, no JPEG
+        msg = deserialize_message(data, Image)
         try:
             jpeg = encode_jpeg(from_msg(msg), msg.encoding)
         except ValueError as error:
