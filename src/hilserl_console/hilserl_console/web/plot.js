@@ -15,8 +15,9 @@ function plot(canvas, series, options) {
   const x = v => pad + (v - xmin) / ((xmax - xmin) || 1) * (w - 2 * pad);
   ctx.strokeStyle = '#333a44'; ctx.fillStyle = '#889'; ctx.font = '10px sans-serif';
   ctx.strokeRect(pad, pad, w - 2 * pad, h - 2 * pad);
-  ctx.fillText(String(options.ymax ?? 1), 2, pad + 4); ctx.fillText(String(options.ymin ?? 0), 2, h - pad);
-  if (options.y2max !== undefined) ctx.fillText(options.y2max.toPrecision(3), w - pad + 2, pad + 4);
+  const label = v => String(Number(v.toPrecision(3)));
+  ctx.fillText(label(options.ymax ?? 1), 2, pad + 4); ctx.fillText(label(options.ymin ?? 0), 2, h - pad);
+  if (options.y2max !== undefined) ctx.fillText(label(options.y2max), w - pad + 2, pad + 4);
   for (const line of options.hlines || []) {
     ctx.strokeStyle = line.color; ctx.setLineDash([4, 3]); ctx.beginPath();
     ctx.moveTo(pad, left(line.y)); ctx.lineTo(w - pad, left(line.y)); ctx.stroke();
