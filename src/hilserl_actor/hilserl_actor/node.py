@@ -177,7 +177,7 @@ class ActorNode(Node):
         if msg.data in OPERATOR_EVENTS:
             self._operator_event = msg.data
         elif msg.data in PAUSE_EVENTS:
-            self._paused = msg.data == 'pause'
+            self._paused = not self._paused if msg.data == 'pause_toggle' else msg.data == 'pause'
             self.get_logger().info('paused by the operator: no new episode starts' if
                                    self._paused else 'resumed by the operator')
         else:

@@ -21,7 +21,9 @@ from hilserl_common.run_layout import EPISODE_FILES, RunLayout
 OPERATOR_EVENTS = ('success', 'failure', 'rerecord')
 # Between episodes only: a pause asked for during an episode starts when the episode ends, so
 # the operator can reset the cube (real arm) or look at what happened without losing a step.
-PAUSE_EVENTS = ('pause', 'resume')
+# pause_toggle is the leader's key: it flips whatever the state is (pause and resume are the
+# console's buttons, which say what they want).
+PAUSE_EVENTS = ('pause', 'resume', 'pause_toggle')
 
 
 @dataclasses.dataclass(frozen=True)

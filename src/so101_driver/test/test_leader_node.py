@@ -159,9 +159,9 @@ def test_leader_states_intervention_and_episode_marks_from_motion_pedal_and_keys
         os.write(pedal_writer, key_press(KEY_F14) + key_press(31))  # 31 KEY_S: rebound, ignored
         probe.wait_events(['success'], pressed)
         pressed = time.monotonic()
-        leader.stdin.write(b'fqr')
+        leader.stdin.write(b'fqrp')
         leader.stdin.flush()
-        probe.wait_events(['failure', 'rerecord'], pressed)
+        probe.wait_events(['failure', 'rerecord', 'pause_toggle'], pressed)
         time.sleep(0.3)
         assert not any(probe.flags_since(pressed))  # marks are no toggles
 
@@ -192,5 +192,7 @@ def test_clashing_or_malformed_operator_keys_are_refused_by_name(changes, words)
 
 def test_unbound_keys_are_left_out():
     config = from_dict(LeaderConfig, {'failure_key_code': 0, 'rerecord_stdin_key': ''})
-    assert set(config.device_keys().values()) == {'toggle', 'success', 'rerecord'}
-    assert config.terminal_keys() == {' ': 'toggle', 's': 'success', 'f': 'failure'}
+    assert set(config.device_keys().values()) == {'toggle', 'success', 'rerecord',
+                                                  'pause_toggle'}
+    assert config.terminal_keys() == {' ': 'toggle', 's': 'success', 'f': 'failure',
+                                      'p': 'pause_toggle'}

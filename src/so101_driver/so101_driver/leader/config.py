@@ -6,7 +6,7 @@ from hilserl_common.config import ConfigError, in_range, length, non_negative, p
 from so101_driver.arm.config import ArmBusConfig
 
 # What a key does: toggle the intervention, or send this operator_event to the actor.
-KEY_ACTIONS = ('toggle', 'success', 'failure', 'rerecord')
+KEY_ACTIONS = ('toggle', 'success', 'failure', 'rerecord', 'pause_toggle')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,9 @@ class LeaderConfig(ArmBusConfig):
                                       '(33 KEY_F; 0: none)', in_range(0, 767))
     rerecord_key_code: int = param(19, 'key code that discards the episode to record it again '
                                        '(19 KEY_R; 0: none)', in_range(0, 767))
+    pause_toggle_key_code: int = param(25, 'key code that pauses the actor after this episode, '
+                                           'or resumes it (25 KEY_P; 0: none)',
+                                       in_range(0, 767))
     stdin_keys: bool = param(False, 'also read the operator keys below from the terminal (run '
                                     'the leader in a terminal of its own)')
     toggle_stdin_key: str = param(' ', 'character that toggles the intervention; empty: none')
@@ -45,6 +48,8 @@ class LeaderConfig(ArmBusConfig):
     failure_stdin_key: str = param('f', 'character that ends the episode as a failure')
     rerecord_stdin_key: str = param('r', 'character that discards the episode to record it '
                                          'again')
+    pause_toggle_stdin_key: str = param('p', 'character that pauses the actor after this '
+                                             'episode, or resumes it')
     gripper_leader_rad: list = param([0.0, 1.0], 'two leader gripper positions ...',
                                      length(2))
     gripper_follower_rad: list = param([0.0, 1.0], '... and the follower gripper positions they '
