@@ -202,6 +202,21 @@ def test_a_success_or_failure_press_is_recorded_in_the_episode_records(console, 
         json.dumps(success)
 
 
+def test_pause_holds_back_the_next_episode_until_resume(console):
+    graph, _, driver, _, layout = console
+    episode = mid_episode(driver, graph, layout)
+    driver.find_element('id', 'command-pause').click()
+    record_of(layout, episode, graph)              # the episode under way runs to its end
+    wait_for(lambda: actor_status(driver).get('waiting') == 'paused by the operator',
+             'the actor paused', graph)
+    time.sleep(2.0)
+    assert actor_status(driver)['waiting'] == 'paused by the operator'
+    assert not any(r['episode'] > episode for r in records(layout))
+    driver.find_element('id', 'command-resume').click()
+    wait_for(lambda: actor_status(driver).get('episode', -1) > episode
+             and not actor_status(driver).get('waiting'), 'the next episode', graph)
+
+
 def test_the_intervention_button_toggles_the_operator_on_and_off(console):
     graph, _, driver, _, _ = console
     leader = 'document.getElementById("leader").textContent'
