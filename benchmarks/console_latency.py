@@ -3,13 +3,14 @@ its display in the page (target p95 <= 150 ms), the console's CPU use with one p
 <= 10% of one core), and the actor loop's jitter without and with an open page (target: no
 measurable change).
 
-    source scripts/env.sh && python benchmarks/console_latency.py [--seconds 40]
+    source scripts/env.sh && python benchmarks/console_latency.py [--seconds 30] [--rounds 3]
     python benchmarks/console_latency.py --screenshot docs/console.png   # the README's picture
 
 sim, kinematics, simulated operator, actor and console run as real processes (the runner; the
-reward from the simulation, real time so stamps are wall-clock times). First `--seconds` with
-no page open, then as long with the page open in headless Chromium (Debian's chromium and
-chromedriver, as in the console's tests). The page itself measures each frame's latency:
+reward from the simulation, real time so stamps are wall-clock times), in a ROS domain of their
+own. `--rounds` times: `--seconds` with no page open (the browser on about:blank), then as long
+with the page open in headless Chromium (Debian's chromium and chromedriver, as in the
+console's tests), alternated so that a change of the machine's own load weighs on both alike. The page itself measures each frame's latency:
 Date.now() after the frame is drawn minus the image's header stamp, so it includes the DDS hop,
 the console's JPEG encoding, the WebSocket and the browser's decoding. Jitter: the actor's
 actor_status stamps of consecutive steps, |period - 100 ms|. CPU: the console process's CPU time
@@ -77,6 +78,37 @@ class StatusProbe:
         with self.lock:
             stamps, self.stamps = self.stamps, []
         return stamps
+
+
+class Phase:
+    """The figures of one kind of phase (no page / a page open), summed over its rounds."""
+
+    def __init__(self):
+        self.seconds = self.console_cpu_s = self.chrome_cpu_s = 0.0
+        self.jitter_ms, self.latency_ms, self.frames = [], [], {}
+
+    def measure(self, console, chrome, status, driver, seconds: float):
+        if driver is not None:
+            driver.execute_script('window.consoleMetrics.latencyMs = []; '
+                                  'window.consoleMetrics.frames = {};')
+        status.take()
+        cpu0, chrome0, t0 = cpu_seconds(console), tree_cpu_seconds(chrome), time.monotonic()
+        time.sleep(seconds)
+        self.seconds += time.monotonic() - t0
+        self.console_cpu_s += cpu_seconds(console) - cpu0
+        self.chrome_cpu_s += tree_cpu_seconds(chrome) - chrome0
+        self.jitter_ms.extend(jitter_ms(status.take()))
+        if driver is not None:
+            metrics = driver.execute_script('return window.consoleMetrics')
+            self.latency_ms.extend(metrics['latencyMs'])
+            for camera, count in metrics['frames'].items():
+                self.frames[camera] = self.frames.get(camera, 0) + count
+
+    def cpu(self) -> float:
+        return self.console_cpu_s / max(self.seconds, 1e-9)
+
+    def chrome_cpu(self) -> float:
+        return self.chrome_cpu_s / max(self.seconds, 1e-9)
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -159,7 +191,9 @@ def own_domain() -> None:
 def main():
     own_domain()
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--seconds', type=float, default=40.0, help='each phase\'s length')
+    parser.add_argument('--seconds', type=float, default=30.0, help='each phase\'s length')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='rounds of (no page, page open), alternated')
     parser.add_argument('--screenshot', type=Path, help='only save a picture of the page here')
     args = parser.parse_args()
     if args.screenshot:
@@ -189,44 +223,37 @@ def main():
         while len(status.take()) < 5 and time.monotonic() < deadline:
             time.sleep(1.0)  # until the actor steps
 
-        print(f'\nno page open, {args.seconds:.0f} s ...')
-        status.take()
-        cpu0, t0 = cpu_seconds(console), time.monotonic()
-        time.sleep(args.seconds)
-        idle_cpu = (cpu_seconds(console) - cpu0) / (time.monotonic() - t0)
-        idle_jitter = jitter_ms(status.take())
-
         driver = headless_chromium()
-        driver.get(url)
-        time.sleep(3.0)  # the page connects, the first frames arrive
-        print(f'one page open (headless Chromium), {args.seconds:.0f} s ...')
-        driver.execute_script('window.consoleMetrics.latencyMs = []; '
-                              'window.consoleMetrics.frames = {};')
-        status.take()
         chrome = psutil.Process(driver.service.process.pid)
-        cpu0, chrome0, t0 = cpu_seconds(console), tree_cpu_seconds(chrome), time.monotonic()
-        time.sleep(args.seconds)
-        elapsed = time.monotonic() - t0
-        page_cpu = (cpu_seconds(console) - cpu0) / elapsed
-        chrome_cpu = (tree_cpu_seconds(chrome) - chrome0) / elapsed
-        page_jitter = jitter_ms(status.take())
-        metrics = driver.execute_script('return window.consoleMetrics')
+        figures = {'idle': Phase(), 'page': Phase()}
+        for round_number in range(args.rounds):
+            # alternate, so that the machine's own load drifting weighs on both alike
+            for phase in ('idle', 'page'):
+                print(f'round {round_number + 1}/{args.rounds}: '
+                      f'{"no page" if phase == "idle" else "one page open"}, '
+                      f'{args.seconds:.0f} s ...', flush=True)
+                driver.get(url if phase == 'page' else 'about:blank')
+                time.sleep(3.0)  # the page connects (or leaves), the first frames arrive
+                figures[phase].measure(console, chrome, status, driver if phase == 'page'
+                                       else None, args.seconds)
     finally:
         if driver is not None:
             driver.quit()
         status.probe.close()
         graph.stop()
 
-    latency = np.asarray(metrics['latencyMs'])
-    fps = {camera: count / elapsed for camera, count in metrics['frames'].items()}
+    idle, page = figures['idle'], figures['page']
     print(f'\nload average after: {load_average()}')
-    print(f'frame stamp -> display latency: {summary_ms(latency)}  (target p95 <= 150 ms)')
-    print('frames shown per second: ' + ', '.join(f'{c} {v:.1f}' for c, v in fps.items()))
-    print(f'console CPU: {100 * idle_cpu:.1f}% of one core with no page, '
-          f'{100 * page_cpu:.1f}% with one page open  (target <= 10%)')
-    print(f'headless Chromium CPU (not the console\'s): {100 * chrome_cpu:.1f}% of one core')
-    print(f'actor loop jitter, no page:   {summary_ms(idle_jitter)}')
-    print(f'actor loop jitter, page open: {summary_ms(page_jitter)}')
+    print(f'frame stamp -> display latency: {summary_ms(np.asarray(page.latency_ms))}  '
+          f'(target p95 <= 150 ms)')
+    print('frames shown per second: ' + ', '.join(
+        f'{c} {n / page.seconds:.1f}' for c, n in page.frames.items()))
+    print(f'console CPU: {100 * idle.cpu():.1f}% of one core with no page, '
+          f'{100 * page.cpu():.1f}% with one page open  (target <= 10%)')
+    print(f'headless Chromium CPU (not the console\'s): {100 * page.chrome_cpu():.1f}% of one '
+          f'core')
+    print(f'actor loop jitter, no page:   {summary_ms(np.asarray(idle.jitter_ms))}')
+    print(f'actor loop jitter, page open: {summary_ms(np.asarray(page.jitter_ms))}')
 
 
 if __name__ == '__main__':
