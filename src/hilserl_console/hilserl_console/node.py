@@ -24,13 +24,12 @@ from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
-from hilserl_common.run_layout import EPISODE_FILES, RunLayout
 from hilserl_console import messages
 from hilserl_console.access import Access, Command
 from hilserl_console.config import ConsoleConfig
 from hilserl_console.frames import FrameGate, encode_jpeg
 from hilserl_console.server import ConsoleServer, PortTaken
-from hilserl_console.state import ConsoleState
+from hilserl_console.state import ConsoleState, run_history
 from hilserl_interfaces.msg import ActorStatus, EpisodeStats, LearnerStats, RewardPrediction
 
 PAGE_CHECK_PERIOD_S = 0.2
@@ -41,7 +40,8 @@ class ConsoleNode(Node):
         super().__init__('console')
         self.config = c = load_config(self, ConsoleConfig)
         self.state = ConsoleState(c.history_episodes, c.moving_average_episodes)
-        self._load_history(c.output_dir)
+        for record in run_history(c.output_dir):  # the run's earlier episodes
+            self.state.on_episode(record)
         self.access = Access(c.bind_address, c.token, c.read_only)
         self.frames = FrameGate(c.frame_rate_hz)
         self.operator_events = self.create_publisher(String, 'operator_event', qos.COMMANDS)
@@ -92,14 +92,6 @@ class ConsoleNode(Node):
                  lambda m: state.on_diagnostics(messages.diagnostics(m)))):
             self.create_subscription(msg_type, topic, handler, qos.COMMANDS)
 
-    def _load_history(self, output_dir: str):
-        """The run's earlier episodes (after a restart), in the order they happened."""
-        if not output_dir:
-            return
-        layout = RunLayout(output_dir)
-        records = [r for mode in EPISODE_FILES for r in layout.episodes(mode)]
-        for record in sorted(records, key=lambda r: r.get('episode', 0)):
-            self.state.on_episode(record)
 
     def _announce(self, port: int) -> str:
         host = self.config.bind_address

@@ -9,6 +9,8 @@ import threading
 import time
 from typing import Dict, List, Optional
 
+from hilserl_common.run_layout import EPISODE_FILES, RunLayout
+
 # /diagnostics levels (diagnostic_msgs/DiagnosticStatus)
 LEVELS = {0: 'ok', 1: 'warn', 2: 'error', 3: 'stale'}
 PROBLEM_LOG = 100          # diagnostics problems kept for the page
@@ -156,6 +158,16 @@ class ConsoleState:
     def snapshot(self) -> dict:
         """Everything at once (GET /state): for scripts and tests."""
         return self.update_for({}, 0)
+
+
+def run_history(output_dir: str) -> List[dict]:
+    """The episodes a run's directory already holds (after a restart), in the order they
+    happened: the actor numbers them across modes."""
+    if not output_dir:
+        return []
+    layout = RunLayout(output_dir)
+    records = [r for mode in EPISODE_FILES for r in layout.episodes(mode)]
+    return sorted(records, key=lambda r: r.get('episode', 0))
 
 
 def evaluation_rounds(episodes: List[dict]) -> List[dict]:

@@ -2,8 +2,10 @@
 rounds, diagnostics problems once each, and only the parts that changed."""
 from types import SimpleNamespace
 
+from hilserl_common.records import append_record
+from hilserl_common.run_layout import RunLayout
 from hilserl_console import messages
-from hilserl_console.state import ConsoleState, evaluation_rounds
+from hilserl_console.state import ConsoleState, evaluation_rounds, run_history
 
 
 def status(episode, step, reward=0.0, stamp=None):
@@ -91,3 +93,16 @@ def test_a_loss_not_computed_yet_is_sent_as_null():
                           header=SimpleNamespace(stamp=stamp))
     stats = messages.learner_stats(msg)
     assert stats['critic_loss'] is None and stats['stamp'] == 3.5
+
+
+def test_after_a_restart_the_runs_episodes_are_shown_in_the_order_they_happened(tmp_path):
+    layout = RunLayout(tmp_path)
+    for number, mode in ((0, 'train'), (1, 'train'), (2, 'eval'), (3, 'train')):
+        append_record(str(layout.episodes_path(mode)), episode(number, number == 2, mode))
+    state = ConsoleState()
+    for record in run_history(str(tmp_path)):
+        state.on_episode(record)
+    rows = state.snapshot()['episodes']
+    assert [r['episode'] for r in rows['new']] == [0, 1, 2, 3]
+    assert rows['eval_rounds'][0]['first_episode'] == 2
+    assert run_history('') == []
