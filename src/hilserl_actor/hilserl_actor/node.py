@@ -16,7 +16,7 @@ import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool, String, UInt32
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.control_rate import ControlRate
@@ -116,6 +116,7 @@ class ActorNode(Node):
                                                     qos.TRANSITIONS)
         self.stats_pub = self.create_publisher(EpisodeStats, 'episode_stats', qos.COMMANDS)
         self.status_pub = self.create_publisher(ActorStatus, 'actor_status', qos.COMMANDS)
+        self.start_pub = self.create_publisher(UInt32, 'episode_start', qos.COMMANDS)
         self.reset_client = self.create_client(ResetScene, 'sim/reset_scene',
                                                callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(String, 'operator_event', self._on_operator_event, qos.COMMANDS,
@@ -305,6 +306,9 @@ class ActorNode(Node):
     def send_transition(self, t: Transition, episode_id: int):
         self.transition_pub.publish(transition_msg(t, self.actor_id, episode_id,
                                                    self.get_clock().now().to_msg()))
+
+    def episode_started(self, episode_id: int, mode: str):
+        self.start_pub.publish(UInt32(data=episode_id))
 
     def episode_finished(self, record: dict):
         self.stats_pub.publish(episode_stats_msg(record, self.actor_id,

@@ -100,6 +100,10 @@ class ActorIO(Protocol):
 
     def command(self, joints: np.ndarray) -> None: ...
 
+    def episode_started(self, episode_id: int, mode: str) -> None:
+        """The reset is done: the policy acts from the next step (the operator starts
+        watching it now, not during the reset)."""
+
     def send_transition(self, transition: Transition, episode_id: int) -> None: ...
 
     def episode_finished(self, record: dict) -> None:
@@ -204,6 +208,7 @@ class ActorSession:
             return not self.io.stopping()
         self.loop.begin(self.io.snapshot().joints, evaluate)
         self.io.operator_event()  # a mark made between episodes belongs to none
+        self.io.episode_started(self.episode_id, 'eval' if evaluate else self.config.mode)
         if self.recorder:
             self.recorder.start()
         return self._steps(evaluate)

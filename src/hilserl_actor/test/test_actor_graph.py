@@ -46,11 +46,11 @@ RELAYED_IMAGE = 'test_camera/image_proc'
 OVERRIDES = {
     '/**': {'ros__parameters': {'control_time_s': CONTROL_TIME_S}},
     '/**/actor': {'ros__parameters': {'reward_source': 'sim'}},
-    # Nudge in every episode, soon after the start. The operator counts its steps from the
-    # scene reset, so the actor's IK reset (1-2 s) uses up some of them.
+    # Nudge in every episode, soon after the start (the operator counts its steps from the
+    # actor's episode_start, after the reset).
     '/**/operator': {'ros__parameters': {
         'episode_correction_probability': 1.0, 'correction_probability': 1.0,
-        'explore_steps': 12, 'progress_window_steps': 2, 'progress_m': 0.05,
+        'explore_steps': 4, 'progress_window_steps': 2, 'progress_m': 0.05,
         'drift_distance_m': 0.01, 'correction_steps': 5, 'max_corrections_per_episode': 3,
         'max_intervention_fraction': 1.0}},
 }

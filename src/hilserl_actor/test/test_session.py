@@ -32,7 +32,7 @@ class KinematicIO:
         self.marks = dict(marks or {})
         self.now_s = 0.0
         self.step = 0
-        self.sent, self.finished = [], []
+        self.sent, self.finished, self.started = [], [], []
         self.statuses = []
 
     def wait_step(self):
@@ -65,6 +65,9 @@ class KinematicIO:
 
     def command(self, joints):
         self.joints = np.array(joints, float)
+
+    def episode_started(self, episode_id, mode):
+        self.started.append((episode_id, mode))
 
     def send_transition(self, transition, episode_id):
         self.sent.append((episode_id, transition))
@@ -136,6 +139,7 @@ def test_training_episodes_send_every_transition_and_write_records(kinematics, t
     assert [episode for episode, _ in io.sent] == [0, 0, 0, 1, 1, 1]
     assert io.sent[2][1].terminated and io.sent[2][1].reward == 1.0
     assert io.finished == records
+    assert io.started == [(0, 'train'), (1, 'train')]  # after each reset, before its steps
     # A restarted actor numbers on: the learner must never see an episode id twice.
     assert session(kinematics, tmp_path, KinematicIO(kinematics)).episode_id == 2
 

@@ -136,7 +136,6 @@ class InProcessIO:
 
     def reset(self) -> bool:
         self.cell.reset(int(self.rng.integers(0, 2**31 - 1)))
-        self.run.operator.new_episode()
         self.lead = None
         outcome = ik_reset(self.run.kinematics, self.run.reset_config, self.cell.joint_positions,
                            self.cell.set_joint_targets, self.advance, self.rng)
@@ -144,6 +143,9 @@ class InProcessIO:
 
     def command(self, joints: np.ndarray) -> None:
         self.cell.set_joint_targets(joints)
+
+    def episode_started(self, episode_id: int, mode: str) -> None:
+        self.run.operator.new_episode()
 
     def send_transition(self, transition: Transition, episode_id: int) -> None:
         learner = self.run.learner

@@ -2,10 +2,11 @@
 leader/joint_states and the intervention flag like the real leader node, deciding from the
 follower's joint_states and the simulation's privileged sim/grasp_state (see operator.py).
 
-A new episode is recognised by the scene reset moving the cube; the actor's episode_stats
-mark its end. `intervention_toggle` (the operator console's button, the leader's toggle key)
-forces an intervention on until toggled off: the simulated person then holds the leader still
-where the follower was, so the arm holds there too.
+The actor's episode_start (published once its reset is done) and episode_stats mark an
+episode's start and end: the operator watches the policy from its first step, never the reset.
+`intervention_toggle` (the operator console's button, the leader's toggle key) forces an
+intervention on until toggled off: the simulated person then holds the leader still where the
+follower was, so the arm holds there too.
 """
 from typing import Optional
 
@@ -13,7 +14,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Empty
+from std_msgs.msg import Bool, Empty, UInt32
 
 from hilserl_common import qos
 from hilserl_common.diagnostics import status_array
@@ -25,11 +26,6 @@ from so101_driver.sim.scripted_grasp import GraspScriptConfig
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 
-# A scene reset teleports the cube. Between two grasp states (20 Hz) a cube on the table does
-# not move 1 cm, and a held one moves at most ~1 cm (2 cm per 0.1 s control step); a held,
-# lifted cube put back on the table by a reset jumps more than 2.5 cm.
-RESET_JUMP_FREE_M = 0.01
-RESET_JUMP_HELD_M = 0.025
 STILL_VELOCITY_RAD_S = 0.05
 
 
@@ -50,6 +46,7 @@ class SimOperatorNode(Node):
         self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR_RELIABLE)
         self.create_subscription(GraspState, 'sim/grasp_state', self._on_grasp,
                                  qos.SENSOR_RELIABLE)
+        self.create_subscription(UInt32, 'episode_start', self._on_episode_start, qos.COMMANDS)
         self.create_subscription(EpisodeStats, 'episode_stats', self._on_episode_end,
                                  qos.COMMANDS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics',
@@ -66,13 +63,12 @@ class SimOperatorNode(Node):
         self.follower = msg
 
     def _on_grasp(self, msg: GraspState):
-        if self.grasp is not None:
-            jump = np.linalg.norm(_position(msg) - _position(self.grasp))
-            if jump > (RESET_JUMP_HELD_M if self.grasp.grasped else RESET_JUMP_FREE_M):
-                self.operator.new_episode()
-                self.episodes += 1
-                self.get_logger().debug('scene reset seen: new episode')
         self.grasp = msg
+
+    def _on_episode_start(self, msg: UInt32):
+        self.operator.new_episode()
+        self.episodes += 1
+        self.get_logger().debug(f'episode {msg.data} started')
 
     def _on_episode_end(self, msg: EpisodeStats):
         self.operator.episode_ended()
