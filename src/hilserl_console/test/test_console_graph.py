@@ -76,6 +76,12 @@ class JointProbe(ProbeNode):
             return [p for t, p in kept if t >= start_s]
 
 
+def settled(probe, window_s=0.5, tolerance_rad=0.003) -> bool:
+    """The joints moved less than `tolerance_rad` over the last `window_s`."""
+    recent = probe.since(probe.joints, time.monotonic() - window_s)
+    return len(recent) > 3 and np.abs(np.array(recent) - recent[0]).max() < tolerance_rad
+
+
 def wait_for(predicate, what, graph, timeout=WAIT_S, stopped=()):
     """The predicate's first true value; fails when a required node (other than those the test
     `stopped`) exits meanwhile."""
@@ -237,7 +243,9 @@ def test_the_stop_button_holds_the_arm(console):
     driver.find_element('id', 'command-stop').click()
     wait_for(lambda: 'holding' in page(driver, 'document.getElementById("command-result")'
                                                '.textContent'), 'the stop answered', graph)
-    time.sleep(0.5)  # the servos settle on the pose they were stopped at (gravity sag)
+    # The servos settle on the pose they were stopped at (momentum, gravity sag): longer in wall
+    # time when a loaded machine runs the simulation slower than real time.
+    wait_for(lambda: settled(probe), 'the arm settled after the stop', graph)
     start = time.monotonic()
     time.sleep(2.0)  # the window in which the actor goes on commanding (its episode runs on)
     held = np.array(probe.since(probe.joints, start))
