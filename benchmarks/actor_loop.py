@@ -31,6 +31,8 @@ import uuid
 
 import numpy as np
 
+from hilserl_common.testing import private_ros_domain
+
 NOMINAL_PERIOD_S = 0.1
 
 
@@ -231,7 +233,7 @@ def main():
     parser.add_argument('--timers', action='store_true',
                         help='also compare rclpy Rate with a monotonic deadline sleep')
     args = parser.parse_args()
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    private_ros_domain()  # never the domain of a training run's learner
     os.environ.setdefault('MUJOCO_GL', 'egl')
     print(f'load average at the start {load_average()}', flush=True)
     if not args.skip_inference:

@@ -19,7 +19,6 @@ over the window (psutil). The browser's own CPU is printed too, but it is not th
 """
 import argparse
 import os
-import random
 import re
 import tempfile
 import threading
@@ -30,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 import yaml
+
+from hilserl_common.testing import private_ros_domain
 
 NOMINAL_PERIOD_S = 0.1
 
@@ -182,15 +183,8 @@ def screenshot(path: Path, episodes: int = 4) -> None:
     print(f'{path}: {path.stat().st_size // 1024} KiB')
 
 
-def own_domain() -> None:
-    """A ROS domain of this benchmark's own, before any node starts: the workspace's default
-    (scripts/env.sh) is where a training run may be going on, and its learner takes every
-    actor's /transitions."""
-    os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(101, 200))
-
-
 def main():
-    own_domain()
+    private_ros_domain()  # never the domain of a training run's learner
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--seconds', type=float, default=30.0, help='each phase\'s length')
     parser.add_argument('--rounds', type=int, default=3,

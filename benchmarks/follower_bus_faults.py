@@ -37,7 +37,7 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 
 from hilserl_common import qos
-from hilserl_common.testing import stop_process
+from hilserl_common.testing import private_ros_domain, stop_process
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
@@ -279,8 +279,7 @@ def main():
     if unknown:
         parser.error(f'unknown fault kind(s) {unknown}; known: {", ".join(FAULT_KINDS)}')
     # A domain of its own: other graphs on this machine publish joint_states and /diagnostics too.
-    os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(101, 200))
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    private_ros_domain()
     print('command:', ' '.join(sys.argv), flush=True)
     bench = Bench(args)
     rows = {}

@@ -1,5 +1,7 @@
 """Test support shared by every package's tests (and the benchmarks): the probe node that plays
 the rest of the graph beside the nodes under test, and stopping a node's process."""
+import os
+import random
 import signal
 import subprocess
 import threading
@@ -8,6 +10,20 @@ from typing import Optional
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+
+# scripts/env.sh: the domain of the workspace's own graphs (a training run among them).
+WORKSPACE_DOMAIN_ID = 42
+
+
+def private_ros_domain() -> int:
+    """Put this process (and the nodes it starts) on a ROS 2 domain of its own, on this machine
+    only, before any node starts: never the workspace's default domain, whose learner would take
+    this run's /transitions. Domain ids 1-100 keep Fast DDS's ports out of the ephemeral range."""
+    domain = random.SystemRandom().choice(
+        [d for d in range(1, 101) if d != WORKSPACE_DOMAIN_ID])
+    os.environ['ROS_DOMAIN_ID'] = str(domain)
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    return domain
 
 
 class ProbeNode:
