@@ -21,6 +21,7 @@ from std_msgs.msg import Bool, String, UInt32
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.control_rate import ControlRate
 from hilserl_actor.episode import EpisodeLoop, Snapshot, Transition
+from hilserl_actor.inputs import LatestInputs, OperatorMarks
 from hilserl_actor.messages import (
     actor_status_msg,
     episode_stats_msg,
@@ -31,7 +32,7 @@ from hilserl_actor.messages import (
 from hilserl_actor.policy_client import PolicyClient
 from hilserl_actor.recording import EpisodeRecorder
 from hilserl_actor.reward_gate import RewardGate, RewardGateConfig
-from hilserl_actor.session import OPERATOR_EVENTS, PAUSE_EVENTS, ActorSession
+from hilserl_actor.session import ActorSession
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
@@ -50,25 +51,6 @@ from hilserl_learner.policy.weights import FORMAT
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 from so101_kinematics.reset import ResetConfig, ik_reset
-
-
-class LatestInputs:
-    """The newest value of each input; written by callbacks, read by the control thread."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._snapshot = Snapshot(now_s=0.0)
-
-    def update(self, **fields):
-        with self._lock:
-            for name, value in fields.items():
-                setattr(self._snapshot, name, value)
-
-    def snapshot(self, now_s: float) -> Snapshot:
-        with self._lock:
-            copy = Snapshot(**vars(self._snapshot))
-        copy.now_s = now_s
-        return copy
 
 
 class ActorNode(Node):
@@ -121,8 +103,7 @@ class ActorNode(Node):
                                                callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(String, 'operator_event', self._on_operator_event, qos.COMMANDS,
                                  callback_group=inputs)
-        self._operator_event = ''
-        self._paused = False
+        self.marks = OperatorMarks()
         self.recorder = self._start_recording(inputs) if self.config.mode == 'record' else None
         self.rate = ControlRate(self, self.config.control_rate_hz)
         self.session = ActorSession(
@@ -173,17 +154,12 @@ class ActorNode(Node):
                                success_time_s=self._sim_state.stamp_s)
 
     def _on_operator_event(self, msg: String):
-        """Keyboard/pedal/console marks: success, failure (end the episode) or rerecord
-        (discard it); pause and resume hold back or let go the next episode."""
-        if msg.data in OPERATOR_EVENTS:
-            self._operator_event = msg.data
-        elif msg.data in PAUSE_EVENTS:
-            self._paused = not self._paused if msg.data == 'pause_toggle' else msg.data == 'pause'
-            self.get_logger().info('paused by the operator: no new episode starts' if
-                                   self._paused else 'resumed by the operator')
-        else:
-            self.get_logger().warning(f'unknown operator_event {msg.data!r}; expected one of '
-                                      f'{", ".join(OPERATOR_EVENTS + PAUSE_EVENTS)}')
+        try:
+            if self.marks.take(msg.data) is not None:
+                self.get_logger().info('paused by the operator: no new episode starts' if
+                                       self.marks.paused else 'resumed by the operator')
+        except ValueError as error:
+            self.get_logger().warning(str(error))
 
     def _start_recording(self, group) -> EpisodeRecorder:
         directory = self.config.recording_dir or os.path.join(self.config.output_dir, 'demos')
@@ -246,11 +222,10 @@ class ActorNode(Node):
         return self._sim_state
 
     def operator_event(self) -> str:
-        event, self._operator_event = self._operator_event, ''
-        return event
+        return self.marks.newest()
 
     def paused(self) -> bool:
-        return self._paused
+        return self.marks.paused
 
     def step_status(self, status: dict) -> None:
         self.status_pub.publish(actor_status_msg(status, self.actor_id,

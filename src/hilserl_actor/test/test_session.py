@@ -6,7 +6,8 @@ import pytest
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
-from hilserl_actor.session import ActorSession, EvaluationSchedule
+from hilserl_actor.evaluation import EvaluationSchedule
+from hilserl_actor.session import ActorSession
 from hilserl_common.run_layout import RunLayout
 from hilserl_common.testing import ListLog
 from so101_kinematics.kinematics import Kinematics

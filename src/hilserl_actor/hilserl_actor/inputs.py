@@ -1,0 +1,55 @@
+"""What the actor node's callbacks hand to its control thread: the newest value of each input,
+and the operator's marks (keyboard, pedal, console)."""
+import threading
+from typing import Optional
+
+from hilserl_actor.episode import Snapshot
+from hilserl_actor.session import OPERATOR_EVENTS, PAUSE_EVENTS
+
+
+class LatestInputs:
+    """The newest value of each input; written by callbacks, read by the control thread."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._snapshot = Snapshot(now_s=0.0)
+
+    def update(self, **fields):
+        with self._lock:
+            for name, value in fields.items():
+                setattr(self._snapshot, name, value)
+
+    def snapshot(self, now_s: float) -> Snapshot:
+        with self._lock:
+            copy = Snapshot(**vars(self._snapshot))
+        copy.now_s = now_s
+        return copy
+
+
+class OperatorMarks:
+    """success, failure (end the episode) or rerecord (discard it), taken once by the control
+    thread; pause and resume hold back or let go the next episode."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._event = ''
+        self.paused = False
+
+    def take(self, event: str) -> Optional[bool]:
+        """Record `event`; the new pause state when it was a pause event, else None. Raises
+        ValueError naming the known events for any other."""
+        with self._lock:
+            if event in OPERATOR_EVENTS:
+                self._event = event
+                return None
+            if event in PAUSE_EVENTS:
+                self.paused = not self.paused if event == 'pause_toggle' else event == 'pause'
+                return self.paused
+        raise ValueError(f'unknown operator_event {event!r}; expected one of '
+                         f'{", ".join(OPERATOR_EVENTS + PAUSE_EVENTS)}')
+
+    def newest(self) -> str:
+        """The mark made since the last call, or ''."""
+        with self._lock:
+            event, self._event = self._event, ''
+            return event
