@@ -92,8 +92,10 @@ class JobSteps:
         return values
 
     def graph(self, name: str, overrides: dict) -> Graph:
-        arguments = {'sim': 'true', 'output_dir': str(self.out),
-                     'real_time_factor': str(self.options.real_time_factor),
+        # Only the training graph runs the learner beside the control loop: it alone needs the
+        # simulation slowed for the actor to keep its rate on a small CPU.
+        factor = self.options.real_time_factor if name == 'train' else 1.0
+        arguments = {'sim': 'true', 'output_dir': str(self.out), 'real_time_factor': str(factor),
                      'config_file': self.overrides_file(name, overrides)}
         port = getattr(self.options, 'console_port', 8080)
         arguments.update({'console': 'false'} if port < 0 else {'console_port': str(port)})

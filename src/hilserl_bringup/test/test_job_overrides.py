@@ -28,3 +28,10 @@ def test_stage_overrides_keep_the_seed_and_the_users_setting_wins(tmp_path):
 def test_a_malformed_setting_names_itself(tmp_path):
     with pytest.raises(RuntimeError, match="--set 'learner': expected NODE.PARAM=VALUE"):
         overrides(tmp_path, '--set', 'learner')
+
+
+def test_only_the_training_graph_runs_slower_than_real_time(tmp_path):
+    steps = JobSteps(parse_options(['--output-dir', str(tmp_path)]))
+    factors = {name: steps.graph(name, {}).arguments['real_time_factor']
+               for name in ('record_demos', 'train', 'eval')}
+    assert factors == {'record_demos': '1.0', 'train': '0.3', 'eval': '1.0'}
