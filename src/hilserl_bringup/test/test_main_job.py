@@ -17,7 +17,7 @@ MINIATURE = ['--demos', '2', '--encoder-episodes', '1', '--encoder-epochs', '0.5
              '--classifier-episodes', '4', '--classifier-steps', '30',
              '--classifier-set', 'epochs=2', '--episodes', '4', '--episode-seconds', '3',
              '--eval-every', '2', '--eval-round-episodes', '1', '--final-eval-episodes', '2',
-             '--mine-after', '2',
+             '--mine-after', '2', '--real-time-factor', '1.0',  # a tiny learner keeps up
              '--set', 'learner.training_starts=20',
              '--console-port', '0']  # any free port: never one a parallel run holds
 
