@@ -14,7 +14,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PoseStamped
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, UInt32
 from std_srvs.srv import Trigger
 
 from hilserl_common import qos
@@ -112,6 +112,7 @@ def test_sim_kinematics_and_operator_graph():
     ]
     probe = Probe(namespace)
     commands = probe.node.create_publisher(JointState, 'joint_commands', qos.COMMANDS)
+    episode_start = probe.node.create_publisher(UInt32, 'episode_start', qos.COMMANDS)
     mirroring = threading.Event()
 
     def mirror(msg):  # the actor's record mode: the follower follows the leader
@@ -161,15 +162,17 @@ def test_sim_kinematics_and_operator_graph():
         reach_commanded_pose(probe, commands)
         check_fk_and_bad_requests(probe)
 
-        # Demonstrations: reset the scene; the operator waits for the arm to settle, then
-        # drives the leader; mirrored onto the follower it lifts the cube. The second reset
-        # takes the held cube away: the operator must see a new episode and demonstrate again.
+        # Demonstrations, the probe playing the actor: reset the scene and announce the episode;
+        # the operator waits for the arm to settle, then drives the leader; mirrored onto the
+        # follower it lifts the cube. The second reset takes the held cube away and starts a
+        # new episode: the operator must demonstrate again.
         mirroring.set()
-        for seed in (11, 12):
+        for episode, seed in enumerate((11, 12)):
             response = probe.call(ResetScene, 'sim/reset_scene', ResetScene.Request(seed=seed))
             assert response.success
             assert abs(response.cube_pose.position.z - 0.0125) < 0.003
             assert probe.wait_for(lambda: not probe.latest['sim/grasp_state'].success, 5)
+            episode_start.publish(UInt32(data=episode))
             lifted = probe.wait_for(lambda: probe.latest['sim/grasp_state'].success, timeout=30)
             with probe.lock:
                 state = probe.latest['sim/grasp_state']
