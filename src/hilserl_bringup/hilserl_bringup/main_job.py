@@ -33,7 +33,7 @@ import yaml
 from hilserl_actor.labels import successful_episodes
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
-from hilserl_bringup.report import write_report
+from hilserl_bringup.report import MOVING_AVERAGE, intervention_share, write_report
 from hilserl_bringup.runner import GraphError
 
 
@@ -158,23 +158,21 @@ class MainJob(JobSteps):
         if len(episodes) >= self.options.episodes:
             return True
         rounds = self.eval_rounds()
-        recent = episodes[-20:]
-        interventions = (sum(e['intervention_steps'] for e in recent)
-                         / max(1, sum(e['length'] for e in recent)))
+        recent = episodes[-MOVING_AVERAGE:]
         return bool(rounds and rounds[-1]['success_rate'] >= self.options.target_success
                     and rounds[-1]['episodes'] >= self.options.eval_round_episodes
-                    and len(recent) == 20
-                    and interventions < self.options.target_interventions)
+                    and len(recent) == MOVING_AVERAGE
+                    and intervention_share(recent) < self.options.target_interventions)
 
     def describe_training(self) -> str:
         episodes = self.train_episodes()
-        recent = episodes[-20:]
+        recent = episodes[-MOVING_AVERAGE:]
         text = f'train: episode {len(episodes)}/{self.options.episodes}'
         if recent:
             success = sum(r['success'] for r in recent) / len(recent)
-            interventions = sum(r['intervention_rate'] for r in recent) / len(recent)
             text += (f', last {len(recent)}: success {success:.0%}, interventions '
-                     f'{interventions:.0%}, policy v{recent[-1]["policy_version"]}')
+                     f'{intervention_share(recent):.0%}, '
+                     f'policy v{recent[-1]["policy_version"]}')
         rounds = self.eval_rounds()
         if rounds:
             text += f', last evaluation {rounds[-1]["success_rate"]:.0%}'

@@ -29,6 +29,13 @@ def moving_average(values: Sequence[float], window: int = MOVING_AVERAGE) -> np.
     return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
 
 
+def intervention_share(episodes: Sequence[dict]):
+    """The share of these episodes' steps the operator drove (None without steps): the figure
+    the report shows for the last episodes and the main job's stopping rule reads."""
+    steps = sum(e['length'] for e in episodes)
+    return sum(e['intervention_steps'] for e in episodes) / steps if steps else None
+
+
 def plot_training(run: Path, episodes: List[dict], rounds: List[dict], path: Path):
     figure, (reward, interventions, success) = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
     index = np.arange(len(episodes))
@@ -113,8 +120,7 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         'train_episodes': len(episodes),
         'env_steps': sum(e['length'] for e in episodes),
         'training_success_last': float(np.mean([e['success'] for e in last])) if last else None,
-        'intervention_rate_last':
-            float(np.mean([e['intervention_rate'] for e in last])) if last else None,
+        'intervention_rate_last': intervention_share(last),
         'first_autonomous_success': next((i + 1 for i, e in enumerate(episodes)
                                           if e['success'] and not e['intervention_steps']),
                                          None),

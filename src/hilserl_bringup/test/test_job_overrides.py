@@ -35,3 +35,23 @@ def test_only_the_training_graph_runs_slower_than_real_time(tmp_path):
     factors = {name: steps.graph(name, {}).arguments['real_time_factor']
                for name in ('record_demos', 'train', 'eval')}
     assert factors == {'record_demos': '1.0', 'train': '0.3', 'eval': '1.0'}
+
+
+def test_training_stops_when_it_succeeds_and_the_operator_is_no_longer_needed(tmp_path):
+    """The stopping rule reads the interventions the progress line and the report show: the
+    share of the last 20 training episodes' steps."""
+    from hilserl_bringup.main_job import MainJob
+    from hilserl_common.records import append_record
+    job = MainJob(parse_options(['--output-dir', str(tmp_path)]))
+    append_record(str(tmp_path / 'eval_rounds.jsonl'), {'episodes': 10, 'success_rate': 0.9})
+    for i in range(20):  # 2 of 20 episodes corrected for 9 of their 40 steps: 2.25% of steps
+        append_record(str(tmp_path / 'episodes.jsonl'), {
+            'mode': 'train', 'success': True, 'length': 40, 'policy_version': i,
+            'intervention_steps': 9 if i < 2 else 0, 'intervention_rate': 0.225 if i < 2 else 0})
+    assert job.training_finished()
+    assert 'interventions 2%' in job.describe_training()
+    append_record(str(tmp_path / 'episodes.jsonl'), {
+        'mode': 'train', 'success': True, 'length': 100, 'policy_version': 20,
+        'intervention_steps': 100, 'intervention_rate': 1.0})  # 109 of 860 steps: 13%
+    assert not job.training_finished()
+    assert 'interventions 13%' in job.describe_training()
