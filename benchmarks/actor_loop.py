@@ -31,13 +31,9 @@ import uuid
 
 import numpy as np
 
-from hilserl_common.testing import private_ros_domain
+from hilserl_common.testing import load_average, private_ros_domain
 
 NOMINAL_PERIOD_S = 0.1
-
-
-def load_average() -> str:
-    return ' '.join(f'{v:.1f}' for v in os.getloadavg()) + f' on {os.cpu_count()} cores'
 
 
 def percentiles_ms(values_s):

@@ -18,8 +18,6 @@ actor_status stamps of consecutive steps, |period - 100 ms|. CPU: the console pr
 over the window (psutil). The browser's own CPU is printed too, but it is not the console's.
 """
 import argparse
-import os
-import re
 import tempfile
 import threading
 import time
@@ -30,13 +28,10 @@ import numpy as np
 import psutil
 import yaml
 
-from hilserl_common.testing import private_ros_domain
+from hilserl_bringup.job_steps import CONSOLE_URL
+from hilserl_common.testing import load_average, private_ros_domain
 
 NOMINAL_PERIOD_S = 0.1
-
-
-def load_average() -> str:
-    return ' '.join(f'{v:.1f}' for v in os.getloadavg()) + f' on {os.cpu_count()} cores'
 
 
 def jitter_ms(stamps) -> np.ndarray:
@@ -131,7 +126,7 @@ def tree_cpu_seconds(process: psutil.Process) -> float:
 def console_url(log: Path, graph) -> str:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        found = log.exists() and re.search(r'operator console on (\S+)', log.read_text())
+        found = log.exists() and CONSOLE_URL.search(log.read_text())
         if found:
             return found.group(1)
         assert graph.failed_required() is None, 'a node of the graph died'

@@ -97,7 +97,7 @@ class JobSteps:
         factor = self.options.real_time_factor if name == 'train' else 1.0
         arguments = {'sim': 'true', 'output_dir': str(self.out), 'real_time_factor': str(factor),
                      'config_file': self.overrides_file(name, overrides)}
-        port = getattr(self.options, 'console_port', 8080)
+        port = self.options.console_port
         arguments.update({'console': 'false'} if port < 0 else {'console_port': str(port)})
         return Graph(name, arguments, quiet=True)
 
@@ -145,7 +145,6 @@ class JobSteps:
         if process.returncode != 0:
             raise RuntimeError(f'{args[0]} {args[1]} failed (exit {process.returncode}); '
                                f'see {log_path}')
-
 
 
 class ConsoleAnnouncement:

@@ -26,6 +26,11 @@ def private_ros_domain() -> int:
     return domain
 
 
+def load_average() -> str:
+    """The machine's load, for a benchmark to print beside its figures."""
+    return ' '.join(f'{v:.1f}' for v in os.getloadavg()) + f' on {os.cpu_count()} cores'
+
+
 class ProbeNode:
     """A test-side rclpy node in a context of its own, so it never shares state with another
     test's nodes. Spin it with `spin_in_background()` (a daemon thread) or call
