@@ -25,7 +25,7 @@ from sensor_msgs.msg import Image
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
-from hilserl_common.testing import ProbeNode
+from hilserl_common.testing import ProbeNode, unclean_stops
 from hilserl_interfaces.msg import PolicyWeights, RewardPrediction, Transition
 from hilserl_learner.config import config_from
 from hilserl_learner.policy.weights import FORMAT, serialize_policy
@@ -165,8 +165,9 @@ def graph(tmp_path_factory):
         yield graph, probe, directory
     finally:
         probe.close()
-        codes = graph.stop()
-        assert all(code == 0 for code in codes.values()), codes
+        graph.stop()
+        failures = unclean_stops(graph.nodes)
+        assert not failures, failures
 
 
 @pytest.fixture(scope='module')
@@ -215,8 +216,9 @@ def test_a_full_episode_streams_transitions_at_the_loop_rate(graph):
     assert not any(s.truncated or s.terminated for s in steps[:-1])
     if steps[-1].truncated:
         assert len(steps) == STEPS_PER_EPISODE
-    periods = np.diff([s.arrival_s for s in steps])
-    # The median period is the loop's rate; single late steps (a loaded CPU) may pause it.
+    # The loop's rate on its own clock (the stamps: when each step was sent), so a slow
+    # delivery on a loaded machine does not count; single late steps may pause it.
+    periods = np.diff([s.stamp_s for s in steps])
     assert 0.08 < np.median(periods) < 0.12, np.round(periods, 3)
     for s in steps:
         assert s.state.shape == (18,) and s.next_state.shape == (18,) and s.action.shape == (3,)
@@ -241,8 +243,13 @@ def test_new_weights_are_used_from_the_next_step(graph, agent):
     episode = probe.received()[-1].episode_id
     probe.broadcast(*weights(agent, 2, mean=[-1e6, -1e6, 1e6]), version=2)
     assert probe.wait_for(lambda: any(s.policy_version == 2 for s in probe.received()), 10)
-    time.sleep(0.5)
-    steps = [s for s in probe.received(published) if s.episode_id == episode]
+
+    def this_episode():
+        return [s for s in probe.received(published) if s.episode_id == episode]
+    # A few steps of version 2, or the episode's end, whichever comes first.
+    probe.wait_for(lambda: sum(s.policy_version == 2 for s in this_episode()) >= 3
+                   or any(s.truncated or s.terminated for s in this_episode()), 10)
+    steps = this_episode()
     old = [s for s in steps if s.policy_version == 1]
     new = [s for s in steps if s.policy_version == 2]
     assert new, 'the episode ended before version 2 acted'
@@ -382,11 +389,12 @@ def test_in_simulation_evaluation_success_is_the_simulations_not_the_classifiers
             classifier.executor.spin_once(timeout_sec=0.05)
         assert actor.process.poll() == 0, f'actor exit code {actor.process.poll()}'
     finally:
-        codes = graph.stop()
+        graph.stop()
         classifier.close()
     assert records.exists(), 'no evaluation episode was recorded'
     record = json.loads(records.read_text().splitlines()[0])
     assert record['mode'] == 'eval'
     assert record['sim_success'] is False and record['success'] is False, record
     assert record['length'] == 10, record  # truncated, not ended by the classifier's verdict
-    assert all(code == 0 for code in codes.values()), codes
+    failures = unclean_stops(graph.nodes)
+    assert not failures, failures

@@ -109,7 +109,9 @@ class RunningNode:
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL,
                                         preexec_fn=die_with_parent(os.getpid()))
-        log = open(log_dir / f'{spec.name}.log', 'ab') if log_dir else None
+        self.log_path = log_dir / f'{spec.name}.log' if log_dir else None
+        self.escalation = ''  # how a stop had to end it, when SIGINT was not enough
+        log = open(self.log_path, 'ab') if self.log_path else None
         self._pump = threading.Thread(target=self._copy_output, args=(log, quiet), daemon=True)
         self._pump.start()
 
@@ -179,14 +181,24 @@ class Graph:
         return any(n.process.poll() is None for n in self.nodes)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> Dict[str, int]:
-        """SIGINT to every node, SIGTERM to what is left after `timeout`, then SIGKILL."""
+        """SIGINT to every node, SIGTERM to what is left after `timeout`, then SIGKILL (after
+        SIGUSR1, which makes a node write its Python stacks to its log). Each node killed that
+        way keeps why in `escalation`."""
+        waited = 0.0
         for signum, grace in ((signal.SIGINT, timeout), (signal.SIGTERM, 3.0),
                               (signal.SIGKILL, 3.0)):
             for node in self.nodes:
+                if signum != signal.SIGINT and node.process.poll() is None:
+                    node.escalation = (f'still running {waited:.0f} s after SIGINT: '
+                                       f'sent {signal.Signals(signum).name}')
+                    if signum == signal.SIGKILL:
+                        node.signal(signal.SIGUSR1)
+                        time.sleep(0.5)  # its stacks, written by its faulthandler
                 node.signal(signum)
             deadline = time.monotonic() + grace
             while self.running() and time.monotonic() < deadline:
                 time.sleep(0.05)
+            waited += grace
             if not self.running():
                 break
         for node in self.nodes:

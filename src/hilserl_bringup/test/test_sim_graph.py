@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image, JointState
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
-from hilserl_common.testing import ProbeNode
+from hilserl_common.testing import ProbeNode, unclean_stops
 
 pytestmark = pytest.mark.graph
 
@@ -95,8 +95,27 @@ def test_the_sim_graph_publishes_at_its_rates_and_stops_cleanly(tmp_path):
         stop_time = time.monotonic() - started
     assert not children_alive(pids)
     assert stop_time < 8.0, f'graph took {stop_time:.1f} s to stop'
-    assert all(code == 0 for code in codes.values()), codes
+    failures = unclean_stops(graph.nodes)
+    assert not failures, failures
+    assert set(codes) == set(NODES)
     assert (tmp_path / 'logs' / 'sim.log').exists()
+
+
+def test_a_node_that_does_not_stop_is_killed_and_named(tmp_path):
+    """A node frozen (SIGSTOP: it cannot answer Ctrl-C or SIGTERM) is killed after the grace
+    periods, and the graph says what it took."""
+    graph = Graph('train', {'output_dir': str(tmp_path)}, only=['kinematics'], quiet=True)
+    graph.start()
+    try:
+        wait_until_running(tmp_path / 'logs', ('kinematics',))
+        os.kill(graph.nodes[0].process.pid, signal.SIGSTOP)
+    finally:
+        codes = graph.stop(timeout=1.0)
+    assert codes == {'kinematics': -signal.SIGKILL}
+    failures = unclean_stops(graph.nodes)
+    assert failures.startswith('kinematics exited with code -9; still running 4 s after '
+                               'SIGINT: sent SIGKILL'), failures
+    assert 'kinematics ready' in failures  # the tail of its log
 
 
 @pytest.fixture
@@ -130,6 +149,24 @@ def wait_for_children(process, count, timeout=60):
     raise AssertionError('the runner did not start its nodes')
 
 
+READY = {'sim': 'simulated SO-101 running', 'kinematics': 'kinematics ready'}
+
+
+def wait_until_running(log_dir, nodes=tuple(READY), timeout=60):
+    """The nodes said they are up (their first log lines, in the runner's log files)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = [name for name in nodes if READY[name] not in _read(log_dir / f'{name}.log')]
+        if not waiting:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f'{", ".join(waiting)} did not say it was running within {timeout} s')
+
+
+def _read(path):
+    return path.read_text(errors='replace') if path.exists() else ''
+
+
 def wait_gone(pids, timeout):
     deadline = time.monotonic() + timeout
     while children_alive(pids) and time.monotonic() < deadline:
@@ -137,10 +174,10 @@ def wait_gone(pids, timeout):
     return children_alive(pids)
 
 
-def test_a_dead_required_node_stops_the_whole_graph(runner):
+def test_a_dead_required_node_stops_the_whole_graph(runner, tmp_path):
     process = runner()
     pids = wait_for_children(process, 2)
-    time.sleep(2.0)
+    wait_until_running(tmp_path / 'logs')
     os.kill(pids[1], signal.SIGKILL)
     output, _ = process.communicate(timeout=30)
     assert process.returncode != 0
@@ -148,10 +185,10 @@ def test_a_dead_required_node_stops_the_whole_graph(runner):
     assert not wait_gone(pids, 5.0)
 
 
-def test_sigterm_to_the_runner_stops_every_node(runner):
+def test_sigterm_to_the_runner_stops_every_node(runner, tmp_path):
     process = runner()
     pids = wait_for_children(process, 2)
-    time.sleep(2.0)
+    wait_until_running(tmp_path / 'logs')
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output

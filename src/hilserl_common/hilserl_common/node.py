@@ -1,4 +1,5 @@
 """Start-up and shutdown shared by every node: one call in each executable's main()."""
+import faulthandler
 import signal
 import sys
 
@@ -17,6 +18,10 @@ def run(node_class, args=None, executor_factory=None) -> int:
     error) sets `node.exit_code` before shutting the context down (or in destroy_node, when a
     safety step there fails), and that is the exit code.
     """
+    # A node that hangs can be asked where: `kill -USR1 <pid>` writes every thread's Python
+    # stack to its output (its log under a graph). The tests do it before killing a node that
+    # outlived its stop's grace period, so the failure shows where it was stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     # Ctrl-C in a terminal reaches a node twice when run_graph runs it (from the terminal, and
     # forwarded by the runner): the second must not cut the way out short.
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:

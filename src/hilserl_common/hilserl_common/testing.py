@@ -6,6 +6,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Optional
 
 import rclpy
@@ -68,18 +69,63 @@ class ProbeNode:
         self.context.try_shutdown()
 
 
-def stop_process(process: subprocess.Popen, sig: int = signal.SIGINT,
-                 timeout: float = 15.0) -> int:
-    """Send `sig` to a node's process (if it still runs) and wait for it to exit; killed after
-    `timeout` s, so a hung node cannot hang the test. Returns its exit code."""
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 15.0,
+                 name: str = '', log_path: Optional[Path] = None) -> int:
+    """Send `sig` to a node's process (if it still runs) and wait for it to exit; returns its
+    exit code. A process still running after `timeout` s is a failure of its own: its Python
+    stacks are dumped to its output (hilserl_common.node: SIGUSR1), it is killed so it cannot
+    hang the suite, and an AssertionError names it, the grace period it outlived and the tail of
+    its log (`log_path`), so the failure says where it was stuck."""
     if process.poll() is None:
         process.send_signal(sig)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            dump_stacks_and_kill(process)
+            raise AssertionError(
+                f'{name or f"process {process.pid}"} did not exit within {timeout:.0f} s of '
+                f'{signal.Signals(sig).name}: killed (SIGKILL), exit code '
+                f'{process.returncode}{log_tail(log_path)}') from None
     return process.returncode
+
+
+def dump_stacks_and_kill(process: subprocess.Popen, dump_wait_s: float = 2.0) -> None:
+    """SIGUSR1 (a node writes its threads' stacks to its output), a moment to write them, then
+    SIGKILL."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGUSR1)
+        try:
+            process.wait(timeout=dump_wait_s)
+        except subprocess.TimeoutExpired:
+            pass
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+def log_tail(log_path: Optional[Path], lines: int = 60) -> str:
+    """The last `lines` of a log, as the end of a failure message ('' without a log)."""
+    if log_path is None:
+        return ''
+    try:
+        text = Path(log_path).read_text(errors='replace').splitlines()[-lines:]
+    except OSError as error:
+        return f'\n(no log: {error})'
+    return f'\n--- the last {len(text)} lines of {log_path} ---\n' + '\n'.join(text)
+
+
+def unclean_stops(nodes) -> str:
+    """Why the nodes of a stopped graph (hilserl_bringup.runner.RunningNode: spec.name,
+    process, escalation, log_path) did not all exit with 0, each with the tail of its log; ''
+    when they did. For `assert not failures, failures`."""
+    failures = []
+    for node in nodes:
+        code = node.process.returncode
+        if code != 0:
+            how = f'; {node.escalation}' if node.escalation else ''
+            failures.append(f'{node.spec.name} exited with code {code}{how}'
+                            f'{log_tail(node.log_path)}')
+    return '\n\n'.join(failures)
 
 
 class ListLog:

@@ -141,7 +141,8 @@ def test_learner_trains_broadcasts_drops_bad_input_and_resumes_after_a_kill(tmp_
             actor.send(1, step, last=step == 14)
         actor.wait_stats(lambda s: s.env_steps == 35 and s.optimization_step == UTD * 35)
     finally:
-        code = stop_process(resumed, signal.SIGTERM, timeout=30)
+        code = stop_process(resumed, signal.SIGTERM, timeout=30, name='learner',
+                            log_path=resumed.log_path)
         assert code == 0, resumed.log_path.read_text()[-2000:]
     log = (tmp_path / 'run' / 'learner_stats.jsonl').read_text().splitlines()
     assert json.loads(log[-1])['env_steps'] == 35

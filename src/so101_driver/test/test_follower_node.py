@@ -231,7 +231,7 @@ def test_publishes_through_faults_reconnects_and_turns_torque_off_on_ctrl_c(
 
         signal_time = time.monotonic()
     finally:
-        code = stop_process(follower, signal.SIGINT)
+        code = stop_process(follower, signal.SIGINT, name='follower', log_path=follower.log_path)
     ids, all_off = torque_off_written(emulated_bus, signal_time)
     assert ids == set(range(1, 7)) and all_off, log_of(follower)
     assert code == 0, log_of(follower)
@@ -277,7 +277,7 @@ def test_sigterm_turns_torque_off_and_services_stop_and_release(
         assert pan.value(reg.PRESENT_POSITION) - start_ticks > 50
         signal_time = time.monotonic()
     finally:
-        code = stop_process(follower, signal.SIGTERM)
+        code = stop_process(follower, signal.SIGTERM, name='follower', log_path=follower.log_path)
     ids, all_off = torque_off_written(emulated_bus, signal_time)
     assert ids == set(range(1, 7)) and all_off, log_of(follower)
     assert code == 0, log_of(follower)
@@ -299,14 +299,14 @@ def test_torque_is_off_after_ctrl_c_or_sigterm_at_random_moments_under_faults(
         if sig == signal.SIGINT:  # Ctrl-C under run_graph: from the terminal, then forwarded
             follower.send_signal(sig)
             time.sleep(rng.uniform(0.0, 0.002))
-        code = stop_process(follower, sig)
+        code = stop_process(follower, sig, name='follower', log_path=follower.log_path)
         assert torque_values(emulated_bus) == {0} and code == 0, log_of(follower)
     # A bus that goes silent for good: torque off cannot be confirmed, and the exit code says so.
     follower = start_follower(tmp_path, calibration_file, port,
                               parameters=['torque_off_timeout_s:=0.3'])
     wait_until(lambda: torque_values(emulated_bus) == {1}, 20.0, follower)
     emulated_bus.go_silent(30.0)
-    code = stop_process(follower, signal.SIGTERM)
+    code = stop_process(follower, signal.SIGTERM, name='follower', log_path=follower.log_path)
     emulated_bus.go_silent(0.0)
     assert code == 1, log_of(follower)
     assert 'torque OFF NOT CONFIRMED at shutdown: torque off not confirmed by servo(s) 1 ' \
@@ -344,7 +344,7 @@ def test_an_exception_in_the_node_turns_torque_off(tmp_path, arm_files, emulated
     try:
         follower.wait(timeout=20)
     finally:
-        stop_process(follower)
+        stop_process(follower, name='follower', log_path=follower.log_path)
     assert follower.returncode != 0
     assert 'injected bug' in log_of(follower)
     assert '[follower] torque off at shutdown; 30/' in log_of(follower)
@@ -359,7 +359,7 @@ def test_a_missing_calibration_file_stops_the_node_with_a_message(tmp_path):
     try:
         follower.wait(timeout=20)
     finally:
-        stop_process(follower)
+        stop_process(follower, name='follower', log_path=follower.log_path)
     assert follower.returncode == 2
     log = log_of(follower)
     assert 'missing.json does not exist' in log and 'Traceback' not in log

@@ -171,7 +171,7 @@ def test_leader_states_intervention_and_episode_marks_from_motion_pedal_and_keys
             == set(range(1, 7))
     finally:
         probe.close()
-        stop_process(leader, timeout=10)
+        stop_process(leader, timeout=10, name='leader', log_path=log_path)
         if pedal_writer is not None:
             os.close(pedal_writer)
         bus.stop()

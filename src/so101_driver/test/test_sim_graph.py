@@ -20,7 +20,7 @@ from std_srvs.srv import Trigger
 from hilserl_common import qos
 from hilserl_common.images import from_msg
 from hilserl_common.preprocessing import preprocess
-from hilserl_common.testing import ProbeNode
+from hilserl_common.testing import ProbeNode, dump_stacks_and_kill
 from hilserl_interfaces.msg import GraspState
 from hilserl_interfaces.srv import ComputeFK, ComputeIK, ResetScene
 
@@ -50,9 +50,10 @@ def stop(processes):
     for process in processes:
         try:
             output, _ = process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        except subprocess.TimeoutExpired:  # a failure: its stacks show where it hung
+            dump_stacks_and_kill(process)
             output, _ = process.communicate()
+            output += '\n(did not exit within 15 s of SIGINT: killed)'
         codes.append(process.returncode)
         outputs.append(output)
     return codes, outputs

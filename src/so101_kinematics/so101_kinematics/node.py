@@ -35,6 +35,8 @@ class KinematicsNode(Node):
         self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR_RELIABLE)
         self.create_service(ComputeIK, 'compute_ik', self._on_ik)
         self.create_service(ComputeFK, 'compute_fk', self._on_fk)
+        self.get_logger().info('kinematics ready: ee_pose from joint_states, compute_ik and '
+                               'compute_fk offered')
 
     def _on_joints(self, msg: JointState):
         joints = joints_in_model_order(msg.name, msg.position)
