@@ -82,7 +82,7 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
     assert state['state'][0]['step'] == saved_optimizer['state'][0]['step']
     assert torch.equal(state['state'][0]['exp_avg'], saved_optimizer['state'][0]['exp_avg'])
     # The updates owed to the 7 transitions after the checkpoint are done again.
-    assert resumed.updates_due() == 2 * 27 - 40
+    assert resumed.updates_owed() == 2 * 27 - 40
 
 
 def test_a_fresh_start_sets_an_earlier_run_aside_instead_of_mixing_with_it(tmp_path, backbone):

@@ -1,7 +1,8 @@
 """The learner's loop, without ROS: it takes checked transitions from any thread, stores them
-(online buffer, demo buffer for interventions, on-disk journal), runs critic updates at the
-configured UTD ratio and the actor/temperature at their period, and at their periods hands out
-policy weights, statistics and checkpoints.
+(online buffer, demo buffer for interventions, on-disk journal), runs exactly `utd_ratio` critic
+updates per env step received (never ahead of the data: it rests while none comes) and the
+actor/temperature at their period, and at their periods hands out policy weights, statistics and
+checkpoints.
 
 Threads: `submit` is called by the node's subscription callbacks and only appends to a queue, so
 actors are never blocked. Everything else runs in the training thread (`run`), which also takes
@@ -147,19 +148,14 @@ class Learner:
 
     # --- training ------------------------------------------------------------------------
 
-    def updates_due(self) -> int:
-        """Critic updates owed to the data received: utd_ratio per online step, once the
-        online buffer holds `training_starts` transitions."""
-        if len(self.online) < max(1, self.config.training_starts):
-            return 0
-        return self.config.utd_ratio * self.env_steps - self.optimization_step
-
     def updates_owed(self) -> int:
-        """Critic updates the learner is behind `min_utd_ratio` per env step (<= 0: on pace);
-        0 before training starts."""
+        """Critic updates owed to the data received: int(utd_ratio * env_steps) minus those done,
+        once the online buffer holds `training_starts` transitions (0 before). The learner does
+        exactly these and no more, so it rests while no new transitions come (evaluation steps
+        are not sent to it); a simulation waits while it owes more (/learner_progress)."""
         if len(self.online) < max(1, self.config.training_starts):
             return 0
-        return int(self.config.min_utd_ratio * self.env_steps) - self.optimization_step
+        return int(self.config.utd_ratio * self.env_steps) - self.optimization_step
 
     def _attach_features(self, transitions: List[Transition]) -> None:
         if self.agent.cached_features:
@@ -167,7 +163,7 @@ class Learner:
 
     def train_step(self) -> bool:
         """One critic update (plus actor/temperature when due); False when none is owed."""
-        if self.updates_due() <= 0:
+        if self.updates_owed() <= 0:
             return False
         if self.optimization_step == 0 and self.config.state_min_std > 0:
             self._fit_state_scale()

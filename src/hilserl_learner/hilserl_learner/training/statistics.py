@@ -42,7 +42,7 @@ def learner_stats(learner) -> Dict:
         'updates_per_s': updates_per_s,
         'effective_utd': effective_utd,
         'effective_utd_total': learner.optimization_step / max(learner.env_steps, 1),
-        'min_utd_ratio': learner.config.min_utd_ratio,
+        'utd_ratio': learner.config.utd_ratio,
         'updates_owed': learner.updates_owed(),
         'weights_version': learner.weights_version,
         'skipped_nonfinite_steps': learner.agent.nonfinite_losses,

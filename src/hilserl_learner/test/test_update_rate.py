@@ -1,0 +1,60 @@
+"""The learner holds `utd_ratio` critic updates per env step in both directions: it owes them
+to the data received (what a simulation waits on) and never runs ahead of it, so it rests while
+no transitions come (an evaluation round sends none)."""
+import numpy as np
+
+from hilserl_learner.config import config_from
+from hilserl_learner.replay.buffer import Transition
+from hilserl_learner.training.learner import Learner
+
+TINY = {'batch_size': 8, 'latent_dim': 8, 'hidden_dims': [16], 'gripper_hidden_dims': [8],
+        'encoder': 'small_conv', 'image_encoder_hidden_dim': 4, 'device': 'cpu',
+        'training_starts': 4, 'online_capacity': 100, 'demo_capacity': 50}
+
+
+def make_learner(run_dir, **values) -> Learner:
+    return Learner(config_from({**TINY, 'run_dir': str(run_dir), **values}))
+
+
+def transition(rng) -> Transition:
+    def image():
+        return rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    return Transition(rng.normal(size=18).astype(np.float32), image(),
+                      rng.uniform(-1, 1, 3).astype(np.float32), int(rng.integers(0, 3)), 0.0,
+                      rng.normal(size=18).astype(np.float32), image(), False, False)
+
+
+def send(learner: Learner, rng, count: int = 1) -> None:
+    for _ in range(count):
+        learner.submit(transition(rng), 'actor', 0)
+    learner.ingest()
+
+
+def train_while_owed(learner: Learner) -> None:
+    while learner.train_step():
+        pass
+
+
+def test_exactly_utd_ratio_updates_per_env_step_then_rest_until_new_data(tmp_path):
+    learner = make_learner(tmp_path, utd_ratio=2.5)
+    rng = np.random.default_rng(0)
+    for steps in range(1, 11):
+        send(learner, rng)
+        train_while_owed(learner)
+        expected = int(2.5 * steps) if steps >= TINY['training_starts'] else 0
+        assert learner.optimization_step == expected, steps
+        assert learner.updates_owed() == 0
+        # No new transition (as during an evaluation round): no update, however often asked.
+        assert not any(learner.train_step() for _ in range(5))
+        assert learner.optimization_step == expected
+
+
+def test_updates_owed_is_what_a_simulation_waits_for(tmp_path):
+    learner = make_learner(tmp_path, utd_ratio=3.0)
+    rng = np.random.default_rng(1)
+    send(learner, rng, 3)
+    assert learner.updates_owed() == 0  # training has not started: nothing to wait for
+    send(learner, rng, 2)
+    assert learner.updates_owed() == 15
+    assert learner.train_step()
+    assert learner.updates_owed() == 14
