@@ -136,7 +136,8 @@ class LearnerConfig:
     run_dir: str = param('runs/learner', 'checkpoints, transition journal and stats log')
     resume: bool = param(False, 'restore networks, optimisers, counters and buffers from run_dir')
     checkpoint_period_s: float = param(300.0, 'seconds between checkpoints', positive)
-    weights_period_s: float = param(2.0, 'seconds between policy weight broadcasts', positive)
+    weights_period_s: float = param(2.0, 'seconds between policy weight broadcasts (a new version '
+                                    'only when updates happened since the last)', positive)
     stats_period_s: float = param(1.0, 'seconds between learner statistics', positive)
     progress_period_s: float = param(0.05, 'seconds between learner_progress messages (what a '
                                      'simulation waits on)', positive)

@@ -2,11 +2,12 @@
 
 In: /transitions (hilserl_interfaces/Transition) from any number of actors, checked and queued
 without blocking. Out: /policy_weights (PolicyWeights, latched: reliable + transient_local) at
-`weights_period_s`; /learner_stats (LearnerStats) at `stats_period_s`, also appended as JSON
-lines to `<run_dir>/learner_stats.jsonl` for the plotting tools, with a /diagnostics status that
-warns while the learner falls short of `utd_ratio`; /learner_progress (LearnerProgress) at
-`progress_period_s`, which a simulation waits on to hold that rate. Training, weight snapshots
-and checkpoints run in the learner's own thread; shutdown (Ctrl-C, SIGTERM) writes a checkpoint.
+`weights_period_s` when updates happened since the last version; /learner_stats (LearnerStats)
+at `stats_period_s`, also appended as JSON lines to `<run_dir>/learner_stats.jsonl` for the
+plotting tools, with a /diagnostics status that warns while the learner falls short of
+`utd_ratio`; /learner_progress (LearnerProgress) at `progress_period_s`, which a simulation
+waits on to hold that rate. Training, weight snapshots and checkpoints run in the learner's own
+thread; shutdown (Ctrl-C, SIGTERM) writes a checkpoint.
 """
 import array
 import logging

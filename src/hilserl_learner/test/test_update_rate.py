@@ -1,6 +1,9 @@
 """The learner holds `utd_ratio` critic updates per env step in both directions: it owes them
 to the data received (what a simulation waits on) and never runs ahead of it, so it rests while
-no transitions come (an evaluation round sends none)."""
+no transitions come (an evaluation round sends none), and then broadcasts no new weights."""
+import threading
+import time
+
 import numpy as np
 
 from hilserl_learner.config import config_from
@@ -58,3 +61,36 @@ def test_updates_owed_is_what_a_simulation_waits_for(tmp_path):
     assert learner.updates_owed() == 15
     assert learner.train_step()
     assert learner.updates_owed() == 14
+
+
+def test_a_resting_learner_broadcasts_no_new_weights_version(tmp_path):
+    learner = make_learner(tmp_path, utd_ratio=1.0, weights_period_s=0.01,
+                           progress_period_s=0.01, stats_period_s=600.0)
+    weights, progress = [], []
+    stop = threading.Event()
+    loop = threading.Thread(target=learner.run, args=(stop, weights.append, lambda s: None,
+                                                      lambda *p: progress.append(p)))
+    loop.start()
+    try:
+        rng = np.random.default_rng(2)
+        for _ in range(6):
+            learner.submit(transition(rng), 'actor', 0)
+        wait_until(lambda: weights and weights[-1].optimization_step == 6)
+        versions = len(weights)
+        # 20 more turns of the loop, each after a weights period: the learner rests (no data).
+        turns = len(progress)
+        wait_until(lambda: len(progress) >= turns + 20)
+        assert len(weights) == versions
+    finally:
+        stop.set()
+        loop.join()
+    steps = [w.optimization_step for w in weights]
+    assert steps[0] == 0 and steps == sorted(set(steps))  # a new version: new parameters
+    assert [w.version for w in weights] == list(range(1, len(weights) + 1))
+
+
+def wait_until(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, 'timed out'
+        time.sleep(0.005)

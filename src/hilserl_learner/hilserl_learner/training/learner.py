@@ -92,6 +92,7 @@ class Learner:
         self.optimization_step = 0  # critic updates
         self.actor_updates = 0
         self.weights_version = 0
+        self.weights_step = -1      # optimization_step of the newest weights version
         self.transitions_dropped = 0  # set by the node (validation happens there)
         self.errors = 0  # failed loop turns (logged)
         self.last_losses: Dict[str, torch.Tensor] = {}
@@ -190,8 +191,9 @@ class Learner:
             on_weights: Callable[[PolicyWeightsSnapshot], None] = lambda w: None,
             on_stats: Callable[[Dict], None] = lambda s: None,
             on_progress: Callable[[int, int, int], None] = lambda *p: None) -> None:
-        """Train until `stop` is set; weights, stats, progress (env steps, updates, updates
-        owed) and checkpoints at their periods, and a checkpoint on the way out."""
+        """Train until `stop` is set; weights (when they changed), stats, progress (env steps,
+        updates, updates owed) and checkpoints at their periods, and a checkpoint on the way
+        out."""
         cfg = self.config
         next_weights = next_stats = next_progress = time.monotonic()
         next_checkpoint = time.monotonic() + cfg.checkpoint_period_s
@@ -207,7 +209,7 @@ class Learner:
                     stop.wait(0.5)
                     continue
                 now = time.monotonic()
-                if now >= next_weights and self.optimization_step > 0:
+                if now >= next_weights and self.weights_changed():
                     on_weights(self.snapshot_weights())
                     next_weights = now + cfg.weights_period_s
                 if now >= next_stats:
@@ -226,8 +228,15 @@ class Learner:
                 pass
             self.checkpoint()
 
+    def weights_changed(self) -> bool:
+        """True when updates happened since the newest weights version: a resting learner (no
+        new data, e.g. during an evaluation round) sends no new version of the same policy."""
+        return self.optimization_step != self.weights_step
+
     def snapshot_weights(self, new_version: bool = True) -> PolicyWeightsSnapshot:
-        self.weights_version += int(new_version)
+        if new_version:
+            self.weights_version += 1
+            self.weights_step = self.optimization_step
         data, digest = serialize_policy(self.agent.policy_state_dict(), self.config,
                                         self.agent.encoder.backbone.identity,
                                         self.weights_version, self.optimization_step)
