@@ -94,3 +94,19 @@ def wait_until(condition, timeout_s: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, 'timed out'
         time.sleep(0.005)
+
+
+def test_effective_utd_is_per_env_step_of_the_latest_window_with_steps_and_of_the_run(tmp_path):
+    learner = make_learner(tmp_path, utd_ratio=2.5)
+    rng = np.random.default_rng(3)
+    send(learner, rng, 4)
+    train_while_owed(learner)
+    first = learner.stats()
+    assert first['effective_utd'] == 10 / 4 and first['effective_utd_total'] == 10 / 4
+    send(learner, rng)
+    train_while_owed(learner)
+    second = learner.stats()  # int(2.5 * 5) = 12: 2 updates for this window's one step
+    assert second['effective_utd'] == 2.0 and second['effective_utd_total'] == 12 / 5
+    resting = learner.stats()  # no steps came (an evaluation round): no rate per step to read
+    assert resting['effective_utd'] == 2.0 and resting['updates_per_s'] == 0.0
+    assert resting['utd_ratio'] == 2.5 and resting['updates_owed'] == 0

@@ -96,7 +96,7 @@ class Learner:
         self.transitions_dropped = 0  # set by the node (validation happens there)
         self.errors = 0  # failed loop turns (logged)
         self.last_losses: Dict[str, torch.Tensor] = {}
-        self.rates = RateWindow()  # updates/s and UTD since the last statistics
+        self.rates = RateWindow()  # updates/s and per env step between statistics rows
 
         if demos:
             self.add_demos(demos)
@@ -303,5 +303,6 @@ class Learner:
                 self.demo.add({k: v[to_demo] for k, v in chunk.items()})
             stored += len(to_demo)
         self.env_steps = max(self.journal.count, counters.get('env_steps', 0))
+        self.rates = RateWindow(self.optimization_step, self.env_steps)  # rates of this run
         LOGGER.info('resumed at update %d with %d env steps (%d transitions replayed from the '
                     'journal)', self.optimization_step, self.env_steps, stored)
