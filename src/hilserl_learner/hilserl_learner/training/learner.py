@@ -182,7 +182,7 @@ class Learner:
         the first online steps), fixed from then on (they travel with the weights)."""
         states = [buffer.data['state'][:len(buffer)] for buffer in (self.online, self.demo)
                   if len(buffer)]
-        self.agent.encoder.fit_state_scale(torch.from_numpy(np.concatenate(states)).to(
+        self.agent.fit_state_scale(torch.from_numpy(np.concatenate(states)).to(
             self.agent.device), self.config.state_min_std)
         LOGGER.info('state standardised by the statistics of %d stored transitions',
                     sum(len(s) for s in states))
