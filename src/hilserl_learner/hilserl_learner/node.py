@@ -138,7 +138,8 @@ class LearnerNode(Node):
         for name in ('optimization_step', 'actor_updates', 'env_steps', 'transitions_dropped',
                      'online_buffer_size', 'demo_buffer_size', 'weights_version'):
             setattr(msg, name, int(stats[name]))
-        for name in ('critic_loss', 'actor_loss', 'temperature', 'gripper_critic_loss',
+        for name in ('critic_loss', 'actor_loss', 'actor_entropy_term', 'actor_q_term',
+                     'actor_bc_term', 'entropy', 'temperature', 'gripper_critic_loss',
                      'q_mean', 'updates_per_s', 'effective_utd', 'utd_ratio'):
             setattr(msg, name, float(np.float32(stats[name])))
         msg.updates_owed = int(stats['updates_owed'])

@@ -176,12 +176,20 @@ class SACAgent(nn.Module):
         mean, log_std = self.actor.distribution_params(latent)
         action, log_prob = self.actor.sample(mean, log_std)
         q = self.critic(latent, action)
-        actor_loss = losses.actor_loss(log_prob, q, self.temperature.detach())
+        alpha = self.temperature.detach()
+        actor_loss = losses.actor_loss(log_prob, q, alpha)
+        bc_term = torch.zeros((), device=latent.device)
         if self.config.bc_weight > 0 and batch is not None:
-            actor_loss = actor_loss + self.config.bc_weight * losses.behaviour_cloning_loss(
+            bc_term = self.config.bc_weight * losses.behaviour_cloning_loss(
                 mean, log_std, batch['action'], batch['is_intervention'])
+            actor_loss = actor_loss + bc_term
+        # The loss's terms apart (actor_loss = entropy term - Q term + BC term): which one pulls
+        # the policy, e.g. while the temperature rises.
+        terms = {'actor_loss': actor_loss.detach(), 'actor_bc_term': bc_term.detach(),
+                 'actor_entropy_term': alpha * log_prob.detach().mean(),
+                 'actor_q_term': q.detach().mean()}
         if not self._finite(actor_loss):
-            return {'actor_loss': actor_loss.detach()}
+            return terms
         # Gradients for the actor only: the critic must not move with the actor's loss.
         actor_params = list(self.actor.parameters())
         grads = torch.autograd.grad(actor_loss, actor_params)
@@ -192,7 +200,7 @@ class SACAgent(nn.Module):
         temperature_loss = losses.temperature_loss(self.log_alpha, log_prob,
                                                    self.config.target_entropy)
         self._step(self.temperature_optimizer, temperature_loss)
-        return {'actor_loss': actor_loss.detach(), 'temperature_loss': temperature_loss.detach(),
+        return {**terms, 'temperature_loss': temperature_loss.detach(),
                 'entropy': -log_prob.detach().mean()}
 
     def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:

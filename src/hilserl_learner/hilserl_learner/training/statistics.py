@@ -47,6 +47,10 @@ def learner_stats(learner) -> Dict:
         'gripper_critic_loss': losses.get('gripper_critic_loss', float('nan')),
         'q_mean': losses.get('q_mean', float('nan')),
         'entropy': losses.get('entropy', float('nan')),
+        # actor_loss = actor_entropy_term - actor_q_term + actor_bc_term (sac.agent.update_actor)
+        'actor_entropy_term': losses.get('actor_entropy_term', float('nan')),
+        'actor_q_term': losses.get('actor_q_term', float('nan')),
+        'actor_bc_term': losses.get('actor_bc_term', float('nan')),
         'updates_per_s': updates_per_s,
         'effective_utd': effective_utd,
         'effective_utd_total': learner.optimization_step / max(learner.env_steps, 1),

@@ -1,10 +1,12 @@
-"""The learner holds `utd_ratio` critic updates per env step in both directions: it owes them
-to the data received (what a simulation waits on) and never runs ahead of it, so it rests while
-no transitions come (an evaluation round sends none), and then broadcasts no new weights."""
+"""The learner's loop. It holds `utd_ratio` critic updates per env step in both directions: it
+owes them to the data received (what a simulation waits on) and never runs ahead of it, so it
+rests while no transitions come (an evaluation round sends none), and then broadcasts no new
+weights. Its statistics rows."""
 import threading
 import time
 
 import numpy as np
+import pytest
 
 from hilserl_learner.config import config_from
 from hilserl_learner.replay.buffer import Transition
@@ -19,12 +21,13 @@ def make_learner(run_dir, **values) -> Learner:
     return Learner(config_from({**TINY, 'run_dir': str(run_dir), **values}))
 
 
-def transition(rng) -> Transition:
+def transition(rng, intervention: bool = False) -> Transition:
     def image():
         return rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
     return Transition(rng.normal(size=18).astype(np.float32), image(),
                       rng.uniform(-1, 1, 3).astype(np.float32), int(rng.integers(0, 3)), 0.0,
-                      rng.normal(size=18).astype(np.float32), image(), False, False)
+                      rng.normal(size=18).astype(np.float32), image(), False, False,
+                      intervention)
 
 
 def send(learner: Learner, rng, count: int = 1) -> None:
@@ -110,3 +113,23 @@ def test_effective_utd_is_per_env_step_of_the_latest_window_with_steps_and_of_th
     resting = learner.stats()  # no steps came (an evaluation round): no rate per step to read
     assert resting['effective_utd'] == 2.0 and resting['updates_per_s'] == 0.0
     assert resting['utd_ratio'] == 2.5 and resting['updates_owed'] == 0
+
+
+def test_the_actor_loss_terms_are_reported_and_add_up_to_it(tmp_path):
+    learner = make_learner(tmp_path, utd_ratio=2.0, actor_update_period=1)
+    rng = np.random.default_rng(4)
+    assert np.isnan(learner.stats()['actor_q_term'])  # no actor update yet
+    for _ in range(6):
+        learner.submit(transition(rng, intervention=True), 'actor', 0)  # BC rows
+    learner.ingest()
+    train_while_owed(learner)
+    stats = learner.stats()
+    terms = ('actor_entropy_term', 'actor_q_term', 'actor_bc_term', 'entropy', 'temperature')
+    assert all(np.isfinite(stats[name]) for name in terms), stats
+    assert stats['actor_bc_term'] > 0
+    # alpha has taken one temperature step (learning rate 3e-4 on log alpha) since
+    assert stats['actor_entropy_term'] == pytest.approx(
+        -stats['temperature'] * stats['entropy'], rel=1e-3)
+    assert stats['actor_loss'] == pytest.approx(
+        stats['actor_entropy_term'] - stats['actor_q_term'] + stats['actor_bc_term'], rel=1e-5,
+        abs=1e-6)
