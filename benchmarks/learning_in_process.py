@@ -81,8 +81,8 @@ def main():
     parser.add_argument('--privileged-state', action='store_true',
                         help='rung (a): append the cube\'s offset from the EE to the state')
     parser.add_argument('--episodes', type=int, default=60)
-    parser.add_argument('--utd', type=int, default=0, help='critic updates per env step '
-                        '(default: the learner\'s min_utd_ratio, which the graph holds)')
+    parser.add_argument('--utd', type=float, default=0.0, help='critic updates per env step '
+                        '(default: the learner\'s utd_ratio, which the graph holds)')
     parser.add_argument('--eval-every', type=int, default=20)
     parser.add_argument('--eval-episodes', type=int, default=20)
     parser.add_argument('--seed', type=int, default=0)

@@ -200,7 +200,7 @@ GRAPHS: Dict[str, Callable[[Dict[str, str]], List[NodeSpec]]] = {
 
 TRAIN_ARGUMENTS = (
     Argument('wait_for_learner', 'true', 'Simulation only: sim time stands still while the '
-             'learner falls short of its min_utd_ratio critic updates per env step, so that '
+             'learner falls short of its utd_ratio critic updates per env step, so that '
              'rate holds whatever the CPU gives (every node then uses sim time).',
              ('true', 'false')),
 )

@@ -3,10 +3,11 @@
 The actor's own session (hilserl_actor.session.ActorSession: resets, episodes, evaluation rounds,
 records) runs against `InProcessIO`: a SimulatedCell stepped by exactly one control period per
 step, the SimulatedOperator's leader, the learner fed every transition and trained with exactly
-`utd` critic updates per env step, and new weights loaded every `weights_every_steps` steps (the
-graph broadcasts every 2 s: 20 steps at 10 Hz). Nothing shares the CPU and nothing is late, so
-variants are compared at a fixed update budget; the records land in the same run layout as a
-graph run's (episodes.jsonl, eval_rounds.jsonl), which the report reads.
+its `utd_ratio` critic updates per env step (what the graph holds), and new weights loaded every
+`weights_every_steps` steps (the graph broadcasts every 2 s: 20 steps at 10 Hz). Nothing shares
+the CPU and nothing is late, so variants are compared at a fixed update budget; the records
+land in the same run layout as a graph run's (episodes.jsonl, eval_rounds.jsonl), which the
+report reads.
 
 Configuration comes from the same parameter files the train graph gives each node
 (hilserl_bringup.graph), plus overrides.
@@ -72,8 +73,8 @@ def build_config(name: str, overrides: Dict[str, dict], **fixed):
 @dataclasses.dataclass(frozen=True)
 class InProcessSettings:
     output_dir: str
-    utd: int = 0                       # critic updates per env step, exactly (0: the learner
-    #                                    configuration's min_utd_ratio, which the graph holds)
+    utd: float = 0.0                   # critic updates per env step (0: the learner
+    #                                    configuration's utd_ratio, which the graph holds)
     weights_every_steps: int = 20      # env steps between policy refreshes
     privileged_state: bool = False     # append the cube's position relative to the jaws
     operator_off: bool = False
@@ -173,11 +174,10 @@ class InProcessRun:
         self.settings = settings
         out = Path(settings.output_dir)
         state_dim = STATE_DIM + (PRIVILEGED_DIM if settings.privileged_state else 0)
-        learner_config = build_config('learner', overrides)
-        utd = settings.utd or max(1, int(round(learner_config.min_utd_ratio)))
-        self.learner = Learner(build_config('learner', overrides, run_dir=str(out / 'learner'),
-                                            utd_ratio=utd, state_dim=state_dim,
-                                            seed=settings.seed))
+        fixed = {'run_dir': str(out / 'learner'), 'state_dim': state_dim, 'seed': settings.seed}
+        if settings.utd:
+            fixed['utd_ratio'] = settings.utd
+        self.learner = Learner(build_config('learner', overrides, **fixed))
         self.actor_config = build_config(
             'actor', overrides, reward_source='sim', mode='train', sim=True,
             output_dir=str(out), eval_every_episodes=settings.eval_every,

@@ -133,7 +133,7 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         'optimization_steps': stats[-1].get('optimization_step') if stats else None,
         'updates_per_s': float(np.mean([s.get('updates_per_s', 0) for s in stats[-30:]]))
         if stats else None,
-        # over the whole run (the learner's windowed figure is 0 while the actor evaluates)
+        # over the whole run (the learner's windowed figure covers only its latest steps)
         'effective_utd': stats[-1].get('effective_utd_total', stats[-1].get('effective_utd'))
         if stats else None,
         **reward_agreement(episodes),

@@ -1,5 +1,5 @@
 """The in-process harness runs the actor's own session on the real simulated cell, with a learner
-that makes exactly `utd` critic updates per env step (a small, fast configuration)."""
+that makes exactly `utd_ratio` critic updates per env step (a small, fast configuration)."""
 import pytest
 
 from hilserl_bringup.in_process import InProcessRun, InProcessSettings

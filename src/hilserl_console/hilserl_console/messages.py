@@ -6,7 +6,7 @@ from hilserl_console.state import LEVELS
 
 LEARNER_FIELDS = ('optimization_step', 'env_steps', 'online_buffer_size', 'demo_buffer_size',
                   'critic_loss', 'actor_loss', 'temperature', 'gripper_critic_loss', 'q_mean',
-                  'updates_per_s', 'effective_utd', 'weights_version', 'min_utd_ratio',
+                  'updates_per_s', 'effective_utd', 'weights_version', 'utd_ratio',
                   'updates_owed', 'transitions_dropped')
 STATUS_FIELDS = ('actor_id', 'mode', 'step', 'max_steps', 'time_left_s', 'intervention',
                  'reward', 'gate', 'waiting', 'paused', 'policy_version')

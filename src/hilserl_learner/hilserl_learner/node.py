@@ -2,11 +2,12 @@
 
 In: /transitions (hilserl_interfaces/Transition) from any number of actors, checked and queued
 without blocking. Out: /policy_weights (PolicyWeights, latched: reliable + transient_local) at
-`weights_period_s`; /learner_stats (LearnerStats) at `stats_period_s`, also appended as JSON
-lines to `<run_dir>/learner_stats.jsonl` for the plotting tools, with a /diagnostics status that
-warns while the learner falls short of `min_utd_ratio`; /learner_progress (LearnerProgress) at
-`progress_period_s`, which a simulation waits on to hold that rate. Training, weight snapshots
-and checkpoints run in the learner's own thread; shutdown (Ctrl-C, SIGTERM) writes a checkpoint.
+`weights_period_s` when updates happened since the last version; /learner_stats (LearnerStats)
+at `stats_period_s`, also appended as JSON lines to `<run_dir>/learner_stats.jsonl` for the
+plotting tools, with a /diagnostics status that warns while the learner falls short of
+`utd_ratio`; /learner_progress (LearnerProgress) at `progress_period_s`, which a simulation
+waits on to hold that rate. Training, weight snapshots and checkpoints run in the learner's own
+thread; shutdown (Ctrl-C, SIGTERM) writes a checkpoint.
 """
 import array
 import logging
@@ -137,8 +138,9 @@ class LearnerNode(Node):
         for name in ('optimization_step', 'actor_updates', 'env_steps', 'transitions_dropped',
                      'online_buffer_size', 'demo_buffer_size', 'weights_version'):
             setattr(msg, name, int(stats[name]))
-        for name in ('critic_loss', 'actor_loss', 'temperature', 'gripper_critic_loss',
-                     'q_mean', 'updates_per_s', 'effective_utd', 'min_utd_ratio'):
+        for name in ('critic_loss', 'actor_loss', 'actor_entropy_term', 'actor_q_term',
+                     'actor_bc_term', 'entropy', 'temperature', 'gripper_critic_loss',
+                     'q_mean', 'updates_per_s', 'effective_utd', 'utd_ratio'):
             setattr(msg, name, float(np.float32(stats[name])))
         msg.updates_owed = int(stats['updates_owed'])
         self._publish(self.stats_publisher, msg)
@@ -147,21 +149,21 @@ class LearnerNode(Node):
         self.get_logger().info(
             f'update {stats["optimization_step"]}, {stats["env_steps"]} env steps, '
             f'{stats["updates_per_s"]:.1f} updates/s, effective UTD '
-            f'{stats["effective_utd_total"]:.1f} (at least {self.config.min_utd_ratio:g}, at '
-            f'most {self.config.utd_ratio}), buffers {stats["online_buffer_size"]} online / '
+            f'{stats["effective_utd_total"]:.1f} (set {self.config.utd_ratio:g}), buffers '
+            f'{stats["online_buffer_size"]} online / '
             f'{stats["demo_buffer_size"]} demo, critic loss {stats["critic_loss"]:.4f}, '
             f'temperature {stats["temperature"]:.4f}', throttle_duration_sec=30.0)
 
     def _pace_status(self, stats: dict) -> DiagnosticArray:
-        """WARN while the learner is more than a second of data behind min_utd_ratio (on the
-        real arm nothing waits for it: the policy then learns from fewer updates than set)."""
-        behind = stats['updates_owed'] > self.config.min_utd_ratio * 10  # ~1 s at 10 Hz
-        message = (f'{stats["updates_owed"]} critic updates behind {self.config.min_utd_ratio:g} '
+        """WARN while the learner is more than a second of data behind utd_ratio (on the real
+        arm nothing waits for it: the policy then learns from fewer updates than set)."""
+        behind = stats['updates_owed'] > self.config.utd_ratio * 10  # ~1 s at 10 Hz
+        message = (f'{stats["updates_owed"]} critic updates behind {self.config.utd_ratio:g} '
                    f'per env step' if behind else 'keeping up')
         values = [(name, f'{stats[name]:.3g}' if isinstance(stats[name], float) else
                    str(stats[name]))
                   for name in ('updates_per_s', 'effective_utd', 'effective_utd_total',
-                               'min_utd_ratio', 'updates_owed', 'env_steps', 'optimization_step')]
+                               'utd_ratio', 'updates_owed', 'env_steps', 'optimization_step')]
         return status_array(self.get_clock().now().to_msg(),
                             DiagnosticStatus.WARN if behind else DiagnosticStatus.OK,
                             'learner: update rate', message, str(self.learner.agent.device),
@@ -169,7 +171,7 @@ class LearnerNode(Node):
 
     def publish_progress(self, env_steps: int, optimization_step: int, owed: int) -> None:
         msg = LearnerProgress(env_steps=env_steps, optimization_step=optimization_step,
-                              min_utd_ratio=float(self.config.min_utd_ratio), updates_owed=owed)
+                              utd_ratio=float(self.config.utd_ratio), updates_owed=owed)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._publish(self.progress_publisher, msg)
 

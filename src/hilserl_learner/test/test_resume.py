@@ -1,11 +1,14 @@
 """A learner that stops without warning resumes with the same buffers, networks, optimisers
 and counters (the last checkpoint's updates, every transition it had stored)."""
 import copy
+import logging
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
+from hilserl_learner.checkpoint.store import NETWORKS
 from hilserl_learner.config import config_from
 from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.replay.buffer import Transition
@@ -75,6 +78,7 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
     for name, column in demo.items():
         assert np.array_equal(resumed.demo.newest(50)[name], column), name
     assert resumed.optimization_step == 40 and resumed.actor_updates == 20
+    assert any(name.startswith('encoder_target.') for name in saved_networks)
     for name, tensor in resumed.agent.state_dict().items():
         assert torch.equal(tensor, saved_networks[name]), name
     assert resumed.agent.temperature.item() == pytest.approx(saved_alpha)
@@ -82,7 +86,7 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
     assert state['state'][0]['step'] == saved_optimizer['state'][0]['step']
     assert torch.equal(state['state'][0]['exp_avg'], saved_optimizer['state'][0]['exp_avg'])
     # The updates owed to the 7 transitions after the checkpoint are done again.
-    assert resumed.updates_due() == 2 * 27 - 40
+    assert resumed.updates_owed() == 2 * 27 - 40
 
 
 def test_a_fresh_start_sets_an_earlier_run_aside_instead_of_mixing_with_it(tmp_path, backbone):
@@ -97,3 +101,30 @@ def test_a_fresh_start_sets_an_earlier_run_aside_instead_of_mixing_with_it(tmp_p
     archived = list(tmp_path.glob('replaced_*'))
     assert len(archived) == 1 and (archived[0] / 'journal').is_dir()
     assert (archived[0] / 'checkpoint' / 'state.json').exists()
+
+
+def test_a_checkpoint_without_a_target_encoder_resumes_with_the_online_one(tmp_path, backbone,
+                                                                           caplog):
+    rng = np.random.default_rng(2)
+    learner = make_learner(tmp_path, backbone, [])
+    for _ in range(6):
+        learner.submit(transition(rng), 'a', 0)
+    learner.ingest()
+    while learner.train_step():
+        pass
+    learner.checkpoint()
+    online = learner.agent.encoder.state_dict()
+    assert any(not torch.equal(tensor, online[name])  # the saved target differs from it
+               for name, tensor in learner.agent.encoder_target.state_dict().items())
+    # As written before the target encoder existed:
+    networks = str(tmp_path / 'checkpoint' / NETWORKS)
+    save_file({name: tensor for name, tensor in load_file(networks).items()
+               if not name.startswith('encoder_target.')}, networks)
+    with caplog.at_level(logging.INFO):
+        resumed = make_learner(tmp_path, backbone, [], resume=True)
+    assert 'no target encoder' in caplog.text
+    assert resumed.optimization_step == learner.optimization_step
+    online = resumed.agent.encoder.state_dict()
+    for name, tensor in resumed.agent.encoder_target.state_dict().items():
+        assert torch.equal(tensor, online[name]), name
+        assert torch.equal(online[name], learner.agent.encoder.state_dict()[name]), name

@@ -271,3 +271,72 @@ def test_a_nan_batch_is_skipped_instead_of_poisoning_the_weights():
     assert agent.nonfinite_losses >= 1
     assert all(torch.equal(a, b) for a, b in zip(before, agent.critic.parameters()))
     assert all(torch.isfinite(p).all() for p in agent.parameters())
+
+
+def _frozen_resnet_agent(**values):
+    """An agent on a (random, warned about) frozen ResNet-10 and stored feature maps."""
+    with pytest.warns(UserWarning):
+        agent = SACAgent(config_from({**TINY, 'encoder': 'resnet10', **values}))
+    assert agent.cached_features
+    return agent
+
+
+def _feature_batch(agent, rng):
+    raw = _batch(8, rng, reward=1.0)
+    raw['features'] = agent.features(raw.pop('image'))
+    raw['next_features'] = agent.features(raw.pop('next_image'))
+    return agent.batch_to_tensors(raw)
+
+
+@pytest.mark.parametrize('encoder', ['resnet10', 'small_conv'])
+def test_the_target_encoder_moves_by_tau_towards_the_online_one(encoder):
+    rng = np.random.default_rng(6)
+    if encoder == 'resnet10':  # frozen: only the heads have a target; the backbone is shared
+        agent = _frozen_resnet_agent(tau=0.1)
+        batch = _feature_batch(agent, rng)
+        assert not any(name.startswith('encoder_target.backbone')
+                       for name in agent.state_dict())
+    else:  # trained with the critic: the backbone has a target copy too
+        agent = SACAgent(config_from({**TINY, 'tau': 0.1}))
+        batch = agent.batch_to_tensors(_batch(8, rng, reward=1.0))
+        assert any(name.startswith('encoder_target.backbone') for name in agent.state_dict())
+    target = agent.encoder_target.trainable_parameters()
+    with torch.no_grad():  # a target apart from the online encoder, as after many updates
+        for parameter in target:
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    before = [p.detach().clone() for p in target]
+    agent.update(batch, update_actor=False)
+    online = agent.encoder.trainable_parameters()
+    assert len(target) == len(online) and len(target) > 0
+    for old, new, source in zip(before, target, online):
+        assert not torch.equal(old, new)
+        assert torch.allclose(new, old + 0.1 * (source - old), rtol=1e-5, atol=1e-7)
+
+
+def test_the_critic_targets_read_the_target_encoder_not_the_online_one():
+    # The spatial head prepares its combined map once per update: the target must use its own.
+    agent = _frozen_resnet_agent(image_head='spatial')
+    batch = _feature_batch(agent, np.random.default_rng(7))
+    with torch.no_grad():
+        # The actor's next action and the online gripper critic's argmax read the online
+        # latent of s' (as in HIL-SERL): made independent of it, what is left of y is what the
+        # target networks read.
+        agent.actor.net[-1].weight.zero_()
+        agent.gripper_critic.net[-1].weight.zero_()
+
+    def targets():
+        torch.manual_seed(0)  # the same noise in a' ~ pi(s')
+        return agent.bootstrap_targets(batch, agent.encoder.prepare())
+
+    def shift(parameters):
+        with torch.no_grad():
+            for parameter in parameters:
+                parameter.add_(torch.randn_like(parameter))
+
+    y, gripper_y = targets()
+    shift(agent.encoder.trainable_parameters())
+    same_y, same_gripper_y = targets()
+    assert torch.equal(y, same_y) and torch.equal(gripper_y, same_gripper_y)
+    shift(agent.encoder_target.trainable_parameters())
+    moved_y, moved_gripper_y = targets()
+    assert not torch.allclose(y, moved_y) and not torch.allclose(gripper_y, moved_gripper_y)

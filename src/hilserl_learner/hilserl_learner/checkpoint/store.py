@@ -1,5 +1,6 @@
 """Checkpoints of the learner: every network (targets included), the temperature, the
-optimisers, the step counters and the sampling random state, in one directory.
+optimisers, the step counters and the sampling random state, in one directory. Checkpoints
+written before the target encoder existed resume with it initialised from the online encoder.
 
 Tensors go to safetensors; optimiser states to a torch file read back with
 `weights_only=True` (tensors and plain containers only, no arbitrary objects). A checkpoint is
@@ -23,6 +24,7 @@ OPTIMIZERS = 'optimizers.pt'
 STATE = 'state.json'
 OPTIMIZER_NAMES = ('critic_optimizer', 'actor_optimizer', 'gripper_optimizer',
                    'temperature_optimizer')
+ENCODER, TARGET_ENCODER = 'encoder.', 'encoder_target.'  # prefixes in the agent's state dict
 
 
 def save_checkpoint(directory: Path, agent, counters: Dict[str, int], rng_state: Dict) -> None:
@@ -59,11 +61,23 @@ def load_checkpoint(directory: Path, agent) -> Tuple[Optional[Dict[str, int]], O
         raise ValueError(f'checkpoint {directory} was trained with image backbone '
                          f'{state.get("backbone_identity")}, this learner has {identity}')
     tensors = load_file(str(directory / NETWORKS), device=str(agent.device))
-    agent.load_state_dict(tensors)
+    agent.load_state_dict(with_target_encoder(tensors, agent, directory))
     optimizers = torch.load(directory / OPTIMIZERS, map_location=agent.device, weights_only=True)
     for name in OPTIMIZER_NAMES:
         getattr(agent, name).load_state_dict(optimizers[name])
     return state['counters'], state['rng_state']
+
+
+def with_target_encoder(tensors: Dict[str, torch.Tensor], agent, directory: Path
+                        ) -> Dict[str, torch.Tensor]:
+    """`tensors`, with the target encoder taken from the online encoder's when the checkpoint
+    has none (written before it existed): where a fresh target starts too."""
+    if any(name.startswith(TARGET_ENCODER) for name in tensors):
+        return tensors
+    LOGGER.info('checkpoint %s has no target encoder (written before it existed): initialised '
+                'from the online encoder', directory)
+    return {**tensors, **{TARGET_ENCODER + name: tensors[ENCODER + name]
+                          for name in agent.encoder_target.state_dict()}}
 
 
 def set_aside_previous_run(run_dir: Path, names) -> None:

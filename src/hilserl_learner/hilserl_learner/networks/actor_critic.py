@@ -8,6 +8,7 @@ ResNet-10 the feature map is computed once per stored image (replay buffer), so 
 either uint8 images or feature maps.
 State path: Linear(latent) -> LayerNorm -> tanh. The two embeddings are concatenated.
 """
+import copy
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -112,6 +113,28 @@ class ObservationEncoder(nn.Module):
         """What the critic optimiser trains: everything but a frozen backbone."""
         return [p for name, p in self.named_parameters()
                 if not (self.frozen_backbone and name.startswith('backbone.'))]
+
+    def target_copy(self) -> 'ObservationEncoder':
+        """A copy for the target networks, without gradients, to be Polyak-averaged with this
+        encoder over `trainable_parameters()` (the same order in both). A frozen backbone is
+        shared, not copied: its average would be itself, and the state dict keeps it once."""
+        memo = {id(self.backbone): SharedBackbone(self.backbone)} if self.frozen_backbone else {}
+        return copy.deepcopy(self, memo).requires_grad_(False)
+
+
+class SharedBackbone(nn.Module):
+    """A frozen backbone as a target encoder holds it: it runs the same network, which is not
+    registered here (no parameters, no state dict entries: those belong to the online
+    encoder)."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.__dict__['shared'] = backbone  # bypasses nn.Module's submodule registration
+        self.feature_shape = backbone.feature_shape
+        self.identity = backbone.identity
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.shared(images)
 
 
 def mlp(in_dim: int, hidden_dims: Sequence[int], out_dim: int) -> nn.Sequential:

@@ -1,8 +1,14 @@
 """The SAC agent of HIL-SERL: networks, optimisers, temperature and one update step.
 
 Encoder sharing (as in HIL-SERL): one observation encoder; the critic loss trains it, the actor
-and the gripper critic read its output detached. The target critics are Polyak copies of the
-critic heads and read the online encoder (no gradient), which saves a second encoder pass.
+and the gripper critic read its output detached.
+
+Targets (as in HIL-SERL, which Polyak-averages the whole parameter tree): the critic ensemble,
+the gripper critic and the encoder's trainable part (its heads, and a backbone when it is
+trained) have target copies, averaged at `tau` after every critic update. A frozen backbone is
+shared (with stored features it does not run at all). In the bootstrap targets the target
+critics and the gripper target critic read the target encoder's latent of s'; the actor's next
+action and the online gripper critic's argmax (Double DQN) read the online encoder's.
 """
 import copy
 import math
@@ -56,8 +62,15 @@ class SACAgent(nn.Module):
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.gripper_critic = GripperCritic(latent, config.gripper_hidden_dims, GRIPPER_ACTIONS)
         self.gripper_target = copy.deepcopy(self.gripper_critic).requires_grad_(False)
+        self.encoder_target = self.encoder.target_copy()
         self.log_alpha = nn.Parameter(torch.tensor(math.log(config.temperature_init)))
         self.to(self.device)
+        # (targets, sources) in matching order, averaged in one pass after each critic update
+        self.polyak_pairs = (
+            [*self.critic_target.parameters(), *self.gripper_target.parameters(),
+             *self.encoder_target.trainable_parameters()],
+            [*self.critic.parameters(), *self.gripper_critic.parameters(),
+             *self.encoder.trainable_parameters()])
 
         self.critic_optimizer = _adam(
             self.encoder.trainable_parameters() + list(self.critic.parameters()), config.critic_lr)
@@ -88,13 +101,42 @@ class SACAgent(nn.Module):
 
     def encode(self, batch: Dict[str, torch.Tensor], prefix: str = '',
                prepared=None) -> torch.Tensor:
-        state = batch[prefix + 'state']
+        """The online encoder's latent of s (prefix '') or s' ('next_')."""
+        return self.encoder(batch[prefix + 'state'], prepared=prepared,
+                            **self.image_input(batch, prefix))
+
+    def image_input(self, batch: Dict[str, torch.Tensor], prefix: str = '') -> Dict:
+        """What the encoders read of the images of s or s': the stored feature maps; else the
+        images (randomly shifted with augmentation), passed through a frozen backbone here once
+        so that the online and the target encoder share its features."""
         if self.cached_features:
-            return self.encoder(state, features=batch[prefix + 'features'], prepared=prepared)
+            return {'features': batch[prefix + 'features']}
         image = batch[prefix + 'image']
         if self.config.image_augmentation:
             image = random_shift(image, self.config.augmentation_pad_px, self.augment_generator)
-        return self.encoder(state, image=image, prepared=prepared)
+        if self.encoder.frozen_backbone:
+            return {'features': self.encoder.features(image)}
+        return {'image': image}
+
+    @torch.no_grad()
+    def bootstrap_targets(self, batch: Dict[str, torch.Tensor], prepared=None):
+        """(critic target y, gripper critic target) of a batch. The actor's next action and
+        the online gripper critic's argmax read the online encoder's latent of s' (`prepared`:
+        its `prepare()` of this update, shared with s); the target critics read the target
+        encoder's, which prepares its own (its weights differ)."""
+        cfg = self.config
+        reward, terminated = batch['reward'], batch['terminated']
+        state, image = batch['next_state'], self.image_input(batch, 'next_')
+        online = self.encoder(state, prepared=prepared, **image)
+        target = self.encoder_target(state, **image)
+        next_action, next_log_prob = self.actor(online)
+        critic_y = losses.critic_target(
+            reward, terminated, self.critic_target(target, next_action), next_log_prob,
+            cfg.discount, self.temperature, cfg.backup_entropy)
+        gripper_y = losses.gripper_target(
+            reward, batch['gripper_penalty'], terminated, self.gripper_critic(online),
+            self.gripper_target(target), cfg.discount)
+        return critic_y, gripper_y
 
     def update(self, batch: Dict[str, torch.Tensor], update_actor: bool) -> Dict[str, torch.Tensor]:
         """One critic + gripper critic update, and an actor + temperature update when asked.
@@ -105,20 +147,11 @@ class SACAgent(nn.Module):
         cfg = self.config
         if not self.training:  # switching modes walks every submodule: only when needed
             self.train()
-        reward, terminated = batch['reward'], batch['terminated']
         # s and s' share what the image head can prepare once (ObservationEncoder.prepare).
         prepared = self.encoder.prepare()
         latent = self.encode(batch, prepared=prepared)
-        with torch.no_grad():
-            next_latent = self.encode(batch, 'next_',
-                                      None if prepared is None else prepared.detach())
-            next_action, next_log_prob = self.actor(next_latent)
-            target_q = losses.critic_target(
-                reward, terminated, self.critic_target(next_latent, next_action), next_log_prob,
-                cfg.discount, self.temperature, cfg.backup_entropy)
-            gripper_y = losses.gripper_target(
-                reward, batch['gripper_penalty'], terminated, self.gripper_critic(next_latent),
-                self.gripper_target(next_latent), cfg.discount)
+        target_q, gripper_y = self.bootstrap_targets(
+            batch, None if prepared is None else prepared.detach())
 
         q = self.critic(latent, batch['action'])
         critic_loss = losses.critic_loss(q, target_q)
@@ -131,8 +164,7 @@ class SACAgent(nn.Module):
                 gripper_q, batch['gripper_action'], batch['is_intervention'], cfg.gripper_margin)
         self._step(self.gripper_optimizer, gripper_loss)
 
-        polyak_update(self.critic_target, self.critic, cfg.tau)
-        polyak_update(self.gripper_target, self.gripper_critic, cfg.tau)
+        polyak_update(*self.polyak_pairs, cfg.tau)
         result = {'critic_loss': critic_loss.detach(), 'gripper_critic_loss': gripper_loss.detach(),
                   'q_mean': q.detach().mean()}
         if update_actor:
@@ -144,12 +176,20 @@ class SACAgent(nn.Module):
         mean, log_std = self.actor.distribution_params(latent)
         action, log_prob = self.actor.sample(mean, log_std)
         q = self.critic(latent, action)
-        actor_loss = losses.actor_loss(log_prob, q, self.temperature.detach())
+        alpha = self.temperature.detach()
+        actor_loss = losses.actor_loss(log_prob, q, alpha)
+        bc_term = torch.zeros((), device=latent.device)
         if self.config.bc_weight > 0 and batch is not None:
-            actor_loss = actor_loss + self.config.bc_weight * losses.behaviour_cloning_loss(
+            bc_term = self.config.bc_weight * losses.behaviour_cloning_loss(
                 mean, log_std, batch['action'], batch['is_intervention'])
+            actor_loss = actor_loss + bc_term
+        # The loss's terms apart (actor_loss = entropy term - Q term + BC term): which one pulls
+        # the policy, e.g. while the temperature rises.
+        terms = {'actor_loss': actor_loss.detach(), 'actor_bc_term': bc_term.detach(),
+                 'actor_entropy_term': alpha * log_prob.detach().mean(),
+                 'actor_q_term': q.detach().mean()}
         if not self._finite(actor_loss):
-            return {'actor_loss': actor_loss.detach()}
+            return terms
         # Gradients for the actor only: the critic must not move with the actor's loss.
         actor_params = list(self.actor.parameters())
         grads = torch.autograd.grad(actor_loss, actor_params)
@@ -160,7 +200,7 @@ class SACAgent(nn.Module):
         temperature_loss = losses.temperature_loss(self.log_alpha, log_prob,
                                                    self.config.target_entropy)
         self._step(self.temperature_optimizer, temperature_loss)
-        return {'actor_loss': actor_loss.detach(), 'temperature_loss': temperature_loss.detach(),
+        return {**terms, 'temperature_loss': temperature_loss.detach(),
                 'entropy': -log_prob.detach().mean()}
 
     def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
@@ -185,6 +225,13 @@ class SACAgent(nn.Module):
             nn.utils.clip_grad_norm_(params, self.config.grad_clip_norm, foreach=True)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def fit_state_scale(self, states: torch.Tensor, min_std: float) -> None:
+        """The state standardisation of both encoders (ObservationEncoder.fit_state_scale): the
+        statistics are data, not averaged weights."""
+        for encoder in (self.encoder, self.encoder_target):
+            encoder.fit_state_scale(states, min_std)
 
     # --- acting ------------------------------------------------------------------------
 
@@ -254,10 +301,13 @@ def _adam(params, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(list(params), lr=lr, fused=True)
 
 
-def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """target <- (1 - tau) target + tau source, for every parameter."""
+def polyak_update(target, source, tau: float) -> None:
+    """target <- (1 - tau) target + tau source, for every parameter of two modules or two lists
+    of parameters in matching order."""
+    targets, sources = (list(m.parameters() if isinstance(m, nn.Module) else m)
+                        for m in (target, source))
     with torch.no_grad():
-        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+        torch._foreach_lerp_(targets, sources, tau)
 
 
 def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:

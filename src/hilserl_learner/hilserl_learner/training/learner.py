@@ -1,7 +1,8 @@
 """The learner's loop, without ROS: it takes checked transitions from any thread, stores them
-(online buffer, demo buffer for interventions, on-disk journal), runs critic updates at the
-configured UTD ratio and the actor/temperature at their period, and at their periods hands out
-policy weights, statistics and checkpoints.
+(online buffer, demo buffer for interventions, on-disk journal), runs exactly `utd_ratio` critic
+updates per env step received (never ahead of the data: it rests while none comes) and the
+actor/temperature at their period, and at their periods hands out policy weights, statistics and
+checkpoints.
 
 Threads: `submit` is called by the node's subscription callbacks and only appends to a queue, so
 actors are never blocked. Everything else runs in the training thread (`run`), which also takes
@@ -91,10 +92,11 @@ class Learner:
         self.optimization_step = 0  # critic updates
         self.actor_updates = 0
         self.weights_version = 0
+        self.weights_step = -1      # optimization_step of the newest weights version
         self.transitions_dropped = 0  # set by the node (validation happens there)
         self.errors = 0  # failed loop turns (logged)
         self.last_losses: Dict[str, torch.Tensor] = {}
-        self.rates = RateWindow()  # updates/s and UTD since the last statistics
+        self.rates = RateWindow()  # updates/s and per env step between statistics rows
 
         if demos:
             self.add_demos(demos)
@@ -147,19 +149,14 @@ class Learner:
 
     # --- training ------------------------------------------------------------------------
 
-    def updates_due(self) -> int:
-        """Critic updates owed to the data received: utd_ratio per online step, once the
-        online buffer holds `training_starts` transitions."""
-        if len(self.online) < max(1, self.config.training_starts):
-            return 0
-        return self.config.utd_ratio * self.env_steps - self.optimization_step
-
     def updates_owed(self) -> int:
-        """Critic updates the learner is behind `min_utd_ratio` per env step (<= 0: on pace);
-        0 before training starts."""
+        """Critic updates owed to the data received: int(utd_ratio * env_steps) minus those done,
+        once the online buffer holds `training_starts` transitions (0 before). The learner does
+        exactly these and no more, so it rests while no new transitions come (evaluation steps
+        are not sent to it); a simulation waits while it owes more (/learner_progress)."""
         if len(self.online) < max(1, self.config.training_starts):
             return 0
-        return int(self.config.min_utd_ratio * self.env_steps) - self.optimization_step
+        return int(self.config.utd_ratio * self.env_steps) - self.optimization_step
 
     def _attach_features(self, transitions: List[Transition]) -> None:
         if self.agent.cached_features:
@@ -167,7 +164,7 @@ class Learner:
 
     def train_step(self) -> bool:
         """One critic update (plus actor/temperature when due); False when none is owed."""
-        if self.updates_due() <= 0:
+        if self.updates_owed() <= 0:
             return False
         if self.optimization_step == 0 and self.config.state_min_std > 0:
             self._fit_state_scale()
@@ -185,7 +182,7 @@ class Learner:
         the first online steps), fixed from then on (they travel with the weights)."""
         states = [buffer.data['state'][:len(buffer)] for buffer in (self.online, self.demo)
                   if len(buffer)]
-        self.agent.encoder.fit_state_scale(torch.from_numpy(np.concatenate(states)).to(
+        self.agent.fit_state_scale(torch.from_numpy(np.concatenate(states)).to(
             self.agent.device), self.config.state_min_std)
         LOGGER.info('state standardised by the statistics of %d stored transitions',
                     sum(len(s) for s in states))
@@ -194,8 +191,9 @@ class Learner:
             on_weights: Callable[[PolicyWeightsSnapshot], None] = lambda w: None,
             on_stats: Callable[[Dict], None] = lambda s: None,
             on_progress: Callable[[int, int, int], None] = lambda *p: None) -> None:
-        """Train until `stop` is set; weights, stats, progress (env steps, updates, updates
-        owed) and checkpoints at their periods, and a checkpoint on the way out."""
+        """Train until `stop` is set; weights (when they changed), stats, progress (env steps,
+        updates, updates owed) and checkpoints at their periods, and a checkpoint on the way
+        out."""
         cfg = self.config
         next_weights = next_stats = next_progress = time.monotonic()
         next_checkpoint = time.monotonic() + cfg.checkpoint_period_s
@@ -211,7 +209,7 @@ class Learner:
                     stop.wait(0.5)
                     continue
                 now = time.monotonic()
-                if now >= next_weights and self.optimization_step > 0:
+                if now >= next_weights and self.weights_changed():
                     on_weights(self.snapshot_weights())
                     next_weights = now + cfg.weights_period_s
                 if now >= next_stats:
@@ -230,8 +228,15 @@ class Learner:
                 pass
             self.checkpoint()
 
+    def weights_changed(self) -> bool:
+        """True when updates happened since the newest weights version: a resting learner (no
+        new data, e.g. during an evaluation round) sends no new version of the same policy."""
+        return self.optimization_step != self.weights_step
+
     def snapshot_weights(self, new_version: bool = True) -> PolicyWeightsSnapshot:
-        self.weights_version += int(new_version)
+        if new_version:
+            self.weights_version += 1
+            self.weights_step = self.optimization_step
         data, digest = serialize_policy(self.agent.policy_state_dict(), self.config,
                                         self.agent.encoder.backbone.identity,
                                         self.weights_version, self.optimization_step)
@@ -298,5 +303,6 @@ class Learner:
                 self.demo.add({k: v[to_demo] for k, v in chunk.items()})
             stored += len(to_demo)
         self.env_steps = max(self.journal.count, counters.get('env_steps', 0))
+        self.rates = RateWindow(self.optimization_step, self.env_steps)  # rates of this run
         LOGGER.info('resumed at update %d with %d env steps (%d transitions replayed from the '
                     'journal)', self.optimization_step, self.env_steps, stored)

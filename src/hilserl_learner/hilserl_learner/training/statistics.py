@@ -5,19 +5,27 @@ from typing import Dict
 
 
 class RateWindow:
-    """Critic updates per second and per env step since the previous call."""
+    """Critic updates per second since the previous call, and per env step over the window
+    since env steps last arrived. While none arrive (an evaluation round sends none, and the
+    learner rests) the per-step figure stays that of the last window with steps: a window
+    without steps has no rate per step, and reading 0 there looked like a learner falling
+    behind. Updates done meanwhile count towards the next window with steps."""
 
-    def __init__(self):
-        self.since = (time.monotonic(), 0, 0)  # (time, updates, env steps)
+    def __init__(self, updates: int = 0, env_steps: int = 0):
+        self.since = (time.monotonic(), updates)   # (time, updates) of the previous call
+        self.steps_since = (updates, env_steps)    # (updates, env steps) when steps last came
+        self.per_step = 0.0
 
     def measure(self, updates: int, env_steps: int):
         now = time.monotonic()
-        then, updates_then, steps_then = self.since
-        self.since = (now, updates, env_steps)
-        new_updates, new_steps = updates - updates_then, env_steps - steps_then
-        per_second = new_updates / max(now - then, 1e-6)
-        per_step = new_updates / new_steps if new_steps else 0.0
-        return per_second, per_step
+        then, updates_then = self.since
+        self.since = (now, updates)
+        per_second = (updates - updates_then) / max(now - then, 1e-6)
+        updates_before, steps_before = self.steps_since
+        if env_steps > steps_before:
+            self.per_step = (updates - updates_before) / (env_steps - steps_before)
+            self.steps_since = (updates, env_steps)
+        return per_second, self.per_step
 
 
 def learner_stats(learner) -> Dict:
@@ -39,10 +47,14 @@ def learner_stats(learner) -> Dict:
         'gripper_critic_loss': losses.get('gripper_critic_loss', float('nan')),
         'q_mean': losses.get('q_mean', float('nan')),
         'entropy': losses.get('entropy', float('nan')),
+        # actor_loss = actor_entropy_term - actor_q_term + actor_bc_term (sac.agent.update_actor)
+        'actor_entropy_term': losses.get('actor_entropy_term', float('nan')),
+        'actor_q_term': losses.get('actor_q_term', float('nan')),
+        'actor_bc_term': losses.get('actor_bc_term', float('nan')),
         'updates_per_s': updates_per_s,
         'effective_utd': effective_utd,
         'effective_utd_total': learner.optimization_step / max(learner.env_steps, 1),
-        'min_utd_ratio': learner.config.min_utd_ratio,
+        'utd_ratio': learner.config.utd_ratio,
         'updates_owed': learner.updates_owed(),
         'weights_version': learner.weights_version,
         'skipped_nonfinite_steps': learner.agent.nonfinite_losses,
