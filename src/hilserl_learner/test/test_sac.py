@@ -180,6 +180,17 @@ def test_temperature_moves_toward_the_target_entropy():
         assert (agent.temperature.item() > alpha0) == grows, result
 
 
+def test_the_temperature_stops_at_its_ceiling():
+    rng = np.random.default_rng(0)
+    # A target entropy above any tanh-squashed policy's: unbounded, alpha would keep growing.
+    agent = SACAgent(config_from({**TINY, 'target_entropy': 5.0, 'temperature_lr': 0.1,
+                                  'temperature_init': 0.01, 'temperature_max': 0.02}))
+    batch = agent.batch_to_tensors(_batch(8, rng))
+    for _ in range(30):
+        agent.update(batch, update_actor=True)
+    assert agent.temperature.item() == pytest.approx(0.02, rel=1e-5)
+
+
 def test_actor_update_does_not_train_the_encoder_or_the_critic():
     agent = SACAgent(config_from(TINY))
     latent = torch.randn(8, agent.encoder.out_features)

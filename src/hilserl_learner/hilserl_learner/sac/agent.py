@@ -200,6 +200,9 @@ class SACAgent(nn.Module):
         temperature_loss = losses.temperature_loss(self.log_alpha, log_prob,
                                                    self.config.target_entropy)
         self._step(self.temperature_optimizer, temperature_loss)
+        if self.config.temperature_max > 0:
+            with torch.no_grad():
+                self.log_alpha.clamp_(max=math.log(self.config.temperature_max))
         return {**terms, 'temperature_loss': temperature_loss.detach(),
                 'entropy': -log_prob.detach().mean()}
 
