@@ -1,8 +1,10 @@
 """Speed of the simulated cell and the kinematics on this machine: physics per control step,
-wrist-camera render per frame, IK per call, FK per call; and how often the IK reset converges
-and the scripted grasp lifts the cube. Prints the figures.
+wrist-camera render per frame, IK per call, FK per call; how often the IK reset converges and
+the scripted grasp lifts the cube; and how accurately the EE controller realises a policy's
+commands on the cell. Prints the figures.
 
     source scripts/env.sh && python benchmarks/sim_kinematics.py [--frames 300] [--full-meshes]
+        [--accuracy-episodes 20]
 
 --full-meshes also times the undecimated shipped meshes, for comparison.
 """
@@ -16,6 +18,7 @@ from hilserl_common.preprocessing import preprocess
 from so101_driver.sim.cell import SimulatedCell
 from so101_driver.sim.config import CellConfig
 from so101_driver.sim.scripted_grasp import ScriptedGrasp
+from so101_kinematics.action_space import action_to_ee_delta
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.reset import ResetConfig, ik_reset
@@ -119,6 +122,41 @@ def bench_episodes(episodes: int):
           f'{wall / episodes * 1000:.0f} ms wall per episode without rendering')
 
 
+def bench_controller_accuracy(episodes: int, steps: int = 60, settle_steps: int = 5):
+    """How far the realised EE motion of a policy step lands from its commanded delta: a random
+    smooth policy (each action 0.7 of the previous one plus 0.3 of a uniform draw in [-1, 1]^3)
+    through the EEController from the IK reset. Left out: the first `settle_steps` of an episode
+    (the arm still settles from the reset) and steps whose reference the workspace bounds or the
+    leash held back (the arm was not asked to make the commanded motion)."""
+    kinematics = Kinematics()
+    rng = np.random.default_rng(0)
+    errors_mm = []
+    with SimulatedCell(CellConfig(), render=False) as cell:
+        for seed in range(episodes):
+            cell.reset(seed=seed)
+            ik_reset(kinematics, ResetConfig(), cell.joint_positions, cell.set_joint_targets,
+                     lambda: cell.step(CONTROL_PERIOD_S), np.random.default_rng(seed))
+            controller = EEController(kinematics)
+            controller.reset(cell.joint_positions())
+            action = np.zeros(3)
+            for step in range(steps):
+                action = np.clip(0.7 * action + 0.3 * rng.uniform(-1, 1, 3), -1, 1)
+                delta = action_to_ee_delta(action)
+                joints, reference = cell.joint_positions(), controller.reference.copy()
+                cell.set_joint_targets(controller.step(delta, joints, joints[5]).joints)
+                cell.step(CONTROL_PERIOD_S)
+                if step < settle_steps or not np.allclose(controller.reference - reference,
+                                                          delta):
+                    continue
+                realised = (kinematics.position(cell.joint_positions())
+                            - kinematics.position(joints))
+                errors_mm.append(np.linalg.norm(realised - delta) * 1000)
+    p50, p95, p99 = np.percentile(errors_mm, [50, 95, 99])
+    print(f'[controller] realised minus commanded EE motion of a policy step, over '
+          f'{len(errors_mm)} steps of {episodes} episodes: p50 {p50:.1f} mm, p95 {p95:.1f} mm, '
+          f'p99 {p99:.1f} mm')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--frames', type=int, default=300, help='frames to render')
@@ -126,6 +164,8 @@ def main():
     parser.add_argument('--episodes', type=int, default=50, help='reset + grasp episodes')
     parser.add_argument('--full-meshes', action='store_true',
                         help='also time the undecimated meshes')
+    parser.add_argument('--accuracy-episodes', type=int, default=20,
+                        help='random-policy episodes for the EE controller\'s accuracy')
     args = parser.parse_args()
     bench_cell(CellConfig(), args.frames, 'decimated')
     if args.full_meshes:
@@ -133,6 +173,7 @@ def main():
                    max(20, args.frames // 10), 'full meshes')
     bench_kinematics(args.ik_calls)
     bench_episodes(args.episodes)
+    bench_controller_accuracy(args.accuracy_episodes)
 
 
 if __name__ == '__main__':

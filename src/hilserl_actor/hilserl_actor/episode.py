@@ -2,9 +2,11 @@
 
 Each call of `EpisodeLoop.step` gets the newest inputs (a `Snapshot`) and returns what to do:
 joint targets for the arm, the transition completed by this observation, or a pause when an input
-is stale. The policy acts through the closed-loop EE controller; while the operator intervenes the
-follower mirrors the leader (rate-limited) and the stored action is the operator's motion in the
-policy's action space, flagged as an intervention.
+is stale. The policy acts through the closed-loop EE controller and its step stores the action it
+chose. While the operator intervenes the follower mirrors the leader (rate-limited), and the step
+stores what the follower then did: its realised EE motion in the policy's action space, known once
+the next observation completes the transition (so101_kinematics.action_space defines it, for
+demonstrations too), flagged as an intervention.
 """
 import dataclasses
 from typing import List, Optional, Protocol, Tuple
@@ -16,9 +18,9 @@ from hilserl_common.transition import Transition
 from so101_kinematics.action_space import (
     GripperAction,
     action_to_ee_delta,
-    ee_delta_to_action,
     gripper_target,
-    quantise_gripper,
+    human_action,
+    human_gripper_action,
 )
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics, check_joints
@@ -94,10 +96,13 @@ class _Pending:
     """The observation and action of the step whose outcome the next observation tells."""
     state: np.ndarray
     image: np.ndarray
-    action: np.ndarray
-    gripper_action: int
+    joints: np.ndarray                  # measured at the step
     is_intervention: bool
     policy_version: int
+    # The policy's choice; a human step's action is its outcome, known at completion.
+    action: Optional[np.ndarray] = None
+    gripper_action: Optional[int] = None
+    leader_gripper_rad: Optional[float] = None  # a human step: what the operator asked for
 
 
 class EpisodeLoop:
@@ -190,29 +195,46 @@ class EpisodeLoop:
             self.summary.steps_to_success = self.summary.length
         terminated = success and self.config.terminate_on_success
         truncated = not terminated and self.summary.length >= self.max_steps
-        return Transition(pending.state, pending.image, pending.action, pending.gripper_action,
-                          reward, next_state, snapshot.image, terminated, truncated,
-                          pending.is_intervention, step_id, pending.policy_version)
+        action, gripper = pending.action, pending.gripper_action
+        if pending.is_intervention:
+            action, gripper = self._human_action(pending, snapshot.joints)
+        return Transition(pending.state, pending.image, action, gripper, reward, next_state,
+                          snapshot.image, terminated, truncated, pending.is_intervention,
+                          step_id, pending.policy_version)
+
+    def _human_action(self, pending: _Pending, next_joints: np.ndarray) -> Tuple[np.ndarray, int]:
+        """What the follower did over an intervention step, in the policy's action space: the
+        action that would have made the policy's EE controller do the same."""
+        next_joints = np.asarray(next_joints, dtype=float)
+        action = human_action(self.kinematics.position(pending.joints),
+                              self.kinematics.position(next_joints), self.config.action_scale)
+        gripper = human_gripper_action(pending.joints[GRIPPER_INDEX], next_joints[GRIPPER_INDEX],
+                                       pending.leader_gripper_rad,
+                                       self.config.gripper_change_threshold_rad)
+        return action.astype(np.float32), int(gripper)
 
     def _act(self, state: np.ndarray, snapshot: Snapshot) -> Optional[np.ndarray]:
         measured = np.asarray(snapshot.joints, dtype=float)
         operator_acts = self.config.mode == 'record' or (snapshot.intervention
                                                          and not self.evaluating)
         intervening = operator_acts and check_joints(snapshot.leader_joints) is None
+        # New weights may arrive between two steps: the transition completed at the next step
+        # carries the version that chose this action (PolicyClient records it while acting).
         if intervening:
-            command, action, gripper = self._mirror_leader(measured, snapshot.leader_joints)
+            command, leader_gripper = self._mirror_leader(measured, snapshot.leader_joints)
+            # The action is what the follower does now: the next observation completes it.
+            self._pending = _Pending(state, snapshot.image, measured, True,
+                                     int(self.policy.version),
+                                     leader_gripper_rad=leader_gripper)
         else:
             if self._was_intervening:
                 # Hand-over: the EE reference restarts at the arm, so releasing never jumps.
                 self.controller.reset(measured)
                 self._gripper_target = float(measured[GRIPPER_INDEX])
             command, action, gripper = self._policy_step(state, snapshot.image, measured)
+            self._pending = _Pending(state, snapshot.image, measured, False,
+                                     int(self.policy.acting_version), action, gripper)
         self._was_intervening = intervening
-        # New weights may arrive between two steps: the transition completed at the next step
-        # carries the version that chose this action (PolicyClient records it while acting).
-        version = self.policy.version if intervening else self.policy.acting_version
-        self._pending = _Pending(state, snapshot.image, action, gripper, intervening,
-                                 int(version))
         return command
 
     def _policy_step(self, state, image, measured):
@@ -234,17 +256,14 @@ class EpisodeLoop:
         return command, executed.astype(np.float32), gripper
 
     def _mirror_leader(self, measured, leader):
-        """Follower joint targets walk towards the leader; the stored action is the leader's EE
-        offset from the follower in action units (clipped), gripper quantised."""
+        """Follower joint targets walking towards the leader, and the leader's gripper (what
+        the operator asks of the jaws). The leader's EE offset from the follower is not the
+        action: it holds the operator's lead and the servos' sag besides the motion."""
         leader = self.kinematics.clip_to_limits(np.asarray(leader, dtype=float))
         step = self.config.intervention_max_joint_step_rad
         command = self.kinematics.clip_to_limits(measured + np.clip(leader - measured, -step, step))
         command = self._inside_bounds(command, measured)
-        delta = self.kinematics.position(leader) - self.kinematics.position(measured)
-        action = ee_delta_to_action(delta, self.config.action_scale).astype(np.float32)
-        gripper = int(quantise_gripper(leader[GRIPPER_INDEX] - measured[GRIPPER_INDEX],
-                                       self.config.gripper_change_threshold_rad))
-        return command, action, gripper
+        return command, float(leader[GRIPPER_INDEX])
 
     def _inside_bounds(self, command, measured):
         """The operator cannot take the EE out of the workspace either: a mirrored target whose

@@ -305,7 +305,7 @@ def test_huge_or_nan_policy_outputs_never_take_the_ee_out_of_the_bounds(graph, a
 
 def test_intervention_steps_store_the_operators_motion(graph):
     """While the operator nudges, the follower moves where the leader is; the stored action
-    (leader EE minus follower EE, normalised) points the way the follower's EE then moved."""
+    (the follower's realised EE motion over the step, normalised) points the way it moved."""
     _, probe, _ = graph
 
     def moving_interventions():

@@ -88,20 +88,29 @@ def test_the_ee_never_leaves_the_bounds_whatever_the_policy_outputs(kinematics, 
             assert result.transition.gripper_action in (0, 1, 2)
 
 
-def test_an_intervention_stores_the_operators_ee_motion(kinematics):
-    loop = EpisodeLoop(ActorConfig(), kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
-    arm = KinematicArm(start_joints(kinematics))
-    loop.begin(arm.joints)
-    offset = np.array([0.01, -0.006, 0.004])  # the leader's EE is here relative to the follower
-    leader = kinematics.inverse(kinematics.position(arm.joints) + offset, arm.joints,
-                                max_iterations=100).joints
-    leader[GRIPPER_INDEX] = arm.joints[GRIPPER_INDEX] - 0.3   # closing
-    loop.step(arm.snapshot(leader=leader, intervention=True))  # acts
-    result = loop.step(arm.snapshot(leader=leader, intervention=True))  # completes step 0
-    transition = result.transition
-    assert transition.is_intervention
-    np.testing.assert_allclose(transition.action, offset / 0.02, atol=0.05)
-    assert transition.gripper_action == 0
+def test_an_intervention_stores_what_the_follower_did(kinematics):
+    """The action of an intervention step is the follower's EE motion over it in action units
+    (so101_kinematics.action_space), not the leader's offset from it: a blocked follower stores
+    no motion. The gripper action is what the leader asks."""
+    offset = np.array([0.01, -0.006, 0.004])  # the leader's EE relative to the follower
+    for follows in (True, False):
+        loop = EpisodeLoop(ActorConfig(), kinematics,
+                           ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
+        arm = KinematicArm(start_joints(kinematics))
+        loop.begin(arm.joints)
+        leader = kinematics.inverse(kinematics.position(arm.joints) + offset, arm.joints,
+                                    max_iterations=100).joints
+        leader[GRIPPER_INDEX] = arm.joints[GRIPPER_INDEX] - 0.3   # closing
+        before = kinematics.position(arm.joints)
+        command = loop.step(arm.snapshot(leader=leader, intervention=True)).command
+        if follows:
+            arm.apply(command)
+        moved = kinematics.position(arm.joints) - before
+        transition = loop.step(arm.snapshot(leader=leader, intervention=True)).transition
+        assert transition.is_intervention
+        assert np.linalg.norm(moved) > 0.005 if follows else not moved.any()
+        np.testing.assert_allclose(transition.action, np.clip(moved / 0.02, -1, 1), atol=1e-5)
+        assert transition.gripper_action == 0
 
 
 def test_the_follower_walks_to_the_leader_without_jumps_and_the_release_is_smooth(kinematics):

@@ -75,6 +75,27 @@ def test_servos_track_targets_and_torque_off_goes_limp(cell):
     np.testing.assert_allclose(cell.joint_targets(), cell.joint_positions(), atol=1e-9)
 
 
+def test_a_saved_state_steps_again_exactly_as_it_did(cell, kinematics):
+    """Another command can be tried from the same moment, the arm in motion."""
+    cell.reset(seed=3)
+    reset_arm(cell, kinematics, 3)
+    cell.set_joint_targets(cell.joint_positions() + [0.1, 0.2, -0.1, 0.0, 0.0, -0.5])
+    cell.step(0.05)  # moving, the targets not reached
+    saved, moving = cell.save_state(), cell.joint_velocities()
+    goal = cell.joint_positions() + [0.0, 0.1, 0.1, 0.1, 0.0, -0.3]
+    cell.set_joint_targets(goal)
+    cell.step(0.1)
+    first = cell.joint_positions()
+    cell.set_joint_targets(goal - 0.2)
+    cell.step(0.1)
+    assert np.max(np.abs(cell.joint_positions() - first)) > 0.01  # another command, elsewhere
+    cell.restore_state(saved)
+    np.testing.assert_array_equal(cell.joint_velocities(), moving)
+    cell.set_joint_targets(goal)
+    cell.step(0.1)
+    np.testing.assert_array_equal(cell.joint_positions(), first)
+
+
 def test_wrist_camera_sees_the_cube_at_the_reset_pose(cell, kinematics):
     cell.reset(seed=0)
     reset_arm(cell, kinematics, 0)

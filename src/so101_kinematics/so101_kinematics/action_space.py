@@ -1,15 +1,31 @@
-"""The policy's action space and its mapping to and from the arm (used by the actor and by the
-learner's demo loader, so both always agree).
+"""The policy's action space, its mapping to the arm, and what a stored action means.
 
+The action:
 - EE motion: 3 numbers in [-1, 1]; times `action_scale` (0.02 m) they are the EE displacement
-  per control step in the base frame. Demonstrations are converted the other way: the EE delta
-  between leader FK and follower FK (or consecutive follower FKs), divided by `action_scale`
-  and clipped.
-- Gripper: a discrete choice {0: close, 1: stay, 2: open}. From a demonstration it is the
-  quantised change of the gripper joint; on the arm it moves the gripper to fully closed or open.
+  per control step in the base frame. The actor executes it through the closed-loop EE
+  controller (ee_control.EEController).
+- Gripper: a discrete choice {0: close, 1: stay, 2: open}; on the arm it moves the gripper to
+  fully closed or fully open.
+
+The stored action of a step, whoever acted, is the EE motion in this action space, so one motion
+is one action for the critic and for behaviour cloning:
+- a policy step stores the action it chose, as executed (clipped, non-finite parts 0), which
+  the EE controller realises to within its accuracy (on the simulated cell 1.7 mm median,
+  3.9 mm at the 95th percentile: benchmarks/sim_kinematics.py);
+- a human step (a demonstration or an intervention) stores the follower's realised EE motion
+  over the step, (FK(q_next) - FK(q)) / action_scale clipped to [-1, 1] (`human_action`): the
+  action that, executed through the policy's path (the EE controller) from the same state,
+  reproduces what the human did. Not the leader's offset from the follower: besides the motion
+  it holds the operator's lead and the servos' sag (a still arm held by the leader is 5-10 mm
+  behind it in simulation), so the same motion would be stored as different actions;
+- the gripper of a human step is the quantised difference between the leader's gripper and the
+  measured one when the leader was read, else the follower's own change
+  (`human_gripper_action`).
+The actor's episode loop (hilserl_actor.episode) and the learner's demo loader
+(hilserl_learner.demos.loader) both call these functions.
 """
 import enum
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -51,6 +67,26 @@ def quantise_gripper(change_rad: float,
     if not np.isfinite(change_rad) or abs(change_rad) <= threshold_rad:
         return GripperAction.STAY
     return GripperAction.OPEN if change_rad > 0 else GripperAction.CLOSE
+
+
+def human_action(ee_m: Sequence[float], next_ee_m: Sequence[float],
+                 action_scale: float = ACTION_SCALE_M) -> np.ndarray:
+    """The stored EE action of a human step: the follower's EE motion from `ee_m` to `next_ee_m`
+    (m, base frame: FK of the measured joints at the step and at the next one) in action units,
+    clipped. Non-finite components become 0."""
+    motion = np.asarray(next_ee_m, dtype=float) - np.asarray(ee_m, dtype=float)
+    return ee_delta_to_action(motion, action_scale)
+
+
+def human_gripper_action(gripper_rad: float, next_gripper_rad: float,
+                         leader_gripper_rad: Optional[float] = None,
+                         threshold_rad: float = GRIPPER_CHANGE_THRESHOLD_RAD) -> GripperAction:
+    """The stored gripper action of a human step: what the operator asked for (leader minus
+    measured gripper) when the leader was read, else what the follower's gripper did over the
+    step. The leader says it at once; the follower's jaws stop on an object and lag."""
+    if leader_gripper_rad is not None:
+        return quantise_gripper(leader_gripper_rad - gripper_rad, threshold_rad)
+    return quantise_gripper(next_gripper_rad - gripper_rad, threshold_rad)
 
 
 def gripper_target(action: int, current_target_rad: float, closed_rad: float,

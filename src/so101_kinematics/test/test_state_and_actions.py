@@ -7,6 +7,8 @@ from so101_kinematics.action_space import (
     action_to_ee_delta,
     ee_delta_to_action,
     gripper_target,
+    human_action,
+    human_gripper_action,
     quantise_gripper,
 )
 from so101_kinematics.proprioception import (
@@ -58,6 +60,17 @@ def test_ee_delta_and_action_round_trip_and_clip():
     np.testing.assert_allclose(action_to_ee_delta([np.nan, np.inf, 0.5], 0.02), [0, 0, 0.01])
     with pytest.raises(ValueError):
         action_to_ee_delta([0.0, 0.0], 0.02)
+
+
+def test_a_human_steps_action_is_the_followers_motion():
+    ee = np.array([0.25, 0.0, 0.07])
+    np.testing.assert_allclose(human_action(ee, ee + [0.01, -0.03, 0.0], 0.02), [0.5, -1.0, 0])
+    np.testing.assert_allclose(human_action(ee, [np.nan, 0.0, 0.08], 0.02), [0, 0, 0.5])
+    # The leader's gripper, when read, says what the operator asked; else the follower's change.
+    assert human_gripper_action(0.8, 0.8, -0.17, 0.05) is GripperAction.CLOSE
+    assert human_gripper_action(0.8, 0.5, None, 0.05) is GripperAction.CLOSE
+    assert human_gripper_action(0.1, 0.1, None, 0.05) is GripperAction.STAY
+    assert human_gripper_action(0.1, 0.1, 0.8, 0.05) is GripperAction.OPEN
 
 
 def test_gripper_quantisation_and_targets():

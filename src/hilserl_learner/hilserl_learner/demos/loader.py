@@ -17,8 +17,9 @@ Observations are rebuilt at the control rate: at each tick the newest message of
 Time is the messages' header stamps (simulation time when the simulation runs faster than real
 time); messages without a header are placed by their recording time, mapped onto the stamps of
 the joint states.
-The EE action of step k is the FK displacement between the follower states of ticks k and k+1,
-normalised and clipped (so101_kinematics.action_space); the gripper command is the quantised
+Step k stores the human's action as so101_kinematics.action_space defines it for every human
+step, demonstrations and the actor's interventions alike: the follower's realised EE motion
+between ticks k and k+1 in action units, clipped; the gripper command is the quantised
 difference between the leader's gripper and the follower's (or the follower's own change when
 no leader was recorded). The episode ends (terminated, reward 1) at the first tick whose reward
 prediction says success; without a reward topic the last step is the success. The converted
@@ -117,7 +118,7 @@ def convert_bag(bag: Path, settings: DemoSettings) -> Dict[str, np.ndarray]:
 
 
 def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
-    from so101_kinematics.action_space import ee_delta_to_action, quantise_gripper
+    from so101_kinematics.action_space import human_action, human_gripper_action
     from so101_kinematics.kinematics import Kinematics
     from so101_kinematics.proprioception import ProprioceptionTracker
 
@@ -142,16 +143,14 @@ def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
         last = k == len(joints) - 2
         terminated = success or (last and not has_reward)
         leader = sampled['leader'][k]
-        if leader is not None:
-            gripper_change = float(leader[5]) - joints[k][5]
-        else:
-            gripper_change = joints[k + 1][5] - joints[k][5]
+        gripper = human_gripper_action(joints[k][5], joints[k + 1][5],
+                                       None if leader is None else float(leader[5]),
+                                       settings.gripper_change_threshold_rad)
         intervention = sampled['intervention'][k]
         row = {
             'state': states[k], 'next_state': states[k + 1],
-            'action': ee_delta_to_action(positions[k + 1] - positions[k], settings.action_scale),
-            'gripper_action': int(quantise_gripper(gripper_change,
-                                                   settings.gripper_change_threshold_rad)),
+            'action': human_action(positions[k], positions[k + 1], settings.action_scale),
+            'gripper_action': int(gripper),
             'reward': float(terminated), 'gripper_penalty': 0.0,
             'terminated': terminated, 'truncated': last and not terminated,
             'is_intervention': True if intervention is None else bool(intervention.data),

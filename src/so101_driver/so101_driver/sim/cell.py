@@ -23,6 +23,9 @@ from so101_driver.sim.scene import (
 )
 from so101_kinematics.model import JOINT_NAMES
 
+# Everything mj_step reads: stepping from a restored state repeats the original step bit for bit.
+_FULL_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
+
 
 @dataclasses.dataclass(frozen=True)
 class GraspInfo:
@@ -76,6 +79,18 @@ class SimulatedCell:
         """Advance the physics by `duration_s` (one timestep when None)."""
         steps = 1 if duration_s is None else max(1, int(round(duration_s / self.timestep_s)))
         mujoco.mj_step(self.model, self.data, nstep=steps)
+
+    def save_state(self) -> np.ndarray:
+        """The whole physical state (positions, velocities, joint targets, time, the solver's
+        warm start): restore_state() returns to it exactly, to try another command from the
+        same moment."""
+        state = np.empty(mujoco.mj_stateSize(self.model, _FULL_STATE))
+        mujoco.mj_getState(self.model, self.data, state, _FULL_STATE)
+        return state
+
+    def restore_state(self, state: np.ndarray) -> None:
+        mujoco.mj_setState(self.model, self.data, np.asarray(state, dtype=float), _FULL_STATE)
+        mujoco.mj_forward(self.model, self.data)  # contacts and forces of the restored state
 
     # --- arm ---------------------------------------------------------------------------
 
