@@ -262,8 +262,25 @@ class EpisodeLoop:
         leader = self.kinematics.clip_to_limits(np.asarray(leader, dtype=float))
         step = self.config.intervention_max_joint_step_rad
         command = self.kinematics.clip_to_limits(measured + np.clip(leader - measured, -step, step))
-        command = self._inside_bounds(command, measured)
+        command = self._inside_bounds(self._within_one_action(command, measured), measured)
         return command, float(leader[GRIPPER_INDEX])
+
+    def _within_one_action(self, command, measured):
+        """A mirrored step moves the EE at most `action_scale` along each axis, as far as one
+        policy action can: the human's motion is then stored unclipped, in the policy's own
+        range (the joint step limit alone let a fast leader move the EE up to 2.8 cm a step, and
+        those steps were stored saturated). The arm joints' step is scaled down, the gripper's
+        kept; a second pass takes up what the arm's curvature left over the first."""
+        limited = command.copy()
+        arm = slice(0, GRIPPER_INDEX)
+        start = self.kinematics.position(measured)
+        for _ in range(3):
+            reach = np.abs(self.kinematics.position(limited) - start).max()
+            if reach <= self.config.action_scale:
+                break
+            limited[arm] = measured[arm] + (limited[arm] - measured[arm]) * (
+                self.config.action_scale / reach)
+        return limited
 
     def _inside_bounds(self, command, measured):
         """The operator cannot take the EE out of the workspace either: a mirrored target whose

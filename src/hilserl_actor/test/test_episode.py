@@ -124,6 +124,11 @@ def test_the_follower_walks_to_the_leader_without_jumps_and_the_release_is_smoot
         run_steps(loop, arm, 1, leader=far_leader, intervention=True)
         step = np.max(np.abs(arm.joints - previous))
         assert step <= config.intervention_max_joint_step_rad + 1e-9
+        # No farther than one policy action: the human's step is expressible unsaturated
+        # (joint-space scaling of a step this small is linear to within a tenth of a mm).
+        ee_step = np.abs(kinematics.position(arm.joints) - kinematics.position(previous))
+        assert ee_step.max() <= config.action_scale + 1e-4, ee_step
+        assert ee_step.max() > 0.5 * config.action_scale   # and it does move
         previous = arm.joints.copy()
     released_at = kinematics.position(arm.joints)
     run_steps(loop, arm, 3)  # operator lets go; the policy outputs zero motion
