@@ -16,7 +16,8 @@ is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and re
               --eval-every episodes; stops after --episodes, or at --target-success with the
               interventions below --target-interventions. After
               --mine-after episodes, if the reward disagreed with the simulation in any, one
-              round of hard-negative mining retrains the classifier and training resumes
+              round of hard-negative mining retrains the classifier, the transitions of those
+              episodes leave the learner's journal, and training resumes
   evaluate    the final deterministic evaluation (--final-eval-episodes) with the last weights
   report      plots and summary.md (report/)
 """
@@ -35,6 +36,7 @@ from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
 from hilserl_bringup.report import MOVING_AVERAGE, intervention_share, write_report
 from hilserl_bringup.runner import GraphError
+from hilserl_learner.replay.journal import remove_episodes
 
 
 class MainJob(JobSteps):
@@ -202,7 +204,8 @@ class MainJob(JobSteps):
     def mining_round(self) -> dict:
         """Hard-negative mining once, when the reward disagreed with the simulation: the
         rewarded and the disagreeing frames of the episodes so far join the classifier's
-        dataset and it is retrained before training goes on."""
+        dataset and it is retrained, and the transitions of the episodes whose reward was
+        wrong leave the learner's journal, before training goes on."""
         judged = [e for e in self.train_episodes() if 'sim_success' in e]
         disagreed = [e['episode'] for e in judged if e['success'] != e['sim_success']]
         if not disagreed:
@@ -217,9 +220,34 @@ class MainJob(JobSteps):
             self.command(['reward_classifier_cli', 'mine', '--run', str(self.out), '--model',
                           str(model), '--output', str(mined)], 'classifier')
         after = self.train_classifier()
+        removed = self.forget_rewards(disagreed)
         return {'episodes_judged': len(judged), 'disagreed': disagreed,
                 'validation_before': before.get('metrics'), 'validation_after':
-                    after.get('metrics')}
+                    after.get('metrics'), 'journal': removed}
+
+    def forget_rewards(self, episodes: list) -> dict:
+        """Take the transitions of these episodes out of the learner's journal, so the resumed
+        learner's buffers do not go on teaching the critic the rewards mining corrected.
+
+        Removed, not relabelled with the retrained classifier AND gate: the gate's input is
+        there (the measured joints are next_state[0:6]), the classifier's is not. A transition
+        keeps only the wrist image, the classifier looks through the wrist and the front
+        camera, and the reward journal, which has both, keeps no joints, no episode ids and no
+        record of which scored frame gave a step its reward (the actor takes the newest
+        verdict; transitions carry no stamps). Scoring other frames than the online reward did
+        would be a different reward, not the retrained one.
+
+        Only the episodes where the reward disagreed with the simulation leave: in the others
+        the reward's verdict matched the simulation, whose labels the retrained classifier
+        learns, and they hold the run's online successes."""
+        journal = self.layout.learner_dir / 'journal'
+        if not journal.is_dir():
+            return {'removed': 0, 'unidentified': 0}
+        removed = remove_episodes(journal, episodes)
+        self.say(f'mining: {removed["removed"]} transitions of episodes {episodes} left the '
+                 'learner\'s journal' + (f' ({removed["unidentified"]} journaled without episode '
+                                         'ids stay)' if removed['unidentified'] else ''))
+        return removed
 
     def stage_evaluate(self) -> dict:
         """The final evaluation: the eval graph (no learner, the operator off), the actor

@@ -1,5 +1,6 @@
 """The main job's per-graph parameter files: its seed, its stage overrides and the user's --set,
 in that order of precedence."""
+import numpy as np
 import pytest
 import yaml
 
@@ -55,3 +56,16 @@ def test_training_stops_when_it_succeeds_and_the_operator_is_no_longer_needed(tm
         'intervention_steps': 100, 'intervention_rate': 1.0})  # 109 of 860 steps: 13%
     assert not job.training_finished()
     assert 'interventions 13%' in job.describe_training()
+
+
+def test_after_mining_the_misrewarded_episodes_leave_the_learners_journal(tmp_path):
+    """Where the learner resumes from: its journal under the run's learner directory."""
+    from hilserl_bringup.main_job import MainJob
+    from hilserl_learner.replay.journal import TransitionJournal
+    job = MainJob(parse_options(['--output-dir', str(tmp_path)]))
+    assert job.forget_rewards([1]) == {'removed': 0, 'unidentified': 0}  # no learner ran yet
+    journal = TransitionJournal(str(job.layout.learner_dir / 'journal'), 100, 100)
+    journal.append({'reward': np.arange(6, dtype=np.float32)}, to_demo=np.zeros(6, bool),
+                   episodes=np.array([0, 0, 1, 1, 2, 2]))
+    assert job.forget_rewards([1]) == {'removed': 2, 'unidentified': 0}
+    assert list(next(journal.replay())['reward']) == [0, 1, 4, 5]

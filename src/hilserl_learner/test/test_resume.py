@@ -9,6 +9,7 @@ import torch
 from hilserl_learner.config import config_from
 from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.replay.buffer import Transition
+from hilserl_learner.replay.journal import remove_episodes
 from hilserl_learner.sac.agent import SACAgent
 from hilserl_learner.training.learner import POLICY_FILE, Learner
 
@@ -97,3 +98,27 @@ def test_a_fresh_start_sets_an_earlier_run_aside_instead_of_mixing_with_it(tmp_p
     archived = list(tmp_path.glob('replaced_*'))
     assert len(archived) == 1 and (archived[0] / 'journal').is_dir()
     assert (archived[0] / 'checkpoint' / 'state.json').exists()
+
+
+def test_a_learner_resumes_without_the_episodes_removed_from_its_journal(tmp_path, backbone):
+    """What the main job does after a mining round: the episodes whose reward was wrong leave
+    the journal, and the resumed learner's buffers hold only the others."""
+    rng = np.random.default_rng(2)
+    demos = [transition(rng, last=True)]
+    learner = make_learner(tmp_path, backbone, demos)
+    sent = {}
+    for episode_id in (4, 5, 6):
+        sent[episode_id] = [transition(rng, intervention=i == 0, last=i == 4) for i in range(5)]
+        for t in sent[episode_id]:
+            learner.submit(t, 'a', episode_id)
+    while learner.ingest(limit=7):  # journal chunks that cut across episodes
+        pass
+    learner.checkpoint()
+
+    assert remove_episodes(tmp_path / 'journal', [5])['removed'] == 5
+    resumed = make_learner(tmp_path, backbone, demos, resume=True)
+    kept = sent[4] + sent[6]
+    assert len(resumed.online) == 10 and len(resumed.demo) == 1 + 2
+    assert np.array_equal(resumed.online.newest(10)['reward'], [t.reward for t in kept])
+    journaled = np.concatenate([c['next_image'] for c in resumed.journal.replay()])
+    assert np.array_equal(journaled, np.stack([t.next_image for t in kept]))
