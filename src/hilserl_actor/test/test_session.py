@@ -130,6 +130,19 @@ def test_eval_mode_is_finished_after_its_episodes():
     assert summary['mean_time_to_success_s'] == pytest.approx(1.0)
 
 
+def test_a_round_records_the_95_percent_interval_of_its_success_rate():
+    schedule = EvaluationSchedule(ActorConfig(mode='eval', eval_episodes=10))
+    for i in range(10):
+        summary = schedule.episode_done(True, {'success': i < 8, 'steps_to_success': 5,
+                                               'policy_version': 1})
+    assert summary['success_rate'] == 0.8
+    assert summary['success_interval'] == pytest.approx([0.4902, 0.9433], abs=1e-4)
+
+
+def test_periodic_rounds_have_20_episodes_unless_told():
+    assert ActorConfig().eval_round_episodes == 20
+
+
 def test_training_episodes_send_every_transition_and_write_records(kinematics, tmp_path):
     io = KinematicIO(kinematics, success_after=4)
     actor = session(kinematics, tmp_path, io)
@@ -201,3 +214,4 @@ def test_every_step_reports_where_the_episode_stands(kinematics, tmp_path):
     assert steps == sorted(steps) and steps[-1] == 10
     assert io.statuses[-1]['time_left_s'] == pytest.approx(0.0)
     assert io.statuses[0]['max_steps'] == 10 and io.statuses[0]['mode'] == 'train'
+

@@ -12,9 +12,10 @@ is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and re
   classifier  an auto-labelled simulated dataset, the reward classifier trained and evaluated
               on it (classifier_data/, reward_classifier/)
   train       the HIL-SERL graph: sim, simulated operator (short corrections), kinematics,
-              reward classifier, actor and learner; a deterministic evaluation round every
-              --eval-every episodes; stops after --episodes, or at --target-success with the
-              interventions below --target-interventions. After
+              reward classifier, actor and learner; a deterministic evaluation round of
+              --eval-round-episodes every --eval-every episodes; stops after --episodes, or
+              once two rounds in a row reach --target-success with the interventions below
+              --target-interventions. After
               --mine-after episodes, if the reward disagreed with the simulation in any, one
               round of hard-negative mining retrains the classifier, the transitions of those
               episodes leave the learner's journal, and training resumes
@@ -34,8 +35,9 @@ import yaml
 from hilserl_actor.labels import successful_episodes
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
-from hilserl_bringup.report import MOVING_AVERAGE, intervention_share, write_report
+from hilserl_bringup.report import MOVING_AVERAGE, write_report
 from hilserl_bringup.runner import GraphError
+from hilserl_common.figures import interval_text, intervention_share, round_interval
 from hilserl_learner.replay.journal import remove_episodes
 
 
@@ -153,16 +155,20 @@ class MainJob(JobSteps):
         return self.layout.eval_rounds()
 
     def training_finished(self) -> bool:
-        """The budget is spent, or the policy is done: its last evaluation round reached
+        """The budget is spent, or the policy is done: its last two evaluation rounds reached
         --target-success while the operator corrected less than --target-interventions of the
-        last 20 training episodes' steps (HIL-SERL's sign that the human is no longer needed)."""
+        last 20 training episodes' steps (HIL-SERL's sign that the human is no longer needed).
+        Two rounds, because one is too uncertain to stop on: 80% of a 20-episode round has a
+        95% interval of 58-92%, and a run reached 80% in one round and 40% in the next."""
         episodes = self.train_episodes()
         if len(episodes) >= self.options.episodes:
             return True
-        rounds = self.eval_rounds()
+        last_two = self.eval_rounds()[-2:]
         recent = episodes[-MOVING_AVERAGE:]
-        return bool(rounds and rounds[-1]['success_rate'] >= self.options.target_success
-                    and rounds[-1]['episodes'] >= self.options.eval_round_episodes
+        return bool(len(last_two) == 2
+                    and all(r['success_rate'] >= self.options.target_success
+                            and r['episodes'] >= self.options.eval_round_episodes
+                            for r in last_two)
                     and len(recent) == MOVING_AVERAGE
                     and intervention_share(recent) < self.options.target_interventions)
 
@@ -177,7 +183,9 @@ class MainJob(JobSteps):
                      f'policy v{recent[-1]["policy_version"]}')
         rounds = self.eval_rounds()
         if rounds:
-            text += f', last evaluation {rounds[-1]["success_rate"]:.0%}'
+            last = rounds[-1]
+            text += (f', last evaluation {last["success_rate"]:.0%} of {last["episodes"]} '
+                     f'(95% interval {interval_text(round_interval(last))})')
         stats = self.layout.learner_stats()
         if stats:
             last = stats[-1]
