@@ -165,12 +165,22 @@ class ActorSession:
             return True
         if not self.io.reset():
             return not self.io.stopping()
+        self._hold_weights(evaluate)
         self.loop.begin(self.io.snapshot().joints, evaluate)
         self.io.operator_event()  # a mark made between episodes belongs to none
         self.io.episode_started(self.episode_id, 'eval' if evaluate else self.config.mode)
         if self.recorder:
             self.recorder.start()
         return self._steps(evaluate)
+
+    def _hold_weights(self, evaluate: bool) -> None:
+        """An evaluation round acts with the weights it starts with (its success rate is one
+        policy's); new weights that come during it are loaded before the next training
+        episode. The policy is a PolicyClient (or has its `hold`)."""
+        error = self.loop.policy.hold(evaluate)
+        if error:
+            self.log.warning(f'policy weights that came during the evaluation round refused: '
+                             f'{error}')
 
     def _steps(self, evaluate: bool) -> bool:
         started = self.clock()

@@ -13,9 +13,9 @@ is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and re
               on it (classifier_data/, reward_classifier/)
   train       the HIL-SERL graph: sim, simulated operator (short corrections), kinematics,
               reward classifier, actor and learner; a deterministic evaluation round of
-              --eval-round-episodes every --eval-every episodes; stops after --episodes, or
-              once two rounds in a row reach --target-success with the interventions below
-              --target-interventions. After
+              --eval-round-episodes every --eval-every episodes, with one policy version per
+              round; stops after --episodes, or once two rounds in a row reach
+              --target-success with the interventions below --target-interventions. After
               --mine-after episodes, if the reward disagreed with the simulation in any, one
               round of hard-negative mining retrains the classifier, the transitions of those
               episodes leave the learner's journal, and training resumes
