@@ -5,6 +5,7 @@ from typing import Optional
 import numpy as np
 
 from hilserl_actor.config import ActorConfig
+from hilserl_common.figures import success_interval
 
 
 class EvaluationSchedule:
@@ -44,6 +45,8 @@ class EvaluationSchedule:
         mean_steps = float(np.mean(steps)) if steps else None
         return {'after_train_episodes': self.train_episodes, 'episodes': len(records),
                 'success_rate': len(steps) / len(records),
+                'success_interval': [round(bound, 4) for bound in
+                                     success_interval(len(steps), len(records))],
                 'mean_steps_to_success': mean_steps,
                 'mean_time_to_success_s':
                     mean_steps / self.config.control_rate_hz if steps else None,

@@ -4,7 +4,7 @@ The node is the session's ActorIO: subscriptions keep the newest input of each k
 loop runs in its own thread at the configured rate on the node's clock (sim time when the
 simulation runs faster than real time); resets go through the sim's service and the IK reset;
 joint commands, transitions and episode statistics are published; new policy weights are
-swapped in between steps as soon as they arrive.
+swapped in between steps as soon as they arrive (during an evaluation round, when it ends).
 """
 import gc
 import os
@@ -188,6 +188,10 @@ class ActorNode(Node):
         error = self.policy.load_bytes(bytes(msg.data), msg.sha256, msg.version)
         if error:
             self.get_logger().error(f'policy weights version {msg.version} refused: {error}')
+        elif self.policy.version < msg.version:
+            self.get_logger().info(f'policy weights version {msg.version} kept: an evaluation '
+                                   'round is acting with one version; loaded when it ends',
+                                   throttle_duration_sec=10.0)
         else:
             gc.freeze()  # the policy's objects live as long as the node
             self.get_logger().info(f'policy weights version {msg.version} loaded',

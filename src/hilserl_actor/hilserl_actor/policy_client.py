@@ -1,5 +1,7 @@
 """The actor's policy: uniformly random until the learner's first weights arrive, then the
-learner's network, swapped between steps whenever a newer version is broadcast."""
+learner's network, swapped between steps whenever a newer version is broadcast, except while
+held: an evaluation round acts with one version throughout, and the newest broadcast that came
+meanwhile is loaded when the round ends."""
 import hashlib
 import threading
 from typing import Optional, Tuple
@@ -19,13 +21,34 @@ class PolicyClient:
         self.acting_version = 0  # the version of the last call's weights
         self._rng = np.random.default_rng(seed)
         self._network = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the network while it acts or changes
+        # Whether weights may change, and what came while they may not: taken for a whole
+        # load, so a hold that starts waits for a load in progress rather than racing it.
+        self._loading = threading.Lock()
+        self._held = False
+        self._kept: Optional[Tuple[bytes, str, int]] = None  # (data, sha256, version)
 
     def load_bytes(self, data: bytes, sha256: str, version: int) -> Optional[str]:
-        """Load broadcast weights (checked against their sha256); the error, or None."""
-        if version <= self.version:
-            return None  # an old or repeated broadcast
-        return self._load(data, sha256)
+        """Load broadcast weights (checked against their sha256); the error, or None. While
+        held, the newest are kept instead (unchecked yet) and loaded by `hold(False)`."""
+        with self._loading:
+            if version <= max(self.version, self._kept[2] if self._kept else 0):
+                return None  # an old or repeated broadcast
+            if self._held:
+                self._kept = (data, sha256, version)
+                return None
+            return self._load(data, sha256)
+
+    def hold(self, holding: bool) -> Optional[str]:
+        """hold(True): act with the weights loaded now until hold(False), which loads the newest
+        broadcast kept meanwhile; the error of that load, or None. An evaluation round holds:
+        it measures one policy, not whichever versions arrived during its episodes."""
+        with self._loading:
+            self._held = holding
+            if holding or self._kept is None:
+                return None
+            (data, sha256, _), self._kept = self._kept, None
+            return self._load(data, sha256)
 
     def load_file(self, path: str) -> Optional[str]:
         """Load a policy the learner saved (the same safetensors bytes it broadcasts)."""

@@ -16,6 +16,7 @@ from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
 from hilserl_actor.evaluation import EvaluationSchedule
 from hilserl_actor.reward_gate import RewardGate
+from hilserl_common.figures import interval_text
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import EPISODE_FILES, RunLayout
 
@@ -164,12 +165,22 @@ class ActorSession:
             return True
         if not self.io.reset():
             return not self.io.stopping()
+        self._hold_weights(evaluate)
         self.loop.begin(self.io.snapshot().joints, evaluate)
         self.io.operator_event()  # a mark made between episodes belongs to none
         self.io.episode_started(self.episode_id, 'eval' if evaluate else self.config.mode)
         if self.recorder:
             self.recorder.start()
         return self._steps(evaluate)
+
+    def _hold_weights(self, evaluate: bool) -> None:
+        """An evaluation round acts with the weights it starts with (its success rate is one
+        policy's); new weights that come during it are loaded before the next training
+        episode. The policy is a PolicyClient (or has its `hold`)."""
+        error = self.loop.policy.hold(evaluate)
+        if error:
+            self.log.warning(f'policy weights that came during the evaluation round refused: '
+                             f'{error}')
 
     def _steps(self, evaluate: bool) -> bool:
         started = self.clock()
@@ -260,8 +271,10 @@ class ActorSession:
             append_record(str(self.layout.eval_rounds_path), summary)
             mean_time = summary['mean_time_to_success_s']
             self.log.info(f'evaluation: {summary["success_rate"]:.0%} success over '
-                          f'{summary["episodes"]} episodes (policy v{summary["policy_version"]}'
-                          f', mean time to success {mean_time or float("nan"):.1f} s)')
+                          f'{summary["episodes"]} episodes (95% interval '
+                          f'{interval_text(summary["success_interval"])}, policy '
+                          f'v{summary["policy_version"]}, mean time to success '
+                          f'{mean_time or float("nan"):.1f} s)')
 
     def _record(self, summary: EpisodeSummary, duration_s: float, evaluate: bool,
                 outcome: Optional[SimOutcome]) -> dict:

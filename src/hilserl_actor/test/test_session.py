@@ -1,15 +1,19 @@
-"""The actor's session without ROS: evaluation rounds, operator marks and episode records, on an
-arm that follows its commands exactly (the real sim and graph are tested in test_actor_graph and
-hilserl_bringup's in-process test)."""
+"""The actor's session without ROS: evaluation rounds (one policy version each), operator marks
+and episode records, on an arm that follows its commands exactly (the real sim and graph are
+tested in test_actor_graph and hilserl_bringup's in-process test)."""
 import numpy as np
 import pytest
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
 from hilserl_actor.evaluation import EvaluationSchedule
+from hilserl_actor.policy_client import PolicyClient
 from hilserl_actor.session import ActorSession
 from hilserl_common.run_layout import RunLayout
 from hilserl_common.testing import ListLog
+from hilserl_learner.config import config_from
+from hilserl_learner.policy.weights import serialize_policy
+from hilserl_learner.sac.agent import SACAgent
 from so101_kinematics.kinematics import Kinematics
 
 IMAGE = np.zeros((128, 128, 3), np.uint8)
@@ -20,6 +24,9 @@ class StillPolicy:
 
     def __call__(self, state, image, deterministic):
         return np.zeros(3), 1
+
+    def hold(self, holding):
+        return None
 
 
 class KinematicIO:
@@ -99,10 +106,10 @@ def kinematics():
     return Kinematics()
 
 
-def session(kinematics, tmp_path, io, recorder=None, **config):
+def session(kinematics, tmp_path, io, recorder=None, policy=None, **config):
     config = ActorConfig(output_dir=str(tmp_path), control_time_s=1.0, **config)
-    return ActorSession(config, EpisodeLoop(config, kinematics, StillPolicy()), io, ListLog(),
-                        recorder, clock=lambda: io.now_s)
+    return ActorSession(config, EpisodeLoop(config, kinematics, policy or StillPolicy()), io,
+                        ListLog(), recorder, clock=lambda: io.now_s)
 
 
 def test_a_round_of_evaluation_follows_every_n_training_episodes():
@@ -128,6 +135,19 @@ def test_eval_mode_is_finished_after_its_episodes():
                                            'policy_version': 1})
     assert schedule.finished and summary['success_rate'] == 0.5
     assert summary['mean_time_to_success_s'] == pytest.approx(1.0)
+
+
+def test_a_round_records_the_95_percent_interval_of_its_success_rate():
+    schedule = EvaluationSchedule(ActorConfig(mode='eval', eval_episodes=10))
+    for i in range(10):
+        summary = schedule.episode_done(True, {'success': i < 8, 'steps_to_success': 5,
+                                               'policy_version': 1})
+    assert summary['success_rate'] == 0.8
+    assert summary['success_interval'] == pytest.approx([0.4902, 0.9433], abs=1e-4)
+
+
+def test_periodic_rounds_have_20_episodes_unless_told():
+    assert ActorConfig().eval_round_episodes == 20
 
 
 def test_training_episodes_send_every_transition_and_write_records(kinematics, tmp_path):
@@ -201,3 +221,86 @@ def test_every_step_reports_where_the_episode_stands(kinematics, tmp_path):
     assert steps == sorted(steps) and steps[-1] == 10
     assert io.statuses[-1]['time_left_s'] == pytest.approx(0.0)
     assert io.statuses[0]['max_steps'] == 10 and io.statuses[0]['mode'] == 'train'
+
+
+# --- one policy per evaluation round --------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def learner_agent():
+    """A small learner whose weights the tests broadcast (a small conv encoder: no ResNet)."""
+    return SACAgent(config_from({'encoder': 'small_conv', 'latent_dim': 8, 'hidden_dims': [16],
+                                 'gripper_hidden_dims': [8], 'device': 'cpu',
+                                 'precision': 'fp32'}))
+
+
+def weights(agent, version, shift=0.0):
+    """A broadcast of version `version`: the agent's weights, the actor's mean shifted."""
+    state = agent.policy_state_dict()
+    state = {name: value + shift if name.startswith('actor.') and name.endswith('.bias')
+             else value for name, value in state.items()}
+    return serialize_policy(state, agent.config, agent.encoder.backbone.identity, version, 0)
+
+
+def mean_action(client):
+    state, image = np.zeros(18, np.float32), np.zeros((128, 128, 3), np.uint8)
+    return client(state, image, deterministic=True)[0]
+
+
+def test_a_held_policy_client_keeps_new_weights_until_released(learner_agent):
+    client = PolicyClient(seed=0)
+    assert client.load_bytes(*weights(learner_agent, 1), 1) is None and client.version == 1
+    first = mean_action(client)
+    assert client.hold(True) is None
+    for version in (2, 3):
+        assert client.load_bytes(*weights(learner_agent, version, shift=0.5), version) is None
+    assert client.load_bytes(*weights(learner_agent, 2), 2) is None  # older than the kept one
+    assert client.version == 1 and np.allclose(mean_action(client), first)
+    assert client.hold(False) is None
+    assert client.version == 3 and not np.allclose(mean_action(client), first)
+    # Released, weights load as they come.
+    assert client.load_bytes(*weights(learner_agent, 4), 4) is None and client.version == 4
+    assert np.allclose(mean_action(client), first)
+
+
+def test_weights_kept_during_a_hold_are_checked_when_loaded(learner_agent):
+    client = PolicyClient(seed=0)
+    client.load_bytes(*weights(learner_agent, 1), 1)
+    client.hold(True)
+    data, _ = weights(learner_agent, 2)
+    assert client.load_bytes(data, '0' * 64, 2) is None
+    assert 'checksum' in client.hold(False) and client.version == 1
+
+
+class BroadcastingIO(KinematicIO):
+    """A learner that broadcasts a new weights version before every step, as it does while
+    the actor trains; the actor loads them between steps (its callback thread)."""
+
+    def __init__(self, kinematics, policy, agent):
+        super().__init__(kinematics)
+        self.policy, self.agent, self.broadcasts = policy, agent, 0
+
+    def wait_step(self):
+        super().wait_step()
+        self.broadcasts += 1
+        self.policy.load_bytes(*weights(self.agent, self.broadcasts), self.broadcasts)
+
+
+def test_an_evaluation_round_acts_with_one_policy_version(kinematics, tmp_path, learner_agent):
+    policy = PolicyClient(seed=0)
+    io = BroadcastingIO(kinematics, policy, learner_agent)
+    # sim=False: evaluations judged by the reward input (this arm has no simulation)
+    actor = session(kinematics, tmp_path, io, policy=policy, eval_every_episodes=1,
+                    eval_round_episodes=2, sim=False)
+    for _ in range(4):  # training, the round's two evaluations, training
+        assert actor.run_episode()
+    modes = [r['mode'] for r in io.finished]
+    assert modes == ['train', 'eval', 'eval', 'train']
+    before_round = io.finished[0]['policy_version']
+    round_steps = [s for s in io.statuses if s['mode'] == 'eval']
+    assert len(round_steps) >= 20  # a new version came before each of them
+    assert {s['policy_version'] for s in round_steps} == {before_round}
+    assert RunLayout(tmp_path).eval_rounds()[0]['policy_version'] == before_round
+    # Training acts with the newest version again, and loads them as they come.
+    after = [t.policy_version for episode, t in io.sent if episode == 3]
+    assert after[0] > before_round + len(round_steps)
+    assert after == sorted(after) and after[-1] > after[0]

@@ -12,11 +12,13 @@ is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and re
   classifier  an auto-labelled simulated dataset, the reward classifier trained and evaluated
               on it (classifier_data/, reward_classifier/)
   train       the HIL-SERL graph: sim, simulated operator (short corrections), kinematics,
-              reward classifier, actor and learner; a deterministic evaluation round every
-              --eval-every episodes; stops after --episodes, or at --target-success with the
-              interventions below --target-interventions. After
+              reward classifier, actor and learner; a deterministic evaluation round of
+              --eval-round-episodes every --eval-every episodes, with one policy version per
+              round; stops after --episodes, or once two rounds in a row reach
+              --target-success with the interventions below --target-interventions. After
               --mine-after episodes, if the reward disagreed with the simulation in any, one
-              round of hard-negative mining retrains the classifier and training resumes
+              round of hard-negative mining retrains the classifier, the transitions of those
+              episodes leave the learner's journal, and training resumes
   evaluate    the final deterministic evaluation (--final-eval-episodes) with the last weights
   report      plots and summary.md (report/)
 """
@@ -33,8 +35,10 @@ import yaml
 from hilserl_actor.labels import successful_episodes
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
-from hilserl_bringup.report import MOVING_AVERAGE, intervention_share, write_report
+from hilserl_bringup.report import MOVING_AVERAGE, write_report
 from hilserl_bringup.runner import GraphError
+from hilserl_common.figures import interval_text, intervention_share, round_interval
+from hilserl_learner.replay.journal import remove_episodes
 
 
 class MainJob(JobSteps):
@@ -151,16 +155,20 @@ class MainJob(JobSteps):
         return self.layout.eval_rounds()
 
     def training_finished(self) -> bool:
-        """The budget is spent, or the policy is done: its last evaluation round reached
+        """The budget is spent, or the policy is done: its last two evaluation rounds reached
         --target-success while the operator corrected less than --target-interventions of the
-        last 20 training episodes' steps (HIL-SERL's sign that the human is no longer needed)."""
+        last 20 training episodes' steps (HIL-SERL's sign that the human is no longer needed).
+        Two rounds, because one is too uncertain to stop on: 80% of a 20-episode round has a
+        95% interval of 58-92%, and a run reached 80% in one round and 40% in the next."""
         episodes = self.train_episodes()
         if len(episodes) >= self.options.episodes:
             return True
-        rounds = self.eval_rounds()
+        last_two = self.eval_rounds()[-2:]
         recent = episodes[-MOVING_AVERAGE:]
-        return bool(rounds and rounds[-1]['success_rate'] >= self.options.target_success
-                    and rounds[-1]['episodes'] >= self.options.eval_round_episodes
+        return bool(len(last_two) == 2
+                    and all(r['success_rate'] >= self.options.target_success
+                            and r['episodes'] >= self.options.eval_round_episodes
+                            for r in last_two)
                     and len(recent) == MOVING_AVERAGE
                     and intervention_share(recent) < self.options.target_interventions)
 
@@ -175,7 +183,9 @@ class MainJob(JobSteps):
                      f'policy v{recent[-1]["policy_version"]}')
         rounds = self.eval_rounds()
         if rounds:
-            text += f', last evaluation {rounds[-1]["success_rate"]:.0%}'
+            last = rounds[-1]
+            text += (f', last evaluation {last["success_rate"]:.0%} of {last["episodes"]} '
+                     f'(95% interval {interval_text(round_interval(last))})')
         stats = self.layout.learner_stats()
         if stats:
             last = stats[-1]
@@ -202,7 +212,8 @@ class MainJob(JobSteps):
     def mining_round(self) -> dict:
         """Hard-negative mining once, when the reward disagreed with the simulation: the
         rewarded and the disagreeing frames of the episodes so far join the classifier's
-        dataset and it is retrained before training goes on."""
+        dataset and it is retrained, and the transitions of the episodes whose reward was
+        wrong leave the learner's journal, before training goes on."""
         judged = [e for e in self.train_episodes() if 'sim_success' in e]
         disagreed = [e['episode'] for e in judged if e['success'] != e['sim_success']]
         if not disagreed:
@@ -217,9 +228,34 @@ class MainJob(JobSteps):
             self.command(['reward_classifier_cli', 'mine', '--run', str(self.out), '--model',
                           str(model), '--output', str(mined)], 'classifier')
         after = self.train_classifier()
+        removed = self.forget_rewards(disagreed)
         return {'episodes_judged': len(judged), 'disagreed': disagreed,
                 'validation_before': before.get('metrics'), 'validation_after':
-                    after.get('metrics')}
+                    after.get('metrics'), 'journal': removed}
+
+    def forget_rewards(self, episodes: list) -> dict:
+        """Take the transitions of these episodes out of the learner's journal, so the resumed
+        learner's buffers do not go on teaching the critic the rewards mining corrected.
+
+        Removed, not relabelled with the retrained classifier AND gate: the gate's input is
+        there (the measured joints are next_state[0:6]), the classifier's is not. A transition
+        keeps only the wrist image, the classifier looks through the wrist and the front
+        camera, and the reward journal, which has both, keeps no joints, no episode ids and no
+        record of which scored frame gave a step its reward (the actor takes the newest
+        verdict; transitions carry no stamps). Scoring other frames than the online reward did
+        would be a different reward, not the retrained one.
+
+        Only the episodes where the reward disagreed with the simulation leave: in the others
+        the reward's verdict matched the simulation, whose labels the retrained classifier
+        learns, and they hold the run's online successes."""
+        journal = self.layout.learner_dir / 'journal'
+        if not journal.is_dir():
+            return {'removed': 0, 'unidentified': 0}
+        removed = remove_episodes(journal, episodes)
+        self.say(f'mining: {removed["removed"]} transitions of episodes {episodes} left the '
+                 'learner\'s journal' + (f' ({removed["unidentified"]} journaled without episode '
+                                         'ids stay)' if removed['unidentified'] else ''))
+        return removed
 
     def stage_evaluate(self) -> dict:
         """The final evaluation: the eval graph (no learner, the operator off), the actor

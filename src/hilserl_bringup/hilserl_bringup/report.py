@@ -16,6 +16,11 @@ matplotlib.use('Agg')  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from hilserl_common.figures import (  # noqa: E402
+    interval_text,
+    intervention_share,
+    round_interval,
+)
 from hilserl_common.run_layout import RunLayout  # noqa: E402
 
 MOVING_AVERAGE = 20
@@ -27,13 +32,6 @@ def moving_average(values: Sequence[float], window: int = MOVING_AVERAGE) -> np.
     sums = np.cumsum(np.insert(values, 0, 0.0))
     counts = np.minimum(np.arange(1, len(values) + 1), window)
     return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
-
-
-def intervention_share(episodes: Sequence[dict]):
-    """The share of these episodes' steps the operator drove (None without steps): the figure
-    the report shows for the last episodes and the main job's stopping rule reads."""
-    steps = sum(e['length'] for e in episodes)
-    return sum(e['intervention_steps'] for e in episodes) / steps if steps else None
 
 
 def plot_training(run: Path, episodes: List[dict], rounds: List[dict], path: Path):
@@ -51,9 +49,12 @@ def plot_training(run: Path, episodes: List[dict], rounds: List[dict], path: Pat
     success.plot(index, moving_average(successes), label=f'training MA{MOVING_AVERAGE} '
                  f'(with interventions)')
     if rounds:
-        success.plot([r['after_train_episodes'] for r in rounds],
-                     [100 * r['success_rate'] for r in rounds], 'o-',
-                     label='deterministic evaluation')
+        # with each round's 95% interval: at 20 episodes a round's rate is known to +-20 points
+        rates = np.array([100 * r['success_rate'] for r in rounds])
+        intervals = np.array([[100 * bound for bound in round_interval(r)] for r in rounds])
+        success.errorbar([r['after_train_episodes'] for r in rounds], rates,
+                         yerr=[rates - intervals[:, 0], intervals[:, 1] - rates], fmt='o-',
+                         capsize=3, label='deterministic evaluation (95% interval)')
     success.set_ylabel('success (%)')
     success.set_xlabel('training episode')
     for axis in (reward, interventions, success):
@@ -127,6 +128,7 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         'gate_refusals': sum(e.get('gate_refusals', 0) for e in episodes),
         'evaluation_rounds': len(rounds),
         'final_success_rate': final.get('success_rate'),
+        'final_success_interval': round_interval(final) if 'success_rate' in final else None,
         'final_stages': final_stages(run, final.get('episodes') or 0),
         'final_episodes': final.get('episodes'),
         'final_mean_time_to_success_s': final.get('mean_time_to_success_s'),
@@ -190,15 +192,17 @@ def write_report(run) -> Path:
              f'| learner | {figures["optimization_steps"] or "—"} critic updates, '
              f'{figures["updates_per_s"] or 0:.0f} updates/s, effective UTD '
              f'{figures["effective_utd"] or 0:.1f} |',
-             f'| final evaluation | {_percent(figures["final_success_rate"])} success over '
+             f'| final evaluation | {_percent(figures["final_success_rate"])} success (95% '
+             f'interval {interval_text(figures["final_success_interval"])}) over '
              f'{figures["final_episodes"] or 0} deterministic episodes, mean time to success '
              f'{_seconds(figures["final_mean_time_to_success_s"])}; how far the episodes got: '
              f'{_stages(figures["final_stages"])} |', '']
     if rounds:
         lines += ['## Evaluation rounds', '', '| after training episode | episodes | success | '
-                  'policy version |', '|---|---|---|---|']
+                  '95% interval | policy version |', '|---|---|---|---|---|']
         lines += [f'| {r["after_train_episodes"]} | {r["episodes"]} | '
-                  f'{_percent(r["success_rate"])} | {r["policy_version"]} |' for r in rounds]
+                  f'{_percent(r["success_rate"])} | {interval_text(round_interval(r))} | '
+                  f'{r["policy_version"]} |' for r in rounds]
         lines.append('')
     lines += ['![training](training.png)', '', '![learner](learner.png)', '']
     summary = out / 'summary.md'
@@ -213,12 +217,13 @@ def _stages(stages: dict) -> str:
 
 def compare(runs: List[Path]) -> str:
     """The ablation table: final success of runs side by side (Markdown)."""
-    rows = ['| run | training episodes | env steps | final success | interventions (last 20) |',
-            '|---|---|---|---|---|']
+    rows = ['| run | training episodes | env steps | final success (95% interval) | '
+            'interventions (last 20) |', '|---|---|---|---|---|']
     for run in runs:
         f = summarise(Path(run), load_run(Path(run)))
         rows.append(f'| {f["run"]} | {f["train_episodes"]} | {f["env_steps"]} | '
-                    f'{_percent(f["final_success_rate"])} | '
+                    f'{_percent(f["final_success_rate"])} '
+                    f'({interval_text(f["final_success_interval"])}) | '
                     f'{_percent(f["intervention_rate_last"])} |')
     return '\n'.join(rows)
 

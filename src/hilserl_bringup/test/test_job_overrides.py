@@ -1,5 +1,6 @@
 """The main job's per-graph parameter files: its seed, its stage overrides and the user's --set,
 in that order of precedence."""
+import numpy as np
 import pytest
 import yaml
 
@@ -43,7 +44,8 @@ def test_training_stops_when_it_succeeds_and_the_operator_is_no_longer_needed(tm
     from hilserl_bringup.main_job import MainJob
     from hilserl_common.records import append_record
     job = MainJob(parse_options(['--output-dir', str(tmp_path)]))
-    append_record(str(tmp_path / 'eval_rounds.jsonl'), {'episodes': 10, 'success_rate': 0.9})
+    for _ in range(2):
+        append_record(str(tmp_path / 'eval_rounds.jsonl'), {'episodes': 20, 'success_rate': 0.9})
     for i in range(20):  # 2 of 20 episodes corrected for 9 of their 40 steps: 2.25% of steps
         append_record(str(tmp_path / 'episodes.jsonl'), {
             'mode': 'train', 'success': True, 'length': 40, 'policy_version': i,
@@ -55,3 +57,44 @@ def test_training_stops_when_it_succeeds_and_the_operator_is_no_longer_needed(tm
         'intervention_steps': 100, 'intervention_rate': 1.0})  # 109 of 860 steps: 13%
     assert not job.training_finished()
     assert 'interventions 13%' in job.describe_training()
+
+
+def test_training_stops_only_after_two_rounds_in_a_row_at_the_target(tmp_path):
+    from hilserl_bringup.main_job import MainJob
+    from hilserl_common.records import append_record
+    job = MainJob(parse_options(['--output-dir', str(tmp_path), '--target-success', '0.8']))
+    for i in range(20):  # the operator is no longer needed
+        append_record(str(tmp_path / 'episodes.jsonl'), {
+            'mode': 'train', 'success': True, 'length': 40, 'policy_version': i,
+            'intervention_steps': 0, 'intervention_rate': 0.0})
+
+    def evaluation(successes, episodes=20):
+        append_record(str(tmp_path / 'eval_rounds.jsonl'),
+                      {'episodes': episodes, 'success_rate': successes / episodes})
+
+    evaluation(16)
+    assert not job.training_finished()  # one round at the target: 58-92% could be chance
+    assert 'last evaluation 80% of 20 (95% interval 58-92%)' in job.describe_training()
+    evaluation(15)
+    assert not job.training_finished()  # 75%: the count starts again
+    evaluation(17)
+    assert not job.training_finished()
+    evaluation(8, episodes=10)
+    assert not job.training_finished()  # a round shorter than --eval-round-episodes
+    evaluation(16)
+    evaluation(18)
+    assert job.training_finished()
+    assert 'last evaluation 90% of 20 (95% interval 70-97%)' in job.describe_training()
+
+
+def test_after_mining_the_misrewarded_episodes_leave_the_learners_journal(tmp_path):
+    """Where the learner resumes from: its journal under the run's learner directory."""
+    from hilserl_bringup.main_job import MainJob
+    from hilserl_learner.replay.journal import TransitionJournal
+    job = MainJob(parse_options(['--output-dir', str(tmp_path)]))
+    assert job.forget_rewards([1]) == {'removed': 0, 'unidentified': 0}  # no learner ran yet
+    journal = TransitionJournal(str(job.layout.learner_dir / 'journal'), 100, 100)
+    journal.append({'reward': np.arange(6, dtype=np.float32)}, to_demo=np.zeros(6, bool),
+                   episodes=np.array([0, 0, 1, 1, 2, 2]))
+    assert job.forget_rewards([1]) == {'removed': 2, 'unidentified': 0}
+    assert list(next(journal.replay())['reward']) == [0, 1, 4, 5]

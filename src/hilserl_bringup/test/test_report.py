@@ -44,7 +44,8 @@ def test_report_has_plots_and_the_figures(tmp_path):
     text = summary.read_text()
     assert '30 episodes, 1400 env steps' in text
     assert 'success 100%, interventions 5%' in text        # the last 20 episodes
-    assert '84% success over 50 deterministic episodes' in text
+    assert '84% success (95% interval 71-92%) over 50 deterministic episodes' in text
+    assert '| 30 | 10 | 70% | 40-89% | 9 |' in text  # the evaluation round
     assert '120 updates/s, effective UTD 18.0' in text
     # episode 3 failed but the simulation saw a success; episode 25 the other way round
     assert '30 episodes checked against the simulation: 1 false successes, 1 missed' in text
@@ -52,4 +53,4 @@ def test_report_has_plots_and_the_figures(tmp_path):
     assert 'first success without a correction in episode 13' in text
     assert 'how far the episodes got: 42 success, 5 contact, 3 far' in text
     table = compare([run])
-    assert '| sim | 30 | 1400 | 84% | 5% |' in table
+    assert '| sim | 30 | 1400 | 84% (71-92%) | 5% |' in table

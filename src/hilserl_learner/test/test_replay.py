@@ -9,7 +9,7 @@ from hilserl_learner.ingest.validation import (
     check_transition,
 )
 from hilserl_learner.replay.buffer import ReplayBuffer, Transition, sample_mixed, stack
-from hilserl_learner.replay.journal import TransitionJournal
+from hilserl_learner.replay.journal import TransitionJournal, remove_episodes
 
 FIELDS = ('state', 'next_state', 'reward', 'terminated', 'truncated', 'image', 'next_image')
 
@@ -85,6 +85,62 @@ def test_journal_replays_what_was_appended_and_prunes_what_no_buffer_holds(tmp_p
     reopened = TransitionJournal(str(tmp_path), 10, 4)
     assert reopened.count == 35
     assert [c['state'][0, 0] for c in reopened.replay()] == [50, 100]
+
+
+def _journal_of_episodes(directory, lengths, chunk_rows):
+    """Episodes 0, 1, ... of these lengths, journaled in chunks of `chunk_rows` rows that cut
+    across episodes; state[0] numbers the rows, every third row went to the demo buffer."""
+    journal = TransitionJournal(str(directory), online_capacity=1000, demo_capacity=1000)
+    episodes = np.repeat(np.arange(len(lengths)), lengths)
+    rows = episode(0, len(episodes))
+    for start in range(0, len(rows), chunk_rows):
+        part = slice(start, start + chunk_rows)
+        journal.append(stack(rows[part]), to_demo=np.arange(len(rows))[part] % 3 == 0,
+                       episodes=episodes[part])
+    return journal, episodes
+
+
+def _replayed(directory):
+    chunks = list(TransitionJournal(str(directory), 1000, 1000).replay())
+    return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
+
+
+def test_the_rows_of_removed_episodes_leave_the_journal_and_the_rest_stay(tmp_path):
+    journal, episodes = _journal_of_episodes(tmp_path, [4, 6, 3, 5], chunk_rows=5)
+    before = _replayed(tmp_path)
+    assert list(before['episode']) == list(episodes)
+
+    assert remove_episodes(tmp_path, [1, 3]) == {'removed': 11, 'unidentified': 0}
+    after = _replayed(tmp_path)
+    staying = ~np.isin(episodes, [1, 3])
+    assert list(after['episode']) == [0] * 4 + [2] * 3
+    for name, column in before.items():  # every column of the other rows, in their order
+        assert np.array_equal(after[name], column[staying]), name
+    # The chunk names still count rows and demo rows right: a reopened journal continues
+    # after the last surviving row, and pruning keeps what the buffers can hold.
+    reopened = TransitionJournal(str(tmp_path), 1000, 1000)
+    assert reopened.count == 10 + 3  # the last chunk left starts at row 10 and kept 3 rows
+    assert reopened.prune() == 0
+    assert remove_episodes(tmp_path, [1, 3]) == {'removed': 0, 'unidentified': 0}  # again: no-op
+    assert remove_episodes(tmp_path, [0, 2])['removed'] == 7
+    assert list(TransitionJournal(str(tmp_path), 1000, 1000).replay()) == []
+
+
+def test_a_removal_killed_midway_leaves_no_row_twice(tmp_path):
+    _journal_of_episodes(tmp_path, [3, 3], chunk_rows=6)
+    [original] = list(tmp_path.glob('chunk_*.npz'))
+    kept = original.read_bytes()
+    remove_episodes(tmp_path, [0])
+    original.write_bytes(kept)  # as if killed after writing the rewrite, before the unlink
+    assert list(_replayed(tmp_path)['episode']) == [1, 1, 1]
+    assert len(list(tmp_path.glob('chunk_*.npz'))) == 1
+
+
+def test_rows_journaled_without_episode_ids_stay(tmp_path):
+    journal = TransitionJournal(str(tmp_path), 100, 100)
+    journal.append(stack(episode(0, 4)), to_demo=np.zeros(4, bool))
+    assert remove_episodes(tmp_path, [0]) == {'removed': 0, 'unidentified': 4}
+    assert len(_replayed(tmp_path)['state']) == 4
 
 
 def _valid(**changes):

@@ -12,6 +12,7 @@ from hilserl_learner.checkpoint.store import NETWORKS
 from hilserl_learner.config import config_from
 from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.replay.buffer import Transition
+from hilserl_learner.replay.journal import remove_episodes
 from hilserl_learner.sac.agent import SACAgent
 from hilserl_learner.training.learner import POLICY_FILE, Learner
 
@@ -128,3 +129,27 @@ def test_a_checkpoint_without_a_target_encoder_resumes_with_the_online_one(tmp_p
     for name, tensor in resumed.agent.encoder_target.state_dict().items():
         assert torch.equal(tensor, online[name]), name
         assert torch.equal(online[name], learner.agent.encoder.state_dict()[name]), name
+
+
+def test_a_learner_resumes_without_the_episodes_removed_from_its_journal(tmp_path, backbone):
+    """What the main job does after a mining round: the episodes whose reward was wrong leave
+    the journal, and the resumed learner's buffers hold only the others."""
+    rng = np.random.default_rng(2)
+    demos = [transition(rng, last=True)]
+    learner = make_learner(tmp_path, backbone, demos)
+    sent = {}
+    for episode_id in (4, 5, 6):
+        sent[episode_id] = [transition(rng, intervention=i == 0, last=i == 4) for i in range(5)]
+        for t in sent[episode_id]:
+            learner.submit(t, 'a', episode_id)
+    while learner.ingest(limit=7):  # journal chunks that cut across episodes
+        pass
+    learner.checkpoint()
+
+    assert remove_episodes(tmp_path / 'journal', [5])['removed'] == 5
+    resumed = make_learner(tmp_path, backbone, demos, resume=True)
+    kept = sent[4] + sent[6]
+    assert len(resumed.online) == 10 and len(resumed.demo) == 1 + 2
+    assert np.array_equal(resumed.online.newest(10)['reward'], [t.reward for t in kept])
+    journaled = np.concatenate([c['next_image'] for c in resumed.journal.replay()])
+    assert np.array_equal(journaled, np.stack([t.next_image for t in kept]))

@@ -1,17 +1,21 @@
 """An append-only, on-disk journal of every transition the learner stored, so a learner that is
 killed loses no transitions: on resume the buffers are rebuilt from it.
 
-Each `append` writes one chunk file (`chunk_<first index>.npz`, uncompressed, written to a
-temporary name and renamed, so a kill never leaves half a chunk). Chunks that both buffers have
-overwritten since are deleted.
+Each `append` writes one chunk file (`chunk_<first index>_<rows>_<demo rows>.npz`,
+uncompressed, written to a temporary name and renamed, so a kill never leaves half a chunk).
+Chunks that both buffers have overwritten since are deleted. Each row keeps the episode it came
+from, so the transitions of an episode can leave the journal (`remove_episodes`).
 """
 import os
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 TO_DEMO = 'to_demo'  # per-row flag: the transition also went to the demo buffer (intervention)
+# Per-row episode id as the actor numbered it (one actor per run: ids of several actors could
+# collide). Not a buffer field: the buffers take only their own fields from a replayed chunk.
+EPISODE = 'episode'
 
 
 class TransitionJournal:
@@ -24,21 +28,22 @@ class TransitionJournal:
         # Index of the next transition: total ever journaled (pruned chunks included).
         self.count = index[-1][3] + index[-1][1] if index else 0
 
-    def append(self, columns: Dict[str, np.ndarray], to_demo: np.ndarray) -> None:
+    def append(self, columns: Dict[str, np.ndarray], to_demo: np.ndarray,
+               episodes: Optional[np.ndarray] = None) -> None:
+        """One chunk: the rows of `columns`, which of them went to the demo buffer and, when
+        given, the episode id of each."""
         rows = len(to_demo)
         if rows == 0:
             return
-        name = self.directory / f'chunk_{self.count:012d}_{rows:06d}_{int(to_demo.sum()):06d}'
-        temporary = name.with_suffix('.tmp.npz')
-        with open(temporary, 'wb') as stream:
-            np.savez(stream, **columns, **{TO_DEMO: to_demo})
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, name.with_suffix('.npz'))
+        extra = {TO_DEMO: to_demo}
+        if episodes is not None:
+            extra[EPISODE] = np.asarray(episodes, np.int64)
+        _write_chunk(self.directory, self.count, {**columns, **extra})
         self.count += rows
 
     def replay(self) -> Iterator[Dict[str, np.ndarray]]:
-        """Every surviving chunk, oldest first, as the columns that were appended (+ to_demo)."""
+        """Every surviving chunk, oldest first, as the columns that were appended (+ to_demo,
+        + episode when it was given)."""
         for path, *_ in self._index():
             with np.load(path) as chunk:
                 yield {name: chunk[name] for name in chunk.files}
@@ -59,11 +64,60 @@ class TransitionJournal:
         return keep_from
 
     def _index(self):
-        chunks = []
-        for path in sorted(self.directory.glob('chunk_*.npz')):
-            if path.name.endswith('.tmp.npz'):
-                path.unlink()  # a write that was interrupted
-                continue
-            _, first, rows, demo_rows = path.stem.split('_')
-            chunks.append((path, int(rows), int(demo_rows), int(first)))
-        return chunks
+        return _chunk_index(self.directory)
+
+
+def remove_episodes(directory, episodes: Iterable[int]) -> Dict[str, int]:
+    """Take every row of these episodes out of the journal in `directory` (the learner must not
+    be running); the other rows stay as they were, in their order. Returns the rows removed and
+    the rows that could not be told apart (journaled without episode ids, by an older learner:
+    they stay). A learner that resumes afterwards rebuilds its buffers without them.
+
+    Chunks keep their first index, so the indices of later chunks do not move; a chunk that
+    loses every row is deleted."""
+    directory, leaving_ids = Path(directory), np.fromiter(episodes, np.int64)
+    removed = unidentified = 0
+    for path, rows, _, first in _chunk_index(directory):
+        with np.load(path) as chunk:
+            columns = {name: chunk[name] for name in chunk.files}
+        if EPISODE not in columns:
+            unidentified += rows
+            continue
+        leaving = np.isin(columns[EPISODE], leaving_ids)
+        if not leaving.any():
+            continue
+        if not leaving.all():
+            # Written before the old chunk goes: a kill in between leaves both, and the index
+            # keeps the smaller (see _chunk_index).
+            _write_chunk(directory, first, {k: v[~leaving] for k, v in columns.items()})
+        path.unlink()
+        removed += int(leaving.sum())
+    return {'removed': removed, 'unidentified': unidentified}
+
+
+def _write_chunk(directory: Path, first: int, columns: Dict[str, np.ndarray]) -> None:
+    to_demo = columns[TO_DEMO]
+    name = directory / f'chunk_{first:012d}_{len(to_demo):06d}_{int(to_demo.sum()):06d}'
+    temporary = name.with_suffix('.tmp.npz')
+    with open(temporary, 'wb') as stream:
+        np.savez(stream, **columns)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, name.with_suffix('.npz'))
+
+
+def _chunk_index(directory: Path) -> List[Tuple[Path, int, int, int]]:
+    """(path, rows, demo rows, first index) of every chunk, oldest first."""
+    chunks = []
+    for path in sorted(directory.glob('chunk_*.npz')):
+        if path.name.endswith('.tmp.npz'):
+            path.unlink()  # a write that was interrupted
+            continue
+        _, first, rows, demo_rows = path.stem.split('_')
+        if chunks and chunks[-1][3] == int(first):
+            # A removal killed between writing a chunk's rewrite and deleting the original:
+            # the rewrite is the one with fewer rows (names sort by first index, then rows).
+            path.unlink()
+            continue
+        chunks.append((path, int(rows), int(demo_rows), int(first)))
+    return chunks

@@ -143,7 +143,9 @@ class Learner:
         self.online.add(columns)
         if to_demo.any():
             self.demo.add({k: v[to_demo] for k, v in columns.items()})
-        self.journal.append(columns, to_demo)
+        # the episode of each row: the main job takes mis-rewarded episodes out of the
+        # journal after a mining round (replay.journal.remove_episodes)
+        self.journal.append(columns, to_demo, np.array([item.episode_id for item in batch]))
         self.env_steps += len(transitions)
         return len(transitions)
 
