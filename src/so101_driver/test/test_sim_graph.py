@@ -232,7 +232,10 @@ def check_fk_and_bad_requests(probe):
 def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
     namespace = f'/f{uuid.uuid4().hex[:8]}'
     processes = [start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
-                       parameters=['real_time_factor:=3.0', 'camera_rate_hz:=5.0'])]
+                       # Cameras slow and off: rendering is the sim's work, and three times
+                       # real time must hold on a loaded machine too.
+                       parameters=['real_time_factor:=3.0', 'camera_rate_hz:=1.0',
+                                   'front_camera_rate_hz:=0.0'])]
     probe = Probe(namespace)
     probe.watch('/clock', Clock, qos.CLOCK)
     probe.watch('joint_states', JointState, qos.SENSOR_RELIABLE)
