@@ -31,6 +31,7 @@ import yaml
 
 from hilserl_actor.labels import successful_episodes
 from hilserl_bringup.in_process import CONFIG_CLASSES, InProcessRun, InProcessSettings
+from hilserl_common.records import append_record
 from hilserl_common.run_layout import RunLayout
 
 
@@ -62,11 +63,16 @@ class Progress(logging.Logger):
         if len(episodes) >= self.reported + 10:
             self.reported = len(episodes) // 10 * 10
             recent = episodes[self.reported - 10:self.reported]
+            stats = self.learner.stats()
+            append_record(str(self.layout.learner_stats_path), stats)  # what the report plots
             print(f'episode {self.reported}: training success (last 10) '
                   f'{np.mean([r["success"] for r in recent]):.0%}, interventions '
                   f'{np.mean([r["intervention_rate"] for r in recent]):.0%}, critic updates '
-                  f'{self.learner.optimization_step}, '
-                  f'{time.monotonic() - self.started:.0f} s', flush=True)
+                  f'{self.learner.optimization_step}, temperature {stats["temperature"]:.3f}, '
+                  f'entropy {stats["entropy"]:.2f}, actor loss terms: entropy '
+                  f'{stats["actor_entropy_term"]:.3f} Q {stats["actor_q_term"]:.3f} BC '
+                  f'{stats["actor_bc_term"]:.3f}, {time.monotonic() - self.started:.0f} s',
+                  flush=True)
 
     def warning(self, text, *args, **kwargs):
         if not text.startswith('episode paused'):
