@@ -306,3 +306,47 @@ def test_sim_time_stands_still_while_the_learner_owes_updates():
         probe.close()
         codes, outputs = stop(processes)
     assert codes == [0], outputs
+
+
+def test_evaluation_episodes_run_at_their_own_speed():
+    """While the actor's status says it evaluates, the simulation paces at
+    evaluation_real_time_factor (1 in sim.yaml: the learner rests then); back at
+    real_time_factor after."""
+    from hilserl_interfaces.msg import ActorStatus
+    namespace = f'/e{uuid.uuid4().hex[:8]}'
+    processes = [start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
+                       # no rendering: the sim's speed alone, on a loaded machine too
+                       parameters=['real_time_factor:=0.4', 'camera_rate_hz:=1.0',
+                                   'front_camera_rate_hz:=0.0'])]
+    probe = Probe(namespace)
+    probe.watch('/clock', Clock, qos.CLOCK)
+    pace = {'now': None}  # the pace the sim's diagnostics say is in force
+
+    def on_diagnostics(array):
+        for status in array.status:
+            if status.name.startswith(namespace):
+                pace['now'] = dict((v.key, v.value) for v in status.values)[
+                    'configured_real_time_factor']
+    probe.watch('/diagnostics', DiagnosticArray, qos.COMMANDS, on_diagnostics)
+    status = probe.node.create_publisher(ActorStatus, 'actor_status', qos.COMMANDS)
+    mode = {'now': 'train'}
+    probe.node.create_timer(0.1, lambda: status.publish(ActorStatus(mode=mode['now'])))
+    probe.spin_in_background()
+
+    def paced_at(factor):
+        assert probe.wait_for(lambda: pace['now'] == factor, timeout=30), \
+            f'the sim paces at {pace["now"]}, not {factor}'
+    try:
+        assert probe.wait_for(lambda: probe.counts['/clock'] > 0, timeout=60), probe.counts
+        paced_at('0.4')
+        assert 0.2 < sim_seconds_in(probe, 1.0) < 0.6          # training: 0.4 x real time
+        mode['now'] = 'eval'
+        paced_at('1')
+        assert 0.75 < sim_seconds_in(probe, 1.0) < 1.3         # evaluating: real time
+        mode['now'] = 'train'
+        paced_at('0.4')
+        assert 0.2 < sim_seconds_in(probe, 1.0) < 0.6
+    finally:
+        probe.close()
+        codes, outputs = stop(processes)
+    assert codes == [0], outputs

@@ -52,6 +52,12 @@ class SimNodeConfig:
     real_time_factor: float = param(1.0, 'simulation speed: 1 is real time; larger runs faster '
                                     'and publishes /clock; 0 is as fast as possible',
                                     in_range(0.0, 100.0))
+    evaluation_real_time_factor: float = param(
+        0.0, 'simulation speed while the actor evaluates (its actor_status says mode eval), '
+        'never below real_time_factor; 0: real_time_factor throughout. 1 in config/sim.yaml: '
+        'the learner rests while the actor evaluates (no transitions come), so the CPU it took '
+        'is free for real time, and a round takes a third of the wall time it takes at 0.3',
+        in_range(0.0, 100.0))
     joint_state_rate_hz: float = param(30.0, 'joint_states rate in sim time (Hz); the real '
                                        'follower publishes at its bus rate, 30 Hz',
                                        in_range(1.0, 500.0))

@@ -28,7 +28,7 @@ from hilserl_common.images import to_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import preprocess
-from hilserl_interfaces.msg import GraspState, LearnerProgress
+from hilserl_interfaces.msg import ActorStatus, GraspState, LearnerProgress
 from hilserl_interfaces.srv import ResetScene
 from so101_driver.sim.cell import SimulatedCell
 from so101_driver.sim.config import CellConfig, SimNodeConfig
@@ -49,7 +49,12 @@ class SimNode(Node):
         self.lock = threading.Lock()
         self.sim_time_s = time.time()  # sim clock starts at the wall time of start-up
         self.publishes_clock = (self.config.real_time_factor != 1.0
+                                or self.config.evaluation_real_time_factor not in (0.0, 1.0)
                                 or self.config.wait_for_learner)
+        self.evaluating = False  # the actor's episode is an evaluation (its actor_status)
+        if self.config.evaluation_real_time_factor > 0:
+            self.create_subscription(ActorStatus, 'actor_status', self._on_actor_status,
+                                     qos.COMMANDS)
         self.pace = None
         if self.config.wait_for_learner:
             self.pace = LearnerPace(self.config.learner_slack_updates,
@@ -108,7 +113,7 @@ class SimNode(Node):
 
     def _run_physics(self):
         chunk = self.config.physics_chunk_s
-        factor = self.config.real_time_factor
+        factor = self.speed()
         with self.lock:
             self.cell.render()  # creates the GL context in this thread, before pacing starts
         wall_anchor, sim_anchor = time.monotonic(), 0.0
@@ -119,6 +124,9 @@ class SimNode(Node):
                 self.pace.wait()  # sim time stands still; pacing restarts from here
                 wall_anchor, sim_anchor = time.monotonic(), elapsed
                 continue
+            if self.speed() != factor:  # an evaluation began or ended: pace anew from here
+                factor = self.speed()
+                wall_anchor, sim_anchor = time.monotonic(), elapsed
             with self.lock:
                 self.cell.step(chunk)
             elapsed += chunk
@@ -142,6 +150,16 @@ class SimNode(Node):
                                               'skipping ahead', throttle_duration_sec=10.0)
                     wall_anchor, sim_anchor = time.monotonic(), elapsed
         self.cell.close()  # the GL context is this thread's
+
+    def speed(self) -> float:
+        """The real-time factor to pace at now (0: as fast as possible)."""
+        factor = self.config.real_time_factor
+        if self.evaluating and factor > 0:
+            return max(factor, self.config.evaluation_real_time_factor)
+        return factor
+
+    def _on_actor_status(self, msg: ActorStatus):
+        self.evaluating = msg.mode == 'eval'
 
     def _stamp(self) -> Time:
         if self.publishes_clock:
@@ -275,7 +293,7 @@ class SimNode(Node):
         factor = (sim - self._last_report[1]) / max(wall - self._last_report[0], 1e-6)
         self._last_report = (wall, sim)
         frames = max(self.stats['frames'], 1)
-        wanted = self.config.real_time_factor
+        wanted = self.speed()  # the pace in force (evaluation episodes may have their own)
         waited = self.pace.waited_s if self.pace else 0.0
         held = waited - self._waited_before  # time spent waiting for the learner this period
         self._waited_before = waited
