@@ -310,7 +310,7 @@ def test_sim_time_stands_still_while_the_learner_owes_updates():
 
 def test_evaluation_episodes_run_at_their_own_speed():
     """While the actor's status says it evaluates, the simulation paces at
-    evaluation_real_time_factor (1 in sim.yaml: the learner rests then); back at
+    evaluation_real_time_factor (1 by default: the learner rests then); back at
     real_time_factor after."""
     from hilserl_interfaces.msg import ActorStatus
     namespace = f'/e{uuid.uuid4().hex[:8]}'

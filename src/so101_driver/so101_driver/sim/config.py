@@ -53,10 +53,10 @@ class SimNodeConfig:
                                     'and publishes /clock; 0 is as fast as possible',
                                     in_range(0.0, 100.0))
     evaluation_real_time_factor: float = param(
-        0.0, 'simulation speed while the actor evaluates (its actor_status says mode eval), '
-        'never below real_time_factor; 0: real_time_factor throughout. 1 in config/sim.yaml: '
+        1.0, 'simulation speed while the actor evaluates (its actor_status says mode eval), '
+        'never below real_time_factor; 0: real_time_factor throughout. At least real time: '
         'the learner rests while the actor evaluates (no transitions come), so the CPU it took '
-        'is free for real time, and a round takes a third of the wall time it takes at 0.3',
+        'is free, and a round takes a third of the wall time it takes at 0.3',
         in_range(0.0, 100.0))
     joint_state_rate_hz: float = param(30.0, 'joint_states rate in sim time (Hz); the real '
                                        'follower publishes at its bus rate, 30 Hz',
