@@ -22,15 +22,15 @@ def run(node_class, args=None, executor_factory=None) -> int:
     # stack to its output (its log under a graph). The tests do it before killing a node that
     # outlived its stop's grace period, so the failure shows where it was stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    # Ctrl-C in a terminal reaches a node twice when run_graph runs it (from the terminal, and
-    # forwarded by the runner): the second must not cut the way out short.
+    ctrl_c = _CtrlC()
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupt_once)
+        signal.signal(signal.SIGINT, ctrl_c)
     rclpy.init(args=args)
     node = None
     code = 0
     try:
         node = node_class()
+        ctrl_c.spinning = True
         if executor_factory is None:
             rclpy.spin(node)
         else:
@@ -62,9 +62,25 @@ def run(node_class, args=None, executor_factory=None) -> int:
     return code
 
 
-def _interrupt_once(signum, frame):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
+class _CtrlC:
+    """Python's side of Ctrl-C (rclpy's own handler, installed by rclpy.init, shuts the context
+    down in any case). While the node is being built, in this package's own code (models
+    loaded, demos converted), it raises KeyboardInterrupt, so a long start can be cut short.
+    Once the node spins it does nothing: spin returns when rclpy sees the context down. A
+    KeyboardInterrupt raised there could land anywhere in the executor, e.g. between a lock's
+    acquire and the block that releases it, and the way out would then wait on that lock until
+    the node is killed. It raises once only: Ctrl-C in a terminal reaches a node twice when
+    run_graph runs it (from the terminal, and forwarded by the runner)."""
+
+    def __init__(self):
+        self.spinning = False
+        self.raised = False
+
+    def __call__(self, signum, frame):
+        if self.spinning or self.raised:
+            return
+        self.raised = True
+        raise KeyboardInterrupt
 
 
 def main_for(node_class, executor_factory=None):
