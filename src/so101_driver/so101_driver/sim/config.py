@@ -54,7 +54,8 @@ class SimNodeConfig:
                                     in_range(0.0, 100.0))
     evaluation_real_time_factor: float = param(
         1.0, 'simulation speed while the actor evaluates (its actor_status says mode eval), '
-        'never below real_time_factor; 0: real_time_factor throughout. At least real time: '
+        'never below real_time_factor, in a graph on sim time (real_time_factor other than 1, '
+        'or wait_for_learner); 0: real_time_factor throughout. At least real time: '
         'the learner rests while the actor evaluates (no transitions come), so the CPU it took '
         'is free, and a round takes a third of the wall time it takes at 0.3',
         in_range(0.0, 100.0))

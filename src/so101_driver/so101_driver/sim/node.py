@@ -49,10 +49,10 @@ class SimNode(Node):
         self.lock = threading.Lock()
         self.sim_time_s = time.time()  # sim clock starts at the wall time of start-up
         self.publishes_clock = (self.config.real_time_factor != 1.0
-                                or self.config.evaluation_real_time_factor not in (0.0, 1.0)
                                 or self.config.wait_for_learner)
         self.evaluating = False  # the actor's episode is an evaluation (its actor_status)
-        if self.config.evaluation_real_time_factor > 0:
+        # Only a graph on sim time can change speed: the other nodes then follow /clock.
+        if self.publishes_clock and self.config.evaluation_real_time_factor > 0:
             self.create_subscription(ActorStatus, 'actor_status', self._on_actor_status,
                                      qos.COMMANDS)
         self.pace = None
@@ -154,7 +154,7 @@ class SimNode(Node):
     def speed(self) -> float:
         """The real-time factor to pace at now (0: as fast as possible)."""
         factor = self.config.real_time_factor
-        if self.evaluating and factor > 0:
+        if self.evaluating and factor > 0 and self.config.evaluation_real_time_factor > 0:
             return max(factor, self.config.evaluation_real_time_factor)
         return factor
 
