@@ -204,7 +204,9 @@ class ActorNode(Node):
             while not self.stopping() and self.session.run_episode():
                 pass
         except Exception as error:  # the loop must not die silently: report, stop the node
-            if self._stopping.is_set():
+            if self.stopping():
+                # Ctrl-C or SIGTERM shut the context down while a step was under way: its
+                # publish failed because the node is stopping, not the loop.
                 return
             self.get_logger().fatal(f'control loop failed: {error!r}\n{traceback.format_exc()}')
             self.exit_code = 1
