@@ -25,7 +25,7 @@ from sensor_msgs.msg import Image
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
-from hilserl_common.testing import ProbeNode, unclean_stops
+from hilserl_common.testing import ProbeNode, log_tail, unclean_stops
 from hilserl_interfaces.msg import PolicyWeights, RewardPrediction, Transition
 from hilserl_learner.config import config_from
 from hilserl_learner.policy.weights import FORMAT, serialize_policy
@@ -80,7 +80,7 @@ class Probe(ProbeNode):
     def __init__(self, namespace: str):
         super().__init__('actor_probe', namespace)
         self.actor_id = namespace.strip('/')
-        self.graph, self.log_dir = None, None   # set when the graph is started: fail fast
+        self.graph = None   # set when the graph is started: fail fast
         self.lock = threading.Lock()
         self.steps = []
         self.ee_positions = []          # (arrival time, position)
@@ -130,10 +130,8 @@ class Probe(ProbeNode):
                 return True
             dead = self.graph.failed_required() if self.graph else None
             if dead is not None:
-                log = self.log_dir / f'{dead.spec.name}.log'
-                tail = log.read_text()[-3000:] if log.exists() else ''
                 raise AssertionError(f'{dead.spec.name} exited with code '
-                                     f'{dead.process.returncode}:\n{tail}')
+                                     f'{dead.process.returncode}{log_tail(dead.log_path)}')
             time.sleep(0.05)
         return False
 
@@ -159,7 +157,7 @@ def graph(tmp_path_factory):
         ('wrist_camera/image_proc', RELAYED_IMAGE),)) if s.name == 'actor' else s
         for s in graph.specs]
     probe = Probe('/' + robot)
-    probe.graph, probe.log_dir = graph, directory / 'logs'
+    probe.graph = graph
     graph.start()
     try:
         yield graph, probe, directory

@@ -154,7 +154,7 @@ class SimNode(Node):
     def speed(self) -> float:
         """The real-time factor to pace at now (0: as fast as possible)."""
         factor = self.config.real_time_factor
-        if self.evaluating and factor > 0 and self.config.evaluation_real_time_factor > 0:
+        if self.evaluating and factor > 0:  # only set when evaluation_real_time_factor > 0
             return max(factor, self.config.evaluation_real_time_factor)
         return factor
 
