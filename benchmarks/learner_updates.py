@@ -1,8 +1,10 @@
-"""Critic updates per second of the SAC learner at the workspace defaults (batch 256, one
-128x128 camera, 18-dim state, frozen ResNet-10 with features stored per image), plus the
-memory per stored transition, the capacity that fits in 8 GiB and the policy's CPU latency.
+"""Critic updates per second of the SAC learner at the learner's own defaults (LearnerConfig:
+batch 256, one 128x128 camera, 18-dim state, frozen ResNet-10 with features stored per image,
+the bottleneck image head, two critics), plus the memory per stored transition and the capacity
+that fits in 8 GiB. An option given here overrides that default; `--profile` prints where an
+update's time goes (torch's profiler, operators by their own CPU time).
 
-    python benchmarks/learner_updates.py [--device cpu|cuda|auto] [--seconds 20] [--threads N]
+    python benchmarks/learner_updates.py [--device cpu|cuda|auto] [--seconds 20] [--threads 2]
 """
 import argparse
 import os
@@ -48,16 +50,19 @@ def main():
     parser.add_argument('--seconds', type=float, default=20.0)
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--buffer', type=int, default=2048, help='transitions per buffer')
-    parser.add_argument('--augmentation', action='store_true')
-    parser.add_argument('--precision', default='auto', choices=('auto', 'fp32', 'bf16'))
-    parser.add_argument('--dropout', type=float, default=0.0)
-    parser.add_argument('--image-head', default='spatial', choices=('spatial', 'bottleneck'))
+    parser.add_argument('--augmentation', action='store_true', default=None)
+    parser.add_argument('--precision', choices=('auto', 'fp32', 'bf16'))
+    parser.add_argument('--dropout', type=float)
+    parser.add_argument('--image-head', choices=('spatial', 'bottleneck'))
+    parser.add_argument('--profile', action='store_true',
+                        help='after the timed run, profile 20 updates and print the top operators')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = config_from({'device': args.device, 'image_augmentation': args.augmentation,
-                          'precision': args.precision, 'image_dropout': args.dropout,
-                          'image_head': args.image_head})
+    overrides = {'device': args.device, 'image_augmentation': args.augmentation,
+                 'precision': args.precision, 'image_dropout': args.dropout,
+                 'image_head': args.image_head}
+    config = config_from({name: value for name, value in overrides.items() if value is not None})
     agent = SACAgent(config)
     rng = np.random.default_rng(0)
     online = filled_buffer(agent, args.buffer, rng)
@@ -94,6 +99,16 @@ def main():
     print(f'memory per stored transition: {per_transition} bytes '
           f'({per_transition / 1024:.1f} KiB); capacity in 8 GiB: '
           f'{int(8 * 2**30 // per_transition)} transitions')
+    if args.profile:
+        print_profile(lambda: [one_update(step) for step in range(20)])
+
+
+def print_profile(work, rows: int = 25) -> None:
+    """torch's profiler over `work`: operators by their own CPU time, the costliest first."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        work()
+    print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows))
 
 
 if __name__ == '__main__':

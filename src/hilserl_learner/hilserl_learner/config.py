@@ -61,8 +61,9 @@ class LearnerConfig:
         0.02, 'subtracted from the gripper critic reward when a command toggles the gripper '
         '(closes after an open command or opens after a close one)', non_negative)
     bc_weight: float = param(
-        1.0, 'weight of a behaviour-cloning term in the actor loss: squared error between the '
-        'actor\'s mean action and the human\'s on demo and intervention transitions (0: pure '
+        1.0, 'weight of a behaviour-cloning term in the actor loss: the negative log-likelihood '
+        'of the human\'s action under the actor\'s Gaussian on demo and intervention '
+        'transitions (sac.losses.behaviour_cloning_loss; 0: pure '
         'HIL-SERL; > 0 pulls the actor to the human while the critic is still uninformed, '
         'which matters when a CPU gives few updates)', non_negative)
     gripper_margin: float = param(
