@@ -66,18 +66,34 @@ def plot_training(run: Path, episodes: List[dict], rounds: List[dict], path: Pat
     plt.close(figure)
 
 
+# Panels of the learner plot: a label and the learner_stats fields drawn in it. The actor loss's
+# terms share a panel, so the one that pulls the policy (e.g. while the temperature rises) shows.
+LEARNER_PANELS = [
+    ('critic loss', ('critic_loss',)), ('actor loss', ('actor_loss',)),
+    ('actor loss terms', ('actor_entropy_term', 'actor_q_term', 'actor_bc_term')),
+    ('temperature', ('temperature',)), ('policy entropy', ('entropy',)), ('mean Q', ('q_mean',)),
+    ('critic updates / s', ('updates_per_s',)), ('effective UTD', ('effective_utd',))]
+
+
+def learner_panels(stats: List[dict]) -> List[tuple]:
+    """(label, fields) of each panel that has data in `stats` (older runs lack some fields)."""
+    panels = [(label, [k for k in keys if any(k in s for s in stats)])
+              for label, keys in LEARNER_PANELS]
+    return [(label, keys) for label, keys in panels if keys]
+
+
 def plot_learner(stats: List[dict], path: Path):
-    keys = [('critic_loss', 'critic loss'), ('actor_loss', 'actor loss'),
-            ('temperature', 'temperature'), ('q_mean', 'mean Q'),
-            ('updates_per_s', 'critic updates / s'), ('effective_utd', 'effective UTD')]
-    keys = [(k, label) for k, label in keys if any(k in s for s in stats)]
-    if not keys:
+    panels = learner_panels(stats)
+    if not panels:
         return
-    figure, axes = plt.subplots(len(keys), 1, figsize=(9, 2.2 * len(keys)), sharex=True)
+    figure, axes = plt.subplots(len(panels), 1, figsize=(9, 2.2 * len(panels)), sharex=True)
     axes = np.atleast_1d(axes)
     steps = [s.get('optimization_step', i) for i, s in enumerate(stats)]
-    for axis, (key, label) in zip(axes, keys):
-        axis.plot(steps, [s.get(key, np.nan) for s in stats])
+    for axis, (label, keys) in zip(axes, panels):
+        for key in keys:
+            axis.plot(steps, [s.get(key, np.nan) for s in stats], label=key)
+        if len(keys) > 1:
+            axis.legend(loc='upper left', fontsize='small')
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
     axes[-1].set_xlabel('critic updates')

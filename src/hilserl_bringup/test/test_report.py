@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from hilserl_bringup.report import compare, moving_average, write_report
+from hilserl_bringup.report import compare, learner_panels, moving_average, write_report
 from hilserl_common.records import append_record
 
 
@@ -54,3 +54,14 @@ def test_report_has_plots_and_the_figures(tmp_path):
     assert 'how far the episodes got: 42 success, 5 contact, 3 far' in text
     table = compare([run])
     assert '| sim | 30 | 1400 | 84% (71-92%) | 5% |' in table
+
+
+def test_the_learner_plot_draws_the_actor_loss_terms_together_when_logged():
+    old = [{'optimization_step': 1, 'critic_loss': 0.1, 'temperature': 0.01}]
+    assert learner_panels(old) == [('critic loss', ['critic_loss']),
+                                   ('temperature', ['temperature'])]
+    new = [{**old[0], 'actor_entropy_term': 0.05, 'actor_q_term': 0.6, 'actor_bc_term': -3.0,
+            'entropy': -4.5}]
+    assert ('actor loss terms', ['actor_entropy_term', 'actor_q_term', 'actor_bc_term']) \
+        in learner_panels(new)
+    assert ('policy entropy', ['entropy']) in learner_panels(new)

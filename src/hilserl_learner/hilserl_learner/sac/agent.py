@@ -93,12 +93,14 @@ class SACAgent(nn.Module):
         for name, array in batch.items():
             tensor = torch.from_numpy(np.ascontiguousarray(array))
             if name in FEATURE_FIELDS:
-                # In the image matmuls' dtype here, once: s' is read by the online and the
-                # target encoder, and a bf16 -> fp32 pass over a batch's feature maps costs as
-                # much as a small matmul (1.6 ms of a 60 ms update on a 1-thread AVX2 core).
-                tensor = stored_features(tensor).to(self.encoder.matmul_dtype)
+                tensor = stored_features(tensor)
             if pin:
                 tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+            if name in FEATURE_FIELDS:
+                # In the image matmuls' dtype here, once (on the device): s' is read by the
+                # online and the target encoder, and a bf16 -> fp32 pass over a batch's feature
+                # maps costs as much as a small matmul (1.6 ms of a 60 ms update, AVX2 core).
+                tensor = tensor.to(self.encoder.matmul_dtype)
             tensors[name] = tensor
         return tensors
 
