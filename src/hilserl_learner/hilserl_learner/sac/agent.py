@@ -92,15 +92,13 @@ class SACAgent(nn.Module):
         tensors = {}
         for name, array in batch.items():
             tensor = torch.from_numpy(np.ascontiguousarray(array))
-            if name in FEATURE_FIELDS:
-                tensor = stored_features(tensor)
             if pin:
                 tensor = tensor.pin_memory().to(self.device, non_blocking=True)
             if name in FEATURE_FIELDS:
                 # In the image matmuls' dtype here, once (on the device): s' is read by the
                 # online and the target encoder, and a bf16 -> fp32 pass over a batch's feature
                 # maps costs as much as a small matmul (1.6 ms of a 60 ms update, AVX2 core).
-                tensor = tensor.to(self.encoder.matmul_dtype)
+                tensor = stored_features(tensor).to(self.encoder.matmul_dtype)
             tensors[name] = tensor
         return tensors
 
