@@ -53,7 +53,7 @@ class LearnerConfig:
         '(sparse reward, discount 0.97). With alpha at 0.45 the policy learned and then forgot; '
         'at a ceiling of 0.05 its evaluation fell from 100% to 75% between episodes 80 and 140, '
         'the failed episodes stopping 2.5-6 cm short of the cube; at 0.02 three seeds evaluated '
-        'at 85-100% from episode 40 on (one round of 85%, through 200, 200 and 160 episodes)',
+        'at 85-100% from episode 40 on (one round of 85%, through 200, 200 and 180 episodes)',
         non_negative)
     num_critics: int = param(2, 'size of the critic ensemble (target: minimum over it)',
                              in_range(1, 20))
