@@ -2,7 +2,16 @@
 (control rate, episode length, action scale, bounds, reset pose) come from config/task.yaml."""
 import dataclasses
 
+from hilserl_common.cameras import WRIST_CAMERA, camera_views
 from hilserl_common.config import in_range, non_negative, one_of, param, positive
+
+
+def recorded_cameras(value):
+    """Camera views that include the wrist camera (labels count its frames)."""
+    problem = camera_views(value)
+    if problem or WRIST_CAMERA not in value:
+        return f'{problem or "a list of camera views"} that includes {WRIST_CAMERA}'
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +54,10 @@ class ActorConfig:
                                '(OpenMP threads waiting for each other)', positive)
     seed: int = param(0, 'seed of the policy\'s sampling and of the reset offsets',
                       non_negative)
+    cameras: list = param([WRIST_CAMERA], 'record mode: every camera the policy or the reward '
+                          'classifier looks through; each one\'s processed image (and on the '
+                          'real arm its full frame as JPEG) goes into the episode bags',
+                          recorded_cameras)
     recording_dir: str = param('', 'record mode: where the episode bags and labels.yaml go; '
                                'empty: <output_dir>/demos')
     output_dir: str = param('runs/latest', 'where episode statistics are written')

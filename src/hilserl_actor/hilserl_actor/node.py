@@ -165,7 +165,7 @@ class ActorNode(Node):
         directory = self.config.recording_dir or os.path.join(self.config.output_dir, 'demos')
         # Let the last messages of an episode (its statistics) reach the bag before closing it.
         recorder = EpisodeRecorder(directory, self.get_namespace(), self.config.sim,
-                                   settle=lambda: self.get_clock().sleep_for(
+                                   self.config.cameras, settle=lambda: self.get_clock().sleep_for(
                                        rclpy.duration.Duration(seconds=0.3)),
                                    log=self.get_logger().info)
         for topic, msgtype in recorder.topics.items():

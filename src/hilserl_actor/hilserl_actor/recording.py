@@ -3,34 +3,52 @@ available as wheels) through the workspace's bag module (hilserl_common.bags): m
 already serialised (CDR) from raw subscriptions and are written as they are, so `ros2 bag
 info/play` and the demo loader and classifier datasets read them.
 
-On the real arm the wrist camera's full frame is kept too, as JPEG (image_raw/compressed), so a
-later change of the crop can rebuild the processed images; in simulation the scene can simply be
-recorded again.
+Every camera the policy or the reward classifier looks through is recorded (its processed
+image, `<camera>/image_proc`), so the reward can be trained from the recordings. On the real arm
+each camera's full frame is kept too, as JPEG (`<camera>/image_raw/compressed`), so a later change
+of the crop can rebuild the processed images; in simulation the scene can simply be recorded
+again.
 """
 import queue
 import threading
 from pathlib import Path
-from typing import Callable, Dict, NamedTuple, Optional
+from typing import Callable, Dict, NamedTuple, Optional, Sequence
 
 from hilserl_actor.labels import record_episode_label
 from hilserl_common.bags import BagWriter, compress_image_cdr, layout, typestore
+from hilserl_common.cameras import CAMERAS, WRIST_CAMERA
 
-# Relative topic -> message type of a demonstration episode (the same on the real arm and in sim).
+# Relative topic -> message type of every episode besides its cameras' (the same on the real arm
+# and in sim).
 EPISODE_TOPICS = {
     layout.JOINT_STATES: layout.JOINT_STATE,
     layout.JOINT_COMMANDS: layout.JOINT_STATE,
     layout.LEADER_JOINT_STATES: layout.JOINT_STATE,
     layout.INTERVENTION: 'std_msgs/msg/Bool',
-    layout.image_proc(): layout.IMAGE,
     layout.EE_POSE: 'geometry_msgs/msg/PoseStamped',
     layout.REWARD: 'hilserl_interfaces/msg/RewardPrediction',
     layout.EPISODE_STATS: 'hilserl_interfaces/msg/EpisodeStats',
 }
-IMAGE_TOPIC = layout.image_proc()
+# Labels count the frames of the wrist camera (docs/CONVENTIONS.md, "Episode bags").
+IMAGE_TOPIC = layout.image_proc(WRIST_CAMERA)
 # Simulation only: the privileged grasp state, for auto-labelling. Never an input of the policy.
 SIM_TOPICS = {layout.GRASP_STATE: layout.GRASP_STATE_TYPE}
-# Real arm only: the full camera frame, stored as JPEG.
-REAL_ARM_TOPICS = {layout.image_raw(): layout.IMAGE}
+# Full camera frames (real arm only), stored as JPEG.
+FULL_FRAMES = {layout.image_raw(camera) for camera in CAMERAS}
+
+
+def camera_topics(cameras: Sequence[str], sim: bool) -> Dict[str, str]:
+    """Each camera's processed image; on the real arm also its full frame."""
+    topics = {layout.image_proc(camera): layout.IMAGE for camera in cameras}
+    if not sim:
+        topics.update({layout.image_raw(camera): layout.IMAGE for camera in cameras})
+    return topics
+
+
+def episode_topics(cameras: Sequence[str], sim: bool) -> Dict[str, str]:
+    """Every topic an episode bag records (topic -> message type as published); `cameras`
+    include the wrist camera (ActorConfig.cameras checks it)."""
+    return {**EPISODE_TOPICS, **camera_topics(cameras, sim), **(SIM_TOPICS if sim else {})}
 
 
 class Stored(NamedTuple):
@@ -44,7 +62,7 @@ def stored_form(topics: Dict[str, str]) -> Dict[str, Stored]:
     """Subscribed topic -> how it is stored: as received, full frames as JPEG."""
     store = typestore()
     forms = {topic: Stored(topic, msgtype) for topic, msgtype in topics.items()}
-    for topic in set(topics) & set(REAL_ARM_TOPICS):
+    for topic in set(topics) & FULL_FRAMES:
         forms[topic] = Stored(f'{topic}/compressed', layout.COMPRESSED_IMAGE,
                               lambda data: compress_image_cdr(store, data))
     return forms
@@ -89,14 +107,16 @@ class EpisodeRecorder:
     arrive on several executor threads while the control loop starts and stops episodes."""
 
     def __init__(self, directory: str, namespace: str, sim: bool,
+                 cameras: Sequence[str] = (WRIST_CAMERA,),
                  settle: Callable[[], None] = lambda: None, log: Callable[[str], None] = print):
-        """`settle` runs before a kept episode is closed (so its last messages arrive)."""
+        """`cameras`: every view the policy or the reward classifier uses. `settle` runs before
+        a kept episode is closed (so its last messages arrive)."""
         self.settle = settle
         self.log = log
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         # What the node subscribes to (topic -> message type as published).
-        self.topics = {**EPISODE_TOPICS, **(SIM_TOPICS if sim else REAL_ARM_TOPICS)}
+        self.topics = episode_topics(cameras, sim)
         self.forms = stored_form(self.topics)
         self.namespace = namespace or '/'
         self.typestore = typestore()
@@ -175,5 +195,5 @@ def bag_directories(directory: str):
                   or any(p.glob('*.mcap')))
 
 
-__all__ = ['EPISODE_TOPICS', 'REAL_ARM_TOPICS', 'SIM_TOPICS', 'EpisodeRecorder',
-           'bag_directories']
+__all__ = ['EPISODE_TOPICS', 'SIM_TOPICS', 'EpisodeRecorder', 'bag_directories',
+           'episode_topics']

@@ -1,13 +1,13 @@
 """Episode bags are rosbag2 MCAP directories that the rosbags readers (demo loader, classifier
-datasets) read back, with this workspace's own messages included, and on the real arm the full
-camera frame as JPEG."""
+datasets) read back, with this workspace's own messages included, every camera of the graph, and
+on the real arm each camera's full frame as JPEG."""
 import threading
 
 import numpy as np
 import yaml
 from rosbags.highlevel import AnyReader
 
-from hilserl_actor.recording import EpisodeRecorder, bag_directories
+from hilserl_actor.recording import EPISODE_TOPICS, EpisodeRecorder, bag_directories
 from hilserl_common.bags import decode_image
 
 # The node writes the bytes of raw subscriptions; here the same CDR comes from the typestore.
@@ -108,3 +108,33 @@ def test_on_the_real_arm_the_full_frame_is_kept_as_jpeg(tmp_path):
     assert 'jpeg' in jpegs[0].format and len(jpegs[0].data) < frame.size / 20
     decoded = decode_image(jpegs[0])
     assert decoded.shape == frame.shape and np.abs(decoded.astype(int) - frame).mean() < 2
+
+
+def test_every_camera_of_the_graph_is_recorded(tmp_path):
+    """The reward classifier looks through the front camera too: the bags must hold it, as
+    processed image and, on the real arm, as the full frame in JPEG."""
+    cameras = ('wrist_camera', 'front_camera')
+    simulated = EpisodeRecorder(str(tmp_path / 'sim'), '/so101', sim=True, cameras=cameras)
+    assert {t for t in simulated.topics if 'camera' in t} == {
+        'wrist_camera/image_proc', 'front_camera/image_proc'}
+    assert 'wrist_camera/image_proc' not in EPISODE_TOPICS  # the cameras come from the graph
+    recorder = EpisodeRecorder(str(tmp_path / 'arm'), '/so101', sim=False, cameras=cameras)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    small = np.full((128, 128, 3), 40, np.uint8)
+    recorder.start()
+    for i in range(3):
+        for camera in cameras:
+            recorder.write(f'{camera}/image_proc', 2_000_000_000 + i,
+                           image_cdr(recorder.typestore, small))
+            recorder.write(f'{camera}/image_raw', 2_000_000_000 + i,
+                           image_cdr(recorder.typestore, frame))
+    assert recorder.frames_written() == 3  # labels count the wrist camera's frames
+    bag = recorder.keep(success_frame=1)
+    with AnyReader([bag], default_typestore=recorder.typestore) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections if 'camera' in c.topic}
+        types = {c.topic: c.msgtype for c in reader.connections}
+    assert counts == {f'/so101/{camera}/{topic}': 3 for camera in cameras
+                      for topic in ('image_proc', 'image_raw/compressed')}
+    assert types['/so101/front_camera/image_raw/compressed'] == 'sensor_msgs/msg/CompressedImage'
+    labels = yaml.safe_load((tmp_path / 'arm' / 'labels.yaml').read_text())
+    assert labels['episodes'] == {'episode_0000': {'success_from_frame': 1}}

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Tuple
 
+from hilserl_common.cameras import FRONT_CAMERA, WRIST_CAMERA
 from hilserl_common.run_layout import REWARD_JOURNAL
 
 
@@ -108,6 +109,13 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
                    {'source': args['front_camera']})] if args['front_camera'] else [])
 
 
+def cameras(args: Dict[str, str]) -> List[str]:
+    """The cameras of the graph: the wrist camera, and the front camera in simulation or when
+    `front_camera:=` names one. The actor records them all, the console shows them."""
+    return [WRIST_CAMERA] + ([FRONT_CAMERA] if _flag(args['sim']) or args['front_camera']
+                             else [])
+
+
 def _given(args: Dict[str, str], **parameters: str) -> Dict[str, str]:
     """Hardware parameters from launch arguments that were given; an empty argument leaves the
     value of the node's parameter file (follower.yaml, leader.yaml, camera.yaml)."""
@@ -133,7 +141,7 @@ def _reward_classifier(args, journal: bool = False) -> NodeSpec:
 
 def _actor(args, mode: str) -> NodeSpec:
     parameters = {**_common(args), 'output_dir': args['output_dir'], 'mode': mode,
-                  'sim': _flag(args['sim'])}
+                  'sim': _flag(args['sim']), 'cameras': cameras(args)}
     if mode == 'record' and _flag(args['sim']):
         parameters['reward_source'] = 'sim'  # demonstrations are labelled by the simulation
     return NodeSpec('hilserl_actor', 'actor', 'actor', ('task.yaml', 'actor.yaml'), parameters)
@@ -158,8 +166,6 @@ def _console(args, read_only: bool = False) -> List[NodeSpec]:
     its port is taken). The front camera is shown where there is one."""
     if not _flag(args['console']):
         return []
-    cameras = ['wrist_camera'] + (['front_camera'] if _flag(args['sim']) or args['front_camera']
-                                  else [])
     try:
         port = int(args['console_port'])
     except ValueError:
@@ -167,7 +173,7 @@ def _console(args, read_only: bool = False) -> List[NodeSpec]:
                          f'number') from None
     return [NodeSpec('hilserl_console', 'console', 'console', ('console.yaml',),
                      {**_common(args), 'port': port, 'bind_address': args['console_address'],
-                      'read_only': read_only, 'cameras': cameras,
+                      'read_only': read_only, 'cameras': cameras(args),
                       'output_dir': args['output_dir']}, required=False)]
 
 

@@ -36,11 +36,14 @@ def test_the_console_serves_every_graph_read_only_in_evaluation_and_can_be_left_
         assert 'console' not in {s.name for s in GRAPHS[graph](off)}
 
 
-def test_the_console_shows_the_front_camera_only_where_there_is_one():
-    def cameras(given):
-        specs = GRAPHS['train'](resolve_arguments('train', given))
-        return next(s for s in specs if s.name == 'console').parameters['cameras']
-    assert cameras({}) == ['wrist_camera', 'front_camera']
+def test_the_console_and_the_recordings_have_the_front_camera_only_where_there_is_one():
+    def cameras(given, graph='train'):
+        specs = {s.name: s for s in GRAPHS[graph](resolve_arguments(graph, given))}
+        recorded = specs['actor'].parameters['cameras']
+        assert specs['console'].parameters['cameras'] == recorded
+        return recorded
+    assert cameras({}) == cameras({}, 'record_demos') == ['wrist_camera', 'front_camera']
+    assert cameras({'sim': 'false'}, 'record_demos') == ['wrist_camera']
     assert cameras({'sim': 'false'}) == ['wrist_camera']
     assert cameras({'sim': 'false', 'front_camera': '2'}) == ['wrist_camera', 'front_camera']
 

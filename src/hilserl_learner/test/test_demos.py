@@ -64,6 +64,13 @@ def image_messages(images, header, value):
             data=full.reshape(-1))),
         'compressed': ('wrist_camera/image_raw/compressed',
                        compressed(typestore(), full, header)),
+        # the front camera, which the reward classifier looks through, never the policy
+        'front': ('front_camera/image_proc', Image(
+            header=header, height=128, width=128, encoding='rgb8', is_bigendian=0, step=384,
+            data=np.full(128 * 128 * 3, 255, np.uint8))),
+        'front_compressed': ('front_camera/image_raw/compressed',
+                             compressed(typestore(), np.full((96, 160, 3), 255, np.uint8),
+                                        header)),
     }
     return [forms[name] for name in images]
 
@@ -158,6 +165,8 @@ def test_a_recorded_episode_becomes_transitions_at_the_control_rate(tmp_path, st
     (('proc', 'compressed'), 'wrist_camera/image_raw/compressed', FULL_FRAME_OFFSET),  # re-crop
     (('compressed',), '', FULL_FRAME_OFFSET),         # only the full frame, as JPEG
     (('raw',), '', FULL_FRAME_OFFSET),                # only the full frame (ros2 bag record)
+    (('front', 'proc'), '', 0),                       # both cameras in simulation
+    (('front_compressed', 'front', 'compressed', 'proc'), '', 0),  # both on the real arm
 ])
 def test_every_image_layout_gives_the_same_transitions(tmp_path, images, image_topic, offset):
     reference = load_demos([str(write_bag_at(tmp_path / 'reference'))], str(tmp_path / 'cache'))

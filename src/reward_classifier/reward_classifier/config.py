@@ -2,6 +2,7 @@
 dataclass each, read from config/reward_classifier.yaml and validated once."""
 import dataclasses
 
+from hilserl_common.cameras import camera_views
 from hilserl_common.config import in_range, non_negative, one_of, param, positive
 from reward_classifier.data.augmentation import AugmentationConfig
 
@@ -12,13 +13,6 @@ SERVING_SECTION = 'reward_classifier'
 def _threshold_or_model(value):
     return None if value == -1.0 or 0.0 <= value <= 1.0 else \
         "a threshold in [0, 1], or -1 to use the model's own"
-
-
-def _views(value):
-    known = ('wrist_camera', 'front_camera')
-    if value and all(v in known for v in value) and len(set(value)) == len(value):
-        return None
-    return f'a list of distinct camera views out of {", ".join(known)}'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +41,7 @@ class TrainingConfig:
                                  'or empty for seeded random weights (tests only)')
     views: list = param(['wrist_camera'], 'camera views the classifier looks through, in order '
                         '(their <view>/image_proc topics): wrist_camera, front_camera',
-                        _views)
+                        camera_views)
     augment_brightness: float = param(0.2, 'colour jitter: brightness factor range +-',
                                       in_range(0.0, 1.0))
     augment_contrast: float = param(0.2, 'colour jitter: contrast factor range +-',

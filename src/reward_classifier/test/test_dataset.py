@@ -1,10 +1,15 @@
 """Datasets: bags + label file give correctly labelled frames; the split is by frame, seeded,
-stratified and reproducible; augmentation changes pixels but not shapes."""
+stratified and reproducible; augmentation changes pixels but not shapes; bags with several
+cameras give every view the classifier looks through, and a bag without one is named."""
 import numpy as np
+import pytest
 import torch
 
+from hilserl_common.bags import EpisodeBagWriter
 from reward_classifier.data.augmentation import AugmentationConfig, augment
+from reward_classifier.data.bags import MissingImageTopic
 from reward_classifier.data.dataset import class_balance, load_labelled_frames, split_frames
+from reward_classifier.data.labels import EpisodeLabels, write_labels
 
 
 def test_frames_are_labelled_from_the_cutoffs(synthetic_dataset, synthetic_episodes):
@@ -52,3 +57,38 @@ def test_augmentation_jitters_colours_and_shifts_each_frame_differently():
     none = AugmentationConfig(0, 0, 0, 0)
     assert not none.enabled
     assert torch.equal(augment(images, none, generator), images)
+
+
+def write_two_view_episode(bag, frames: int, cameras=('wrist_camera', 'front_camera')):
+    """The layout the actor records: every camera's processed image, the front camera at
+    three times the wrist camera's rate (its frames lie between the wrist's)."""
+    with EpisodeBagWriter(bag, namespace='so101', cameras=cameras) as writer:
+        for i in range(frames):
+            stamp = 1_000_000_000 + i * 100_000_000
+            writer.write_image(stamp, np.full((128, 128, 3), i, np.uint8), 'wrist_camera')
+            for k in range(3 if 'front_camera' in cameras else 0):
+                writer.write_image(stamp + k * 33_000_000,
+                                   np.full((128, 128, 3), 100 + 3 * i + k, np.uint8),
+                                   'front_camera')
+
+
+def test_every_view_the_classifier_needs_is_read_and_a_missing_one_is_named(tmp_path):
+    write_two_view_episode(tmp_path / 'episode_0000', 4)
+    write_two_view_episode(tmp_path / 'episode_0001', 3)
+    write_labels(tmp_path / 'labels.yaml', [EpisodeLabels('episode_0000', 2),
+                                            EpisodeLabels('episode_0001', None)])
+    frames = load_labelled_frames(tmp_path, ['wrist_camera', 'front_camera'])
+    assert frames.images.shape == (7, 2, 128, 128, 3)
+    assert frames.labels.tolist() == [0, 0, 1, 1, 0, 0, 0]   # counted on the wrist frames
+    # each wrist frame with the front camera's newest frame at its stamp
+    assert frames.images[:4, 1, 0, 0, 0].tolist() == [100, 103, 106, 109]
+    assert frames.images[:4, 0, 0, 0, 0].tolist() == [0, 1, 2, 3]
+    wrist_only = load_labelled_frames(tmp_path, ['wrist_camera'])
+    assert np.array_equal(wrist_only.images[:, 0], frames.images[:, 0])
+
+    old = tmp_path / 'wrist_only'
+    write_two_view_episode(old / 'episode_0000', 3, cameras=('wrist_camera',))
+    write_labels(old / 'labels.yaml', [EpisodeLabels('episode_0000', None)])
+    with pytest.raises(MissingImageTopic, match=r'wrist_only/episode_0000: no image topic '
+                       r'front_camera/image_proc .*The classifier looks through front_camera'):
+        load_labelled_frames(old, ['wrist_camera', 'front_camera'])

@@ -11,7 +11,8 @@ import yaml
 from hilserl_common.records import append_record
 from reward_classifier.cli import main
 from reward_classifier.data.dataset import load_labelled_frames
-from reward_classifier.journal import RewardJournal
+from reward_classifier.journal import UNKNOWN, RewardJournal
+from reward_classifier.mining import MinedEpisode, write_mined
 from reward_classifier.model import load_classifier
 
 pytestmark = pytest.mark.filterwarnings('ignore:NO PRETRAINED ENCODER WEIGHTS')
@@ -104,3 +105,24 @@ def test_mining_needs_a_journal(trained_model, tmp_path, capsys):
     assert main(['mine', '--run', str(tmp_path / 'run'), '--model', str(trained_model),
                  '--output', str(tmp_path / 'mined')]) == 2
     assert 'no reward journal' in capsys.readouterr().err
+
+
+def test_mined_frames_keep_every_view_and_real_arm_ones_wait_for_review(tmp_path, make_frame):
+    rng = np.random.default_rng(3)
+    views = ['wrist_camera', 'front_camera']
+
+    def episode(name, sim_success):
+        frames = np.stack([[make_frame(bool(s), rng), make_frame(False, rng)]
+                           for s in sim_success])
+        return MinedEpisode(name, frames, 1.0 + 0.1 * np.arange(len(frames)),
+                            np.asarray(sim_success, np.int8), np.full(len(frames), 0.9),
+                            'rewarded')
+
+    summary = write_mined([episode('mined_0003', [0, 1, 1]),
+                           episode('mined_0007', [UNKNOWN] * 4)], tmp_path / 'mined', views)
+    assert summary['needs_review'] == ['mined_0007'] and summary['unlabelled'] == 4
+    assert yaml.safe_load((tmp_path / 'mined' / 'needs_review.yaml').read_text()) == \
+        ['mined_0007']
+    assert (tmp_path / 'mined' / 'mined_0007_contact_sheet.png').exists()
+    frames = load_labelled_frames(tmp_path / 'mined', views)
+    assert frames.images.shape == (3, 2, 128, 128, 3) and frames.labels.tolist() == [0, 1, 1]

@@ -6,6 +6,8 @@ readers match them by suffix (`find_topic`).
 """
 from typing import List, Optional, Sequence
 
+from hilserl_common.cameras import WRIST_CAMERA
+
 BAG_VERSION = 8  # the rosbag2 metadata version of ROS 2 Jazzy
 
 JOINT_STATES = 'joint_states'
@@ -16,7 +18,6 @@ EE_POSE = 'ee_pose'
 REWARD = 'reward'
 EPISODE_STATS = 'episode_stats'
 GRASP_STATE = 'sim/grasp_state'   # simulation only: privileged, never an input of the policy
-WRIST_CAMERA = 'wrist_camera'
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'

@@ -4,11 +4,11 @@ With several camera views, the label file's frames are those of the first view; 
 contributes its newest frame at the first view's stamp (cameras are not synchronised)."""
 import dataclasses
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from reward_classifier.data.bags import read_episode_frames
+from reward_classifier.data.bags import MissingImageTopic, read_episode_frames
 from reward_classifier.data.labels import LabelError, LabelFile, load_labels
 
 
@@ -70,23 +70,33 @@ def load_datasets(label_paths: Sequence, views: Sequence[str] = ('wrist_camera',
 
 def _episode_views(bag, label_file: LabelFile, views: Sequence[str]) -> np.ndarray:
     """N x V frames of one episode: the first view's, and the others' newest at its stamps."""
-    first = read_episode_frames(bag, view_topic(label_file, views[0]))
+    first = _view_frames(bag, label_file, views[0])
     stacked = [first.images]
     for view in views[1:]:
-        other = read_episode_frames(bag, view_topic(label_file, view))
+        other = _view_frames(bag, label_file, view)
         newest = np.searchsorted(other.stamps_ns, first.stamps_ns, side='right') - 1
         stacked.append(other.images[np.clip(newest, 0, len(other.images) - 1)])
     return np.stack(stacked, axis=1)
 
 
-def view_topic(label_file: LabelFile, view: str) -> str:
-    """The image topic of a camera view: the label file's own topic when it is that camera's,
-    else `<view>/image_proc` (matched with any namespace)."""
+def _view_frames(bag, label_file: LabelFile, view: str):
+    """One view's frames; a bag without that camera is named with the view it lacks."""
+    try:
+        return read_episode_frames(bag, view_topic(label_file, view), view)
+    except MissingImageTopic as error:
+        raise MissingImageTopic(f'{error}. The classifier looks through {view}: record with '
+                                f'that camera (the actor records every camera of its graph) '
+                                f'or leave it out of views') from None
+
+
+def view_topic(label_file: LabelFile, view: str) -> Optional[str]:
+    """The label file's image topic when it is this camera's; None: the camera's own topics
+    (processed, else the full frame), matched with any namespace."""
     topic = label_file.image_topic or ''
     parts = topic.strip('/').split('/')
-    if len(parts) >= 2 and parts[-2] == view:
+    if len(parts) >= 2 and view in parts[-3:-1]:
         return topic
-    return f'{view}/image_proc'
+    return None
 
 
 def split_frames(labels: np.ndarray, validation_fraction: float,

@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import mujoco
 import numpy as np
 
+from hilserl_common.cameras import WRIST_CAMERA
 from so101_driver.sim.config import CellConfig
 from so101_driver.sim.scene import (
     CUBE_BODY,
@@ -18,7 +19,6 @@ from so101_driver.sim.scene import (
     FIXED_JAW_BODY,
     MOVING_JAW_BODY,
     TABLE_GEOM,
-    WRIST_CAMERA,
     build_model,
 )
 from so101_kinematics.model import JOINT_NAMES

@@ -23,6 +23,7 @@ from sensor_msgs.msg import CameraInfo, JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
+from hilserl_common.cameras import FRONT_CAMERA, WRIST_CAMERA
 from hilserl_common.diagnostics import status_array
 from hilserl_common.images import to_msg
 from hilserl_common.node import main_for
@@ -33,7 +34,6 @@ from hilserl_interfaces.srv import ResetScene
 from so101_driver.sim.cell import SimulatedCell
 from so101_driver.sim.config import CellConfig, SimNodeConfig
 from so101_driver.sim.learner_pace import LearnerPace
-from so101_driver.sim.scene import FRONT_CAMERA, WRIST_CAMERA
 from so101_driver.sim.streams import CameraStream, Schedule, pose_msg, seconds_to_time
 from so101_kinematics.model import JOINT_NAMES
 

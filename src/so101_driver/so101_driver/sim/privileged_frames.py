@@ -11,10 +11,10 @@ from typing import Dict, Sequence
 
 import numpy as np
 
+from hilserl_common.cameras import CAMERAS
 from hilserl_common.preprocessing import preprocess
 from so101_driver.sim.cell import SimulatedCell
 from so101_driver.sim.config import CellConfig
-from so101_driver.sim.scene import CAMERAS
 from so101_driver.sim.scripted_grasp import GraspScriptConfig, ScriptedGrasp
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics

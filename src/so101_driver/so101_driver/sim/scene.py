@@ -6,6 +6,7 @@ World frame = the arm's base frame; the table top is z = 0 (the base sits on it)
 import mujoco
 import numpy as np
 
+from hilserl_common.cameras import FRONT_CAMERA, WRIST_CAMERA
 from so101_driver.sim.config import CellConfig
 from so101_driver.sim.meshes import decimated_mesh
 from so101_kinematics.model import load_spec, model_xml_path
@@ -13,9 +14,6 @@ from so101_kinematics.model import load_spec, model_xml_path
 CUBE_BODY = 'cube'
 CUBE_GEOM = 'cube'
 TABLE_GEOM = 'table'
-WRIST_CAMERA = 'wrist_camera'
-FRONT_CAMERA = 'front_camera'
-CAMERAS = (WRIST_CAMERA, FRONT_CAMERA)
 FIXED_JAW_BODY = 'gripper'              # the fixed jaw is part of the gripper body
 MOVING_JAW_BODY = 'moving_jaw_so101_v1'
 JAW_PADS = ('fixed_jaw_pad', 'moving_jaw_pad')
