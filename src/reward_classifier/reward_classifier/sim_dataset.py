@@ -90,24 +90,18 @@ def run_episode(cell, script, plan: EpisodePlan, steps: int,
                 control_period_s: float) -> RecordedEpisode:
     """One episode on a SimulatedCell with a ScriptedGrasp: a frame, the joints and the
     privileged success after every control step."""
-    from so101_driver.sim.scripted_grasp import Phase
-    from so101_kinematics.model import GRIPPER_INDEX
+    from so101_driver.sim.scripted_grasp import GraspAttempt
 
     cell.reset(seed=plan.scene_seed)
     script.config = dataclasses.replace(script.config, lift_height_m=plan.lift_height_m)
-    script.reset(cell.joint_positions())
-    offset = np.array([*plan.miss_offset_m, 0.0])
-    held_steps = 0
+    script.reset(cell.joint_positions(), attempt=GraspAttempt(
+        aim_offset_m=plan.miss_offset_m,
+        drop_after_steps=plan.drop_after_steps if plan.kind == DROP else None))
     frames, joints, velocities, grasp, times = [], [], [], [], []
     for step in range(steps):
         if step >= plan.start_delay_steps:
-            targets = script.step(cell.joint_positions(), cell.cube_position() + offset)
+            targets = script.step(cell.joint_positions(), cell.cube_position())
             if targets is not None:
-                if plan.kind == DROP and script.phase is Phase.HOLD:
-                    held_steps += 1
-                    if held_steps > plan.drop_after_steps:
-                        targets = np.array(targets, dtype=float)
-                        targets[GRIPPER_INDEX] = script.config.gripper_open_rad
                 cell.set_joint_targets(targets)
         cell.step(control_period_s)
         frames.append(np.stack([preprocess(cell.render(camera)) for camera in CAMERAS]))

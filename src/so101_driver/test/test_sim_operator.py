@@ -173,3 +173,52 @@ def test_a_correction_pushes_the_arm_on_from_where_it_is_instead_of_lifting_it(c
         heights[correction] = waypoint[2]
         assert script.phase is Phase.APPROACH
     assert heights[True] <= start_height + 1e-6 < heights[False], (heights, start_height)
+
+
+def demonstrate(cell, kinematics, operator, seed, steps=100, eyes=None):
+    """One recorded episode as the actor runs it: the follower mirrors the leader until the
+    operator marks the episode (the actor ends it there). Returns the mark and what the
+    simulation saw: ever lifted (success), lifted at the end."""
+    start_episode(cell, kinematics, seed)
+    operator.new_episode()
+    lifted = []
+    for _ in range(steps):
+        seen = cell.grasp_info().success
+        out = operator.tick(cell.joint_positions(), cell.grasp_info().cube_position,
+                            bool(np.all(np.abs(cell.joint_velocities()) < 0.05)),
+                            cube_lifted=seen if eyes is None else eyes(seen))
+        lifted.append(seen)
+        if out.mark:
+            return out.mark, any(lifted), seen
+        cell.set_joint_targets(out.leader_joints)
+        cell.step(0.1)
+    return '', any(lifted), lifted[-1]
+
+
+@pytest.mark.parametrize('kind, ever_lifted', [('success', True), ('near_miss', False),
+                                               ('drop', True), ('closed_on_air', False)])
+def test_each_demonstration_kind_is_performed_and_marked_as_a_person_would(cell, kinematics,
+                                                                         kind, ever_lifted):
+    operator = SimulatedOperator(kinematics, OperatorConfig(
+        mode='demo', demo_settle_steps=3, demo_plan=[kind], marks=True, seed=4))
+    mark, lifted, lifted_at_end = demonstrate(cell, kinematics, operator, seed=21)
+    assert mark == ('success' if kind == 'success' else 'failure')
+    assert lifted == ever_lifted and lifted_at_end == (kind == 'success')
+    assert operator.performed == 1
+
+
+def test_a_demonstration_that_did_not_show_what_was_meant_is_re_recorded(cell, kinematics):
+    plan = ['closed_on_air', 'success']
+    operator = SimulatedOperator(kinematics, OperatorConfig(
+        mode='demo', demo_settle_steps=3, demo_plan=plan, marks=True))
+    # the person sees the cube up at the end (as if it had been caught after all)
+    mark, _, _ = demonstrate(cell, kinematics, operator, seed=22, eyes=lambda seen: True)
+    assert mark == 'rerecord' and operator.demo_kind == 'closed_on_air'  # performed again
+    mark, _, _ = demonstrate(cell, kinematics, operator, seed=22)
+    assert mark == 'failure' and operator.demo_kind == 'success'
+
+
+def test_without_marks_a_demonstration_marks_nothing(cell, kinematics):
+    operator = SimulatedOperator(kinematics, OperatorConfig(mode='demo', demo_settle_steps=3))
+    mark, lifted, _ = demonstrate(cell, kinematics, operator, seed=23)
+    assert mark == '' and lifted

@@ -4,7 +4,11 @@ Corrections mode follows the protocol that worked for HIL-SERL on real arms: let
 explore for a while, and when it drifts (the jaws are not getting closer to the cube) take the
 leader for a short nudge towards the cube, from where the arm is, then let go. Probability,
 length and budget are configurable; corrections are not takeovers. Demo mode performs the whole
-scripted grasp-and-lift once the arm has settled after a reset, for recording demonstrations.
+scripted grasp-and-lift once the arm has settled after a reset, for recording demonstrations,
+or one of its failure modes on purpose (`demo_plan`: what each episode performs, in turn), and
+with `marks` it marks each episode as a person does with the leader's keys: success once it
+sees the cube lifted, failure when a failure it meant to show is done, re-record when an episode
+did not show what it meant to.
 
 When the operator does not hold the leader, the leader follows the follower (as a leader arm in
 follow mode does), so taking over starts from where the follower is.
@@ -17,8 +21,20 @@ from typing import Deque, Optional, Sequence
 import numpy as np
 
 from hilserl_common.config import in_range, non_negative, one_of, param, positive
-from so101_driver.sim.scripted_grasp import GraspScriptConfig, ScriptedGrasp
+from so101_driver.sim.scripted_grasp import (
+    GRASP_KINDS,
+    SUCCESS,
+    GraspScriptConfig,
+    ScriptedGrasp,
+    draw_attempt,
+)
 from so101_kinematics.kinematics import Kinematics, check_joints
+
+
+def _grasp_kinds(value):
+    if value and all(kind in GRASP_KINDS for kind in value):
+        return None
+    return f'a non-empty list out of {", ".join(GRASP_KINDS)}'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +68,16 @@ class OperatorConfig:
                                    'reset pose before the demonstration starts', positive)
     demo_tail_steps: int = param(10, 'demo mode: steps of holding the cube up after the lift',
                                  non_negative)
+    demo_plan: list = param([SUCCESS], 'demo mode: what each episode performs, in turn and '
+                            'then again from the start (an episode marked re-record is '
+                            'performed again): success, near_miss (the jaws close a few cm '
+                            'beside the cube), drop (lift, then the jaws open), closed_on_air '
+                            '(the jaws close above the cube)', _grasp_kinds)
+    marks: bool = param(False, 'demo mode: mark each episode on operator_event as a person '
+                        'does with the leader\'s keys (success, failure, rerecord), for '
+                        'recordings labelled by the operator as on the real arm')
+    mark_delay_steps: int = param(3, 'marks: control steps between seeing the cube lifted and '
+                                  'marking success (a person\'s reaction time)', non_negative)
     seed: int = param(0, 'seed of the operator\'s random choices', non_negative)
 
 
@@ -66,6 +92,7 @@ class OperatorState(enum.Enum):
 class OperatorOutput:
     leader_joints: np.ndarray  # (6,) rad
     intervention: bool
+    mark: str = ''             # an operator_event to send now (marks on), else ''
 
 
 class SimulatedOperator:
@@ -80,7 +107,14 @@ class SimulatedOperator:
         self._distances: Deque[float] = collections.deque(maxlen=config.progress_window_steps + 1)
         self._clear_episode(tail_steps=0)
         self._corrects_this_episode = False
+        self.performed = 0  # demonstrations marked success or failure (demo_plan's place)
         self.state = OperatorState.WAITING
+
+    @property
+    def demo_kind(self) -> str:
+        """What this demonstration performs (demo_plan, in turn)."""
+        plan = self.config.demo_plan
+        return plan[self.performed % len(plan)]
 
     def new_episode(self) -> None:
         self._clear_episode(self.config.demo_tail_steps)
@@ -95,14 +129,19 @@ class SimulatedOperator:
         self._nudge_left = 0
         self._still_steps = 0
         self._tail_left = tail_steps
+        self._lifted_steps = 0
+        self._marked = False
         self._distances.clear()
 
     def episode_ended(self) -> None:
         self.state = OperatorState.WAITING
+        self._marked = True  # a key pressed after the end belongs to no episode
 
     def tick(self, follower_joints: Sequence[float], cube_position: Sequence[float],
-             follower_still: bool = True) -> Optional[OperatorOutput]:
-        """The leader for this control step; None when the follower joints are unusable."""
+             follower_still: bool = True, cube_lifted: bool = False
+             ) -> Optional[OperatorOutput]:
+        """The leader for this control step; None when the follower joints are unusable.
+        `cube_position` and `cube_lifted` are what a person at the arm sees."""
         if check_joints(follower_joints) is not None:
             return None
         follower = np.asarray(follower_joints, dtype=float)
@@ -110,7 +149,8 @@ class SimulatedOperator:
         if self.state is not OperatorState.WAITING:
             self.step += 1
         if self.config.mode == 'demo':
-            return self._demo(follower, cube, follower_still)
+            output = self._demo(follower, cube, follower_still)
+            return self._marking(output, cube_lifted) if self.config.marks else output
         if self.config.mode == 'corrections':
             return self._corrections(follower, cube)
         return OperatorOutput(follower, False)
@@ -171,7 +211,7 @@ class SimulatedOperator:
             if self._still_steps < self.config.demo_settle_steps:
                 return OperatorOutput(follower, False)
             self.state = OperatorState.DEMONSTRATING
-            self.script.reset(follower)
+            self.script.reset(follower, attempt=draw_attempt(self.demo_kind, self.rng))
         if self.state is OperatorState.DEMONSTRATING:
             leader = self.script.step(follower, cube)
             if leader is None:
@@ -183,3 +223,25 @@ class SimulatedOperator:
                     self.state = OperatorState.WAITING
             return OperatorOutput(leader, True)
         return OperatorOutput(follower, False)
+
+    def _marking(self, output: OperatorOutput, cube_lifted: bool) -> OperatorOutput:
+        """The key a person presses now, if any: success a moment after seeing the cube lifted
+        in a demonstration of the grasp; at the end of a demonstration, failure when it showed
+        the failure meant, re-record when it did not (the cube is up after a failure mode, or
+        was never lifted by a grasp). One mark per episode."""
+        self._lifted_steps = self._lifted_steps + 1 if cube_lifted else 0
+        if self._marked or self.step == 0:
+            return output
+        grasp = self.demo_kind == SUCCESS
+        mark = ''
+        if grasp and self._lifted_steps > self.config.mark_delay_steps:
+            mark = 'success'
+        elif self.state is OperatorState.WAITING:  # the demonstration is over
+            mark = 'rerecord' if grasp or cube_lifted else 'failure'
+        if not mark:
+            return output
+        self._marked = True
+        if mark != 'rerecord':
+            self.performed += 1
+        self.state = OperatorState.WAITING
+        return dataclasses.replace(output, mark=mark)

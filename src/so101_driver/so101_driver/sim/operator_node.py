@@ -6,7 +6,8 @@ The actor's episode_start (published once its reset is done) and episode_stats m
 episode's start and end: the operator watches the policy from its first step, never the reset.
 `intervention_toggle` (the operator console's button, the leader's toggle key) forces an
 intervention on until toggled off: the simulated person then holds the leader still where the
-follower was, so the arm holds there too.
+follower was, so the arm holds there too. With `marks` on, its marks go on `operator_event`, the
+topic of the leader's keys and the console's buttons.
 """
 from typing import Optional
 
@@ -14,7 +15,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Empty, UInt32
+from std_msgs.msg import Bool, Empty, String, UInt32
 
 from hilserl_common import qos
 from hilserl_common.diagnostics import status_array
@@ -43,6 +44,7 @@ class SimOperatorNode(Node):
         self.leader_pub = self.create_publisher(JointState, 'leader/joint_states',
                                                 qos.SENSOR_RELIABLE)
         self.intervention_pub = self.create_publisher(Bool, 'intervention', qos.COMMANDS)
+        self.event_pub = self.create_publisher(String, 'operator_event', qos.COMMANDS)
         self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR_RELIABLE)
         self.create_subscription(GraspState, 'sim/grasp_state', self._on_grasp,
                                  qos.SENSOR_RELIABLE)
@@ -81,7 +83,13 @@ class SimOperatorNode(Node):
             return
         velocities = np.asarray(self.follower.velocity, dtype=float)
         still = velocities.size == 0 or bool(np.all(np.abs(velocities) < STILL_VELOCITY_RAD_S))
-        output = self.operator.tick(joints, _position(self.grasp), still)
+        kind = self.operator.demo_kind
+        # What a person at the arm sees: where the cube is, and whether it is up.
+        output = self.operator.tick(joints, _position(self.grasp), still,
+                                    cube_lifted=bool(self.grasp.success))
+        if output is not None and output.mark:
+            self.get_logger().info(f'operator marks {output.mark} (demonstration of {kind})')
+            self.event_pub.publish(String(data=output.mark))
         if output is not None:
             velocity = np.zeros(len(JOINT_NAMES))
             if self.output is not None:  # like the real leader's velocity readings

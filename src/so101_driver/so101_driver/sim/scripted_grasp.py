@@ -6,10 +6,14 @@ It produces *leader* joint targets, one per control step, closed loop on the mea
 joints through so101_kinematics (EEController: no drift, servo sag cancelled). Each step moves
 the EE reference by at most `max_step_m` (below the policy's action_scale), so a recorded
 demonstration stays inside the policy's action space.
+
+A grasp can also fail on purpose, one failure mode at a time (GraspAttempt): the negatives a
+reward classifier must learn, recorded as a person records them on the real arm (README, "On
+the real arm", step 4) and generated for the simulated classifier datasets.
 """
 import dataclasses
 import enum
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -38,6 +42,40 @@ class GraspScriptConfig:
     gripper_closed_rad: float = param(-0.17, 'closed jaws (rad)', in_range(-0.2, 1.8))
 
 
+# What a demonstration performs: the grasp, or one of the failure modes a classifier must not
+# reward (they look most like a success from the wrist camera).
+SUCCESS = 'success'
+NEAR_MISS = 'near_miss'          # the jaws close a few cm beside the cube and lift nothing
+DROP = 'drop'                    # grasp and lift, then the jaws open and the cube falls
+CLOSED_ON_AIR = 'closed_on_air'  # the jaws close above the cube, which stays on the table
+GRASP_KINDS = (SUCCESS, NEAR_MISS, DROP, CLOSED_ON_AIR)
+FAILURE_KINDS = GRASP_KINDS[1:]
+
+
+@dataclasses.dataclass(frozen=True)
+class GraspAttempt:
+    """How one scripted grasp goes; the default is the grasp itself."""
+    aim_offset_m: Tuple[float, float] = (0.0, 0.0)  # added to the cube position aimed at (x, y)
+    drop_after_steps: Optional[int] = None  # steps of holding the lifted cube before the jaws open
+    close_height_m: Optional[float] = None  # the jaws close at this EE height (None: the grasp's)
+
+
+def draw_attempt(kind: str, rng: np.random.Generator) -> GraspAttempt:
+    """A grasp of `kind` (GRASP_KINDS) with its details drawn from `rng`."""
+    if kind == SUCCESS:
+        return GraspAttempt()
+    if kind == NEAR_MISS:
+        # Perpendicular to nothing in particular: 3-4.5 cm off the centre is beside a 2.5 cm
+        # cube for the pads, yet close enough that the jaws are in view around it.
+        angle, distance = rng.uniform(0.0, 2 * np.pi), rng.uniform(0.03, 0.045)
+        return GraspAttempt(aim_offset_m=(distance * np.cos(angle), distance * np.sin(angle)))
+    if kind == DROP:
+        return GraspAttempt(drop_after_steps=int(rng.integers(3, 12)))
+    if kind == CLOSED_ON_AIR:
+        return GraspAttempt(close_height_m=float(rng.uniform(0.05, 0.08)))
+    raise ValueError(f'unknown grasp kind {kind!r}; expected one of {", ".join(GRASP_KINDS)}')
+
+
 class Phase(enum.Enum):
     APPROACH = 'approach'   # above the cube, jaws open
     DESCEND = 'descend'
@@ -58,9 +96,11 @@ class ScriptedGrasp:
         self._gripper = config.gripper_open_rad
         self._grasp_xy: Optional[np.ndarray] = None
         self._approach_height: Optional[float] = None
+        self.attempt = GraspAttempt()
+        self._held_steps = 0
 
     def reset(self, measured_joints: Sequence[float], phase: Phase = Phase.APPROACH,
-              correction: bool = False) -> None:
+              correction: bool = False, attempt: GraspAttempt = GraspAttempt()) -> None:
         """Start over. A `correction` (the operator's nudge) carries on from where the arm is:
         it approaches at the arm's own height instead of first lifting it to the hover height
         (a person does not pull the arm up to push it towards the cube; lifting it taught the
@@ -72,10 +112,19 @@ class ScriptedGrasp:
         self._grasp_xy = None
         self._approach_height = (float(self.kinematics.position(measured_joints)[2])
                                  if correction else None)
+        self.attempt = attempt
+        self._held_steps = 0
 
     @property
     def done(self) -> bool:
-        return self.phase is Phase.HOLD
+        """Lifted and holding; a drop once its jaws have opened."""
+        return self.phase is Phase.HOLD and (self.attempt.drop_after_steps is None
+                                             or self.dropped)
+
+    @property
+    def dropped(self) -> bool:
+        drop_after = self.attempt.drop_after_steps
+        return drop_after is not None and self._held_steps > drop_after
 
     def step(self, measured_joints: Sequence[float], cube_position: Sequence[float]
              ) -> Optional[np.ndarray]:
@@ -86,6 +135,7 @@ class ScriptedGrasp:
         # Aim the gripperframe beside the cube so that the cube ends up between the pads.
         grasp_offset = self.kinematics.closing_axis(measured_joints) * self.config.grasp_offset_m
         aim = np.asarray(cube_position, dtype=float) - grasp_offset
+        aim[:2] += self.attempt.aim_offset_m
         if self._grasp_xy is not None:  # closing pushes the cube: do not chase it
             aim[:2] = self._grasp_xy
         self._advance(measured_ee, self._waypoint(aim))
@@ -97,7 +147,10 @@ class ScriptedGrasp:
         if reference is None:
             reference = measured_ee
         delta = np.clip(waypoint - reference, -self.config.max_step_m, self.config.max_step_m)
-        result = self.controller.step(delta, measured_joints, gripper_rad=self._gripper)
+        if self.phase is Phase.HOLD:
+            self._held_steps += 1
+        gripper = self.config.gripper_open_rad if self.dropped else self._gripper
+        result = self.controller.step(delta, measured_joints, gripper_rad=gripper)
         return result.joints
 
     def _waypoint(self, aim: np.ndarray) -> np.ndarray:
@@ -109,7 +162,9 @@ class ScriptedGrasp:
                 height = float(np.clip(self._approach_height, top + 0.02, height))
             return np.array([aim[0], aim[1], height])
         if self.phase in (Phase.DESCEND, Phase.CLOSE):
-            return np.array([aim[0], aim[1], self.config.grasp_height_m])
+            close_height = self.attempt.close_height_m
+            return np.array([aim[0], aim[1], self.config.grasp_height_m if close_height is None
+                             else close_height])
         return np.array([aim[0], aim[1], self.config.lift_height_m])
 
     def _advance(self, measured_ee: np.ndarray, waypoint: np.ndarray) -> None:
