@@ -21,10 +21,10 @@ import torch
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
-from hilserl_actor.labels import successful_episodes
 from hilserl_actor.policy_client import PolicyClient
 from hilserl_bringup.in_process import InProcessRun, InProcessSettings
 from hilserl_common.bags import EpisodeBagWriter
+from hilserl_common.episode_labels import successful_episodes
 from hilserl_common.preprocessing import IMAGE_SIZE
 from hilserl_learner.demos.loader import DemoSettings, load_demos
 from so101_driver.sim.cell import SimulatedCell

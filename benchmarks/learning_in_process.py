@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import yaml
 
-from hilserl_actor.labels import successful_episodes
 from hilserl_bringup.in_process import CONFIG_CLASSES, InProcessRun, InProcessSettings
+from hilserl_common.episode_labels import successful_episodes
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import RunLayout
 

@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 from typing import Callable, Dict, NamedTuple, Optional, Sequence
 
-from hilserl_actor.labels import record_episode_label
 from hilserl_common.bags import BagWriter, compress_image_cdr, layout, typestore
 from hilserl_common.cameras import CAMERAS, WRIST_CAMERA
+from hilserl_common.episode_labels import record_episode_label
 
 # Relative topic -> message type of every episode besides its cameras' (the same on the real arm
 # and in sim).

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import yaml
 
-from hilserl_actor.labels import successful_episodes
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
 from hilserl_bringup.report import MOVING_AVERAGE, write_report
 from hilserl_bringup.runner import GraphError
+from hilserl_common.episode_labels import successful_episodes
 from hilserl_common.figures import interval_text, intervention_share, round_interval
 from hilserl_learner.replay.journal import remove_episodes
 

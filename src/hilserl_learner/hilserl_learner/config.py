@@ -129,7 +129,9 @@ class LearnerConfig:
                                  non_negative)
 
     # --- demos ---------------------------------------------------------------------------
-    demo_paths: str = param('', 'comma-separated rosbag2 directories (MCAP or sqlite3) of demos')
+    demo_paths: str = param('', 'comma-separated rosbag2 directories (MCAP or sqlite3) of demos, '
+                            'or folders of recordings with their labels.yaml (the episodes '
+                            'labelled successful)')
     demo_cache_dir: str = param('', 'where converted demos are cached (empty: .demo_cache next '
                                 'to the recordings)')
     # Shared task values (config/task.yaml, `/**`): the demo conversion must match the actor.

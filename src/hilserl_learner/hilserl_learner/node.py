@@ -22,6 +22,7 @@ from rclpy.node import Node
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
 from hilserl_common.diagnostics import status_array
+from hilserl_common.episode_labels import demo_recordings
 from hilserl_common.images import from_msg
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
@@ -70,7 +71,8 @@ class LearnerNode(Node):
         self.training.start()
 
     def _load_demos(self):
-        paths = [p.strip() for p in self.config.demo_paths.split(',') if p.strip()]
+        paths = demo_recordings([p.strip() for p in self.config.demo_paths.split(',')
+                                 if p.strip()])
         if not paths:
             return []
         try:

@@ -10,6 +10,7 @@ from hilserl_learner.ingest.validation import (
 )
 from hilserl_learner.replay.buffer import ReplayBuffer, Transition, sample_mixed, stack
 from hilserl_learner.replay.journal import TransitionJournal, remove_episodes
+from hilserl_learner.replay.journal import main as journal_command
 
 FIELDS = ('state', 'next_state', 'reward', 'terminated', 'truncated', 'image', 'next_image')
 
@@ -122,7 +123,9 @@ def test_the_rows_of_removed_episodes_leave_the_journal_and_the_rest_stay(tmp_pa
     assert reopened.count == 10 + 3  # the last chunk left starts at row 10 and kept 3 rows
     assert reopened.prune() == 0
     assert remove_episodes(tmp_path, [1, 3]) == {'removed': 0, 'unidentified': 0}  # again: no-op
-    assert remove_episodes(tmp_path, [0, 2])['removed'] == 7
+    # the command a person types (README, "On the real arm", step 7)
+    assert journal_command([str(tmp_path), '--remove-episodes', '0', '2']) == 0
+    assert journal_command([str(tmp_path / 'none'), '--remove-episodes', '0']) == 2
     assert list(TransitionJournal(str(tmp_path), 1000, 1000).replay()) == []
 
 

@@ -2,6 +2,7 @@
 auto-labelled dataset in simulation.
 
     reward_classifier_cli contact-sheet --labels DATA/labels.yaml --episode episode_003
+    reward_classifier_cli label --labels DATA --episode episode_003 --success-from-frame 37
     reward_classifier_cli train --labels DATA/labels.yaml --output runs/reward_classifier
     reward_classifier_cli evaluate --model runs/reward_classifier --labels DATA/labels.yaml
     reward_classifier_cli generate-sim --output DATA --episodes 40
@@ -17,6 +18,7 @@ from reward_classifier.commands import (
     contact_sheet_command,
     evaluate_command,
     generate_sim_command,
+    label_command,
     mine_command,
     train_command,
 )
@@ -56,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     sheet.add_argument('--output', help='PNG path (default: <episode>_contact_sheet.png next to '
                        'the label file)')
     sheet.set_defaults(run=contact_sheet_command)
+
+    label = commands.add_parser('label', help='set an episode\'s success cutoff in a label file '
+                                '(after looking at its contact sheet)')
+    label.add_argument('--labels', required=True, help='label file (or its folder)')
+    label.add_argument('--episode', required=True, help='episode bag beside the label file')
+    label.add_argument('--success-from-frame', required=True, metavar='N|none',
+                       help='first frame showing success; none: never a success')
+    label.set_defaults(run=label_command)
 
     train = commands.add_parser('train', help='train on a labelled dataset')
     train.add_argument('--labels', required=True, nargs='+',
@@ -109,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument('--model', required=True, help='the classifier that served the run '
                       '(its threshold and views)')
     mine.add_argument('--output', required=True, help='new folder for the mined dataset')
+    mine.add_argument('--without-simulation', action='store_true', help='a simulated run mined '
+                      'as the real arm\'s: the rewarded frames, none labelled by the simulation '
+                      '(rehearsing the real arm)')
     mine.set_defaults(run=mine_command)
     return parser
 

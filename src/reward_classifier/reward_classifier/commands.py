@@ -195,6 +195,46 @@ def generate_sim_command(args) -> int:
     return 0
 
 
+# --- label -----------------------------------------------------------------------------------
+
+def label_command(args) -> int:
+    """Set one episode's success cutoff in a label file, as a person does after looking at its
+    contact sheet (the file may list no episode yet: a mined dataset waiting for review)."""
+    from hilserl_common.episode_labels import record_episode_label
+    from reward_classifier.data.bags import read_episode_frames
+
+    path = Path(args.labels)
+    path = path / 'labels.yaml' if path.is_dir() else path
+    if not path.exists():
+        raise CommandError(f'label file {path} does not exist')
+    bag = path.parent / args.episode
+    if not bag.exists():
+        raise CommandError(f'{path}: no episode bag {bag}')
+    cutoff = _cutoff(args.success_from_frame)
+    if cutoff is not None:
+        topic = (yaml.safe_load(path.read_text()) or {}).get('image_topic')
+        frames = len(read_episode_frames(bag, topic).images)
+        if cutoff > frames:
+            raise CommandError(f'--success-from-frame {cutoff}: {args.episode} has frames '
+                               f'0..{frames - 1}')
+    record_episode_label(path, args.episode, cutoff)
+    print(f'{path}: {args.episode} success_from_frame {"null" if cutoff is None else cutoff}')
+    return 0
+
+
+def _cutoff(text: str) -> Optional[int]:
+    if text.strip().lower() in ('none', 'null'):
+        return None
+    try:
+        cutoff = int(text)
+    except ValueError:
+        cutoff = -1
+    if cutoff < 0:
+        raise CommandError(f'--success-from-frame {text}: expected a frame number >= 0, or none '
+                           '(never a success)')
+    return cutoff
+
+
 # --- mine ------------------------------------------------------------------------------------
 
 def mine_command(args) -> int:
@@ -204,7 +244,8 @@ def mine_command(args) -> int:
     _, description = read_description(args.model)
     views = description.get('architecture', {}).get('views', ['wrist_camera'])
     try:
-        episodes = mine_run(args.run_dir, float(description['threshold']))
+        episodes = mine_run(args.run_dir, float(description['threshold']),
+                            simulation=not args.without_simulation)
         summary = write_mined(episodes, args.output, views)
     except (FileNotFoundError, FileExistsError) as error:
         raise CommandError(str(error)) from None

@@ -32,9 +32,13 @@ class MinedEpisode:
     why: str                    # 'rewarded' and/or 'disagreed'
 
 
-def mine_run(run_dir, threshold: float) -> List[MinedEpisode]:
-    """The mined frames of a run, per training episode (see the module docstring)."""
+def mine_run(run_dir, threshold: float, simulation: bool = True) -> List[MinedEpisode]:
+    """The mined frames of a run, per training episode (see the module docstring).
+    `simulation=False` mines a simulated run as the real arm's: the rewarded frames only, none
+    labelled (a rehearsal of the real arm's labelling)."""
     journal = read_journal(RunLayout(run_dir).reward_journal)
+    if not simulation:
+        journal['sim_success'] = np.full_like(journal['sim_success'], UNKNOWN)
     mined = []
     for record in RunLayout(run_dir).episodes('train'):
         if record.get('start_s') is None:
@@ -42,7 +46,8 @@ def mine_run(run_dir, threshold: float) -> List[MinedEpisode]:
         inside = (journal['stamp_s'] >= record['start_s']) & \
                  (journal['stamp_s'] <= record['end_s'])
         rewarded = inside & (journal['probability'] >= threshold)
-        disagreed = 'sim_success' in record and record['sim_success'] != record['success']
+        disagreed = (simulation and 'sim_success' in record
+                     and record['sim_success'] != record['success'])
         chosen = inside if disagreed else rewarded
         if not chosen.any():
             continue

@@ -126,3 +126,32 @@ def test_mined_frames_keep_every_view_and_real_arm_ones_wait_for_review(tmp_path
     assert (tmp_path / 'mined' / 'mined_0007_contact_sheet.png').exists()
     frames = load_labelled_frames(tmp_path / 'mined', views)
     assert frames.images.shape == (3, 2, 128, 128, 3) and frames.labels.tolist() == [0, 1, 1]
+
+
+def test_without_a_simulation_a_person_labels_the_mined_episodes_through_the_cli(
+        trained_model, make_frame, tmp_path, capsys):
+    """The real arm's way (rehearsed on a simulated run): only the rewarded frames are mined,
+    none labelled; `label` adds each reviewed episode to the mined label file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        model, description = load_classifier(trained_model)
+    episodes = write_run(tmp_path / 'run', model, make_frame, np.random.default_rng(11))
+    mined = tmp_path / 'mined'
+    assert main(['mine', '--run', str(tmp_path / 'run'), '--model', str(trained_model),
+                 '--output', str(mined), '--without-simulation']) == 0
+    review = yaml.safe_load((mined / 'needs_review.yaml').read_text())
+    assert review == ['mined_0000', 'mined_0001']  # the rewarded ones, not the agreed failure
+    assert 'label 2 episodes by hand first' in capsys.readouterr().out
+    rewarded = model.predict(np.stack(episodes[1])[:, None]) >= description['threshold']
+    assert main(['label', '--labels', str(mined), '--episode', 'mined_0001',
+                 '--success-from-frame', 'none']) == 0
+    assert main(['label', '--labels', str(mined), '--episode', 'mined_0000',
+                 '--success-from-frame', '0']) == 0
+    frames = load_labelled_frames(mined / 'labels.yaml')
+    assert frames.episode_names == ['mined_0000', 'mined_0001']
+    assert frames.labels.tolist() == [1] * (len(frames) - rewarded.sum()) + [0] * rewarded.sum()
+    assert main(['label', '--labels', str(mined), '--episode', 'mined_0000',
+                 '--success-from-frame', '99']) == 2
+    assert main(['label', '--labels', str(mined), '--episode', 'mined_0042',
+                 '--success-from-frame', '1']) == 2
+    assert 'no episode bag' in capsys.readouterr().err

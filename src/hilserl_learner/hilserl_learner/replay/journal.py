@@ -4,9 +4,14 @@ killed loses no transitions: on resume the buffers are rebuilt from it.
 Each `append` writes one chunk file (`chunk_<first index>_<rows>_<demo rows>.npz`,
 uncompressed, written to a temporary name and renamed, so a kill never leaves half a chunk).
 Chunks that both buffers have overwritten since are deleted. Each row keeps the episode it came
-from, so the transitions of an episode can leave the journal (`remove_episodes`).
+from, so the transitions of an episode can leave the journal (`remove_episodes`), also from the
+command line, while the learner is stopped (README, "On the real arm", step 7):
+
+    python -m hilserl_learner.replay.journal runs/real/learner/journal --remove-episodes 12 15
 """
+import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -121,3 +126,25 @@ def _chunk_index(directory: Path) -> List[Tuple[Path, int, int, int]]:
             continue
         chunks.append((path, int(rows), int(demo_rows), int(first)))
     return chunks
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m hilserl_learner.replay.journal',
+                                     description='Take the transitions of training episodes '
+                                     'whose reward was wrong out of a stopped learner\'s journal.')
+    parser.add_argument('journal', help='the learner\'s journal folder (<run>/learner/journal)')
+    parser.add_argument('--remove-episodes', type=int, nargs='+', required=True,
+                        metavar='EPISODE', help='episode numbers (as in episodes.jsonl)')
+    args = parser.parse_args(argv)
+    if not Path(args.journal).is_dir():
+        print(f'{parser.prog}: no journal at {args.journal}', file=sys.stderr)
+        return 2
+    result = remove_episodes(args.journal, args.remove_episodes)
+    print(f'{result["removed"]} transitions of episodes {args.remove_episodes} left '
+          f'{args.journal}' + (f'; {result["unidentified"]} journaled without episode ids stay'
+                               if result['unidentified'] else ''))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,7 +1,8 @@
 """Success labels of recorded episodes, in the reward classifier's label-file format
 (`episodes: {name: {success_from_frame: N | null}}`), so demonstrations and classifier datasets
-are labelled the same way. The file is rewritten whole (temporary file + rename): a crash never
-leaves half a label file."""
+are labelled the same way: what the actor's recorder writes, what a person sets with
+`reward_classifier_cli label`, and which recordings the learner takes as demonstrations. The
+file is rewritten whole (temporary file + rename): a crash never leaves half a label file."""
 import os
 from pathlib import Path
 from typing import List, Optional
@@ -22,7 +23,19 @@ def successful_episodes(directory) -> List[str]:
                   if (label or {}).get('success_from_frame') is not None)
 
 
+def demo_recordings(paths: List[str]) -> List[str]:
+    """Episode bags of demonstrations: a folder of recordings with its labels.yaml stands for
+    its successful episodes (a recording holds failures on purpose too); others are bags."""
+    found = []
+    for path in paths:
+        folder = Path(path)
+        found.extend(successful_episodes(folder) if (folder / 'labels.yaml').exists()
+                     else [path])
+    return found
+
+
 def record_episode_label(path: Path, episode: str, success_from_frame: Optional[int]) -> None:
+    """Set one episode's label, keeping the others (and the file's image_topic)."""
     path = Path(path)
     document = {}
     if path.exists():

@@ -1,0 +1,19 @@
+"""A recording's label file: one episode's label set at a time (by the recorder or a person),
+the others kept; a folder of recordings given as demonstrations stands for its successes."""
+import yaml
+
+from hilserl_common.episode_labels import demo_recordings, record_episode_label
+
+
+def test_a_recording_folder_gives_its_successful_episodes_as_demonstrations(tmp_path):
+    demos = tmp_path / 'demos'
+    demos.mkdir()
+    (demos / 'labels.yaml').write_text('image_topic: /so101/wrist_camera/image_proc\n')
+    for name, cutoff in (('episode_0001', None), ('episode_0000', 12), ('episode_0002', 30)):
+        record_episode_label(demos / 'labels.yaml', name, cutoff)
+    record_episode_label(demos / 'labels.yaml', 'episode_0002', None)  # a person's correction
+    document = yaml.safe_load((demos / 'labels.yaml').read_text())
+    assert document['image_topic'] == '/so101/wrist_camera/image_proc'
+    assert document['episodes']['episode_0002'] == {'success_from_frame': None}
+    assert demo_recordings([str(demos), str(tmp_path / 'other_bag')]) == [
+        str(demos / 'episode_0000'), str(tmp_path / 'other_bag')]
