@@ -38,9 +38,11 @@ class JobSteps:
         self.stop_requested = threading.Event()
         self.started = time.monotonic()
 
+    name = 'main_job'  # what its progress lines start with
+
     def say(self, text: str):
         elapsed = time.monotonic() - self.started
-        print(f'[main_job {elapsed / 60:5.1f} min] {text}', flush=True)
+        print(f'[{self.name} {elapsed / 60:5.1f} min] {text}', flush=True)
 
     def marker(self, stage: str) -> Path:
         return self.out / 'stages' / f'{stage}.json'
@@ -57,9 +59,12 @@ class JobSteps:
         if self.stop_requested.is_set():
             raise Stopped()
 
-    def overrides_file(self, name: str, sections: dict) -> str:
-        """A parameter file of per-node overrides for one graph run (node '*': every node)."""
-        path = self.out / 'config' / f'{name}.yaml'
+    def overrides_file(self, name: str, sections: dict, path: Optional[Path] = None,
+                       base: Optional[dict] = None) -> str:
+        """A parameter file of per-node overrides for one graph run (node '*': every node),
+        in `path` (default: <output_dir>/config/<name>.yaml), on top of the parameter file
+        document `base` if given."""
+        path = path or self.out / 'config' / f'{name}.yaml'
         path.parent.mkdir(parents=True, exist_ok=True)
         # Demonstrations keep the configured episode length: a grasp needs its time.
         task = {} if name == 'record_demos' else self.task_overrides()
@@ -68,8 +73,12 @@ class JobSteps:
         for layer in (seeds, sections, self.user_settings()):
             for node, params in layer.items():
                 merged[node] = {**merged.get(node, {}), **params}
-        document = {('/**' if node == '*' else f'/**/{node}'): {'ros__parameters': params}
-                    for node, params in merged.items() if params}
+        document = dict(base or {})
+        for node, params in merged.items():
+            key = '/**' if node == '*' else f'/**/{node}'
+            if params:
+                section = document.get(key, {}).get('ros__parameters', {})
+                document[key] = {'ros__parameters': {**section, **params}}
         path.write_text(yaml.safe_dump(document, sort_keys=True))
         return str(path)
 
@@ -127,16 +136,19 @@ class JobSteps:
         finally:
             graph.stop()
 
-    def command(self, args, log_name: str):
-        """A CLI step with its output on the terminal and in logs/<log_name>.log."""
+    def command(self, args, log_name: str, shown: str = '') -> str:
+        """A CLI step with its output on the terminal and in logs/<log_name>.log; returns the
+        output. `shown`: the command line to print (default: `args` joined)."""
         log_path = self.out / 'logs' / f'{log_name}.log'
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.say(' '.join(args))
+        self.say(shown or ' '.join(args))
+        output = []
         with open(log_path, 'a') as log:
             process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        text=True)
             for line in process.stdout:
                 log.write(line)
+                output.append(line)
                 sys.stdout.write('    ' + line)
                 if self.stop_requested.is_set():
                     process.send_signal(signal.SIGINT)
@@ -145,6 +157,7 @@ class JobSteps:
         if process.returncode != 0:
             raise RuntimeError(f'{args[0]} {args[1]} failed (exit {process.returncode}); '
                                f'see {log_path}')
+        return ''.join(output)
 
 
 class ConsoleAnnouncement:

@@ -1,8 +1,8 @@
 """What the serving node scored, kept for hard-negative mining: every scored frame (all views),
-its probability and stamp, and in simulation the simulation's own success at that moment (for
-labelling only; the reward never uses it). Chunks are compressed .npz files written under a
-temporary name and renamed, so a crash never leaves half a chunk; recording stops at
-`max_frames` so a long run cannot fill the disk.
+its probability, the threshold it was judged by and its stamp, and in simulation the
+simulation's own success at that moment (for labelling only; the reward never uses it). Chunks
+are compressed .npz files written under a temporary name and renamed, so a crash never leaves
+half a chunk; recording stops at `max_frames` so a long run cannot fill the disk.
 """
 import os
 from pathlib import Path
@@ -30,12 +30,13 @@ class RewardJournal:
         return self.written + len(self._rows) >= self.max_frames
 
     def add(self, frames: np.ndarray, probability: float, stamp_s: float,
-            sim_success: Optional[bool]) -> None:
-        """One scored sample: frames V x H x W x 3 (the model's views, in order)."""
+            sim_success: Optional[bool], threshold: float = np.nan) -> None:
+        """One scored sample: frames V x H x W x 3 (the model's views, in order); `threshold`:
+        what the node judged it by (NaN: the model's own)."""
         if self.full:
             return
         self._rows.append((frames, probability, stamp_s,
-                           UNKNOWN if sim_success is None else int(sim_success)))
+                           UNKNOWN if sim_success is None else int(sim_success), threshold))
         if len(self._rows) >= self.chunk_frames:
             self.flush()
 
@@ -48,19 +49,22 @@ class RewardJournal:
         np.savez_compressed(temporary, frames=np.stack([r[0] for r in rows]),
                             probability=np.array([r[1] for r in rows], np.float32),
                             stamp_s=np.array([r[2] for r in rows], np.float64),
-                            sim_success=np.array([r[3] for r in rows], np.int8))
+                            sim_success=np.array([r[3] for r in rows], np.int8),
+                            threshold=np.array([r[4] for r in rows], np.float32))
         os.replace(temporary, name.with_suffix('.npz'))
         self.written += len(rows)
 
 
 def read_journal(directory) -> Dict[str, np.ndarray]:
     """Every journaled sample in stamp order: frames (N, V, H, W, 3), probability, stamp_s,
-    sim_success (1, 0 or UNKNOWN)."""
+    sim_success (1, 0 or UNKNOWN), threshold (NaN where not journaled: the model's own)."""
     chunks = sorted(Path(directory).glob('chunk_*.npz'))
     if not chunks:
         raise FileNotFoundError(f'no reward journal in {directory} (the reward classifier '
                                 'writes one when its journal_dir is set)')
     parts = [dict(np.load(path)) for path in chunks]
+    for part in parts:  # chunks of journals from before the threshold was kept
+        part.setdefault('threshold', np.full(len(part['stamp_s']), np.nan, np.float32))
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.argsort(columns['stamp_s'], kind='stable')
     return {key: value[order] for key, value in columns.items()}

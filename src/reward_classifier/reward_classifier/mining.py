@@ -33,19 +33,23 @@ class MinedEpisode:
 
 
 def mine_run(run_dir, threshold: float, simulation: bool = True) -> List[MinedEpisode]:
-    """The mined frames of a run, per training episode (see the module docstring).
+    """The mined frames of a run, per training episode (see the module docstring); `threshold`
+    judges the frames journaled without the node's own.
     `simulation=False` mines a simulated run as the real arm's: the rewarded frames only, none
     labelled (a rehearsal of the real arm's labelling)."""
     journal = read_journal(RunLayout(run_dir).reward_journal)
     if not simulation:
         journal['sim_success'] = np.full_like(journal['sim_success'], UNKNOWN)
+    # The frames the node rewarded: by the threshold it served with (its own setting, or the
+    # model's), journaled beside each frame.
+    judged_by = np.where(np.isfinite(journal['threshold']), journal['threshold'], threshold)
     mined = []
     for record in RunLayout(run_dir).episodes('train'):
         if record.get('start_s') is None:
             continue
         inside = (journal['stamp_s'] >= record['start_s']) & \
                  (journal['stamp_s'] <= record['end_s'])
-        rewarded = inside & (journal['probability'] >= threshold)
+        rewarded = inside & (journal['probability'] >= judged_by)
         disagreed = (simulation and 'sim_success' in record
                      and record['sim_success'] != record['success'])
         chosen = inside if disagreed else rewarded

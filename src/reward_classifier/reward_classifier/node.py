@@ -119,7 +119,7 @@ class RewardClassifierNode(Node):
             success=probability >= self.threshold, threshold=self.threshold))
         if self.journal is not None:
             stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-            self.journal.add(frames, probability, stamp, self.sim_success)
+            self.journal.add(frames, probability, stamp, self.sim_success, self.threshold)
 
     def destroy_node(self):
         if getattr(self, 'journal', None) is not None:
