@@ -52,6 +52,9 @@ class Snapshot:
     intervention: bool = False
     # Simulation diagnostics only: privileged values appended to the proprioceptive state.
     privileged: Optional[np.ndarray] = None
+    # time.monotonic() when taken: the loop's timing on the wall clock, which a real arm lives
+    # by (now_s is sim time when the simulation runs slower or faster than real time).
+    wall_s: Optional[float] = None
 
 
 @dataclasses.dataclass
@@ -63,21 +66,23 @@ class EpisodeSummary:
     intervention_steps: int = 0
     policy_closes: int = 0      # steps at which the policy (not the operator) chose to close
     paused_steps: int = 0
-    step_times_s: List[float] = dataclasses.field(default_factory=list)
+    step_times_s: List[float] = dataclasses.field(default_factory=list)       # node clock
+    wall_step_times_s: List[float] = dataclasses.field(default_factory=list)  # wall clock
 
     @property
     def intervention_rate(self) -> float:
         return self.intervention_steps / self.length if self.length else 0.0
 
-    def loop_periods_s(self) -> np.ndarray:
-        return np.diff(np.asarray(self.step_times_s))
+    def _times(self, wall: bool) -> np.ndarray:
+        return np.asarray(self.wall_step_times_s if wall else self.step_times_s)
 
-    def policy_hz(self) -> float:
-        periods = self.loop_periods_s()
+    def policy_hz(self, wall: bool = False) -> float:
+        periods = np.diff(self._times(wall))
         return float(1.0 / periods.mean()) if len(periods) else 0.0
 
-    def jitter_p99_ms(self, nominal_period_s: float) -> float:
-        periods = self.loop_periods_s()
+    def jitter_p99_ms(self, nominal_period_s: float, wall: bool = False) -> float:
+        """p99 of |step period - nominal| on the node clock, or on the wall clock."""
+        periods = np.diff(self._times(wall))
         if not len(periods):
             return 0.0
         return float(np.percentile(np.abs(periods - nominal_period_s), 99) * 1000.0)
@@ -151,6 +156,8 @@ class EpisodeLoop:
             state = np.concatenate([state, snapshot.privileged]).astype(np.float32)
         self._last_joints_time = snapshot.joints_time_s
         self.summary.step_times_s.append(snapshot.now_s)
+        if snapshot.wall_s is not None:
+            self.summary.wall_step_times_s.append(snapshot.wall_s)
         result = StepResult()
         if self._pending is not None:
             result.transition = self._complete(state, snapshot)

@@ -1,6 +1,7 @@
 """What the actor node's callbacks hand to its control thread: the newest value of each input,
 and the operator's marks (keyboard, pedal, console)."""
 import threading
+import time
 from typing import Optional
 
 from hilserl_actor.episode import Snapshot
@@ -23,6 +24,7 @@ class LatestInputs:
         with self._lock:
             copy = Snapshot(**vars(self._snapshot))
         copy.now_s = now_s
+        copy.wall_s = time.monotonic()
         return copy
 
 

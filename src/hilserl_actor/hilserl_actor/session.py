@@ -279,6 +279,7 @@ class ActorSession:
     def _record(self, summary: EpisodeSummary, duration_s: float, evaluate: bool,
                 outcome: Optional[SimOutcome]) -> dict:
         mode = 'eval' if evaluate else self.config.mode
+        period_s = 1.0 / self.config.control_rate_hz
         record = {'episode': self.episode_id, 'mode': mode,
                   'return': float(summary.episode_return), 'length': summary.length,
                   'success': summary.success, 'steps_to_success': summary.steps_to_success,
@@ -286,13 +287,16 @@ class ActorSession:
                   'policy_closes': summary.policy_closes,
                   'intervention_rate': float(summary.intervention_rate),
                   'policy_hz': summary.policy_hz(),
-                  'loop_jitter_p99_ms': summary.jitter_p99_ms(1.0 / self.config.control_rate_hz),
+                  'loop_jitter_p99_ms': summary.jitter_p99_ms(period_s),
                   'policy_version': self.policy_version, 'duration_s': duration_s,
                   'gate_refusals': self.gate_refusals,
                   # on the clock of the stamps (sim time in a simulation that is not real
                   # time): what a journal of frames is matched to its episodes by
                   'start_s': self._span_s[0], 'end_s': self._span_s[1],
                   'wall_time': time.time()}
+        if summary.wall_step_times_s:  # on the wall clock: the same as on the node's in real time
+            record.update(policy_hz_wall=summary.policy_hz(wall=True),
+                          loop_jitter_p99_wall_ms=summary.jitter_p99_ms(period_s, wall=True))
         if outcome is not None:  # the simulation's own verdict, next to the reward's
             record.update(outcome.record())
         append_record(str(self.layout.episodes_path(mode)), record)

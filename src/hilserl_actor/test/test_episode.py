@@ -164,3 +164,22 @@ def test_success_terminates_and_the_time_limit_truncates(kinematics):
     result = loop.step(arm.snapshot(success=True))
     assert result.done and result.transition.terminated and result.transition.reward == 1.0
     assert loop.summary.success and loop.summary.steps_to_success == 3
+
+
+def test_the_loop_is_timed_on_the_node_clock_and_on_the_wall_clock(kinematics):
+    """In a simulation slowed to a third of real time the node clock ticks 0.1 s a step while
+    the wall clock takes 0.3 s; a stall shows on the wall clock alone."""
+    loop = EpisodeLoop(ActorConfig(), kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
+    arm = KinematicArm(start_joints(kinematics))
+    loop.begin(arm.joints)
+    wall_s = 100.0
+    for step in range(20):
+        wall_s += 0.45 if step == 10 else 0.3
+        snapshot = arm.snapshot()
+        snapshot.wall_s = wall_s
+        arm.apply(loop.step(snapshot).command)
+    summary = loop.summary
+    assert summary.policy_hz() == pytest.approx(10.0)
+    assert summary.jitter_p99_ms(0.1) == pytest.approx(0.0, abs=1e-6)
+    assert summary.policy_hz(wall=True) == pytest.approx(19 / (19 * 0.3 + 0.15))
+    assert summary.jitter_p99_ms(0.3, wall=True) > 100.0
