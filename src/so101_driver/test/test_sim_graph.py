@@ -308,13 +308,16 @@ def test_sim_time_stands_still_while_the_learner_owes_updates():
     assert codes == [0], outputs
 
 
-def test_evaluation_episodes_run_at_their_own_speed():
+def test_evaluation_episodes_run_at_their_own_speed(tmp_path):
     """While the actor's status says it evaluates, the simulation paces at
-    evaluation_real_time_factor (1 by default: the learner rests then); back at
-    real_time_factor after."""
+    evaluation_real_time_factor when one is set; back at real_time_factor after."""
     from hilserl_interfaces.msg import ActorStatus
     namespace = f'/e{uuid.uuid4().hex[:8]}'
+    # A file after sim.yaml, as a user's config_file (a -p does not outrank its /**/sim section)
+    override = tmp_path / 'evaluation.yaml'
+    override.write_text('/**/sim:\n  ros__parameters:\n    evaluation_real_time_factor: 1.0\n')
     processes = [start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
+                       str(override),
                        # no rendering: the sim's speed alone, on a loaded machine too
                        parameters=['real_time_factor:=0.4', 'camera_rate_hz:=1.0',
                                    'front_camera_rate_hz:=0.0'])]

@@ -53,12 +53,11 @@ class SimNodeConfig:
                                     'and publishes /clock; 0 is as fast as possible',
                                     in_range(0.0, 100.0))
     evaluation_real_time_factor: float = param(
-        1.0, 'simulation speed while the actor evaluates (its actor_status says mode eval), '
+        0.0, 'simulation speed while the actor evaluates (its actor_status says mode eval), '
         'never below real_time_factor, in a graph on sim time (real_time_factor other than 1, '
-        'or wait_for_learner); 0: real_time_factor throughout. At least real time: '
-        'the learner rests while the actor evaluates (no transitions come), so the CPU it took '
-        'is free, and a round takes a third of the wall time it takes at 0.3',
-        in_range(0.0, 100.0))
+        'or wait_for_learner); 0: real_time_factor throughout. Faster rounds take less wall '
+        'time (the learner rests meanwhile), but the policy is then judged at another timing '
+        'than it was trained at', in_range(0.0, 100.0))
     joint_state_rate_hz: float = param(30.0, 'joint_states rate in sim time (Hz); the real '
                                        'follower publishes at its bus rate, 30 Hz',
                                        in_range(1.0, 500.0))
