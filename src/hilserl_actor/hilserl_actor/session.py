@@ -135,6 +135,7 @@ class ActorSession:
         self.io = io
         self.gate = gate  # applied to the classifier's verdicts (reward_source classifier)
         self.gate_refusals = 0  # steps of this episode whose classifier success it refused
+        self.last_gate_refusal = ''  # and why, the last time
         self.log = log  # .info/.warning(text): a logging.Logger or an rclpy logger
         self.recorder = recorder
         self.clock = clock
@@ -187,7 +188,7 @@ class ActorSession:
         paused_reason = ''
         success_frame = None
         outcome = None
-        self.gate_refusals = 0
+        self.gate_refusals, self.last_gate_refusal = 0, ''
         self._span_s = [None, None]  # first and last step's time (the node's clock)
         carried = ''  # a mark made during a paused step counts at the next step that runs
         while not self.io.stopping():
@@ -255,9 +256,12 @@ class ActorSession:
             snapshot.success = None if sim is None else sim.success
             snapshot.success_time_s = -np.inf if sim is None else sim.stamp_s
         elif (self.gate is not None and self.config.reward_source == 'classifier'
-              and snapshot.success and self.gate.refusal(snapshot.joints)):
-            snapshot.success = False
-            self.gate_refusals += 1
+              and snapshot.success):
+            refusal = self.gate.refusal(snapshot.joints)
+            if refusal:
+                snapshot.success = False
+                self.gate_refusals += 1
+                self.last_gate_refusal = refusal
 
     def _finish(self, evaluate: bool, duration_s: float, outcome: Optional[SimOutcome],
                 success_frame: Optional[int]) -> None:
@@ -289,7 +293,7 @@ class ActorSession:
                   'policy_hz': summary.policy_hz(),
                   'loop_jitter_p99_ms': summary.jitter_p99_ms(period_s),
                   'policy_version': self.policy_version, 'duration_s': duration_s,
-                  'gate_refusals': self.gate_refusals,
+                  'gate_refusals': self.gate_refusals, 'last_gate_refusal': self.last_gate_refusal,
                   # on the clock of the stamps (sim time in a simulation that is not real
                   # time): what a journal of frames is matched to its episodes by
                   'start_s': self._span_s[0], 'end_s': self._span_s[1],

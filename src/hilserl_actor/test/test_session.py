@@ -304,3 +304,19 @@ def test_an_evaluation_round_acts_with_one_policy_version(kinematics, tmp_path, 
     after = [t.policy_version for episode, t in io.sent if episode == 3]
     assert after[0] > before_round + len(round_steps)
     assert after == sorted(after) and after[-1] > after[0]
+
+
+def test_the_record_says_why_the_gate_refused_a_classifier_success(kinematics, tmp_path):
+    """A success the classifier saw and the arm's readings did not confirm is no reward; the
+    episode's record counts the refusals and keeps the last reason (a missed success is then
+    told apart from a classifier that never fired)."""
+    from hilserl_actor.reward_gate import RewardGate, RewardGateConfig
+    io = KinematicIO(kinematics, success_after=2)  # jaws half open, the EE 7 cm up
+    config = ActorConfig(output_dir=str(tmp_path), control_time_s=1.0)
+    actor = ActorSession(config, EpisodeLoop(config, kinematics, StillPolicy()), io, ListLog(),
+                         clock=lambda: io.now_s,
+                         gate=RewardGate(RewardGateConfig(), kinematics))
+    actor.run_episode()
+    record = RunLayout(tmp_path).episodes('train')[0]
+    assert not record['success'] and record['gate_refusals'] == record['length']
+    assert 'open' in record['last_gate_refusal']
