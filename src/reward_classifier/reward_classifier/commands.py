@@ -214,7 +214,7 @@ def label_command(args) -> int:
     if cutoff is not None:
         topic = (yaml.safe_load(path.read_text()) or {}).get('image_topic')
         frames = len(read_episode_frames(bag, topic).images)
-        if cutoff > frames:
+        if cutoff >= frames:
             raise CommandError(f'--success-from-frame {cutoff}: {args.episode} has frames '
                                f'0..{frames - 1}')
     record_episode_label(path, args.episode, cutoff)

@@ -150,8 +150,10 @@ def test_without_a_simulation_a_person_labels_the_mined_episodes_through_the_cli
     frames = load_labelled_frames(mined / 'labels.yaml')
     assert frames.episode_names == ['mined_0000', 'mined_0001']
     assert frames.labels.tolist() == [1] * (len(frames) - rewarded.sum()) + [0] * rewarded.sum()
-    assert main(['label', '--labels', str(mined), '--episode', 'mined_0000',
-                 '--success-from-frame', '99']) == 2
+    count = int(np.sum(frames.episode_index == frames.episode_names.index('mined_0000')))
+    for cutoff, code in ((count - 1, 0), (count, 2), (99, 2)):  # frames 0..count-1
+        assert main(['label', '--labels', str(mined), '--episode', 'mined_0000',
+                     '--success-from-frame', str(cutoff)]) == code
     assert main(['label', '--labels', str(mined), '--episode', 'mined_0042',
                  '--success-from-frame', '1']) == 2
     assert 'no episode bag' in capsys.readouterr().err
