@@ -28,7 +28,7 @@ class RewardGateConfig:
     gate_min_ee_height_m: float = param(
         0.045, 'lowest EE height (m, above the table) at which a success can count')
     gate_gripper_range_rad: list = param(
-        [-0.10, 0.30], 'measured gripper position of jaws stopped on the object (rad): above '
+        [-0.16, 0.30], 'measured gripper position of jaws stopped on the object (rad): above '
         'where empty jaws close to, below half open', length(2, _ordered_pair))
 
 

@@ -66,3 +66,12 @@ def test_the_gate_can_be_switched_off_and_refuses_unusable_joints(kinematics):
     assert RewardGate(RewardGateConfig(reward_gate=False), kinematics).refusal(None) == ''
     gate = RewardGate(RewardGateConfig(), kinematics)
     assert gate.refusal(np.full(6, np.nan)) == 'no usable joint reading'
+
+
+@pytest.mark.parametrize('gripper, passes', [(-0.19, False), (-0.17, False), (-0.15, True),
+                                             (-0.11, True), (0.02, True), (0.8, False)])
+def test_the_jaws_pass_where_they_hold_the_cube_in_the_simulation(kinematics, gripper, passes):
+    """Holds measured in a training run: -0.15 and -0.11 (by an edge, near the jaw tips) and
+    0.00-0.05 (across the faces); closed on nothing: -0.17 to -0.19; open: 0.8."""
+    joints = np.array([0.0, -0.6, 0.3, 1.5, 0.0, gripper])  # the EE ~12 cm up
+    assert (RewardGate(RewardGateConfig(), kinematics).refusal(joints) == '') == passes
