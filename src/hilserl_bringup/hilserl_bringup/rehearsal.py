@@ -24,7 +24,8 @@ Steps, each marked done in `stages/` so that a rerun resumes:
   resume      step 7: training resumed up to --train-episodes
   evaluate    step 8: the eval graph with the learner's last policy
   report      classifier accuracy, the reward's agreement with the simulation, evaluation
-              success (report.json, report.md)
+              success beside the main job's (--main-job) at the same training budget
+              (report.json, report.md)
 """
 import argparse
 import json
@@ -34,6 +35,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -208,7 +210,8 @@ class Rehearsal(JobSteps):
             'evaluation': figures['evaluate'],
             'recorded': figures['record'], 'cutoffs_changed': len(
                 figures['label']['cutoffs_changed']),
-            'mining': {k: figures['mine'][k] for k in ('reviewed', 'wrongly_rewarded')}}
+            'mining': {k: figures['mine'][k] for k in ('reviewed', 'wrongly_rewarded')},
+            'main_job': main_job_round(self.main_job, len(self.layout.episodes('train')))}
         (self.out / 'report.json').write_text(json.dumps(report, indent=1) + '\n')
         (self.out / 'report.md').write_text(report_text(report))
         self.say('report:\n' + report_text(report))
@@ -219,6 +222,7 @@ class Rehearsal(JobSteps):
     def prepare(self):
         """The work folder, and the encoder weights where the walkthrough expects the person's
         local file."""
+        self.main_job = Path(self.options.main_job).resolve()  # before leaving the cwd
         self.out.mkdir(parents=True, exist_ok=True)
         weights = Path(self.options.encoder_weights).resolve()
         if not weights.is_file():
@@ -260,6 +264,18 @@ def agreement(episodes: list) -> dict:
             'missed_successes': sum(e['sim_success'] and not e['success'] for e in judged)}
 
 
+def main_job_round(run: Path, train_episodes: int) -> Optional[dict]:
+    """The main job's evaluation round after the most training episodes up to
+    `train_episodes` (the same budget as the rehearsal's), or None without one."""
+    rounds = [r for r in RunLayout(run).eval_rounds()
+              if r.get('after_train_episodes', 0) <= train_episodes]
+    if not rounds:
+        return None
+    last = max(rounds, key=lambda r: r['after_train_episodes'])
+    return {'run': str(run), **{key: last[key] for key in (
+        'after_train_episodes', 'episodes', 'success_rate', 'success_interval')}}
+
+
 def success_figures(episodes: list) -> dict:
     successes = sum(bool(e['success']) for e in episodes)
     return {'episodes': len(episodes), 'successes': successes,
@@ -286,7 +302,16 @@ def report_text(report: dict) -> str:
         f'false, {reward["missed_successes"]} missed successes)',
         f'- evaluation: {evaluation["successes"]} of {evaluation["episodes"]} '
         f'({share(evaluation["success_rate"])}, 95% interval '
-        f'{interval_text(evaluation["success_interval"])})', ''])
+        f'{interval_text(evaluation["success_interval"])})', main_job_text(report['main_job']),
+        ''])
+
+
+def main_job_text(main_job: Optional[dict]) -> str:
+    if main_job is None:
+        return '- the main job: no evaluation round to compare with (--main-job)'
+    return (f'- the main job ({main_job["run"]}) after {main_job["after_train_episodes"]} training '
+            f'episodes: {main_job["success_rate"]:.0%} of {main_job["episodes"]} (95% interval '
+            f'{interval_text(main_job["success_interval"])})')
 
 
 def parse_options(argv=None):
@@ -314,6 +339,9 @@ def parse_options(argv=None):
                         help='a reward classifier training parameter, e.g. epochs=10')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help='a node parameter for the graphs (node "*": every node)')
+    parser.add_argument('--main-job', default='runs/sim', help='a main job\'s output '
+                        'directory: the report puts its evaluation round at the same training '
+                        'budget beside the rehearsal\'s')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--console-port', type=int, default=-1,
                         help='serve the operator console on this port (0: any free; -1: none)')

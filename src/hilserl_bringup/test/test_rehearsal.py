@@ -110,3 +110,16 @@ def test_a_short_rehearsal_follows_the_whole_walkthrough(tmp_path):
     assert report['reward_agreement']['episodes'] >= 3
     assert report['evaluation']['episodes'] == 1
     assert 0.0 <= report['classifier_validation_accuracy'] <= 1.0
+
+
+def test_the_report_compares_with_the_main_jobs_round_at_the_same_budget(tmp_path):
+    from hilserl_bringup.rehearsal import main_job_round, main_job_text
+    assert main_job_round(tmp_path, 60) is None
+    assert 'no evaluation round' in main_job_text(None)
+    rounds = [{'after_train_episodes': n, 'episodes': 20, 'success_rate': rate,
+               'success_interval': [rate - 0.2, rate + 0.1]}
+              for n, rate in ((25, 0.3), (50, 0.8), (75, 0.9))]
+    (tmp_path / 'eval_rounds.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rounds))
+    same = main_job_round(tmp_path, 60)
+    assert (same['after_train_episodes'], same['success_rate']) == (50, 0.8)
+    assert 'after 50 training episodes: 80% of 20' in main_job_text(same)
