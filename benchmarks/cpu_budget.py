@@ -115,10 +115,11 @@ def print_figures(shares: Dict[str, float], episodes: list, utd: float, factor: 
         print(f'  {name:<20} {share:6.1%}')
     robot = sum(v for k, v in shares.items() if k != 'learner')
     print(f'  {"all but the learner":<20} {robot:6.1%}')
-    speeds = np.array([(e['end_s'] - e['start_s']) / e['duration_s'] for e in episodes
-                       if e.get('duration_s')])
-    print(f'simulation speed (sim s per wall s, wanted {factor}): mean {speeds.mean():.2f}, '
-          f'lowest episode {speeds.min():.2f}')
+    if 'sim' in shares:
+        speeds = np.array([(e['end_s'] - e['start_s']) / e['duration_s'] for e in episodes
+                           if e.get('duration_s')])
+        print(f'simulation speed (sim s per wall s, wanted {factor}): mean {speeds.mean():.2f}, '
+              f'lowest episode {speeds.min():.2f}')
     wall_hz = np.array([e['policy_hz_wall'] for e in episodes])
     text = (f'actor on the wall clock (nominal {rate_hz * factor:.1f} Hz): mean '
             f'{wall_hz.mean():.2f} Hz, lowest episode {wall_hz.min():.2f} Hz')
@@ -212,7 +213,8 @@ def robot(args) -> None:
         arguments.update({f'{arm}_port': str(output / f'tty_{arm}'),
                           f'{arm}_calibration': str(output / f'{arm}.json')})
     video = str(write_video(output / 'camera.avi'))
-    arguments.update(camera=video, front_camera=video)
+    arguments.update(camera=video, front_camera=video,
+                     config_file=classifier_encoder_file(source, output))
     graph = Graph('train', arguments, only=ROBOT_SIDE, quiet=True)
     window = Window(RunLayout(output), 1, args.episodes)
     graph.start()
@@ -228,6 +230,17 @@ def robot(args) -> None:
         for bus in buses:
             bus.stop()
     report(window, 1.0, output)
+
+
+def classifier_encoder_file(source: Path, output: Path) -> str:
+    """A parameter file giving the classifier the encoder weights it was trained with (the
+    main job's pretrained encoder, when it has one)."""
+    from hilserl_bringup.pretrain_encoder import WEIGHTS_FILE
+    weights = source / 'encoder' / WEIGHTS_FILE
+    path = output / 'robot_side.yaml'
+    path.write_text(yaml.safe_dump({'/**/reward_classifier': {'ros__parameters': {
+        'encoder_weights': str(weights) if weights.exists() else ''}}}))
+    return str(path)
 
 
 # What runs next to the arm when the learner is on another machine.
