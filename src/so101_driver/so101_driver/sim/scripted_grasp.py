@@ -65,7 +65,7 @@ def draw_attempt(kind: str, rng: np.random.Generator) -> GraspAttempt:
     if kind == SUCCESS:
         return GraspAttempt()
     if kind == NEAR_MISS:
-        # Perpendicular to nothing in particular: 3-4.5 cm off the centre is beside a 2.5 cm
+        # In any direction: 3-4.5 cm off the centre is beside a 2.5 cm
         # cube for the pads, yet close enough that the jaws are in view around it.
         angle, distance = rng.uniform(0.0, 2 * np.pi), rng.uniform(0.03, 0.045)
         return GraspAttempt(aim_offset_m=(distance * np.cos(angle), distance * np.sin(angle)))
