@@ -31,11 +31,13 @@ def test_a_malformed_setting_names_itself(tmp_path):
         overrides(tmp_path, '--set', 'learner')
 
 
-def test_only_the_training_graph_runs_slower_than_real_time(tmp_path):
+def test_the_policy_is_evaluated_at_the_speed_it_trained_at(tmp_path):
+    """Training and the final evaluation at --real-time-factor; demonstrations (no learner,
+    no policy) in real time."""
     steps = JobSteps(parse_options(['--output-dir', str(tmp_path)]))
     factors = {name: steps.graph(name, {}).arguments['real_time_factor']
                for name in ('record_demos', 'train', 'eval')}
-    assert factors == {'record_demos': '1.0', 'train': '0.3', 'eval': '1.0'}
+    assert factors == {'record_demos': '1.0', 'train': '0.3', 'eval': '0.3'}
 
 
 def test_training_stops_when_it_succeeds_and_the_operator_is_no_longer_needed(tmp_path):
