@@ -196,7 +196,9 @@ class Rehearsal(JobSteps):
 
         def evaluated():
             return self.layout.episodes('eval')[before:]
-        self.graph_step('evaluate', self.sim_arguments(), lambda: len(evaluated()) >= wanted,
+        # at the speed the policy trained at, as the main job evaluates
+        self.graph_step('evaluate', self.sim_arguments(self.options.real_time_factor),
+                        lambda: len(evaluated()) >= wanted,
                         lambda: f'evaluate: {len(evaluated())}/{wanted} episodes')
         return success_figures(evaluated())
 
