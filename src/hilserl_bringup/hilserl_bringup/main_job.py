@@ -30,13 +30,11 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
 from hilserl_bringup.report import MOVING_AVERAGE, write_report
 from hilserl_bringup.runner import GraphError
-from hilserl_common.episode_labels import successful_episodes
+from hilserl_common.episode_labels import episode_labels, successful_episodes
 from hilserl_common.figures import interval_text, intervention_share, round_interval
 from hilserl_learner.replay.journal import remove_episodes
 
@@ -50,10 +48,7 @@ class MainJob(JobSteps):
         return self.out / 'demos'
 
     def demo_labels(self) -> dict:
-        path = self.demos_dir() / 'labels.yaml'
-        if not path.exists():
-            return {}
-        return (yaml.safe_load(path.read_text()) or {}).get('episodes', {})
+        return episode_labels(self.demos_dir())
 
     def successful_demos(self) -> list:
         """Episode folders of the demonstrations that reached success (the demo buffer's)."""

@@ -42,6 +42,7 @@ import yaml
 from hilserl_bringup import rehearsal_walkthrough as walkthrough
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.runner import Graph, GraphError, parse_launch_arguments
+from hilserl_common.episode_labels import episode_labels
 from hilserl_common.figures import interval_text, success_interval
 from hilserl_common.run_layout import RunLayout
 from so101_driver.sim.scripted_grasp import FAILURE_KINDS, SUCCESS
@@ -92,9 +93,7 @@ class Rehearsal(JobSteps):
     # --- step 4 ---------------------------------------------------------------------------
 
     def demo_labels(self) -> dict:
-        path = Path(walkthrough.DEMO_LABELS)
-        return (yaml.safe_load(path.read_text()) or {}).get('episodes', {}) \
-            if path.exists() else {}
+        return episode_labels(walkthrough.DEMO_LABELS)
 
     def counts(self):
         labels = self.demo_labels().values()
@@ -138,8 +137,7 @@ class Rehearsal(JobSteps):
         return {'cutoffs_changed': changed}
 
     def label_files(self) -> str:
-        mined = Path(walkthrough.MINED_LABELS)
-        has_mined = mined.exists() and (yaml.safe_load(mined.read_text()) or {}).get('episodes')
+        has_mined = episode_labels(walkthrough.MINED_LABELS)
         return walkthrough.DEMO_LABELS + (f' {walkthrough.MINED_LABELS}' if has_mined else '')
 
     def stage_classifier(self) -> dict:

@@ -5,21 +5,27 @@ are labelled the same way: what the actor's recorder writes, what a person sets 
 file is rewritten whole (temporary file + rename): a crash never leaves half a label file."""
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import yaml
 
 HEADER = '# success_from_frame: first wrist frame (0-based) showing success; null: never\n'
 
 
+def episode_labels(path) -> Dict[str, dict]:
+    """Episode name -> label of a label file (or of a folder's labels.yaml); {} when there is
+    none yet."""
+    path = Path(path)
+    path = path / 'labels.yaml' if path.is_dir() else path
+    if not path.exists():
+        return {}
+    return (yaml.safe_load(path.read_text()) or {}).get('episodes') or {}
+
+
 def successful_episodes(directory) -> List[str]:
     """The episode folders in `directory` whose label says they reached success (the
     demonstrations worth learning from), sorted."""
-    path = Path(directory) / 'labels.yaml'
-    if not path.exists():
-        return []
-    episodes = (yaml.safe_load(path.read_text()) or {}).get('episodes', {})
-    return sorted(str(Path(directory) / name) for name, label in episodes.items()
+    return sorted(str(Path(directory) / name) for name, label in episode_labels(directory).items()
                   if (label or {}).get('success_from_frame') is not None)
 
 

@@ -2,7 +2,7 @@
 the others kept; a folder of recordings given as demonstrations stands for its successes."""
 import yaml
 
-from hilserl_common.episode_labels import demo_recordings, record_episode_label
+from hilserl_common.episode_labels import demo_recordings, episode_labels, record_episode_label
 
 
 def test_a_recording_folder_gives_its_successful_episodes_as_demonstrations(tmp_path):
@@ -17,3 +17,12 @@ def test_a_recording_folder_gives_its_successful_episodes_as_demonstrations(tmp_
     assert document['episodes']['episode_0002'] == {'success_from_frame': None}
     assert demo_recordings([str(demos), str(tmp_path / 'other_bag')]) == [
         str(demos / 'episode_0000'), str(tmp_path / 'other_bag')]
+
+
+def test_the_labels_are_read_from_the_file_or_its_folder_and_none_yet_is_empty(tmp_path):
+    assert episode_labels(tmp_path) == {} and episode_labels(tmp_path / 'labels.yaml') == {}
+    (tmp_path / 'labels.yaml').write_text('image_topic: /so101/wrist_camera/image_proc\n')
+    assert episode_labels(tmp_path) == {}  # a mined file waiting for review lists none yet
+    record_episode_label(tmp_path / 'labels.yaml', 'episode_0000', 7)
+    assert episode_labels(tmp_path) == episode_labels(tmp_path / 'labels.yaml') == {
+        'episode_0000': {'success_from_frame': 7}}
