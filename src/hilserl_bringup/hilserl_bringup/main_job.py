@@ -36,7 +36,7 @@ from hilserl_bringup.report import MOVING_AVERAGE, write_report
 from hilserl_bringup.runner import GraphError
 from hilserl_common.episode_labels import episode_labels, successful_episodes
 from hilserl_common.figures import interval_text, intervention_share, round_interval
-from hilserl_learner.replay.journal import remove_episodes
+from hilserl_learner.replay.journal import removal_text, remove_episodes
 
 
 class MainJob(JobSteps):
@@ -247,9 +247,7 @@ class MainJob(JobSteps):
         if not journal.is_dir():
             return {'removed': 0, 'unidentified': 0}
         removed = remove_episodes(journal, episodes)
-        self.say(f'mining: {removed["removed"]} transitions of episodes {episodes} left the '
-                 'learner\'s journal' + (f' ({removed["unidentified"]} journaled without episode '
-                                         'ids stay)' if removed['unidentified'] else ''))
+        self.say(f'mining: {removal_text(removed, episodes)}')
         return removed
 
     def stage_evaluate(self) -> dict:

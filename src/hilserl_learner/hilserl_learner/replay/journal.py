@@ -100,6 +100,13 @@ def remove_episodes(directory, episodes: Iterable[int]) -> Dict[str, int]:
     return {'removed': removed, 'unidentified': unidentified}
 
 
+def removal_text(removed: Dict[str, int], episodes: Iterable[int]) -> str:
+    """What `remove_episodes` did, in words."""
+    return (f'{removed["removed"]} transitions of episodes {list(episodes)} left the learner\'s '
+            'journal' + (f' ({removed["unidentified"]} journaled without episode ids stay)'
+                         if removed['unidentified'] else ''))
+
+
 def _write_chunk(directory: Path, first: int, columns: Dict[str, np.ndarray]) -> None:
     to_demo = columns[TO_DEMO]
     name = directory / f'chunk_{first:012d}_{len(to_demo):06d}_{int(to_demo.sum()):06d}'
@@ -140,9 +147,7 @@ def main(argv=None) -> int:
         print(f'{parser.prog}: no journal at {args.journal}', file=sys.stderr)
         return 2
     result = remove_episodes(args.journal, args.remove_episodes)
-    print(f'{result["removed"]} transitions of episodes {args.remove_episodes} left '
-          f'{args.journal}' + (f'; {result["unidentified"]} journaled without episode ids stay'
-                               if result['unidentified'] else ''))
+    print(f'{args.journal}: {removal_text(result, args.remove_episodes)}')
     return 0
 
 
