@@ -64,6 +64,12 @@ def prepared_output(source: Path, output: Path) -> None:
             shutil.copytree(source / name, output / name, symlinks=True)
 
 
+def stat_fields(pid) -> list:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces): state,
+    ppid, ..., utime and stime at 11 and 12."""
+    return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+
+
 def node_processes(parent: int) -> Dict[str, int]:
     """Node name -> pid of the processes `parent` started (named by their __node:= argument)."""
     nodes = {}
@@ -71,8 +77,7 @@ def node_processes(parent: int) -> Dict[str, int]:
         if not entry.isdigit():
             continue
         try:
-            ppid = int(Path(f'/proc/{entry}/stat').read_text().rsplit(')', 1)[1].split()[1])
-            if ppid != parent:
+            if int(stat_fields(entry)[1]) != parent:
                 continue
             arguments = Path(f'/proc/{entry}/cmdline').read_bytes().split(b'\0')
         except (FileNotFoundError, ProcessLookupError, IndexError):
@@ -85,7 +90,7 @@ def node_processes(parent: int) -> Dict[str, int]:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process so far."""
-    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
@@ -146,6 +151,7 @@ class Window:
     def __init__(self, layout: RunLayout, first: int, count: int):
         self.layout, self.first, self.count = layout, first, count
         self.start = self.end = None
+        self.pids: Dict[str, int] = {}  # the nodes measured, found when the window opens
 
     def poll(self, nodes) -> bool:
         """Sample when due (`nodes`: a callable giving name -> pid); True once complete."""
