@@ -1,6 +1,8 @@
 """The main job's command line (scripts/train_sim --help) and its stages."""
 import argparse
 
+from hilserl_common.cameras import CAMERAS
+
 STAGES = ('demos', 'encoder', 'classifier', 'train', 'evaluate', 'report')
 ABLATIONS = {
     'full': 'demos and the simulated operator\'s corrections',
@@ -21,8 +23,7 @@ def parse_options(argv=None):
                         help='frames per episode of the classifier dataset')
     parser.add_argument('--classifier-set', action='append', default=[], metavar='NAME=VALUE',
                         help='a reward classifier training parameter, e.g. epochs=10')
-    parser.add_argument('--classifier-views', nargs='+', default=['wrist_camera', 'front_camera'],
-                        choices=('wrist_camera', 'front_camera'),
+    parser.add_argument('--classifier-views', nargs='+', default=list(CAMERAS), choices=CAMERAS,
                         help='the cameras the reward classifier looks through')
     parser.add_argument('--encoder', choices=('pretrained', 'random'), default='pretrained',
                         help='image encoder: pretrained on labelled simulated frames (the encoder '

@@ -22,6 +22,7 @@ from typing import List
 import numpy as np
 
 from hilserl_common.bags import EpisodeBagWriter
+from hilserl_common.cameras import CAMERAS
 from hilserl_common.preprocessing import preprocess
 from reward_classifier.data.bags import PROCESSED_TOPIC
 from reward_classifier.data.labels import labels_from_success_flags, write_labels
@@ -73,12 +74,11 @@ def plan_episodes(count: int, seed: int, failure_fraction: float,
     return plans
 
 
-CAMERAS = ('wrist_camera', 'front_camera')  # every generated episode records both views
 
 
 @dataclasses.dataclass
 class RecordedEpisode:
-    frames: np.ndarray       # N x V x 128 x 128 x 3 uint8 (CAMERAS)
+    frames: np.ndarray       # N x V x 128 x 128 x 3 uint8 (CAMERAS: every camera of the cell)
     joints: np.ndarray       # N x 6 rad
     velocities: np.ndarray   # N x 6 rad/s
     success: np.ndarray      # N bool, privileged
