@@ -67,15 +67,14 @@ class Rehearsal(JobSteps):
         args = walkthrough.rehearsed(text, extra)
         if args[0] == 'python':
             args[0] = sys.executable
-        return self.command(args, name, shown=f'$ {text}' + (
-            f'    (rehearsed with {" ".join(extra)})' if extra else ''))
+        return self.command(args, name, shown=shown(text, extra))
 
     def graph_step(self, name: str, extra, finished, describe):
         """A graph step: the person's `run_graph` command, run until `finished()` and then
         stopped as Ctrl-C stops it."""
         text = walkthrough.command(name)
         args = walkthrough.rehearsed(text, extra)
-        self.say(f'$ {text}' + (f'    (rehearsed with {" ".join(extra)})' if extra else ''))
+        self.say(shown(text, extra))
         graph = Graph(args[1], parse_launch_arguments(args[2:]), quiet=True)
         self.watch(graph, finished, describe)
 
@@ -252,6 +251,11 @@ class Rehearsal(JobSteps):
         self.say(f'finished in {(time.monotonic() - self.started) / 60:.1f} min; see '
                  f'{self.out}/report.md')
         return 0
+
+
+def shown(text: str, extra) -> str:
+    """A step's command line as printed: what the person types, and what the rehearsal adds."""
+    return f'$ {text}' + (f'    (rehearsed with {" ".join(extra)})' if extra else '')
 
 
 def agreement(episodes: list) -> dict:
