@@ -160,7 +160,8 @@ class InProcessIO:
             self.run.refresh_policy()
 
     def episode_finished(self, record: dict) -> None:
-        self.run.operator.episode_ended()
+        self.run.operator.episode_ended(
+            bool(record['success']) if record['mode'] == 'train' else None)
         if record['mode'] == 'train' and self.run.learner.optimization_step:
             self.run.learner.save_policy()  # <output_dir>/learner/policy.safetensors
 

@@ -111,6 +111,29 @@ def test_episodes_without_corrections_and_mode_off(cell, kinematics):
         assert not flags.any()
 
 
+def test_the_operator_hands_over_to_a_policy_that_succeeds(cell, kinematics):
+    """The nudge chance follows the share of recent training episodes that failed: none seen
+    yet counts as failing, evaluations count for nothing, a run of successes means no nudge
+    even while the policy drifts, and failures bring the corrections back."""
+    operator = SimulatedOperator(kinematics, corrections(handover_episodes=4))
+    assert operator.failing_share == 1.0
+    for _ in range(4):
+        operator.episode_ended(True)
+    operator.episode_ended(None)  # an evaluation episode
+    assert operator.failing_share == 0.0
+    start_episode(cell, kinematics, 5)
+    assert not run_episode(cell, operator, drifting_policy, steps=60).any()
+    operator.episode_ended(False)
+    operator.episode_ended(False)
+    assert operator.failing_share == 0.5
+    start_episode(cell, kinematics, 5)
+    assert run_episode(cell, operator, drifting_policy, steps=60).any()
+    always = SimulatedOperator(kinematics, corrections(handover_episodes=0))
+    for _ in range(4):
+        always.episode_ended(True)
+    assert always.failing_share == 1.0
+
+
 def test_leader_follows_the_follower_when_not_intervening(kinematics):
     operator = SimulatedOperator(kinematics, OperatorConfig(mode='off'))
     follower = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])

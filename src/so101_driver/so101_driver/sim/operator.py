@@ -3,12 +3,17 @@
 Corrections mode follows the protocol that worked for HIL-SERL on real arms: let the policy
 explore for a while, and when it drifts (the jaws are not getting closer to the cube) take the
 leader for a short nudge towards the cube, from where the arm is, then let go. Probability,
-length and budget are configurable; corrections are not takeovers. Demo mode performs the whole
-scripted grasp-and-lift once the arm has settled after a reset, for recording demonstrations,
-or one of its failure modes on purpose (`demo_plan`: what each episode performs, in turn), and
-with `marks` it marks each episode as a person does with the leader's keys: success once it
-sees the cube lifted, failure when a failure it meant to show is done, re-record when an episode
-did not show what it meant to.
+length and budget are configurable; corrections are not takeovers. Like a person who learns to
+trust a policy that succeeds, the operator hands over: the chance of a nudge scales with the
+share of recent training episodes that failed, so it corrects a failing policy and leaves a
+succeeding one alone (with a fixed chance, a policy at 90% success was still corrected on 10-17%
+of its steps, because it hesitates on the way to most grasps and a nudge is quicker).
+
+Demo mode performs the whole scripted grasp-and-lift once the arm has settled after a reset,
+for recording demonstrations, or one of its failure modes on purpose (`demo_plan`: what each
+episode performs, in turn), and with `marks` it marks each episode as a person does with the
+leader's keys: success once it sees the cube lifted, failure when a failure it meant to show is
+done, re-record when an episode did not show what it meant to.
 
 When the operator does not hold the leader, the leader follows the follower (as a leader arm in
 follow mode does), so taking over starts from where the follower is.
@@ -53,6 +58,10 @@ class OperatorConfig:
     explore_steps: int = param(20, 'control steps the policy explores alone before any nudge',
                                non_negative)
     correction_steps: int = param(10, 'length of one nudge (control steps)', positive)
+    handover_episodes: int = param(10, 'the chance of a nudge is correction_probability times '
+                                   'the share of the last this many training episodes that '
+                                   'failed (none seen yet: all failed); 0: no hand-over',
+                                   non_negative)
     max_corrections_per_episode: int = param(3, 'budget: nudges per episode', non_negative)
     max_intervention_fraction: float = param(0.3, 'budget: share of an episode\'s steps under '
                                              'intervention', in_range(0.0, 1.0))
@@ -105,6 +114,7 @@ class SimulatedOperator:
         self.script = ScriptedGrasp(kinematics, script_config)
         self.rng = np.random.default_rng(config.seed)
         self._distances: Deque[float] = collections.deque(maxlen=config.progress_window_steps + 1)
+        self._outcomes: Deque[bool] = collections.deque(maxlen=max(config.handover_episodes, 1))
         self._clear_episode(tail_steps=0)
         self._corrects_this_episode = False
         self.performed = 0  # demonstrations marked success or failure (demo_plan's place)
@@ -133,9 +143,20 @@ class SimulatedOperator:
         self._marked = False
         self._distances.clear()
 
-    def episode_ended(self) -> None:
+    def episode_ended(self, success: Optional[bool] = None) -> None:
+        """`success`: how a training episode ended, as the person saw it (None: an evaluation
+        or a demonstration, which says nothing about when to step in)."""
         self.state = OperatorState.WAITING
         self._marked = True  # a key pressed after the end belongs to no episode
+        if success is not None:
+            self._outcomes.append(bool(success))
+
+    @property
+    def failing_share(self) -> float:
+        """Share of the recent training episodes that failed: how much the operator helps."""
+        if not self.config.handover_episodes or not self._outcomes:
+            return 1.0
+        return 1.0 - sum(self._outcomes) / len(self._outcomes)
 
     def tick(self, follower_joints: Sequence[float], cube_position: Sequence[float],
              follower_still: bool = True, cube_lifted: bool = False
@@ -188,7 +209,7 @@ class SimulatedOperator:
                 and self.corrections < config.max_corrections_per_episode
                 and budget >= config.correction_steps / 2
                 and self._drifting()
-                and self.rng.random() < config.correction_probability)
+                and self.rng.random() < config.correction_probability * self.failing_share)
 
     def _drifting(self) -> bool:
         if len(self._distances) <= self.config.progress_window_steps:
