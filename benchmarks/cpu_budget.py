@@ -42,6 +42,8 @@ from typing import Dict
 import numpy as np
 import yaml
 
+from hilserl_common.figures import updates_per_env_step
+from hilserl_common.overrides import OverrideError, parse_overrides
 from hilserl_common.run_layout import RunLayout
 
 TICKS_PER_S = os.sysconf('SC_CLK_TCK')
@@ -107,10 +109,8 @@ def sample(nodes: Dict[str, int]) -> Dict[str, float]:
 def utd_between(stats: list, start: float, end: float) -> float:
     """Critic updates per env step between two wall times, from the learner's stats rows."""
     inside = [row for row in stats if start <= row['time'] <= end]
-    if len(inside) < 2 or inside[-1]['env_steps'] == inside[0]['env_steps']:
-        return float('nan')
-    return ((inside[-1]['optimization_step'] - inside[0]['optimization_step'])
-            / (inside[-1]['env_steps'] - inside[0]['env_steps']))
+    per_step = updates_per_env_step(inside, rows=len(inside))
+    return float('nan') if per_step is None else per_step
 
 
 def print_figures(shares: Dict[str, float], episodes: list, utd: float, factor: float,
@@ -292,6 +292,10 @@ def main():
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help='train only: a node parameter of the main job')
     args = parser.parse_args()
+    try:
+        parse_overrides(args.set)  # a malformed item stops here, not after the preparation
+    except OverrideError as error:
+        parser.error(str(error))
     train(args) if args.graph == 'train' else robot(args)
 
 

@@ -15,9 +15,9 @@ The diagnostic ladder, one command per rung:
         [--demos runs/sim/demos] [--no-demos] [--operator-off] [--episodes 60] [--utd 2]
         [--eval-every 20] [--eval-episodes 20] [--set learner.bc_weight=0] [--output-dir DIR]
 
-Prints the training success and intervention rate every 10 episodes and each deterministic
-evaluation round (the simulation's success, operator off). Records go to --output-dir in the
-layout of a graph run: `python -m hilserl_bringup.report DIR` plots them.
+Prints the training success and intervention share of the last 20 episodes every 10 episodes
+and each deterministic evaluation round (the simulation's success, operator off). Records go to
+--output-dir in the layout of a graph run: `python -m hilserl_bringup.report DIR` plots them.
 """
 import argparse
 import logging
@@ -25,26 +25,29 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
-import yaml
 
 from hilserl_bringup.in_process import CONFIG_CLASSES, InProcessRun, InProcessSettings
 from hilserl_common.episode_labels import successful_episodes
+from hilserl_common.figures import training_text, updates_per_env_step
+from hilserl_common.overrides import OverrideError, parse_overrides
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import RunLayout
 
 
-def parse_sets(items):
-    overrides = {}
-    for item in items:
-        key, sep, text = item.partition('=')
-        node, dot, param = key.partition('.')
-        if not sep or not dot or node not in CONFIG_CLASSES:
-            sys.exit(f'--set {item!r}: expected NODE.PARAM=VALUE with NODE one of '
-                     f'{", ".join(CONFIG_CLASSES)}')
-        overrides.setdefault(node, {})[param] = yaml.safe_load(text)
-    return overrides
+def summary(layout: RunLayout) -> str:
+    """The figures of the run's records so far (hilserl_common.figures, as the main job's
+    progress line, the console and the report show them) and the learner's latest terms."""
+    episodes, stats = layout.episodes('train'), layout.learner_stats()
+    text = f'episode {len(episodes)}: {training_text(episodes)}'
+    if stats:
+        last, per_step = stats[-1], updates_per_env_step(stats)
+        text += (f', critic updates {last["optimization_step"]} '
+                 f'({"—" if per_step is None else f"{per_step:.1f}"} per env step), '
+                 f'temperature {last["temperature"]:.3f}, entropy {last["entropy"]:.2f}, '
+                 f'actor loss terms: entropy {last["actor_entropy_term"]:.3f} Q '
+                 f'{last["actor_q_term"]:.3f} BC {last["actor_bc_term"]:.3f}')
+    return text
 
 
 class Progress(logging.Logger):
@@ -62,16 +65,9 @@ class Progress(logging.Logger):
         episodes = self.layout.episodes('train')
         if len(episodes) >= self.reported + 10:
             self.reported = len(episodes) // 10 * 10
-            recent = episodes[self.reported - 10:self.reported]
-            stats = self.learner.stats()
-            append_record(str(self.layout.learner_stats_path), stats)  # what the report plots
-            print(f'episode {self.reported}: training success (last 10) '
-                  f'{np.mean([r["success"] for r in recent]):.0%}, interventions '
-                  f'{np.mean([r["intervention_rate"] for r in recent]):.0%}, critic updates '
-                  f'{self.learner.optimization_step}, temperature {stats["temperature"]:.3f}, '
-                  f'entropy {stats["entropy"]:.2f}, actor loss terms: entropy '
-                  f'{stats["actor_entropy_term"]:.3f} Q {stats["actor_q_term"]:.3f} BC '
-                  f'{stats["actor_bc_term"]:.3f}, {time.monotonic() - self.started:.0f} s',
+            # what the report plots, and the summary's learner figures
+            append_record(str(self.layout.learner_stats_path), self.learner.stats())
+            print(f'{summary(self.layout)}, {time.monotonic() - self.started:.0f} s',
                   flush=True)
 
     def warning(self, text, *args, **kwargs):
@@ -96,6 +92,10 @@ def main():
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help=f'a parameter of {", ".join(CONFIG_CLASSES)}')
     args = parser.parse_args()
+    try:
+        overrides = parse_overrides(args.set, CONFIG_CLASSES)
+    except OverrideError as error:
+        sys.exit(str(error))
     torch.set_num_threads(1)
     # the successful demonstrations only, as the main job gives the learner
     demos = [] if args.no_demos else successful_episodes(args.demos)
@@ -107,7 +107,7 @@ def main():
                                  operator_off=args.operator_off, demos=demos,
                                  eval_every=args.eval_every, eval_episodes=args.eval_episodes,
                                  seed=args.seed)
-    run = InProcessRun(settings, parse_sets(args.set), log=logging.getLogger('quiet'))
+    run = InProcessRun(settings, overrides, log=logging.getLogger('quiet'))
     run.session.log = Progress(RunLayout(output_dir), run.learner)
     print(f'records in {output_dir}; {len(run.learner.demo)} demo transitions', flush=True)
     try:

@@ -1,11 +1,10 @@
-"""Evaluation rounds: which episodes are deterministic evaluations, and a round's summary."""
+"""Evaluation rounds: which episodes are deterministic evaluations, and a round's record
+(its figures from hilserl_common.figures.evaluation_round, as the console shows them)."""
 import time
 from typing import Optional
 
-import numpy as np
-
 from hilserl_actor.config import ActorConfig
-from hilserl_common.figures import success_interval
+from hilserl_common.figures import evaluation_round
 
 
 class EvaluationSchedule:
@@ -41,13 +40,9 @@ class EvaluationSchedule:
 
     def _finish_round(self) -> dict:
         records, self.round = self.round, []
-        steps = [r['steps_to_success'] for r in records if r['success']]
-        mean_steps = float(np.mean(steps)) if steps else None
-        return {'after_train_episodes': self.train_episodes, 'episodes': len(records),
-                'success_rate': len(steps) / len(records),
-                'success_interval': [round(bound, 4) for bound in
-                                     success_interval(len(steps), len(records))],
-                'mean_steps_to_success': mean_steps,
+        figures = evaluation_round(records)
+        steps = figures['mean_steps_to_success']
+        return {'after_train_episodes': self.train_episodes, **figures,
                 'mean_time_to_success_s':
-                    mean_steps / self.config.control_rate_hz if steps else None,
-                'policy_version': records[-1]['policy_version'], 'wall_time': time.time()}
+                    steps / self.config.control_rate_hz if steps is not None else None,
+                'wall_time': time.time()}

@@ -14,6 +14,7 @@ from typing import Optional
 import yaml
 
 from hilserl_bringup.runner import Graph, required_exit_message
+from hilserl_common.overrides import OverrideError, parse_overrides
 from hilserl_common.run_layout import RunLayout
 
 # How the console node says where it serves (hilserl_console.node).
@@ -84,15 +85,10 @@ class JobSteps:
 
     def user_settings(self) -> dict:
         """--set NODE.PARAM=VALUE options as {node: {param: value}} (values read as YAML)."""
-        settings = {}
-        for item in self.options.set:
-            name, sep, text = item.partition('=')
-            node, dot, param = name.partition('.')
-            if not sep or not dot or not node or not param:
-                raise RuntimeError(f'--set {item!r}: expected NODE.PARAM=VALUE, e.g. '
-                                   f'learner.utd_ratio=10')
-            settings.setdefault(node, {})[param] = yaml.safe_load(text)
-        return settings
+        try:
+            return parse_overrides(self.options.set)
+        except OverrideError as error:
+            raise RuntimeError(str(error)) from None  # what stops a job with its message
 
     def task_overrides(self) -> dict:
         values = {}

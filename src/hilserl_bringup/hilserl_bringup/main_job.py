@@ -32,10 +32,19 @@ from pathlib import Path
 
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
-from hilserl_bringup.report import MOVING_AVERAGE, write_report
+from hilserl_bringup.report import write_report
 from hilserl_bringup.runner import GraphError
 from hilserl_common.episode_labels import episode_labels, successful_episodes
-from hilserl_common.figures import interval_text, intervention_share, round_interval
+from hilserl_common.figures import (
+    MOVING_AVERAGE_EPISODES,
+    interval_text,
+    intervention_share,
+    last_episodes,
+    percent_text,
+    round_interval,
+    training_text,
+    updates_per_env_step,
+)
 from hilserl_learner.replay.journal import removal_text, remove_episodes
 
 
@@ -159,34 +168,17 @@ class MainJob(JobSteps):
         if len(episodes) >= self.options.episodes:
             return True
         last_two = self.eval_rounds()[-2:]
-        recent = episodes[-MOVING_AVERAGE:]
+        recent = last_episodes(episodes)
         return bool(len(last_two) == 2
                     and all(r['success_rate'] >= self.options.target_success
                             and r['episodes'] >= self.options.eval_round_episodes
                             for r in last_two)
-                    and len(recent) == MOVING_AVERAGE
+                    and len(recent) == MOVING_AVERAGE_EPISODES
                     and intervention_share(recent) < self.options.target_interventions)
 
     def describe_training(self) -> str:
-        episodes = self.train_episodes()
-        recent = episodes[-MOVING_AVERAGE:]
-        text = f'train: episode {len(episodes)}/{self.options.episodes}'
-        if recent:
-            success = sum(r['success'] for r in recent) / len(recent)
-            text += (f', last {len(recent)}: success {success:.0%}, interventions '
-                     f'{intervention_share(recent):.0%}, '
-                     f'policy v{recent[-1]["policy_version"]}')
-        rounds = self.eval_rounds()
-        if rounds:
-            last = rounds[-1]
-            text += (f', last evaluation {last["success_rate"]:.0%} of {last["episodes"]} '
-                     f'(95% interval {interval_text(round_interval(last))})')
-        stats = self.layout.learner_stats()
-        if stats:
-            last = stats[-1]
-            text += (f', learner {last.get("updates_per_s", 0):.0f} updates/s, UTD '
-                     f'{last.get("effective_utd", 0):.1f}')
-        return text
+        return training_progress(self.train_episodes(), self.options.episodes,
+                                 self.eval_rounds(), self.layout.learner_stats())
 
     def stage_train(self) -> dict:
         mine_after = self.options.mine_after
@@ -312,6 +304,23 @@ class MainJob(JobSteps):
         self.say(f'finished in {(time.monotonic() - self.started) / 60:.1f} min; '
                  f'see {self.out}/report/summary.md')
         return 0
+
+
+def training_progress(episodes: list, budget: int, rounds: list, stats: list) -> str:
+    """The train stage's progress line, from the run's records (hilserl_common.figures: the
+    console and the report show the same figures)."""
+    text = f'train: episode {len(episodes)}/{budget}'
+    if episodes:
+        text += f', {training_text(episodes)}, policy v{episodes[-1]["policy_version"]}'
+    if rounds:
+        last = rounds[-1]
+        text += (f', last evaluation {percent_text(last["success_rate"])} of '
+                 f'{last["episodes"]} (95% interval {interval_text(round_interval(last))})')
+    if stats:
+        per_step = updates_per_env_step(stats)
+        text += (f', learner {stats[-1].get("updates_per_s", 0):.0f} updates/s, '
+                 f'{"—" if per_step is None else f"{per_step:.1f}"} per env step')
+    return text
 
 
 def main(argv=None):

@@ -8,7 +8,7 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import List, Sequence
+from typing import List
 
 import matplotlib
 
@@ -17,21 +17,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hilserl_common.figures import (  # noqa: E402
+    MOVING_AVERAGE_EPISODES,
     interval_text,
     intervention_share,
+    last_episodes,
+    mean_return,
+    moving,
+    percent_text,
     round_interval,
+    success_share,
+    training_text,
 )
 from hilserl_common.run_layout import RunLayout  # noqa: E402
-
-MOVING_AVERAGE = 20
-
-
-def moving_average(values: Sequence[float], window: int = MOVING_AVERAGE) -> np.ndarray:
-    """Trailing mean over up to `window` values (shorter at the start)."""
-    values = np.asarray(values, dtype=float)
-    sums = np.cumsum(np.insert(values, 0, 0.0))
-    counts = np.minimum(np.arange(1, len(values) + 1), window)
-    return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
 
 
 def plot_training(run: Path, episodes: List[dict], rounds: List[dict], path: Path):
@@ -39,15 +36,16 @@ def plot_training(run: Path, episodes: List[dict], rounds: List[dict], path: Pat
     index = np.arange(len(episodes))
     returns = [e['return'] for e in episodes]
     reward.plot(index, returns, '.', alpha=0.3, label='episode')
-    reward.plot(index, moving_average(returns), label=f'MA{MOVING_AVERAGE}')
+    reward.plot(index, moving(mean_return, episodes), label=f'MA{MOVING_AVERAGE_EPISODES}')
     reward.set_ylabel('episode reward')
     rates = [100 * e['intervention_rate'] for e in episodes]
     interventions.plot(index, rates, '.', alpha=0.3, label='episode')
-    interventions.plot(index, moving_average(rates), label=f'MA{MOVING_AVERAGE}')
+    # the share of the window's steps corrected, as every place reports interventions
+    interventions.plot(index, [100 * v for v in moving(intervention_share, episodes)],
+                       label=f'last {MOVING_AVERAGE_EPISODES}: share of steps')
     interventions.set_ylabel('intervention rate (%)')
-    successes = [100 * float(e['success']) for e in episodes]
-    success.plot(index, moving_average(successes), label=f'training MA{MOVING_AVERAGE} '
-                 f'(with interventions)')
+    success.plot(index, [100 * v for v in moving(success_share, episodes)],
+                 label=f'training MA{MOVING_AVERAGE_EPISODES} (with interventions)')
     if rounds:
         # with each round's 95% interval: at 20 episodes a round's rate is known to +-20 points
         rates = np.array([100 * r['success_rate'] for r in rounds])
@@ -107,10 +105,6 @@ def _stage(run: Path, name: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _percent(value) -> str:
-    return '—' if value is None else f'{100 * value:.0f}%'
-
-
 def _seconds(value) -> str:
     return '—' if value is None else f'{value:.1f} s'
 
@@ -131,12 +125,12 @@ def load_run(run: Path) -> RunLogs:
 def summarise(run: Path, logs: RunLogs) -> dict:
     episodes, rounds, stats = logs.episodes, logs.rounds, logs.stats
     final = _stage(run, 'evaluate')
-    last = episodes[-MOVING_AVERAGE:]
+    last = last_episodes(episodes)
     return {
         'run': run.name,
         'train_episodes': len(episodes),
         'env_steps': sum(e['length'] for e in episodes),
-        'training_success_last': float(np.mean([e['success'] for e in last])) if last else None,
+        'training_success_last': success_share(last),
         'intervention_rate_last': intervention_share(last),
         'first_autonomous_success': next((i + 1 for i, e in enumerate(episodes)
                                           if e['success'] and not e['intervention_steps']),
@@ -193,12 +187,12 @@ def write_report(run) -> Path:
              '| stage | result |', '|---|---|',
              f'| demos | {demos.get("episodes", "—")} recorded, '
              f'{demos.get("successful", "—")} successful |',
-             f'| reward classifier | validation accuracy {_percent(classifier.get("accuracy"))}, '
-             f'precision {_percent(classifier.get("precision"))}, '
-             f'recall {_percent(classifier.get("recall"))} |',
+             f'| reward classifier | validation accuracy '
+             f'{percent_text(classifier.get("accuracy"))}, '
+             f'precision {percent_text(classifier.get("precision"))}, '
+             f'recall {percent_text(classifier.get("recall"))} |',
              f'| training | {figures["train_episodes"]} episodes, {figures["env_steps"]} env '
-             f'steps, last {MOVING_AVERAGE}: success {_percent(figures["training_success_last"])}'
-             f', interventions {_percent(figures["intervention_rate_last"])} |',
+             f'steps, {training_text(logs.episodes) or "none yet"} |',
              f'| reward in training | {figures["judged_episodes"]} episodes checked against '
              f'the simulation: {figures["false_successes"]} false successes, '
              f'{figures["missed_successes"]} missed; the gate refused '
@@ -208,7 +202,7 @@ def write_report(run) -> Path:
              f'| learner | {figures["optimization_steps"] or "—"} critic updates, '
              f'{figures["updates_per_s"] or 0:.0f} updates/s, effective UTD '
              f'{figures["effective_utd"] or 0:.1f} |',
-             f'| final evaluation | {_percent(figures["final_success_rate"])} success (95% '
+             f'| final evaluation | {percent_text(figures["final_success_rate"])} success (95% '
              f'interval {interval_text(figures["final_success_interval"])}) over '
              f'{figures["final_episodes"] or 0} deterministic episodes, mean time to success '
              f'{_seconds(figures["final_mean_time_to_success_s"])}; how far the episodes got: '
@@ -217,7 +211,7 @@ def write_report(run) -> Path:
         lines += ['## Evaluation rounds', '', '| after training episode | episodes | success | '
                   '95% interval | policy version |', '|---|---|---|---|---|']
         lines += [f'| {r["after_train_episodes"]} | {r["episodes"]} | '
-                  f'{_percent(r["success_rate"])} | {interval_text(round_interval(r))} | '
+                  f'{percent_text(r["success_rate"])} | {interval_text(round_interval(r))} | '
                   f'{r["policy_version"]} |' for r in rounds]
         lines.append('')
     lines += ['![training](training.png)', '', '![learner](learner.png)', '']
@@ -234,13 +228,13 @@ def _stages(stages: dict) -> str:
 def compare(runs: List[Path]) -> str:
     """The ablation table: final success of runs side by side (Markdown)."""
     rows = ['| run | training episodes | env steps | final success (95% interval) | '
-            'interventions (last 20) |', '|---|---|---|---|---|']
+            f'interventions (last {MOVING_AVERAGE_EPISODES}) |', '|---|---|---|---|---|']
     for run in runs:
         f = summarise(Path(run), load_run(Path(run)))
         rows.append(f'| {f["run"]} | {f["train_episodes"]} | {f["env_steps"]} | '
-                    f'{_percent(f["final_success_rate"])} '
+                    f'{percent_text(f["final_success_rate"])} '
                     f'({interval_text(f["final_success_interval"])}) | '
-                    f'{_percent(f["intervention_rate_last"])} |')
+                    f'{percent_text(f["intervention_rate_last"])} |')
     return '\n'.join(rows)
 
 

@@ -1,14 +1,8 @@
 """The run report: moving averages, plots and the summary's figures."""
 import json
 
-import numpy as np
-
-from hilserl_bringup.report import compare, learner_panels, moving_average, write_report
+from hilserl_bringup.report import compare, learner_panels, write_report
 from hilserl_common.records import append_record
-
-
-def test_moving_average_is_trailing():
-    np.testing.assert_allclose(moving_average([1, 2, 3, 4], window=2), [1, 1.5, 2.5, 3.5])
 
 
 def make_run(run, successes):

@@ -1,16 +1,98 @@
 """The figures of a run that several places show or act on, computed here only, so the actor's
-round records, the main job's progress line and stopping rule, and the report say the same."""
+round records, the console, the main job's progress line and stopping rule, the report and the
+benchmarks say the same."""
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 Z_95 = 1.96  # two-sided 95% quantile of the normal distribution
 
+# The window of every "last N episodes" figure and moving average: the report's plots and table,
+# the console's plot, the main job's progress line and stopping rule. 20, as HIL-SERL's
+# write-ups smooth their curves; an evaluation round is as long.
+MOVING_AVERAGE_EPISODES = 20
+
+# Learner statistics rows a windowed learner figure covers (30 s at the learner's 1 s period).
+LEARNER_WINDOW_ROWS = 30
+
+
+def last_episodes(episodes: Sequence[dict], window: int = MOVING_AVERAGE_EPISODES) -> list:
+    return list(episodes)[-window:]
+
+
+def success_share(episodes: Sequence[dict]) -> Optional[float]:
+    """The share of these episodes that succeeded (None without episodes)."""
+    return sum(bool(e['success']) for e in episodes) / len(episodes) if episodes else None
+
 
 def intervention_share(episodes: Sequence[dict]) -> Optional[float]:
-    """The share of these episodes' steps the operator drove (None without steps): the figure
-    the report shows for the last episodes and the main job's stopping rule reads."""
+    """The share of these episodes' steps the operator drove (None without steps): corrected
+    steps over all steps, not the mean of per-episode rates (a 10-step episode driven whole
+    would weigh as much as a 100-step one corrected for a step)."""
     steps = sum(e['length'] for e in episodes)
     return sum(e['intervention_steps'] for e in episodes) / steps if steps else None
+
+
+def mean_return(episodes: Sequence[dict]) -> Optional[float]:
+    return sum(e['return'] for e in episodes) / len(episodes) if episodes else None
+
+
+def moving(figure: Callable[[Sequence[dict]], Optional[float]], episodes: Sequence[dict],
+           window: int = MOVING_AVERAGE_EPISODES) -> List[Optional[float]]:
+    """`figure` of the trailing window (shorter at the start) at each episode: the curves of
+    the report's and the console's plots."""
+    episodes = list(episodes)
+    return [figure(episodes[max(0, i + 1 - window):i + 1]) for i in range(len(episodes))]
+
+
+def percent_text(value: Optional[float]) -> str:
+    """'13%' (or '—' without a value): how every place writes a share."""
+    return '—' if value is None else f'{100 * value:.0f}%'
+
+
+def training_text(episodes: Sequence[dict], window: int = MOVING_AVERAGE_EPISODES) -> str:
+    """'last 20: success 80%, interventions 2%': the training figures every progress line
+    prints ('' before the first episode)."""
+    recent = last_episodes(episodes, window)
+    if not recent:
+        return ''
+    return (f'last {len(recent)}: success {percent_text(success_share(recent))}, interventions '
+            f'{percent_text(intervention_share(recent))}')
+
+
+def updates_per_env_step(stats: Sequence[dict],
+                         rows: int = LEARNER_WINDOW_ROWS) -> Optional[float]:
+    """Critic updates per env step over the last `rows` learner statistics rows, reaching further
+    back when no env step arrived in them (an evaluation round sends none and the learner rests:
+    0 there would read as a learner falling behind); None before two rows with steps between."""
+    if not stats:
+        return None
+    last = stats[-1]
+    start = max(0, len(stats) - 1 - rows)
+    while start > 0 and stats[start]['env_steps'] >= last['env_steps']:
+        start -= 1
+    steps = last['env_steps'] - stats[start]['env_steps']
+    if steps <= 0:
+        return None
+    return (last['optimization_step'] - stats[start]['optimization_step']) / steps
+
+
+def updates_owed(row: dict) -> int:
+    """Critic updates the learner is behind its rate (a learner statistics row). The learner's
+    own count is negative when it is ahead (a resumed run whose journal holds steps it counts
+    again, a rate lowered on resume): nothing is owed then."""
+    return max(0, int(row.get('updates_owed') or 0))
+
+
+def evaluation_round(records: Sequence[dict]) -> dict:
+    """The figures of one evaluation round from its episodes' records (in order): what the
+    actor writes to eval_rounds.jsonl and the console shows while a round goes on."""
+    successes = [r for r in records if r['success']]
+    steps = [r['steps_to_success'] for r in successes if r.get('steps_to_success') is not None]
+    return {'episodes': len(records), 'success_rate': len(successes) / len(records),
+            'success_interval': [round(bound, 4) for bound in
+                                 success_interval(len(successes), len(records))],
+            'mean_steps_to_success': sum(steps) / len(steps) if steps else None,
+            'policy_version': records[-1]['policy_version']}
 
 
 def success_interval(successes: int, episodes: int,

@@ -28,7 +28,5 @@ class ConsoleConfig:
                                 'at start; empty: only what happens from now on')
     history_episodes: int = param(1000, 'episodes kept for the history plot and table',
                                   positive)
-    moving_average_episodes: int = param(10, 'window of the moving averages (episodes)',
-                                         positive)
     stop_timeout_s: float = param(2.0, 'how long a stop or release waits for the arm to answer',
                                   positive)

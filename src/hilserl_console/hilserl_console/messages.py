@@ -36,6 +36,7 @@ def episode_stats(msg) -> dict:
     """The fields of an episode record (hilserl_actor.session) that the message carries."""
     return {'episode': msg.episode_id, 'mode': msg.mode, 'success': bool(msg.success),
             'return': float(msg.episode_return), 'length': msg.length,
+            'intervention_steps': msg.intervention_steps,
             'intervention_rate': float(msg.intervention_rate),
             'policy_version': msg.policy_version, 'duration_s': float(msg.duration_s)}
 

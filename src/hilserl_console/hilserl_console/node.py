@@ -9,12 +9,13 @@ classifier.
 """
 import socket
 import threading
-import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.serialization import deserialize_message
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Empty, String
 from std_srvs.srv import SetBool, Trigger
@@ -27,30 +28,34 @@ from hilserl_common.params import load_config
 from hilserl_console import messages
 from hilserl_console.access import Access, Command
 from hilserl_console.config import ConsoleConfig
-from hilserl_console.frames import FrameGate, encode_jpeg
+from hilserl_console.frames import encode_jpeg
 from hilserl_console.server import ConsoleServer, PortTaken
 from hilserl_console.state import ConsoleState, run_history
 from hilserl_interfaces.msg import ActorStatus, EpisodeStats, LearnerStats, RewardPrediction
 
 PAGE_CHECK_PERIOD_S = 0.2
+# The newest frame only: the frames between two the page is sent stay in the middleware, which
+# drops each for the next (best effort, as the cameras publish).
+NEWEST_FRAME = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
+                          history=HistoryPolicy.KEEP_LAST)
 
 
 class ConsoleNode(Node):
     def __init__(self):
         super().__init__('console')
         self.config = c = load_config(self, ConsoleConfig)
-        self.state = ConsoleState(c.history_episodes, c.moving_average_episodes)
+        self.state = ConsoleState(c.history_episodes)
         for record in run_history(c.output_dir):  # the run's earlier episodes
             self.state.on_episode(record)
         self.access = Access(c.bind_address, c.token, c.read_only)
-        self.frames = FrameGate(c.frame_rate_hz)
         self.operator_events = self.create_publisher(String, 'operator_event', qos.COMMANDS)
         self.toggles = self.create_publisher(Empty, 'intervention_toggle', qos.COMMANDS)
         self.stop_client = self.create_client(Trigger, 'stop')
         self.torque_client = self.create_client(SetBool, 'torque_enable')
         self._subscribe()
         page_info = {'title': f'SO-101 HIL-SERL console {self.get_namespace()}',
-                     'cameras': list(c.cameras), 'namespace': self.get_namespace()}
+                     'cameras': list(c.cameras), 'namespace': self.get_namespace(),
+                     'moving_average_episodes': self.state.window}
         self.server = ConsoleServer(self.state, self.access, self.run_command, page_info,
                                     c.update_rate_hz, log=self.get_logger().warning)
         try:
@@ -58,26 +63,29 @@ class ConsoleNode(Node):
         except PortTaken as error:
             raise ConfigError(str(error)) from None
         self.url = self._announce(port)
-        # On the steady clock: pages open in wall time, whatever the simulation's speed.
-        self.create_timer(PAGE_CHECK_PERIOD_S, self._watch_pages,
-                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        # On the steady clock: pages open, and are sent frames, in wall time, whatever the
+        # simulation's speed.
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(PAGE_CHECK_PERIOD_S, self._watch_pages, clock=self.steady)
 
     def _watch_pages(self):
-        """Camera subscriptions while a page is open only: 30 Hz per camera is most of what
-        an idle console would otherwise spend its CPU on."""
-        if self.server.pages_open and not self.camera_subscriptions:
-            # raw: a frame that is not sent (one was a moment ago) is not even deserialised
-            self.camera_subscriptions = [self.create_subscription(
-                Image, f'{camera}/image_proc',
-                lambda data, camera=camera: self._on_image(camera, data), qos.SENSOR, raw=True)
-                for camera in self.config.cameras]
-        elif not self.server.pages_open and self.camera_subscriptions:
-            for subscription in self.camera_subscriptions:
-                self.destroy_subscription(subscription)
-            self.camera_subscriptions = []
+        """Camera frames while a page is open only, at the page's frame rate: 30 Hz per camera
+        is most of what the console would otherwise spend its CPU on."""
+        if self.server.pages_open and self.frame_reader is None:
+            self.frame_reader = FrameReader(self.get_namespace(), self.config.cameras,
+                                            self._on_image)
+            self.frame_timer = self.create_timer(1.0 / self.config.frame_rate_hz,
+                                                 self.frame_reader.take, clock=self.steady)
+        elif not self.server.pages_open and self.frame_reader is not None:
+            self._close_frames()
+
+    def _close_frames(self):
+        self.destroy_timer(self.frame_timer)
+        self.frame_reader.close()
+        self.frame_reader = None
 
     def _subscribe(self):
-        self.camera_subscriptions = []  # only while a page is open (_watch_pages)
+        self.frame_reader = None  # only while a page is open (_watch_pages)
         state = self.state
         for msg_type, topic, handler in (
                 (ActorStatus, 'actor_status', lambda m: state.on_status(messages.actor_status(m))),
@@ -109,18 +117,16 @@ class ConsoleNode(Node):
 
     # --- inputs ------------------------------------------------------------------------------
 
-    def _on_image(self, camera: str, data: bytes):
-        now_s = time.monotonic()  # the page's rate is in wall time, whatever the sim's speed
-        if not self.frames.due(camera, now_s):
-            return  # sent one very recently: no decode, no JPEG
-        msg = deserialize_message(data, Image)
+    def _on_image(self, camera: str, msg: Image):
+        # its age on the clock its stamp was taken on: the node's (sim time with use_sim_time)
+        age_ms = (self.get_clock().now() - Time.from_msg(msg.header.stamp)).nanoseconds / 1e6
         try:
             jpeg = encode_jpeg(from_msg(msg), msg.encoding)
         except ValueError as error:
             self.get_logger().warning(f'{camera} frame not shown: {error}',
                                       throttle_duration_sec=5.0)
             return
-        self.state.on_frame(camera, messages.seconds(msg.header.stamp), jpeg)
+        self.state.on_frame(camera, messages.seconds(msg.header.stamp), jpeg, age_ms)
         self.server.frame_arrived()
 
     # --- commands (from the server's worker threads) ------------------------------------------
@@ -154,7 +160,34 @@ class ConsoleNode(Node):
 
     def destroy_node(self):
         self.server.stop()
+        if self.frame_reader is not None:
+            self._close_frames()
         super().destroy_node()
+
+
+class FrameReader:
+    """The cameras' newest processed images, taken at the page's frame rate (`take`): their
+    subscriptions live on a node of their own that only `take` spins, so the frames in between
+    (the cameras publish at 30 Hz) never reach Python, and are neither copied nor decoded."""
+
+    def __init__(self, namespace: str, cameras, on_image):
+        # Not the process's arguments: their __node remapping would rename this node too.
+        self.node = Node('console_frames', namespace=namespace, use_global_arguments=False)
+        for camera in cameras:
+            self.node.create_subscription(Image, f'{camera}/image_proc',
+                                          lambda msg, camera=camera: on_image(camera, msg),
+                                          NEWEST_FRAME)
+        self.cameras = len(cameras)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+
+    def take(self):
+        for _ in range(self.cameras):  # at most the newest frame of each camera
+            self.executor.spin_once(timeout_sec=0.0)
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
 
 
 main = main_for(ConsoleNode)

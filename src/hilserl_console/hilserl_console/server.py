@@ -4,7 +4,8 @@ POST /command/<name> for the buttons. No ROS here: the node hands it the state a
 that carries a command out.
 
 A frame on the WebSocket is: 4 bytes (big-endian length n), n bytes of JSON (camera, stamp,
-seq), then the JPEG.
+seq, age_ms: its age on arrival on the stamp's clock, received: the console's wall time of
+arrival), then the JPEG.
 """
 import asyncio
 import concurrent.futures
@@ -30,7 +31,8 @@ class PortTaken(RuntimeError):
 
 
 def pack_frame(frame: dict) -> bytes:
-    header = json.dumps({k: frame[k] for k in ('camera', 'stamp', 'seq', 'received')}).encode()
+    header = json.dumps({k: frame[k] for k in ('camera', 'stamp', 'seq', 'age_ms',
+                                               'received')}).encode()
     return struct.pack('>I', len(header)) + header + frame['jpeg']
 
 

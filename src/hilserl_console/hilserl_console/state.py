@@ -9,19 +9,28 @@ import threading
 import time
 from typing import Dict, List, Optional
 
+from hilserl_common.figures import (
+    MOVING_AVERAGE_EPISODES,
+    evaluation_round,
+    intervention_share,
+    mean_return,
+    success_share,
+    updates_owed,
+    updates_per_env_step,
+)
 from hilserl_common.run_layout import EPISODE_FILES, RunLayout
 
 # /diagnostics levels (diagnostic_msgs/DiagnosticStatus)
 LEVELS = {0: 'ok', 1: 'warn', 2: 'error', 3: 'stale'}
 PROBLEM_LOG = 100          # diagnostics problems kept for the page
 LEARNER_HISTORY = 300      # learner_stats points kept for its plot
-EPISODE_FIELDS = ('episode', 'mode', 'success', 'return', 'length', 'intervention_rate',
-                  'policy_version', 'duration_s')
+EPISODE_FIELDS = ('episode', 'mode', 'success', 'return', 'length', 'intervention_steps',
+                  'intervention_rate', 'policy_version', 'duration_s')
 
 
 class ConsoleState:
-    def __init__(self, history_episodes: int = 1000, moving_average_episodes: int = 10,
-                 clock=time.time):
+    def __init__(self, history_episodes: int = 1000,
+                 moving_average_episodes: int = MOVING_AVERAGE_EPISODES, clock=time.time):
         self._lock = threading.Lock()
         self._clock = clock
         self.window = moving_average_episodes
@@ -33,8 +42,10 @@ class ConsoleState:
         self.given: List[list] = []        # [stamp s, reward given] of the current episode
         self.episodes = collections.deque(maxlen=history_episodes)
         self.episodes_added = 0            # each row's 'index': what a page has had
+        self.mode_counts: Dict[str, int] = collections.defaultdict(int)
         self.learner: dict = {}
         self.learner_history = collections.deque(maxlen=LEARNER_HISTORY)
+        self.learner_rows = collections.deque(maxlen=LEARNER_HISTORY)  # for windowed figures
         self.diagnostics: Dict[str, dict] = {}   # name -> newest status
         self.problems = collections.deque(maxlen=PROBLEM_LOG)
         self.frames: Dict[str, dict] = {}        # camera -> {'seq', 'stamp', 'jpeg', ...}
@@ -71,17 +82,23 @@ class ConsoleState:
 
     def on_episode(self, record: dict) -> None:
         """A finished episode (episode_stats, or a record of the run's files at start); one
-        already known (same mode and number) is not added twice."""
+        already known (same mode and number) is not added twice. The actor numbers episodes
+        across modes (the demonstrations first): a row's 'number' counts its own mode's from 1,
+        as the report counts training episodes, and the averages are of its own mode."""
         row = {k: record.get(k) for k in EPISODE_FIELDS}
+        if row['intervention_steps'] is None:  # an older record: from its rate
+            row['intervention_steps'] = round((row['intervention_rate'] or 0.0) * row['length'])
         with self._lock:
             if any(e['episode'] == row['episode'] and e['mode'] == row['mode']
                    for e in self.episodes):
                 return
             same_mode = [e for e in self.episodes if e['mode'] == row['mode']][-self.window + 1:]
             window = same_mode + [row] if self.window > 1 else [row]
-            row['success_avg'] = mean(float(bool(e['success'])) for e in window)
-            row['intervention_rate_avg'] = mean(e['intervention_rate'] or 0.0 for e in window)
-            row['return_avg'] = mean(e['return'] or 0.0 for e in window)
+            row['success_avg'] = success_share(window)
+            row['intervention_share_avg'] = intervention_share(window)
+            row['return_avg'] = mean_return(window)
+            self.mode_counts[row['mode']] += 1
+            row['number'] = self.mode_counts[row['mode']]
             row['index'] = self.episodes_added
             self.episodes_added += 1
             self.episodes.append(row)
@@ -90,6 +107,7 @@ class ConsoleState:
     def on_learner(self, stats: dict) -> None:
         with self._lock:
             self.learner = stats
+            self.learner_rows.append(stats)
             self.learner_history.append([stats['stamp'], stats['critic_loss'],
                                          stats['actor_loss'], stats['temperature'],
                                          stats['updates_per_s']])
@@ -108,11 +126,13 @@ class ConsoleState:
                     self.problems.append({**status, 'time': self._clock()})
             self._changed('diagnostics')
 
-    def on_frame(self, camera: str, stamp_s: float, jpeg: bytes) -> None:
+    def on_frame(self, camera: str, stamp_s: float, jpeg: bytes, age_ms: float) -> None:
+        """A camera frame; `age_ms`: how long after its stamp it arrived, on the clock the
+        stamp was taken on (the node's: sim time in a simulation slower than real time)."""
         with self._lock:
             seq = self.frames.get(camera, {}).get('seq', 0) + 1
             self.frames[camera] = {'seq': seq, 'stamp': stamp_s, 'jpeg': jpeg,
-                                   'received': self._clock()}
+                                   'age_ms': age_ms, 'received': self._clock()}
 
     def on_command(self, name: str, accepted: bool, message: str) -> None:
         with self._lock:
@@ -150,7 +170,9 @@ class ConsoleState:
                     'new': [e for e in episodes if e['index'] >= episodes_sent],
                     'eval_rounds': evaluation_rounds(episodes)}
         if part == 'learner':
-            return {'latest': self.learner, 'history': list(self.learner_history)}
+            return {'latest': self.learner, 'history': list(self.learner_history),
+                    'updates_per_env_step': updates_per_env_step(list(self.learner_rows)),
+                    'updates_owed': updates_owed(self.learner)}
         return {'current': sorted((s for s in self.diagnostics.values()
                                    if s['level'] != 'ok'), key=lambda s: s['name']),
                 'log': list(self.problems)}
@@ -171,22 +193,17 @@ def run_history(output_dir: str) -> List[dict]:
 
 
 def evaluation_rounds(episodes: List[dict]) -> List[dict]:
-    """Runs of consecutive evaluation episodes (the actor's evaluation rounds) and their
-    success rate; the last one may still be going on."""
-    rounds, current = [], []
+    """Runs of consecutive evaluation episodes (the actor's evaluation rounds), with the
+    figures the actor writes for a round; the last one may still be going on."""
+    rounds, current, train_episodes = [], [], 0
     for episode in episodes + [None]:
         if episode is not None and episode['mode'] == 'eval':
             current.append(episode)
             continue
         if current:
-            successes = sum(bool(e['success']) for e in current)
-            rounds.append({'first_episode': current[0]['episode'], 'episodes': len(current),
-                           'success_rate': successes / len(current),
-                           'policy_version': current[-1]['policy_version']})
+            rounds.append({'first_episode': current[0]['episode'],
+                           'after_train_episodes': train_episodes,
+                           **evaluation_round(current)})
             current = []
+        train_episodes += episode is not None and episode['mode'] == 'train'
     return rounds
-
-
-def mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values) if values else 0.0

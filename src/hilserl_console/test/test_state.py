@@ -1,7 +1,9 @@
 """What the page is sent: traces per episode, episode rows with moving averages, evaluation
-rounds, diagnostics problems once each, and only the parts that changed."""
+rounds, learner figures over a window, diagnostics problems once each, and only the parts that
+changed."""
 from types import SimpleNamespace
 
+from hilserl_common.figures import success_interval
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import RunLayout
 from hilserl_console import messages
@@ -16,7 +18,7 @@ def status(episode, step, reward=0.0, stamp=None):
 def episode(number, success, mode='train', rate=0.0, ret=None):
     return {'episode': number, 'mode': mode, 'success': success,
             'return': float(success) if ret is None else ret, 'length': 10,
-            'intervention_rate': rate, 'policy_version': number, 'duration_s': 1.0}
+            'intervention_steps': round(10 * rate), 'intervention_rate': rate, 'policy_version': number, 'duration_s': 1.0}
 
 
 def test_a_new_episode_starts_a_new_reward_trace():
@@ -41,7 +43,7 @@ def test_episode_rows_carry_moving_averages_of_their_own_mode():
     state.on_episode(episode(3, False))  # the same episode again (history, then topic)
     rows = state.snapshot()['episodes']['new']
     assert [r['episode'] for r in rows] == [0, 1, 2, 3]
-    assert rows[1]['success_avg'] == 0.5 and rows[1]['intervention_rate_avg'] == 0.25
+    assert rows[1]['success_avg'] == 0.5 and rows[1]['intervention_share_avg'] == 0.25
     assert rows[2]['success_avg'] == 1.0          # the eval episode averages evals only
     assert rows[3]['success_avg'] == 0.0          # episodes 1 and 3
 
@@ -66,6 +68,8 @@ def test_evaluation_rounds_are_runs_of_evaluation_episodes():
     rounds = evaluation_rounds(rows)
     assert [(r['first_episode'], r['episodes'], r['success_rate']) for r in rounds] == [
         (1, 2, 0.5), (4, 1, 1.0)]
+    assert [r['after_train_episodes'] for r in rounds] == [1, 2]
+    assert rounds[0]['success_interval'] == [round(b, 4) for b in success_interval(1, 2)]
 
 
 def diagnostic(name, level, message, stamp=0):
@@ -106,3 +110,46 @@ def test_after_a_restart_the_runs_episodes_are_shown_in_the_order_they_happened(
     assert [r['episode'] for r in rows['new']] == [0, 1, 2, 3]
     assert rows['eval_rounds'][0]['first_episode'] == 2
     assert run_history('') == []
+
+
+def test_the_intervention_average_is_the_share_of_steps_corrected():
+    state = ConsoleState(moving_average_episodes=2)
+    state.on_episode({**episode(0, False), 'length': 90, 'intervention_steps': 9})
+    state.on_episode({**episode(1, True), 'length': 10, 'intervention_steps': 10})
+    row = state.snapshot()['episodes']['new'][-1]
+    assert row['intervention_share_avg'] == 19 / 100   # the mean of the rates would say 55%
+
+
+def test_demonstrations_are_numbered_and_averaged_apart_from_training():
+    """The actor numbers episodes across modes, the 20 demonstrations of a main job first: the
+    first training episode is the actor's episode 2 here, and the page's training episode 1."""
+    state = ConsoleState()
+    for number in (0, 1):
+        state.on_episode(episode(number, True, mode='record', rate=1.0))
+    state.on_episode(episode(2, False))
+    state.on_episode(episode(3, True, mode='eval'))
+    state.on_episode(episode(4, True))
+    rows = state.snapshot()['episodes']['new']
+    assert [(r['mode'], r['number']) for r in rows] == [
+        ('record', 1), ('record', 2), ('train', 1), ('eval', 1), ('train', 2)]
+    train = [r for r in rows if r['mode'] == 'train']
+    assert train[0]['success_avg'] == 0.0 and train[0]['intervention_share_avg'] == 0.0
+    assert train[1]['success_avg'] == 0.5
+
+
+def learner_row(stamp, updates, env_steps, owed=0):
+    return {'stamp': stamp, 'optimization_step': updates, 'env_steps': env_steps,
+            'critic_loss': 1.0, 'actor_loss': 1.0, 'temperature': 0.01, 'updates_per_s': 50.0,
+            'updates_owed': owed}
+
+
+def test_updates_per_env_step_hold_through_a_window_without_steps_and_none_is_owed_ahead():
+    state = ConsoleState()
+    for second in range(10):      # 13 updates per step, 10 steps a second
+        state.on_learner(learner_row(second, 130 * second, 10 * second))
+    assert state.snapshot()['learner']['updates_per_env_step'] == 13.0
+    for second in range(10, 60):  # an evaluation round: no steps, the learner rests
+        state.on_learner(learner_row(second, 1170, 90, owed=-1474))
+    part = state.snapshot()['learner']
+    assert part['updates_per_env_step'] == 13.0   # not 0
+    assert part['updates_owed'] == 0 and part['latest']['updates_owed'] == -1474

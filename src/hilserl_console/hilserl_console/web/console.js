@@ -34,6 +34,7 @@ function connect() {
 
 function hello(info) {
   document.title = info.title; $('title').textContent = info.title;
+  $('window').textContent = info.moving_average_episodes;
   $('cameras').innerHTML = '';
   for (const camera of info.cameras) {
     const box = document.createElement('div');
@@ -74,7 +75,9 @@ async function showFrame(buffer) {
   const canvas = $(`camera-${header.camera}`);
   if (!canvas) return;
   canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  const latency = Date.now() - header.stamp * 1000;
+  // Its age on arrival on the clock its stamp was taken on (sim time in a slowed simulation),
+  // plus the wall time from arrival to display.
+  const latency = header.age_ms + Math.max(0, Date.now() - header.received * 1000);
   const m = window.consoleMetrics;
   m.frames[header.camera] = (m.frames[header.camera] || 0) + 1;
   m.latencyMs.push(latency);
@@ -93,7 +96,7 @@ function update(parts) {
 function showStatus(s) {
   const a = s.actor;
   data.status = a;
-  $('episode').textContent = fmt(a.episode);
+  $('episode').textContent = a.episode === undefined ? '-' : String(episodeNumber(a));
   $('mode').textContent = fmt(a.mode);
   $('step').textContent = a.step === undefined ? '-' : `${a.step} / ${a.max_steps}`;
   $('time-left').textContent = a.time_left_s === undefined ? '-' : `${a.time_left_s.toFixed(1)} s`;
@@ -115,38 +118,61 @@ function showStatus(s) {
   canvas.dataset.trace = s.trace.length;
 }
 
+// The actor numbers episodes across modes (the demonstrations first); the page counts each
+// mode's own from 1, as the report counts training episodes.
+const MODE_NAMES = { record: 'demo', train: 'train', eval: 'eval' };
+const modeName = mode => MODE_NAMES[mode] || mode;
+const pct = v => (v === null || v === undefined) ? '-' : `${(100 * v).toFixed(0)}%`;
+
+function episodeNumber(a) {
+  const done = data.episodes.find(r => r.episode === a.episode && r.mode === a.mode);
+  return done ? done.number : data.episodes.filter(r => r.mode === a.mode).length + 1;
+}
+
 function showEpisodes(e) {
   const body = $('episodes').querySelector('tbody');
   for (const row of e.new) {
     data.episodes.push(row);
     const tr = document.createElement('tr');
     tr.dataset.episode = row.episode;
+    tr.dataset.mode = row.mode;
+    tr.dataset.number = row.number;
     tr.dataset.success = row.success;
-    tr.innerHTML = [row.episode, row.mode, row.success ? 'yes' : 'no', fmt(row.return, 1),
-      row.length, `${(100 * row.intervention_rate).toFixed(0)}%`, `v${row.policy_version}`]
+    tr.innerHTML = [row.number, modeName(row.mode), row.success ? 'yes' : 'no', fmt(row.return, 1),
+      row.length, pct(row.intervention_steps / row.length), `v${row.policy_version}`]
       .map(v => `<td>${v}</td>`).join('');
     body.insertBefore(tr, body.firstChild);
   }
-  const train = data.episodes.filter(r => r.mode !== 'eval');
+  // training episodes only: demonstrations and evaluations are other kinds of episode
+  const train = data.episodes.filter(r => r.mode === 'train');
   const maxReturn = Math.max(1, ...train.map(r => r.return_avg));
-  plot($('history-plot'), [
-    { points: train.map(r => [r.episode, r.success_avg]), color: PLOT_COLORS[0] },
-    { points: train.map(r => [r.episode, r.intervention_rate_avg]), color: PLOT_COLORS[1] },
-    { points: train.map(r => [r.episode, r.return_avg]), color: PLOT_COLORS[2], right: true },
-    { points: train.map(r => [r.episode, r.success ? 1 : 0]), color: '#4fc3f755', dots: true }],
+  const plotted = $('history-plot');
+  plot(plotted, [
+    { points: train.map(r => [r.number, r.success_avg]), color: PLOT_COLORS[0] },
+    { points: train.map(r => [r.number, r.intervention_share_avg]), color: PLOT_COLORS[1] },
+    { points: train.map(r => [r.number, r.return_avg]), color: PLOT_COLORS[2], right: true },
+    { points: train.map(r => [r.number, r.success ? 1 : 0]), color: '#4fc3f755', dots: true }],
     { ymin: 0, ymax: 1, y2max: maxReturn });
+  plotted.dataset.episodes = train.length;
+  plotted.dataset.first = train.length ? train[0].number : '';
+  const demos = data.episodes.filter(r => r.mode === 'record');
+  $('demos').textContent = demos.length ?
+    `${demos.length} demonstrations (${demos.filter(r => r.success).length} successful), apart from training` : '';
   $('eval-rounds').textContent = e.eval_rounds.length ? 'evaluation rounds: ' + e.eval_rounds.map(
-    r => `${(100 * r.success_rate).toFixed(0)}% of ${r.episodes} (v${r.policy_version})`).join(', ') : '';
+    r => `${pct(r.success_rate)} of ${r.episodes} (95% interval ` +
+      `${(100 * r.success_interval[0]).toFixed(0)}-${(100 * r.success_interval[1]).toFixed(0)}%, ` +
+      `after ${r.after_train_episodes} training episodes, v${r.policy_version})`).join(', ') : '';
 }
 
 function showLearner(l) {
   const s = l.latest;
-  const figures = [['critic updates/s', s.updates_per_s], ['updates per env step', s.effective_utd],
+  // per env step over a window (kept through windows without steps); owed: never below 0
+  const figures = [['critic updates/s', s.updates_per_s], ['updates per env step', l.updates_per_env_step],
     ['critic loss', s.critic_loss], ['actor loss', s.actor_loss], ['temperature', s.temperature],
     ['online buffer', s.online_buffer_size], ['demo buffer', s.demo_buffer_size],
-    ['updates', s.optimization_step], ['updates owed', s.updates_owed], ['weights', s.weights_version]];
+    ['updates', s.optimization_step], ['updates owed', l.updates_owed], ['weights', s.weights_version]];
   $('learner').innerHTML = figures.map(([name, v]) =>
-    `<div class="figure"><span>${name}</span><b>${fmt(v, 3)}</b></div>`).join('');
+    `<div class="figure"><span>${name}</span><b data-figure="${name}">${fmt(v, 3)}</b></div>`).join('');
   const t0 = l.history.length ? l.history[0][0] : 0;
   const losses = l.history.flatMap(p => [p[1], p[2]]).filter(v => v !== null);
   plot($('learner-plot'), [
