@@ -42,7 +42,7 @@ import yaml
 from hilserl_bringup import rehearsal_walkthrough as walkthrough
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.runner import Graph, GraphError, parse_launch_arguments
-from hilserl_common.episode_labels import episode_labels
+from hilserl_common.episode_labels import episode_labels, needs_review
 from hilserl_common.figures import interval_text, success_interval
 from hilserl_common.run_layout import RunLayout
 from so101_driver.sim.scripted_grasp import FAILURE_KINDS, SUCCESS
@@ -165,8 +165,7 @@ class Rehearsal(JobSteps):
         shutil.rmtree(mined, ignore_errors=True)  # what an interrupted round left
         # A simulated run mined as the real arm's: only the rewarded frames, none labelled.
         self.step('mine', ['--without-simulation'])
-        review = mined / 'needs_review.yaml'
-        names = yaml.safe_load(review.read_text()) if review.exists() else []
+        names = needs_review(mined)
         wrong = []
         for name in names:  # the person looks at <name>_contact_sheet.png
             cube_up = cube_up_in_mined(mined / name, self.run_dir)

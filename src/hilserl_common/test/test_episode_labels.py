@@ -2,7 +2,14 @@
 the others kept; a folder of recordings given as demonstrations stands for its successes."""
 import yaml
 
-from hilserl_common.episode_labels import demo_recordings, episode_labels, record_episode_label
+from hilserl_common.episode_labels import (
+    demo_recordings,
+    episode_labels,
+    label_document,
+    needs_review,
+    record_episode_label,
+    write_needs_review,
+)
 
 
 def test_a_recording_folder_gives_its_successful_episodes_as_demonstrations(tmp_path):
@@ -26,3 +33,19 @@ def test_the_labels_are_read_from_the_file_or_its_folder_and_none_yet_is_empty(t
     record_episode_label(tmp_path / 'labels.yaml', 'episode_0000', 7)
     assert episode_labels(tmp_path) == episode_labels(tmp_path / 'labels.yaml') == {
         'episode_0000': {'success_from_frame': 7}}
+
+
+def test_a_json_label_file_reads_as_the_yaml_one(tmp_path):
+    (tmp_path / 'labels.json').write_text('{"episodes": {"episode_0000": '
+                                          '{"success_from_frame": 3}}}')
+    assert episode_labels(tmp_path / 'labels.json') == {'episode_0000': {'success_from_frame': 3}}
+    assert label_document(tmp_path / 'labels.json')['episodes'] == \
+        episode_labels(tmp_path / 'labels.json')
+
+
+def test_the_episodes_waiting_for_a_persons_labels_are_listed_and_read_back(tmp_path):
+    assert needs_review(tmp_path) == []
+    write_needs_review(tmp_path, [])
+    assert not (tmp_path / 'needs_review.yaml').exists()
+    write_needs_review(tmp_path, ['episode_0003', 'episode_0007'])
+    assert needs_review(tmp_path) == ['episode_0003', 'episode_0007']

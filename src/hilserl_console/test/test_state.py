@@ -18,7 +18,8 @@ def status(episode, step, reward=0.0, stamp=None):
 def episode(number, success, mode='train', rate=0.0, ret=None):
     return {'episode': number, 'mode': mode, 'success': success,
             'return': float(success) if ret is None else ret, 'length': 10,
-            'intervention_steps': round(10 * rate), 'intervention_rate': rate, 'policy_version': number, 'duration_s': 1.0}
+            'intervention_steps': round(10 * rate), 'intervention_rate': rate,
+            'policy_version': number, 'duration_s': 1.0}
 
 
 def test_a_new_episode_starts_a_new_reward_trace():

@@ -200,11 +200,10 @@ def generate_sim_command(args) -> int:
 def label_command(args) -> int:
     """Set one episode's success cutoff in a label file, as a person does after looking at its
     contact sheet (the file may list no episode yet: a mined dataset waiting for review)."""
-    from hilserl_common.episode_labels import record_episode_label
+    from hilserl_common.episode_labels import label_document, label_file, record_episode_label
     from reward_classifier.data.bags import read_episode_frames
 
-    path = Path(args.labels)
-    path = path / 'labels.yaml' if path.is_dir() else path
+    path = label_file(args.labels)
     if not path.exists():
         raise CommandError(f'label file {path} does not exist')
     bag = path.parent / args.episode
@@ -212,7 +211,7 @@ def label_command(args) -> int:
         raise CommandError(f'{path}: no episode bag {bag}')
     cutoff = _cutoff(args.success_from_frame)
     if cutoff is not None:
-        topic = (yaml.safe_load(path.read_text()) or {}).get('image_topic')
+        topic = label_document(path).get('image_topic')
         frames = len(read_episode_frames(bag, topic).images)
         if cutoff >= frames:
             raise CommandError(f'--success-from-frame {cutoff}: {args.episode} has frames '

@@ -16,6 +16,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from hilserl_common.episode_labels import write_needs_review
 from hilserl_common.run_layout import RunLayout
 from reward_classifier.journal import UNKNOWN, read_journal
 
@@ -96,10 +97,5 @@ def write_mined(episodes: List[MinedEpisode], output, views, namespace: str = ''
     topic = ('/' + namespace.strip('/') + '/' if namespace.strip('/') else '/') + \
         f'{views[0]}/image_proc'
     write_labels(output / 'labels.yaml', labels, image_topic=topic)
-    if review:
-        (output / 'needs_review.yaml').write_text(
-            '# Mined episodes without labels (no simulation to label them): look at each\n'
-            '# <episode>_contact_sheet.png and add the episode to labels.yaml with its\n'
-            '# success_from_frame (null: never a success) or success_ranges.\n'
-            + ''.join(f'- {name}\n' for name in review))
+    write_needs_review(output, review)
     return {**counts, 'episodes': len(episodes), 'needs_review': review}

@@ -20,7 +20,9 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import yaml
 
-LABEL_FILE_NAME = 'labels.yaml'
+from hilserl_common.episode_labels import LABEL_FILE, label_document, label_file
+
+LABEL_FILE_NAME = LABEL_FILE
 _EPISODE_KEYS = ('success_from_frame', 'success_ranges')
 
 
@@ -77,16 +79,13 @@ class LabelFile:
 
 
 def load_labels(path) -> LabelFile:
-    """Read and validate a label file (or a folder holding labels.yaml)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / LABEL_FILE_NAME
+    """Read (hilserl_common.episode_labels) and validate a label file (or a folder holding
+    labels.yaml)."""
+    path = label_file(path)
     try:
-        text = path.read_text()
+        document = label_document(path)
     except FileNotFoundError:
         raise LabelError(f'label file {path} does not exist') from None
-    try:
-        document = json.loads(text) if path.suffix == '.json' else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise LabelError(f'label file {path} cannot be parsed: {error}') from None
     return parse_labels(document, path)
