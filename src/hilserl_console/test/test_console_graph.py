@@ -274,3 +274,35 @@ def test_the_stop_works_with_the_classifier_down_and_no_learner(console):
     driver.find_element('id', 'command-stop').click()
     wait_for(lambda: 'stop: holding' in page(driver, result), 'the stop answered', graph,
              stopped=('reward_classifier',))
+
+
+def test_in_a_slowed_simulation_a_frames_age_is_taken_on_the_sim_clock(tmp_path):
+    """At 0.3 x real time the cameras stamp frames in sim time, which falls 0.7 s behind the
+    wall clock every second (seen on a run: frames "76806 ms after its stamp"). The console
+    takes a frame's age on its own clock, sim time, so the page shows the real delay."""
+    graph = Graph('train', {'output_dir': str(tmp_path), 'robot': f'c{uuid.uuid4().hex[:8]}',
+                            'real_time_factor': '0.3', 'wait_for_learner': 'false',
+                            'console_port': '0'}, only=['sim', 'console'], quiet=True)
+    graph.start()
+    driver = None
+    try:
+        log = tmp_path / 'logs' / 'console.log'
+        found = wait_for(lambda: log.exists() and re.search(r'operator console on http://\S+:'
+                                                            r'(\d+)/', log.read_text()),
+                         'the console to say where it serves', graph)
+        started = time.monotonic()
+        driver = browser()
+        driver.get(f'http://127.0.0.1:{found.group(1)}/')
+        wait_for(lambda: page(driver, 'window.consoleMetrics.frames.wrist_camera || 0') >= 5,
+                 'wrist camera frames on the page', graph)
+        time.sleep(max(0.0, 8.0 - (time.monotonic() - started)))  # sim time falls > 5 s behind
+        driver.execute_script('window.consoleMetrics.latencyMs = []')
+        wait_for(lambda: len(page(driver, 'window.consoleMetrics.latencyMs')) >= 5,
+                 'more frames', graph)
+        ages = page(driver, 'window.consoleMetrics.latencyMs')
+        assert max(ages) < 3000, f'frame ages {ages} ms: the wall clock against sim stamps?'
+        assert min(ages) >= 0
+    finally:
+        if driver is not None:
+            driver.quit()
+        graph.stop()
