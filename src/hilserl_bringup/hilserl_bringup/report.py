@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hilserl_common.figures import (  # noqa: E402
+    LEARNER_WINDOW_ROWS,
     MOVING_AVERAGE_EPISODES,
     interval_text,
     intervention_share,
@@ -143,7 +144,8 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         'final_episodes': final.get('episodes'),
         'final_mean_time_to_success_s': final.get('mean_time_to_success_s'),
         'optimization_steps': stats[-1].get('optimization_step') if stats else None,
-        'updates_per_s': float(np.mean([s.get('updates_per_s', 0) for s in stats[-30:]]))
+        'updates_per_s': float(np.mean([s.get('updates_per_s', 0)
+                                         for s in stats[-LEARNER_WINDOW_ROWS:]]))
         if stats else None,
         # over the whole run (the learner's windowed figure covers only its latest steps)
         'effective_utd': stats[-1].get('effective_utd_total', stats[-1].get('effective_utd'))
