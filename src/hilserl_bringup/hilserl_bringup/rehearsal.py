@@ -43,7 +43,7 @@ from hilserl_bringup import rehearsal_walkthrough as walkthrough
 from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.runner import Graph, GraphError, parse_launch_arguments
 from hilserl_common.episode_labels import episode_labels, needs_review
-from hilserl_common.figures import interval_text, success_interval
+from hilserl_common.figures import interval_text, reward_agreement, success_interval
 from hilserl_common.run_layout import RunLayout
 from so101_driver.sim.scripted_grasp import FAILURE_KINDS, SUCCESS
 
@@ -259,12 +259,12 @@ def shown(text: str, extra) -> str:
 
 def agreement(episodes: list) -> dict:
     """How often the reward (classifier AND gate) agreed with the simulation's success."""
-    judged = [e for e in episodes if 'sim_success' in e]
-    agreed = sum(e['success'] == e['sim_success'] for e in judged)
-    return {'episodes': len(judged), 'agreed': agreed,
-            'rate': agreed / len(judged) if judged else None,
-            'false_successes': sum(e['success'] and not e['sim_success'] for e in judged),
-            'missed_successes': sum(e['sim_success'] and not e['success'] for e in judged)}
+    figures = reward_agreement(episodes)
+    judged = figures['judged_episodes']
+    agreed = judged - figures['false_successes'] - figures['missed_successes']
+    return {'episodes': judged, 'agreed': agreed, 'rate': agreed / judged if judged else None,
+            'false_successes': figures['false_successes'],
+            'missed_successes': figures['missed_successes']}
 
 
 def main_job_round(run: Path, train_episodes: int) -> Optional[dict]:

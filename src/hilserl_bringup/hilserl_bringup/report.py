@@ -25,6 +25,7 @@ from hilserl_common.figures import (  # noqa: E402
     mean_return,
     moving,
     percent_text,
+    reward_agreement,
     round_interval,
     success_share,
     training_text,
@@ -161,15 +162,6 @@ def final_stages(run: Path, count: int) -> dict:
     stages = [e['sim_stage'] for e in episodes if 'sim_stage' in e]
     return {stage: stages.count(stage) for stage in ('success', 'grasped', 'contact', 'near',
                                                      'far') if stage in stages}
-
-
-def reward_agreement(episodes: List[dict]) -> dict:
-    """How the reward (the classifier) judged training episodes against the simulation's own
-    verdict, where the actor recorded it: successes it invented and successes it missed."""
-    judged = [e for e in episodes if 'sim_success' in e]
-    return {'judged_episodes': len(judged),
-            'false_successes': sum(e['success'] and not e['sim_success'] for e in judged),
-            'missed_successes': sum(e['sim_success'] and not e['success'] for e in judged)}
 
 
 def write_report(run) -> Path:

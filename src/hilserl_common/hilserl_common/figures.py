@@ -83,6 +83,15 @@ def updates_owed(row: dict) -> int:
     return max(0, int(row.get('updates_owed') or 0))
 
 
+def reward_agreement(episodes: Sequence[dict]) -> dict:
+    """How the reward (classifier AND gate) judged episodes against the simulation's own
+    verdict, where the actor recorded it: successes it invented and successes it missed."""
+    judged = [e for e in episodes if 'sim_success' in e]
+    return {'judged_episodes': len(judged),
+            'false_successes': sum(bool(e['success'] and not e['sim_success']) for e in judged),
+            'missed_successes': sum(bool(e['sim_success'] and not e['success']) for e in judged)}
+
+
 def evaluation_round(records: Sequence[dict]) -> dict:
     """The figures of one evaluation round from its episodes' records (in order): what the
     actor writes to eval_rounds.jsonl and the console shows while a round goes on."""
