@@ -11,9 +11,10 @@ reward from the simulation, real time so stamps are wall-clock times), in a ROS 
 own. `--rounds` times: `--seconds` with no page open (the browser on about:blank), then as long
 with the page open in headless Chromium (Debian's chromium and chromedriver, as in the
 console's tests), alternated so that a change of the machine's own load weighs on both alike.
-The page itself measures each frame's latency: Date.now() after the frame is drawn minus the
-image's header stamp, so it includes the DDS hop, the console's JPEG encoding, the WebSocket
-and the browser's decoding. Jitter: the actor's
+The page itself measures each frame's latency: the frame's age when the console took it (its
+clock minus the image's header stamp: the stamps' clock) plus the wall time from there until
+the frame is drawn, so it includes the DDS hop, the console's JPEG encoding, the WebSocket and
+the browser's decoding. Jitter: the actor's
 actor_status stamps of consecutive steps, |period - 100 ms|. CPU: the console process's CPU time
 over the window (psutil). The browser's own CPU is printed too, but it is not the console's.
 """
