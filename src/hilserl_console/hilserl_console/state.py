@@ -205,5 +205,6 @@ def evaluation_rounds(episodes: List[dict]) -> List[dict]:
                            'after_train_episodes': train_episodes,
                            **evaluation_round(current)})
             current = []
-        train_episodes += episode is not None and episode['mode'] == 'train'
+        if episode is not None and episode['mode'] == 'train':  # counted past the history
+            train_episodes = episode.get('number', train_episodes + 1)
     return rounds

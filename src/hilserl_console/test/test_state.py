@@ -154,3 +154,14 @@ def test_updates_per_env_step_hold_through_a_window_without_steps_and_none_is_ow
     part = state.snapshot()['learner']
     assert part['updates_per_env_step'] == 13.0   # not 0
     assert part['updates_owed'] == 0 and part['latest']['updates_owed'] == -1474
+
+
+def test_a_round_counts_the_training_episodes_before_it_past_the_kept_history():
+    state = ConsoleState(history_episodes=3)
+    for number in range(5):
+        state.on_episode(episode(number, True))
+    for number in (5, 6):
+        state.on_episode(episode(number, number == 5, mode='eval'))
+    rounds = state.snapshot()['episodes']['eval_rounds']
+    assert [(r['after_train_episodes'], r['episodes'], r['success_rate']) for r in rounds] == [
+        (5, 2, 0.5)]

@@ -139,24 +139,26 @@ function showEpisodes(e) {
     tr.dataset.number = row.number;
     tr.dataset.success = row.success;
     tr.innerHTML = [row.number, modeName(row.mode), row.success ? 'yes' : 'no', fmt(row.return, 1),
-      row.length, pct(row.intervention_steps / row.length), `v${row.policy_version}`]
+      row.length, pct(row.length ? row.intervention_steps / row.length : null), `v${row.policy_version}`]
       .map(v => `<td>${v}</td>`).join('');
     body.insertBefore(tr, body.firstChild);
   }
-  // training episodes only: demonstrations and evaluations are other kinds of episode
-  const train = data.episodes.filter(r => r.mode === 'train');
-  const maxReturn = Math.max(1, ...train.map(r => r.return_avg));
+  // one kind of episode: training, or the demonstrations while a recording has no training
+  const kind = data.episodes.some(r => r.mode === 'train') ? 'train' : 'record';
+  $('history-kind').textContent = kind === 'train' ? 'training episodes' : 'demonstrations';
+  const shown = data.episodes.filter(r => r.mode === kind);
+  const maxReturn = Math.max(1, ...shown.map(r => r.return_avg));
   const plotted = $('history-plot');
   plot(plotted, [
-    { points: train.map(r => [r.number, r.success_avg]), color: PLOT_COLORS[0] },
-    { points: train.map(r => [r.number, r.intervention_share_avg]), color: PLOT_COLORS[1] },
-    { points: train.map(r => [r.number, r.return_avg]), color: PLOT_COLORS[2], right: true },
-    { points: train.map(r => [r.number, r.success ? 1 : 0]), color: '#4fc3f755', dots: true }],
+    { points: shown.map(r => [r.number, r.success_avg]), color: PLOT_COLORS[0] },
+    { points: shown.map(r => [r.number, r.intervention_share_avg]), color: PLOT_COLORS[1] },
+    { points: shown.map(r => [r.number, r.return_avg]), color: PLOT_COLORS[2], right: true },
+    { points: shown.map(r => [r.number, r.success ? 1 : 0]), color: '#4fc3f755', dots: true }],
     { ymin: 0, ymax: 1, y2max: maxReturn });
-  plotted.dataset.episodes = train.length;
-  plotted.dataset.first = train.length ? train[0].number : '';
+  plotted.dataset.episodes = shown.length;
+  plotted.dataset.first = shown.length ? shown[0].number : '';
   const demos = data.episodes.filter(r => r.mode === 'record');
-  $('demos').textContent = demos.length ?
+  $('demos').textContent = demos.length && kind === 'train' ?
     `${demos.length} demonstrations (${demos.filter(r => r.success).length} successful), apart from training` : '';
   $('eval-rounds').textContent = e.eval_rounds.length ? 'evaluation rounds: ' + e.eval_rounds.map(
     r => `${pct(r.success_rate)} of ${r.episodes} (95% interval ` +
