@@ -2,6 +2,7 @@
 import argparse
 
 from hilserl_common.cameras import CAMERAS
+from hilserl_common.figures import MOVING_AVERAGE_EPISODES
 
 STAGES = ('demos', 'encoder', 'classifier', 'train', 'evaluate', 'report')
 ABLATIONS = {
@@ -41,7 +42,7 @@ def parse_options(argv=None):
                         'success rate (and the interventions are below --target-interventions)')
     parser.add_argument('--target-interventions', type=float, default=0.1,
                         help='... and the operator corrected less than this share of the steps '
-                        'of the last 20 training episodes')
+                        f'of the last {MOVING_AVERAGE_EPISODES} training episodes')
     parser.add_argument('--mine-after', type=int, default=20,
                         help='training episodes before the hard-negative mining round (0: none)')
     parser.add_argument('--eval-every', type=int, default=25,
