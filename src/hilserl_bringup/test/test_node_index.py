@@ -166,3 +166,14 @@ def test_the_running_sim_graph_has_the_indexed_topics_services_and_parameters(tm
     finally:
         probe.close()
         graph.stop()
+
+
+def test_the_diagram_draws_every_node_of_the_simulated_training_graph(tmp_path):
+    from hilserl_bringup import graph_diagram
+    names = {s.name for s in node_index.graph_specs('train', {'sim': 'true'})}
+    assert set(graph_diagram.PLACES) == names, 'graph_diagram.PLACES: a place for every node'
+    edges = graph_diagram.connections()
+    assert '/transitions' in edges[('actor', 'learner')]
+    assert 'sim/reset_scene()' in edges[('actor', 'sim')]
+    graph_diagram.draw(str(tmp_path / 'graph.png'))
+    assert (tmp_path / 'graph.png').stat().st_size > 10_000
