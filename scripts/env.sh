@@ -26,7 +26,8 @@ export PATH=$_hilserl_root/install/hilserl_bringup/lib/hilserl_bringup:$_hilserl
 
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
 # Simulated graphs never leave this machine; set ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET to put
-# the learner on another machine (README: "Learner on a second machine").
+# the learner on another machine (docs/ARCHITECTURE.md, "Isolation and a learner on a second
+# machine").
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-42}
 export MUJOCO_GL=${MUJOCO_GL:-egl}

@@ -67,21 +67,21 @@ COMMON_ARGUMENTS = (
 )
 
 
-def _flag(value: str) -> bool:
+def flag(value: str) -> bool:
     return str(value).strip().lower() in ('true', '1', 'yes')
 
 
 def _waits_for_learner(args: Dict[str, str]) -> bool:
-    return _flag(args['sim']) and _flag(args.get('wait_for_learner', 'false'))
+    return flag(args['sim']) and flag(args.get('wait_for_learner', 'false'))
 
 
-def _uses_sim_time(args: Dict[str, str]) -> bool:
-    return _flag(args['sim']) and (float(args['real_time_factor']) != 1.0
+def uses_sim_time(args: Dict[str, str]) -> bool:
+    return flag(args['sim']) and (float(args['real_time_factor']) != 1.0
                                    or _waits_for_learner(args))
 
 
 def _common(args: Dict[str, str]) -> Dict[str, object]:
-    return {'use_sim_time': _uses_sim_time(args)}
+    return {'use_sim_time': uses_sim_time(args)}
 
 
 def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> List[NodeSpec]:
@@ -89,7 +89,7 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
     short corrections while the policy trains, demonstrates whole grasps for recordings, and
     stays off during evaluation."""
     common = _common(args)
-    if _flag(args['sim']):
+    if flag(args['sim']):
         return [
             NodeSpec('so101_driver', 'sim', 'sim', ('task.yaml', 'sim.yaml'),
                      {**common, 'real_time_factor': float(args['real_time_factor']),
@@ -112,7 +112,7 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
 def cameras(args: Dict[str, str]) -> List[str]:
     """The cameras of the graph: the wrist camera, and the front camera in simulation or when
     `front_camera:=` names one. The actor records them all, the console shows them."""
-    return [WRIST_CAMERA] + ([FRONT_CAMERA] if _flag(args['sim']) or args['front_camera']
+    return [WRIST_CAMERA] + ([FRONT_CAMERA] if flag(args['sim']) or args['front_camera']
                              else [])
 
 
@@ -134,15 +134,15 @@ def _reward_classifier(args, journal: bool = False) -> NodeSpec:
                   'model_path': os.path.join(args['output_dir'], 'reward_classifier')}
     if journal:
         parameters.update(journal_dir=os.path.join(args['output_dir'], REWARD_JOURNAL),
-                          sim=_flag(args['sim']))
+                          sim=flag(args['sim']))
     return NodeSpec('reward_classifier', 'reward_classifier', 'reward_classifier',
                     ('task.yaml', 'reward_classifier.yaml'), parameters)
 
 
 def _actor(args, mode: str) -> NodeSpec:
     parameters = {**_common(args), 'output_dir': args['output_dir'], 'mode': mode,
-                  'sim': _flag(args['sim']), 'cameras': cameras(args)}
-    if mode == 'record' and _flag(args['sim']):
+                  'sim': flag(args['sim']), 'cameras': cameras(args)}
+    if mode == 'record' and flag(args['sim']):
         parameters['reward_source'] = 'sim'  # demonstrations are labelled by the simulation
     return NodeSpec('hilserl_actor', 'actor', 'actor', ('task.yaml', 'actor.yaml'), parameters)
 
@@ -157,14 +157,14 @@ def _workspace_markers(args) -> NodeSpec:
     # For rviz2 (monitoring only: the graph goes on without it). In simulation it also draws the
     # cube region, asked from the sim node's own parameters.
     return NodeSpec('hilserl_bringup', 'workspace_markers', 'workspace_markers', ('task.yaml',),
-                    {**_common(args), 'cube_region_node': 'sim' if _flag(args['sim']) else ''},
+                    {**_common(args), 'cube_region_node': 'sim' if flag(args['sim']) else ''},
                     required=False)
 
 
 def _console(args, read_only: bool = False) -> List[NodeSpec]:
     """The operator's page (monitoring and buttons: the graph goes on without it, e.g. when
     its port is taken). The front camera is shown where there is one."""
-    if not _flag(args['console']):
+    if not flag(args['console']):
         return []
     try:
         port = int(args['console_port'])

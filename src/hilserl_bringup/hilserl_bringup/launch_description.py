@@ -16,10 +16,10 @@ from hilserl_bringup.graph import (
     GRAPH_ARGUMENTS,
     GRAPHS,
     NodeSpec,
-    _flag,
-    _uses_sim_time,
+    flag,
     namespace_of,
     resolve_arguments,
+    uses_sim_time,
 )
 from hilserl_bringup.monitoring.robot_description import robot_description
 from hilserl_bringup.monitoring.viewers import (
@@ -77,9 +77,9 @@ def _monitoring(context, args, config_dir):
     rqt:=true: diagnostic_aggregator (for rqt_robot_monitor) and rqt with the perspective.
     Real ROS installs only, so they are not in the graph description the runner uses."""
     namespace = '/' + args['robot'].strip('/')
-    sim_time = {'use_sim_time': _uses_sim_time(args)}
+    sim_time = {'use_sim_time': uses_sim_time(args)}
     nodes = []
-    if _flag(LaunchConfiguration(RVIZ_ARGUMENT.name).perform(context)):
+    if flag(LaunchConfiguration(RVIZ_ARGUMENT.name).perform(context)):
         nodes += [
             Node(package='robot_state_publisher', executable='robot_state_publisher',
                  name='robot_state_publisher', namespace=namespace, output='screen',
@@ -88,7 +88,7 @@ def _monitoring(context, args, config_dir):
                  arguments=['-d', for_robot(config_dir, RVIZ_CONFIG, args['robot'])],
                  parameters=[sim_time], output='screen'),
         ]
-    if _flag(LaunchConfiguration(RQT_ARGUMENT.name).perform(context)):
+    if flag(LaunchConfiguration(RQT_ARGUMENT.name).perform(context)):
         nodes += [
             Node(package='diagnostic_aggregator', executable='aggregator_node',
                  parameters=[os.path.join(config_dir, DIAGNOSTIC_ANALYZERS), sim_time],
