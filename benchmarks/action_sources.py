@@ -27,12 +27,12 @@ from hilserl_common.bags import EpisodeBagWriter
 from hilserl_common.episode_labels import successful_episodes
 from hilserl_common.preprocessing import IMAGE_SIZE
 from hilserl_learner.demos.loader import DemoSettings, load_demos
-from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.operator import OperatorConfig, OperatorState, SimulatedOperator
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.model import JOINT_NAMES
 from so101_kinematics.reset import ResetConfig, ik_reset
+from so101_sim.cell import SimulatedCell
+from so101_sim.config import CellConfig
+from so101_sim.operator import OperatorConfig, OperatorState, SimulatedOperator
 
 SATURATED = 0.99
 CONTROL_PERIOD_S = 0.1

@@ -15,13 +15,13 @@ import time
 import numpy as np
 
 from hilserl_common.preprocessing import preprocess
-from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.scripted_grasp import ScriptedGrasp
 from so101_kinematics.action_space import action_to_ee_delta
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.reset import ResetConfig, ik_reset
+from so101_sim.cell import SimulatedCell
+from so101_sim.config import CellConfig
+from so101_sim.scripted_grasp import ScriptedGrasp
 
 CONTROL_PERIOD_S = 0.1
 

@@ -14,14 +14,11 @@ setup(
     zip_safe=True,
     maintainer='SO-101 HIL-SERL maintainers',
     maintainer_email='maintainers@so101-hilserl.org',
-    description=('SO-101 follower and leader drivers over the Feetech bus, the wrist camera, the '
-                 'MuJoCo simulation backend and simulated operator, and an emulated STS3215 bus '
-                 'for tests.'),
+    description=('SO-101 follower and leader drivers over the Feetech bus, the wrist camera, and '
+                 'an emulated STS3215 bus for tests.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'sim = so101_driver.sim.node:main',
-            'sim_operator = so101_driver.sim.operator_node:main',
             'follower = so101_driver.follower.node:main',
             'leader = so101_driver.leader.node:main',
             'camera = so101_driver.camera.node:main',

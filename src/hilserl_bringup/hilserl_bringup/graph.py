@@ -91,10 +91,10 @@ def _robot_nodes(args: Dict[str, str], operator_mode: str = 'corrections') -> Li
     common = _common(args)
     if flag(args['sim']):
         return [
-            NodeSpec('so101_driver', 'sim', 'sim', ('task.yaml', 'sim.yaml'),
+            NodeSpec('so101_sim', 'sim', 'sim', ('task.yaml', 'sim.yaml'),
                      {**common, 'real_time_factor': float(args['real_time_factor']),
                       'wait_for_learner': _waits_for_learner(args)}),
-            NodeSpec('so101_driver', 'sim_operator', 'operator', ('task.yaml', 'sim.yaml'),
+            NodeSpec('so101_sim', 'operator', 'operator', ('task.yaml', 'sim.yaml'),
                      {**common, 'mode': operator_mode}),
         ]
     return [

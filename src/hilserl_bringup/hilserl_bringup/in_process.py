@@ -30,12 +30,12 @@ from hilserl_common.transition import Transition
 from hilserl_learner.config import STATE_DIM, LearnerConfig
 from hilserl_learner.demos.loader import DemoSettings, load_demos
 from hilserl_learner.training.learner import Learner
-from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.operator import OperatorConfig, SimulatedOperator
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.proprioception import PRIVILEGED_DIM, privileged_cube_offset
 from so101_kinematics.reset import ResetConfig, ik_reset
+from so101_sim.cell import SimulatedCell
+from so101_sim.config import CellConfig
+from so101_sim.operator import OperatorConfig, SimulatedOperator
 
 # The plain config classes of a run, by the node whose parameters they are part of.
 CONFIG_CLASSES = {'learner': ('learner', LearnerConfig), 'operator': ('operator', OperatorConfig),

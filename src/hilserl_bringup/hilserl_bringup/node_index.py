@@ -29,10 +29,10 @@ from hilserl_common.config import default_of, fields, load_yaml_section
 # (package, executable) -> the config dataclasses its node reads (hilserl_common.params
 # load_config), as 'module:Class'.
 CONFIGS: Dict[Tuple[str, str], Tuple[str, ...]] = {
-    ('so101_driver', 'sim'): ('so101_driver.sim.config:CellConfig',
-                              'so101_driver.sim.config:SimNodeConfig'),
-    ('so101_driver', 'sim_operator'): ('so101_driver.sim.operator:OperatorConfig',
-                                       'so101_driver.sim.scripted_grasp:GraspScriptConfig',
+    ('so101_sim', 'sim'): ('so101_sim.config:CellConfig',
+                              'so101_sim.config:SimNodeConfig'),
+    ('so101_sim', 'operator'): ('so101_sim.operator:OperatorConfig',
+                                       'so101_sim.scripted_grasp:GraspScriptConfig',
                                        'so101_kinematics.kinematics:KinematicsConfig'),
     ('so101_driver', 'follower'): ('so101_driver.follower.config:FollowerConfig',),
     ('so101_driver', 'leader'): ('so101_driver.leader.config:LeaderConfig',),
@@ -108,7 +108,7 @@ def _camera_streams(camera: str) -> Tuple[Endpoint, ...]:
 
 
 ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
-    ('so101_driver', 'sim'): Endpoints(
+    ('so101_sim', 'sim'): Endpoints(
         publishes=(Endpoint('joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
                    *_camera_streams('{camera}'),
                    Endpoint('sim/grasp_state', _interface('msg/GraspState'), 'SENSOR_RELIABLE'),
@@ -122,7 +122,7 @@ ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
         serves=(Endpoint('sim/reset_scene', _interface('srv/ResetScene')),
                 Endpoint('stop', 'std_srvs/srv/Trigger'),
                 Endpoint('torque_enable', 'std_srvs/srv/SetBool'))),
-    ('so101_driver', 'sim_operator'): Endpoints(
+    ('so101_sim', 'operator'): Endpoints(
         publishes=(Endpoint('leader/joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
                    Endpoint('intervention', 'std_msgs/msg/Bool', 'COMMANDS'),
                    Endpoint('operator_event', 'std_msgs/msg/String', 'COMMANDS'),

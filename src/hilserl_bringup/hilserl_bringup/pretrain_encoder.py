@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     options = parse_options(argv)
     from hilserl_learner.networks.encoder import save_backbone_weights
     from hilserl_learner.networks.pretraining import pretrain_backbone
-    from so101_driver.sim.privileged_frames import LABELS, FramePlan, generate_frames
+    from so101_sim.privileged_frames import LABELS, FramePlan, generate_frames
 
     if options.episodes < 1 or options.steps < 1 or options.epochs <= 0:
         print('--episodes, --steps and --epochs must be positive', file=sys.stderr)
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
 def cache_path(plan, options) -> Path:
     """Where weights pretrained with these settings on this simulated cell are kept."""
     from hilserl_bringup.in_process import build_config
-    from so101_driver.sim.meshes import cache_dir
+    from so101_sim.meshes import cache_dir
     cell = build_config('sim', {})
     key = json.dumps({'version': VERSION, 'cell': dataclasses.asdict(cell),
                       'plan': dataclasses.asdict(plan), 'epochs': options.epochs,

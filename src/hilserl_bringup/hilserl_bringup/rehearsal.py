@@ -45,7 +45,7 @@ from hilserl_bringup.runner import Graph, GraphError, parse_launch_arguments
 from hilserl_common.episode_labels import episode_labels, needs_review
 from hilserl_common.figures import interval_text, reward_agreement, success_interval
 from hilserl_common.run_layout import RunLayout
-from so101_driver.sim.scripted_grasp import FAILURE_KINDS, SUCCESS
+from so101_sim.scripted_grasp import FAILURE_KINDS, SUCCESS
 
 STAGES = ('record', 'label', 'classifier', 'train', 'mine', 'resume', 'evaluate', 'report')
 

@@ -13,10 +13,10 @@ from hilserl_common.config import default_of, fields, load_yaml_section
 from hilserl_console.config import ConsoleConfig
 from hilserl_learner.config import LearnerConfig
 from reward_classifier.config import ServingConfig, TrainingConfig
-from so101_driver.sim.config import CellConfig, SimNodeConfig
-from so101_driver.sim.operator import OperatorConfig
 from so101_kinematics.kinematics import KinematicsConfig
 from so101_kinematics.reset import ResetConfig
+from so101_sim.config import CellConfig, SimNodeConfig
+from so101_sim.operator import OperatorConfig
 
 CLASSES = {
     'sim': (CellConfig, SimNodeConfig),

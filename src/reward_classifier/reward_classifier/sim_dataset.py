@@ -83,14 +83,14 @@ class RecordedEpisode:
     velocities: np.ndarray   # N x 6 rad/s
     success: np.ndarray      # N bool, privileged
     times_s: np.ndarray      # N, simulation time of each frame
-    grasp: list              # N privileged GraspInfo (so101_driver.sim.cell)
+    grasp: list              # N privileged GraspInfo (so101_sim.cell)
 
 
 def run_episode(cell, script, plan: EpisodePlan, steps: int,
                 control_period_s: float) -> RecordedEpisode:
     """One episode on a SimulatedCell with a ScriptedGrasp: a frame, the joints and the
     privileged success after every control step."""
-    from so101_driver.sim.scripted_grasp import GraspAttempt
+    from so101_sim.scripted_grasp import GraspAttempt
 
     cell.reset(seed=plan.scene_seed)
     script.config = dataclasses.replace(script.config, lift_height_m=plan.lift_height_m)
@@ -133,10 +133,10 @@ def generate_dataset(output: Path, episodes: int, seed: int, failure_fraction: f
                      steps: int, namespace: str = '', control_rate_hz: float = 10.0,
                      log=print) -> str:
     """Write `episodes` bags and labels.yaml into `output`; returns a one-line summary."""
-    from so101_driver.sim.cell import SimulatedCell
-    from so101_driver.sim.config import CellConfig
-    from so101_driver.sim.scripted_grasp import ScriptedGrasp
     from so101_kinematics.kinematics import Kinematics
+    from so101_sim.cell import SimulatedCell
+    from so101_sim.config import CellConfig
+    from so101_sim.scripted_grasp import ScriptedGrasp
 
     output = Path(output)
     if output.exists() and any(output.iterdir()):

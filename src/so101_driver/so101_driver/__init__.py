@@ -1,3 +1,3 @@
-"""SO-101 follower and leader drivers over the Feetech bus, the wrist camera, the MuJoCo simulation
-backend and simulated operator, and an emulated STS3215 bus for tests.
+"""SO-101 follower and leader drivers over the Feetech bus, the wrist camera, and an emulated
+STS3215 bus for tests. The MuJoCo simulation behind the same topics is the so101_sim package.
 """

@@ -2,7 +2,7 @@
 
 A fixed random ResNet-10 gives weak features: from them a few thousand critic updates could not
 tell where the cube is. Trained to predict what a frame shows (where the cube is relative to the
-gripper, how high it is, the jaws' opening, contact and grasp; so101_driver.sim.privileged_frames
+gripper, how high it is, the jaws' opening, contact and grasp; so101_sim.privileged_frames
 makes such frames in simulation), the backbone's feature map encodes exactly that, and it is then
 frozen as usual. The result is a weights file that `load_backbone` reads like any other.
 On the real arm, load ImageNet ResNet-10 weights instead: this is a simulation-only aid.

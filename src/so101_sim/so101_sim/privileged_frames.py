@@ -13,12 +13,12 @@ import numpy as np
 
 from hilserl_common.cameras import CAMERAS
 from hilserl_common.preprocessing import preprocess
-from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.scripted_grasp import GraspScriptConfig, ScriptedGrasp
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.model import GRIPPER_INDEX
+from so101_sim.cell import SimulatedCell
+from so101_sim.config import CellConfig
+from so101_sim.scripted_grasp import GraspScriptConfig, ScriptedGrasp
 
 # label name -> kind: what the encoder is taught to see
 LABELS = {'cube_offset_x': 'value', 'cube_offset_y': 'value', 'cube_offset_z': 'value',

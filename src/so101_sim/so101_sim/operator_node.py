@@ -1,4 +1,4 @@
-"""The `sim_operator` node: the simulated human on the leader arm. It publishes
+"""The `operator` node: the simulated human on the leader arm. It publishes
 leader/joint_states and the intervention flag like the real leader node, deciding from the
 follower's joint_states and the simulation's privileged sim/grasp_state (see operator.py).
 
@@ -22,10 +22,10 @@ from hilserl_common.diagnostics import status_array
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.msg import EpisodeStats, GraspState
-from so101_driver.sim.operator import OperatorConfig, OperatorState, SimulatedOperator
-from so101_driver.sim.scripted_grasp import GraspScriptConfig
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
+from so101_sim.operator import OperatorConfig, OperatorState, SimulatedOperator
+from so101_sim.scripted_grasp import GraspScriptConfig
 
 STILL_VELOCITY_RAD_S = 0.05
 

@@ -31,11 +31,11 @@ from hilserl_common.params import load_config
 from hilserl_common.preprocessing import preprocess
 from hilserl_interfaces.msg import ActorStatus, GraspState, LearnerProgress
 from hilserl_interfaces.srv import ResetScene
-from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig, SimNodeConfig
-from so101_driver.sim.learner_pace import LearnerPace
-from so101_driver.sim.streams import CameraStream, Schedule, pose_msg, seconds_to_time
 from so101_kinematics.model import JOINT_NAMES
+from so101_sim.cell import SimulatedCell
+from so101_sim.config import CellConfig, SimNodeConfig
+from so101_sim.learner_pace import LearnerPace
+from so101_sim.streams import CameraStream, Schedule, pose_msg, seconds_to_time
 
 BASE_FRAME = 'base'
 

@@ -1,4 +1,4 @@
-"""sim + kinematics + sim_operator as real processes over rclpy, in a namespace: topics at
+"""sim + kinematics + operator as real processes over rclpy, in a namespace: topics at
 their rates, the arm reaching a commanded EE pose through compute_ik, a scripted demonstration
 mirrored onto the follower lifting the cube, and /clock when faster than real time."""
 import signal
@@ -105,10 +105,10 @@ def position_of(pose: PoseStamped):
 def test_sim_kinematics_and_operator_graph():
     namespace = f'/g{uuid.uuid4().hex[:8]}'
     processes = [
-        start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml'),
+        start('so101_sim', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml'),
         start('so101_kinematics', 'kinematics', 'kinematics', namespace, 'task.yaml',
               'kinematics.yaml'),
-        start('so101_driver', 'sim_operator', 'operator', namespace, 'task.yaml', 'sim.yaml',
+        start('so101_sim', 'operator', 'operator', namespace, 'task.yaml', 'sim.yaml',
               parameters=['mode:=demo']),
     ]
     probe = Probe(namespace)
@@ -231,7 +231,7 @@ def check_fk_and_bad_requests(probe):
 
 def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
     namespace = f'/f{uuid.uuid4().hex[:8]}'
-    processes = [start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
+    processes = [start('so101_sim', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
                        # Cameras slow and off: rendering is the sim's work, and three times
                        # real time must hold on a loaded machine too.
                        parameters=['real_time_factor:=3.0', 'camera_rate_hz:=1.0',
@@ -277,7 +277,7 @@ def test_sim_time_stands_still_while_the_learner_owes_updates():
     """The real sim node against learner_progress messages a probe sends in its place."""
     from hilserl_interfaces.msg import LearnerProgress
     namespace = f'/p{uuid.uuid4().hex[:8]}'
-    processes = [start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
+    processes = [start('so101_sim', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
                        parameters=['wait_for_learner:=true', 'learner_slack_updates:=20',
                                    'learner_timeout_s:=1.0', 'camera_rate_hz:=5.0',
                                    'front_camera_rate_hz:=0.0'])]
@@ -316,7 +316,7 @@ def test_evaluation_episodes_run_at_their_own_speed(tmp_path):
     # A file after sim.yaml, as a user's config_file (a -p does not outrank its /**/sim section)
     override = tmp_path / 'evaluation.yaml'
     override.write_text('/**/sim:\n  ros__parameters:\n    evaluation_real_time_factor: 1.0\n')
-    processes = [start('so101_driver', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
+    processes = [start('so101_sim', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
                        str(override),
                        # no rendering: the sim's speed alone, on a loaded machine too
                        parameters=['real_time_factor:=0.4', 'camera_rate_hz:=1.0',

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from hilserl_common.preprocessing import is_dead_frame
-from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.meshes import cache_dir, cluster_vertices, decimated_mesh, read_binary_stl
-from so101_driver.sim.scripted_grasp import Phase, ScriptedGrasp
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.model import model_xml_path
 from so101_kinematics.reset import ResetConfig, ResetOutcome, ik_reset
+from so101_sim.cell import SimulatedCell
+from so101_sim.config import CellConfig
+from so101_sim.meshes import cache_dir, cluster_vertices, decimated_mesh, read_binary_stl
+from so101_sim.scripted_grasp import Phase, ScriptedGrasp
 
 
 @pytest.fixture(scope='module')

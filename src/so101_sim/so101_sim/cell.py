@@ -12,8 +12,9 @@ import mujoco
 import numpy as np
 
 from hilserl_common.cameras import WRIST_CAMERA
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.scene import (
+from so101_kinematics.model import JOINT_NAMES
+from so101_sim.config import CellConfig
+from so101_sim.scene import (
     CUBE_BODY,
     CUBE_GEOM,
     FIXED_JAW_BODY,
@@ -21,7 +22,6 @@ from so101_driver.sim.scene import (
     TABLE_GEOM,
     build_model,
 )
-from so101_kinematics.model import JOINT_NAMES
 
 # Everything mj_step reads: stepping from a restored state repeats the original step bit for bit.
 _FULL_STATE = mujoco.mjtState.mjSTATE_INTEGRATION

@@ -26,14 +26,14 @@ from typing import Deque, Optional, Sequence
 import numpy as np
 
 from hilserl_common.config import in_range, non_negative, one_of, param, positive
-from so101_driver.sim.scripted_grasp import (
+from so101_kinematics.kinematics import Kinematics, check_joints
+from so101_sim.scripted_grasp import (
     GRASP_KINDS,
     SUCCESS,
     GraspScriptConfig,
     ScriptedGrasp,
     draw_attempt,
 )
-from so101_kinematics.kinematics import Kinematics, check_joints
 
 
 def _grasp_kinds(value):

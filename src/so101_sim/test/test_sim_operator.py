@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from so101_driver.sim.cell import SimulatedCell
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.operator import OperatorConfig, OperatorState, SimulatedOperator
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.reset import ResetConfig, ik_reset
+from so101_sim.cell import SimulatedCell
+from so101_sim.config import CellConfig
+from so101_sim.operator import OperatorConfig, OperatorState, SimulatedOperator
 
 
 @pytest.fixture(scope='module')
@@ -91,7 +91,7 @@ def test_a_nudge_brings_the_jaws_towards_the_cube(cell, kinematics):
 
 
 def test_no_nudge_while_the_policy_makes_progress(cell, kinematics):
-    from so101_driver.sim.scripted_grasp import ScriptedGrasp
+    from so101_sim.scripted_grasp import ScriptedGrasp
     operator = SimulatedOperator(kinematics, corrections(explore_steps=0))
     start_episode(cell, kinematics, 2)
     script = ScriptedGrasp(kinematics)
@@ -178,7 +178,7 @@ def test_a_correction_pushes_the_arm_on_from_where_it_is_instead_of_lifting_it(c
                                                                                kinematics):
     """Low over the table beside the cube, a nudge moves it over the cube and down; the
     demonstration's approach from there would first lift the EE to the hover height."""
-    from so101_driver.sim.scripted_grasp import Phase, ScriptedGrasp
+    from so101_sim.scripted_grasp import Phase, ScriptedGrasp
     start_episode(cell, kinematics, seed=3)
     cube = cell.grasp_info().cube_position
     low = kinematics.inverse(cube + np.array([-0.05, 0.03, 0.05]), cell.joint_positions(),

@@ -7,9 +7,9 @@ import mujoco
 import numpy as np
 
 from hilserl_common.cameras import FRONT_CAMERA, WRIST_CAMERA
-from so101_driver.sim.config import CellConfig
-from so101_driver.sim.meshes import decimated_mesh
 from so101_kinematics.model import load_spec, model_xml_path
+from so101_sim.config import CellConfig
+from so101_sim.meshes import decimated_mesh
 
 CUBE_BODY = 'cube'
 CUBE_GEOM = 'cube'
