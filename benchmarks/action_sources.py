@@ -1,7 +1,7 @@
 """What the stored EE actions look like, per source: demonstrations (recorded in process by the
 simulated operator in demo mode, written as episode bags and converted by the learner's own demo
 loader), and the interventions and policy steps of training episodes (the actor's own session
-on the simulated cell, hilserl_bringup.in_process, the operator correcting an untrained policy).
+on the simulated cell, hilserl_experiments.in_process, the operator correcting an untrained policy).
 Prints, per source, the mean |a| per EE axis and the share of rows with any component at
 |a| >= 0.99 (saturated): one action definition gives the same figures for the same motions.
 
@@ -22,10 +22,10 @@ import torch
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
 from hilserl_actor.policy_client import PolicyClient
-from hilserl_bringup.in_process import InProcessRun, InProcessSettings
 from hilserl_common.bags import EpisodeBagWriter
 from hilserl_common.episode_labels import successful_episodes
 from hilserl_common.preprocessing import IMAGE_SIZE
+from hilserl_experiments.in_process import InProcessRun, InProcessSettings
 from hilserl_learner.demos.loader import DemoSettings, load_demos
 from so101_kinematics.kinematics import Kinematics
 from so101_kinematics.model import JOINT_NAMES

@@ -29,8 +29,8 @@ import numpy as np
 import psutil
 import yaml
 
-from hilserl_bringup.job_steps import CONSOLE_URL
 from hilserl_common.testing import load_average, private_ros_domain
+from hilserl_experiments.job_steps import CONSOLE_URL
 
 NOMINAL_PERIOD_S = 0.1
 

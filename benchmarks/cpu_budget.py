@@ -179,7 +179,7 @@ def train(args) -> None:
     output = Path(tempfile.mkdtemp(prefix='cpu_budget_'))
     prepared_output(source, output)
     total = args.episodes + 1
-    command = [sys.executable, '-m', 'hilserl_bringup.main_job', '--output-dir', str(output),
+    command = [sys.executable, '-m', 'hilserl_experiments.main_job', '--output-dir', str(output),
                '--episodes', str(total), '--real-time-factor', str(args.real_time_factor),
                '--seed', str(args.seed), '--mine-after', '0', '--eval-every', str(10 * total),
                '--console-port', '0', '--skip', 'evaluate', 'report']
@@ -241,7 +241,7 @@ def robot(args) -> None:
 def classifier_encoder_file(source: Path, output: Path) -> str:
     """A parameter file giving the classifier the encoder weights it was trained with (the
     main job's pretrained encoder, when it has one)."""
-    from hilserl_bringup.pretrain_encoder import WEIGHTS_FILE
+    from hilserl_experiments.pretrain_encoder import WEIGHTS_FILE
     weights = source / 'encoder' / WEIGHTS_FILE
     path = output / 'robot_side.yaml'
     path.write_text(yaml.safe_dump({'/**/reward_classifier': {'ros__parameters': {

@@ -1,6 +1,6 @@
 """Sample efficiency of HIL-SERL on the simulated cell, in one process and without ROS: the actor
 node's own episode code (ActorSession) on a SimulatedCell stepped in lockstep with a learner that
-does exactly `--utd` critic updates per env step (hilserl_bringup.in_process). With no graph
+does exactly `--utd` critic updates per env step (hilserl_experiments.in_process). With no graph
 sharing the CPU, variants compare at a fixed update budget. Rewards are the simulation's own
 success, so the reward classifier's errors are left out.
 
@@ -17,7 +17,7 @@ The diagnostic ladder, one command per rung:
 
 Prints the training success and intervention share of the last 20 episodes every 10 episodes
 and each deterministic evaluation round (the simulation's success, operator off). Records go to
---output-dir in the layout of a graph run: `python -m hilserl_bringup.report DIR` plots them.
+--output-dir in the layout of a graph run: `python -m hilserl_experiments.report DIR` plots them.
 """
 import argparse
 import logging
@@ -27,12 +27,12 @@ import time
 
 import torch
 
-from hilserl_bringup.in_process import CONFIG_CLASSES, InProcessRun, InProcessSettings
 from hilserl_common.episode_labels import successful_episodes
 from hilserl_common.figures import training_text, updates_per_env_step
 from hilserl_common.overrides import OverrideError, parse_overrides
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import RunLayout
+from hilserl_experiments.in_process import CONFIG_CLASSES, InProcessRun, InProcessSettings
 
 
 def summary(layout: RunLayout) -> str:

@@ -1,7 +1,7 @@
 """The actor's episodes without ROS: reset, the control-rate loop around EpisodeLoop, the
 operator's marks, evaluation rounds and episode records.
 
-The actor node and the in-process harness (hilserl_bringup.in_process) both run this code; only
+The actor node and the in-process harness (hilserl_experiments.in_process) both run this code; only
 their `ActorIO` differs: ROS topics and services for the node, a SimulatedCell stepped in
 lockstep with a learner for the harness. So figures measured in process are figures of the
 actor node's own episode logic.

@@ -1,6 +1,6 @@
 """The actor's session without ROS: evaluation rounds (one policy version each), operator marks
 and episode records, on an arm that follows its commands exactly (the real sim and graph are
-tested in test_actor_graph and hilserl_bringup's in-process test)."""
+tested in test_actor_graph and hilserl_experiments' in-process test)."""
 import numpy as np
 import pytest
 

@@ -2,13 +2,14 @@
 config classes equals that class's default, so a parameter has one source of truth (the
 dataclass) and the files only say it where a user looks for it."""
 import math
+import os
 
 import pytest
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.reward_gate import RewardGateConfig
 from hilserl_bringup.graph import GRAPHS, resolve_arguments
-from hilserl_bringup.in_process import config_dir
+from hilserl_bringup.runner import default_config_dir
 from hilserl_common.config import default_of, fields, load_yaml_section
 from hilserl_console.config import ConsoleConfig
 from hilserl_learner.config import LearnerConfig
@@ -42,7 +43,7 @@ def node_values():
     for node, classes in CLASSES.items():
         values = {}
         for file in specs[node].params_files:
-            values.update(load_yaml_section(str(config_dir() / file), node))
+            values.update(load_yaml_section(os.path.join(default_config_dir(), file), node))
         yield node, classes, values
 
 
@@ -58,7 +59,7 @@ def test_a_nodes_files_set_only_the_defaults_of_its_config_classes(node, classes
 
 
 def test_the_classifier_training_section_documents_its_defaults():
-    values = load_yaml_section(str(config_dir() / 'reward_classifier.yaml'),
+    values = load_yaml_section(os.path.join(default_config_dir(), 'reward_classifier.yaml'),
                                'reward_classifier_training')
     differing = {f.name: (values[f.name], default_of(f)) for f in fields(TrainingConfig)
                  if f.name in values and not same(values[f.name], default_of(f))}

@@ -158,12 +158,3 @@ def test_parameter_files_never_shadow_what_the_graph_sets(graph, sim):
             shadowed = set(section) & set(spec.parameters)
             assert not shadowed, f'{file} sets {shadowed} for {spec.name}, which the graph sets'
 
-
-def test_the_final_evaluation_progress_says_how_many_succeeded(tmp_path):
-    from hilserl_bringup.main_job import MainJob, parse_options
-    from hilserl_common.records import append_record
-    job = MainJob(parse_options(['--output-dir', str(tmp_path)]))
-    assert job.describe_evaluation(0, 50) == 'final evaluation: 0/50 episodes'
-    for success in (True, True, False, True):
-        append_record(str(tmp_path / 'eval_episodes.jsonl'), {'success': success})
-    assert job.describe_evaluation(1, 50) == 'final evaluation: 3/50 episodes, 2 succeeded (67%)'

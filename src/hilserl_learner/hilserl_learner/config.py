@@ -79,7 +79,7 @@ class LearnerConfig:
     # --- networks ------------------------------------------------------------------------
     state_dim: int = param(
         STATE_DIM, 'size of the state vector: the 18 proprioceptive values, more only when a '
-        'simulation diagnostic appends privileged state (hilserl_bringup.in_process)', positive)
+        'simulation diagnostic appends privileged state (hilserl_experiments.in_process)', positive)
     latent_dim: int = param(256, 'size of the image and of the state embedding', positive)
     hidden_dims: List[int] = param([256, 256], 'actor and critic MLP sizes', _non_empty_positive)
     gripper_hidden_dims: List[int] = param([128, 128], 'gripper critic MLP sizes',

@@ -30,7 +30,7 @@ def privileged_cube_offset(kinematics: Kinematics, joints: Sequence[float],
                            cube_position: Sequence[float]) -> np.ndarray:
     """Simulation diagnostics only, never on the real arm: the cube centre minus the EE
     position (m, base frame), the privileged state appended to the proprioceptive one to tell a
-    learner's failure from the images' (hilserl_bringup.in_process)."""
+    learner's failure from the images' (hilserl_experiments.in_process)."""
     return (np.asarray(cube_position, float) - kinematics.position(joints)).astype(np.float32)
 
 

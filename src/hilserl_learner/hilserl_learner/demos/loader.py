@@ -63,7 +63,7 @@ class DemoSettings:
     action_scale: float = 0.02
     gripper_change_threshold_rad: float = 0.05
     # Simulation diagnostics: append the cube's offset from the EE (from sim/grasp_state) to
-    # the state, as hilserl_bringup.in_process does for its privileged-state runs.
+    # the state, as hilserl_experiments.in_process does for its privileged-state runs.
     privileged_state: bool = False
     # The wrist image topic to read (any namespace); empty: image_proc, else the full frame
     # (image_raw, image_raw/compressed). Naming a full frame rebuilds the images with the

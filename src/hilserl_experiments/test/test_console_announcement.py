@@ -1,7 +1,7 @@
 """The main job prints where each graph's console serves, from what this graph's console wrote
 to its log (the log is shared by the job's graphs; the port may be chosen at start)."""
-from hilserl_bringup import job_steps
-from hilserl_bringup.job_steps import ConsoleAnnouncement
+from hilserl_experiments import job_steps
+from hilserl_experiments.job_steps import ConsoleAnnouncement
 
 
 def test_the_url_this_graphs_console_wrote_is_said_once(tmp_path):

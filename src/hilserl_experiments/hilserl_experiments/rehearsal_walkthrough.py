@@ -1,7 +1,7 @@
 """The real-arm walkthrough (README, "On the real arm", steps 4-8) as the commands a person types
 and the parameter files they write: one text with the README, which shows them between
 `<!-- walkthrough -->` markers (a test compares the two), and what `scripts/rehearse_real_arm`
-runs on the simulated arm (hilserl_bringup.rehearsal). No ROS import here.
+runs on the simulated arm (hilserl_experiments.rehearsal). No ROS import here.
 
 A command's `{placeholders}` stand for what the person fills in at that point: an episode they
 are looking at, the frame they choose, the label files, the episodes whose reward was wrong.

@@ -2,7 +2,7 @@
 starts in the frames a contact sheet shows, and what the mined frames show. The simulation tells
 it only what a person's eyes would see at those frames (whether the cube is up: the simulation's
 success at the frame's stamp); every decision reaches a label file through the command a person
-types (hilserl_bringup.rehearsal). No ROS import here.
+types (hilserl_experiments.rehearsal). No ROS import here.
 """
 from pathlib import Path
 from typing import List, Optional, Sequence

@@ -30,9 +30,6 @@ import sys
 import time
 from pathlib import Path
 
-from hilserl_bringup.job_steps import JobSteps, Stopped
-from hilserl_bringup.main_job_options import ABLATIONS, STAGES, parse_options
-from hilserl_bringup.report import write_report
 from hilserl_bringup.runner import GraphError
 from hilserl_common.episode_labels import episode_labels, successful_episodes
 from hilserl_common.figures import (
@@ -45,6 +42,9 @@ from hilserl_common.figures import (
     training_text,
     updates_per_env_step,
 )
+from hilserl_experiments.job_steps import JobSteps, Stopped
+from hilserl_experiments.main_job_options import ABLATIONS, STAGES, parse_options
+from hilserl_experiments.report import write_report
 from hilserl_learner.replay.journal import removal_text, remove_episodes
 
 
@@ -80,13 +80,13 @@ class MainJob(JobSteps):
         random ResNet-10) with --encoder random."""
         if self.options.encoder == 'random':
             return ''
-        from hilserl_bringup.pretrain_encoder import WEIGHTS_FILE
+        from hilserl_experiments.pretrain_encoder import WEIGHTS_FILE
         return str(self.out / 'encoder' / WEIGHTS_FILE)
 
     def stage_encoder(self) -> dict:
         if self.options.encoder == 'random':
             return {'encoder': 'random'}
-        self.command([sys.executable, '-m', 'hilserl_bringup.pretrain_encoder', '--output',
+        self.command([sys.executable, '-m', 'hilserl_experiments.pretrain_encoder', '--output',
                       str(self.out / 'encoder'), '--episodes',
                       str(self.options.encoder_episodes), '--epochs',
                       str(self.options.encoder_epochs)], 'encoder')

@@ -39,12 +39,12 @@ from typing import Optional
 
 import yaml
 
-from hilserl_bringup import rehearsal_walkthrough as walkthrough
-from hilserl_bringup.job_steps import JobSteps, Stopped
 from hilserl_bringup.runner import Graph, GraphError, parse_launch_arguments
 from hilserl_common.episode_labels import episode_labels, needs_review
 from hilserl_common.figures import interval_text, reward_agreement, success_interval
 from hilserl_common.run_layout import RunLayout
+from hilserl_experiments import rehearsal_walkthrough as walkthrough
+from hilserl_experiments.job_steps import JobSteps, Stopped
 from so101_sim.scripted_grasp import FAILURE_KINDS, SUCCESS
 
 STAGES = ('record', 'label', 'classifier', 'train', 'mine', 'resume', 'evaluate', 'report')
@@ -121,7 +121,7 @@ class Rehearsal(JobSteps):
     # --- step 5 ---------------------------------------------------------------------------
 
     def stage_label(self) -> dict:
-        from hilserl_bringup.rehearsal_person import cube_up_in_bag, first_success, frames_shown
+        from hilserl_experiments.rehearsal_person import cube_up_in_bag, first_success, frames_shown
         changed = {}
         for episode, label in self.demo_labels().items():
             marked = label['success_from_frame']
@@ -160,7 +160,7 @@ class Rehearsal(JobSteps):
         return self.train_until(self.options.mine_after)
 
     def stage_mine(self) -> dict:
-        from hilserl_bringup.rehearsal_person import cube_up_in_mined, first_success
+        from hilserl_experiments.rehearsal_person import cube_up_in_mined, first_success
         mined = self.run_dir / 'mined'
         shutil.rmtree(mined, ignore_errors=True)  # what an interrupted round left
         # A simulated run mined as the real arm's: only the rewarded frames, none labelled.

@@ -1,7 +1,7 @@
 """Pretrain the ResNet-10 image encoder on labelled frames of the simulated cell (a simulation
 aid: the real arm loads ImageNet ResNet-10 weights from a file instead).
 
-    python -m hilserl_bringup.pretrain_encoder --output runs/sim/encoder [--episodes 120]
+    python -m hilserl_experiments.pretrain_encoder --output runs/sim/encoder [--episodes 120]
 
 Writes `<output>/resnet10_sim.safetensors` (the `encoder_weights` of the learner and the reward
 classifier) and `<output>/report.json` (frames, training steps, held-out errors, timings).
@@ -26,7 +26,7 @@ VERSION = 1  # bump when the frames or the pretraining change, so cached weights
 
 
 def parse_options(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m hilserl_bringup.pretrain_encoder',
+    parser = argparse.ArgumentParser(prog='python -m hilserl_experiments.pretrain_encoder',
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--output', required=True, help='folder for the weights and report')
     parser.add_argument('--episodes', type=int, default=120, help='simulated episodes')
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         print(f'pretrained encoder from the cache: {cached}', flush=True)
         return 0
     started = time.monotonic()
-    from hilserl_bringup.in_process import build_config
+    from hilserl_experiments.in_process import build_config
     data = generate_frames(plan, build_config('sim', {}),  # the cell of config/sim.yaml
                            log=lambda text: print(text, flush=True))
     generated_s = time.monotonic() - started
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
 
 def cache_path(plan, options) -> Path:
     """Where weights pretrained with these settings on this simulated cell are kept."""
-    from hilserl_bringup.in_process import build_config
+    from hilserl_experiments.in_process import build_config
     from so101_sim.meshes import cache_dir
     cell = build_config('sim', {})
     key = json.dumps({'version': VERSION, 'cell': dataclasses.asdict(cell),

@@ -13,12 +13,12 @@ import pytest
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.evaluation import EvaluationSchedule
-from hilserl_bringup.main_job import training_progress
-from hilserl_bringup.report import load_run, summarise, write_report
 from hilserl_common.figures import interval_text, percent_text
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import RunLayout
 from hilserl_console.state import ConsoleState, run_history
+from hilserl_experiments.main_job import training_progress
+from hilserl_experiments.report import load_run, summarise, write_report
 
 BENCHMARK = Path(__file__).resolve().parents[3] / 'benchmarks' / 'learning_in_process.py'
 TRAIN_EPISODES = 27

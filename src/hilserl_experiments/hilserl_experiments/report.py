@@ -1,8 +1,9 @@
 """The report of a run: the plots every HIL-SERL write-up shows (episode reward and intervention
 rate with moving averages), success and evaluation, learner statistics, and summary.md.
 
-    python -m hilserl_bringup.report runs/sim                       # one run
-    python -m hilserl_bringup.report --compare runs/sim runs/sim_no_demos runs/sim_no_interventions
+    python -m hilserl_experiments.report runs/sim                       # one run
+    python -m hilserl_experiments.report --compare runs/sim runs/sim_no_demos \\
+        runs/sim_no_interventions
 """
 import argparse
 import dataclasses

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hilserl_bringup import rehearsal_walkthrough as walkthrough
+from hilserl_experiments import rehearsal_walkthrough as walkthrough
 
 ROOT = Path(__file__).resolve().parents[3]
 WIDE = ('labels', 'episodes')  # placeholders that stand for several words
@@ -80,8 +80,8 @@ def test_a_short_rehearsal_follows_the_whole_walkthrough(tmp_path):
     weights = tmp_path / 'local_resnet10.safetensors'  # a local file, as on the real arm
     save_backbone_weights(load_backbone('', quiet=True), str(weights))
     work = tmp_path / 'rehearsal'
-    done = subprocess.run([sys.executable, '-m', 'hilserl_bringup.rehearsal', '--encoder-weights',
-                           str(weights), '--output-dir', str(work), *SHORT],
+    done = subprocess.run([sys.executable, '-m', 'hilserl_experiments.rehearsal',
+                           '--encoder-weights', str(weights), '--output-dir', str(work), *SHORT],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=840)
     output = done.stdout
@@ -113,7 +113,7 @@ def test_a_short_rehearsal_follows_the_whole_walkthrough(tmp_path):
 
 
 def test_the_report_compares_with_the_main_jobs_round_at_the_same_budget(tmp_path):
-    from hilserl_bringup.rehearsal import main_job_round, main_job_text
+    from hilserl_experiments.rehearsal import main_job_round, main_job_text
     assert main_job_round(tmp_path, 60) is None
     assert 'no evaluation round' in main_job_text(None)
     rounds = [{'after_train_episodes': n, 'episodes': 20, 'success_rate': rate,

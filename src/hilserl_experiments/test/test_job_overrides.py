@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import yaml
 
-from hilserl_bringup.job_steps import SEEDED_NODES, JobSteps
-from hilserl_bringup.main_job_options import parse_options
+from hilserl_experiments.job_steps import SEEDED_NODES, JobSteps
+from hilserl_experiments.main_job_options import parse_options
 
 
 def overrides(tmp_path, *argv, sections=None):
@@ -43,8 +43,8 @@ def test_the_policy_is_evaluated_at_the_speed_it_trained_at(tmp_path):
 def test_training_stops_when_it_succeeds_and_the_operator_is_no_longer_needed(tmp_path):
     """The stopping rule reads the interventions the progress line and the report show: the
     share of the last 20 training episodes' steps."""
-    from hilserl_bringup.main_job import MainJob
     from hilserl_common.records import append_record
+    from hilserl_experiments.main_job import MainJob
     job = MainJob(parse_options(['--output-dir', str(tmp_path)]))
     for _ in range(2):
         append_record(str(tmp_path / 'eval_rounds.jsonl'), {'episodes': 20, 'success_rate': 0.9})
@@ -62,8 +62,8 @@ def test_training_stops_when_it_succeeds_and_the_operator_is_no_longer_needed(tm
 
 
 def test_training_stops_only_after_two_rounds_in_a_row_at_the_target(tmp_path):
-    from hilserl_bringup.main_job import MainJob
     from hilserl_common.records import append_record
+    from hilserl_experiments.main_job import MainJob
     job = MainJob(parse_options(['--output-dir', str(tmp_path), '--target-success', '0.8']))
     for i in range(20):  # the operator is no longer needed
         append_record(str(tmp_path / 'episodes.jsonl'), {
@@ -91,7 +91,7 @@ def test_training_stops_only_after_two_rounds_in_a_row_at_the_target(tmp_path):
 
 def test_after_mining_the_misrewarded_episodes_leave_the_learners_journal(tmp_path):
     """Where the learner resumes from: its journal under the run's learner directory."""
-    from hilserl_bringup.main_job import MainJob
+    from hilserl_experiments.main_job import MainJob
     from hilserl_learner.replay.journal import TransitionJournal
     job = MainJob(parse_options(['--output-dir', str(tmp_path)]))
     assert job.forget_rewards([1]) == {'removed': 0, 'unidentified': 0}  # no learner ran yet
@@ -100,3 +100,13 @@ def test_after_mining_the_misrewarded_episodes_leave_the_learners_journal(tmp_pa
                    episodes=np.array([0, 0, 1, 1, 2, 2]))
     assert job.forget_rewards([1]) == {'removed': 2, 'unidentified': 0}
     assert list(next(journal.replay())['reward']) == [0, 1, 4, 5]
+
+
+def test_the_final_evaluation_progress_says_how_many_succeeded(tmp_path):
+    from hilserl_common.records import append_record
+    from hilserl_experiments.main_job import MainJob
+    job = MainJob(parse_options(['--output-dir', str(tmp_path)]))
+    assert job.describe_evaluation(0, 50) == 'final evaluation: 0/50 episodes'
+    for success in (True, True, False, True):
+        append_record(str(tmp_path / 'eval_episodes.jsonl'), {'success': success})
+    assert job.describe_evaluation(1, 50) == 'final evaluation: 3/50 episodes, 2 succeeded (67%)'

@@ -13,7 +13,7 @@ ABLATIONS = {
 
 
 def parse_options(argv=None):
-    from hilserl_bringup import main_job
+    from hilserl_experiments import main_job
     parser = argparse.ArgumentParser(prog='scripts/train_sim', description=main_job.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--output-dir', default='runs/sim', help='everything goes here')

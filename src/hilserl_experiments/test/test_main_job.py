@@ -23,7 +23,7 @@ MINIATURE = ['--demos', '2', '--encoder-episodes', '1', '--encoder-epochs', '0.5
 
 
 def main_job(output_dir):
-    return subprocess.Popen([sys.executable, '-m', 'hilserl_bringup.main_job', '--output-dir',
+    return subprocess.Popen([sys.executable, '-m', 'hilserl_experiments.main_job', '--output-dir',
                              str(output_dir), *MINIATURE], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 

@@ -1,8 +1,8 @@
 """The run report: moving averages, plots and the summary's figures."""
 import json
 
-from hilserl_bringup.report import compare, learner_panels, write_report
 from hilserl_common.records import append_record
+from hilserl_experiments.report import compare, learner_panels, write_report
 
 
 def make_run(run, successes):
