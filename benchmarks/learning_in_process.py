@@ -4,14 +4,14 @@ does exactly `--utd` critic updates per env step (hilserl_experiments.in_process
 sharing the CPU, variants compare at a fixed update budget. Rewards are the simulation's own
 success, so the reward classifier's errors are left out.
 
-The diagnostic ladder, one command per rung:
+The diagnostic ladder, one experiment per rung (hilserl_experiments/experiments/):
     (a) privileged state, simulation reward: the learner itself (>= 90% within 100 episodes)
-        python benchmarks/learning_in_process.py --privileged-state --episodes 100
+        python benchmarks/learning_in_process.py --experiment rung_a_privileged
     (b) images, simulation reward: what the policy can see (>= 80% within 300 episodes)
-        python benchmarks/learning_in_process.py --episodes 300
+        python benchmarks/learning_in_process.py --experiment rung_b_images
     (c) images, classifier AND gate reward: the main job, scripts/train_sim
 
-    source scripts/env.sh && python benchmarks/learning_in_process.py
+    source scripts/env.sh && python benchmarks/learning_in_process.py [--experiment NAME_OR_FILE]
         [--demos runs/sim/demos] [--no-demos] [--operator-off] [--episodes 60] [--utd 2]
         [--eval-every 20] [--eval-episodes 20] [--set learner.bc_weight=0] [--output-dir DIR]
 
@@ -32,6 +32,7 @@ from hilserl_common.figures import training_text, updates_per_env_step
 from hilserl_common.overrides import OverrideError, parse_overrides
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import RunLayout
+from hilserl_experiments.experiment import parse_with_experiment
 from hilserl_experiments.in_process import CONFIG_CLASSES, InProcessRun, InProcessSettings
 
 
@@ -75,7 +76,7 @@ class Progress(logging.Logger):
             print(f'  warning: {text}', flush=True)
 
 
-def main():
+def parse_options(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--demos', default='runs/sim/demos', help='folder of demo bags')
     parser.add_argument('--no-demos', action='store_true')
@@ -91,7 +92,11 @@ def main():
     parser.add_argument('--output-dir', default='', help='records (default: a temporary one)')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help=f'a parameter of {", ".join(CONFIG_CLASSES)}')
-    args = parser.parse_args()
+    return parse_with_experiment(parser, argv)
+
+
+def main():
+    args = parse_options()
     try:
         overrides = parse_overrides(args.set, CONFIG_CLASSES)
     except OverrideError as error:

@@ -1,6 +1,10 @@
 """The main job: HIL-SERL on the simulated SO-101, from nothing to an evaluated policy.
 
-    scripts/train_sim [--output-dir runs/sim] [--episodes 300] ...
+    scripts/train_sim [--experiment sim_grasp] [--output-dir runs/sim] [--episodes 300] ...
+
+The experiment file (hilserl_experiments/experiments/<name>.yaml: sim_grasp, its ablations
+sim_grasp_no_interventions and sim_grasp_no_demos, or a file of your own) gives every option's
+value; options on the command line override it.
 
 Stages, each leaving its artefacts under the output directory and a marker in `stages/` when it
 is complete, so that a rerun (after Ctrl-C or a crash) skips what is done and resumes the rest:
