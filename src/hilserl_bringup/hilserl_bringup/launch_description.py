@@ -52,7 +52,7 @@ def stop_on_exit(name: str):
     return on_exit
 
 
-def _node(spec: NodeSpec, args, config_dir: str, parameters_dir: str) -> Node:
+def launch_node(spec: NodeSpec, args, config_dir: str, parameters_dir: str) -> Node:
     return Node(package=spec.package, executable=spec.executable, name=spec.name,
                 namespace=namespace_of(spec, args['robot']),
                 parameters=parameter_files(spec, config_dir, args['config_file'], parameters_dir),
@@ -68,7 +68,7 @@ def _nodes(context, graph_name):
         get_package_share_directory('hilserl_bringup'), 'config')
     # Like launch_ros's own parameter files: a temporary folder, not the run's output.
     parameters_dir = tempfile.mkdtemp(prefix='hilserl_graph_parameters_')
-    return [_node(spec, args, config_dir, parameters_dir)
+    return [launch_node(spec, args, config_dir, parameters_dir)
             for spec in GRAPHS[graph_name](args)] + _monitoring(context, args, config_dir)
 
 

@@ -86,13 +86,13 @@ def test_a_required_nodes_failure_fails_the_launch_and_names_the_node(tmp_path):
     from launch.actions import ExecuteProcess
 
     from hilserl_bringup.graph import NodeSpec
-    from hilserl_bringup.launch_description import _node
+    from hilserl_bringup.launch_description import launch_node
     classifier = NodeSpec('reward_classifier', 'reward_classifier', 'reward_classifier',
                           ('task.yaml', 'reward_classifier.yaml'),
                           {'model_path': str(tmp_path / 'no_model')})
     started = time.monotonic()
     code, output = run_launch(
-        _node(classifier, resolve_arguments('eval', {}), CONFIG_DIR, str(tmp_path)),
+        launch_node(classifier, resolve_arguments('eval', {}), CONFIG_DIR, str(tmp_path)),
         ExecuteProcess(cmd=['sleep', '120'], name='bystander'))
     assert code != 0
     assert 'required node reward_classifier exited with code 2 (a configuration error' in output
@@ -104,10 +104,10 @@ def test_a_required_node_stopped_by_a_shutdown_is_no_failure(tmp_path):
     from launch.events import Shutdown
 
     from hilserl_bringup.graph import NodeSpec
-    from hilserl_bringup.launch_description import _node
+    from hilserl_bringup.launch_description import launch_node
     markers = NodeSpec('hilserl_bringup', 'workspace_markers', 'workspace_markers', ('task.yaml',))
     code, output = run_launch(
-        _node(markers, resolve_arguments('eval', {}), CONFIG_DIR, str(tmp_path)),
+        launch_node(markers, resolve_arguments('eval', {}), CONFIG_DIR, str(tmp_path)),
         TimerAction(period=3.0, actions=[EmitEvent(event=Shutdown(reason='done'))]))
     assert code == 0, output
     assert 'required node' not in output

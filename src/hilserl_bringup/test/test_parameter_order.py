@@ -69,10 +69,10 @@ def launch_arguments(config_dir, user_file, generated_dir):
     pytest.importorskip('launch_ros', reason='launch_ros is not installed (no ROS 2)')
     from launch.utilities import perform_substitutions
 
-    from hilserl_bringup.launch_description import _node
+    from hilserl_bringup.launch_description import launch_node
     from launch import LaunchContext
     args = resolve_arguments('train', {'config_dir': config_dir, 'config_file': user_file})
-    node = _node(operator_spec(), args, config_dir, str(generated_dir))
+    node = launch_node(operator_spec(), args, config_dir, str(generated_dir))
     context = LaunchContext()
     node._perform_substitutions(context)  # what Node.execute does before starting the process
     context.extend_locals({'ros_specific_arguments': {

@@ -105,5 +105,5 @@ def evaluate(backbone, head, images, labels, flags, batch_size: int = 128) -> st
 
 
 def _fast_bf16() -> bool:
-    from hilserl_learner.sac.agent import _cpu_has_amx_bf16
-    return _cpu_has_amx_bf16()
+    from hilserl_learner.sac.agent import cpu_has_amx_bf16
+    return cpu_has_amx_bf16()

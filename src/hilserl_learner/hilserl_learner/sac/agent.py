@@ -284,11 +284,11 @@ FEATURE_BATCH = 32  # images per backbone pass when storing features
 def image_matmul_dtype(precision: str, device: torch.device) -> torch.dtype:
     """bfloat16 where it is fast (CUDA, CPUs with AMX) when `precision` is auto."""
     if precision == 'auto':
-        precision = 'bf16' if device.type == 'cuda' or _cpu_has_amx_bf16() else 'fp32'
+        precision = 'bf16' if device.type == 'cuda' or cpu_has_amx_bf16() else 'fp32'
     return torch.bfloat16 if precision == 'bf16' else torch.float32
 
 
-def _cpu_has_amx_bf16() -> bool:
+def cpu_has_amx_bf16() -> bool:
     try:
         with open('/proc/cpuinfo') as cpuinfo:
             return 'amx_bf16' in cpuinfo.read()
