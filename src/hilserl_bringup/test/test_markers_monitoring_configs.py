@@ -165,7 +165,8 @@ def test_another_robot_namespace_moves_every_topic(name):
 def test_the_diagnostic_analyzers_match_status_names_the_drivers_publish():
     analyzers = yaml.safe_load((CONFIG / DIAGNOSTIC_ANALYZERS).read_text())
     parameters = analyzers['analyzers']['ros__parameters']
-    sources = '\n'.join(p.read_text() for p in (SRC / 'so101_driver').glob('**/*node.py'))
+    sources = '\n'.join(p.read_text() for package in ('so101_driver', 'so101_sim')
+                         for p in (SRC / package).glob('**/*node.py'))
     for analyzer in parameters.values():
         if isinstance(analyzer, dict):
             for pattern in analyzer['contains']:
