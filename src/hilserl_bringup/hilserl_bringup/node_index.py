@@ -95,6 +95,11 @@ class Endpoints:
 JOINT_STATE = 'sensor_msgs/msg/JointState'
 IMAGE = 'sensor_msgs/msg/Image'
 DIAGNOSTICS = Endpoint('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray', 'COMMANDS')
+# What the leader arm gives the graph; the simulated operator stands in for it with the same.
+LEADER_PUBLISHES = (Endpoint('leader/joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
+                    Endpoint('intervention', 'std_msgs/msg/Bool', 'COMMANDS'),
+                    Endpoint('operator_event', 'std_msgs/msg/String', 'COMMANDS'),
+                    DIAGNOSTICS)
 
 
 def _interface(name: str) -> str:
@@ -123,10 +128,7 @@ ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
                 Endpoint('stop', 'std_srvs/srv/Trigger'),
                 Endpoint('torque_enable', 'std_srvs/srv/SetBool'))),
     ('so101_sim', 'operator'): Endpoints(
-        publishes=(Endpoint('leader/joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
-                   Endpoint('intervention', 'std_msgs/msg/Bool', 'COMMANDS'),
-                   Endpoint('operator_event', 'std_msgs/msg/String', 'COMMANDS'),
-                   DIAGNOSTICS),
+        publishes=LEADER_PUBLISHES,
         subscribes=(Endpoint('joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
                     Endpoint('sim/grasp_state', _interface('msg/GraspState'), 'SENSOR_RELIABLE'),
                     Endpoint('episode_start', 'std_msgs/msg/UInt32', 'COMMANDS'),
@@ -138,10 +140,7 @@ ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
         serves=(Endpoint('stop', 'std_srvs/srv/Trigger'),
                 Endpoint('torque_enable', 'std_srvs/srv/SetBool'))),
     ('so101_driver', 'leader'): Endpoints(
-        publishes=(Endpoint('leader/joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
-                   Endpoint('intervention', 'std_msgs/msg/Bool', 'COMMANDS'),
-                   Endpoint('operator_event', 'std_msgs/msg/String', 'COMMANDS'),
-                   DIAGNOSTICS),
+        publishes=LEADER_PUBLISHES,
         subscribes=(Endpoint('joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
                     Endpoint('intervention_toggle', 'std_msgs/msg/Empty', 'COMMANDS'))),
     ('so101_driver', 'camera'): Endpoints(
