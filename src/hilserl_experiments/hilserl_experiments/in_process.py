@@ -160,8 +160,7 @@ class InProcessIO:
             self.run.refresh_policy()
 
     def episode_finished(self, record: dict) -> None:
-        self.run.operator.episode_ended(
-            bool(record['success']) if record['mode'] == 'train' else None)
+        self.run.operator.episode_ended(record['mode'], record['success'])
         if record['mode'] == 'train' and self.run.learner.optimization_step:
             self.run.learner.save_policy()  # <output_dir>/learner/policy.safetensors
 

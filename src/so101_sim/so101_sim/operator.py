@@ -143,12 +143,13 @@ class SimulatedOperator:
         self._marked = False
         self._distances.clear()
 
-    def episode_ended(self, success: Optional[bool] = None) -> None:
-        """`success`: how a training episode ended, as the person saw it (None: an evaluation
-        or a demonstration, which says nothing about when to step in)."""
+    def episode_ended(self, mode: str = '', success: bool = False) -> None:
+        """`mode` and `success`: how the episode ended, as the person saw it. Only a training
+        episode counts towards when to step in (an evaluation or a demonstration says nothing
+        about the policy the operator corrects)."""
         self.state = OperatorState.WAITING
         self._marked = True  # a key pressed after the end belongs to no episode
-        if success is not None:
+        if mode == 'train':
             self._outcomes.append(bool(success))
 
     @property

@@ -73,7 +73,7 @@ class SimOperatorNode(Node):
         self.get_logger().debug(f'episode {msg.data} started')
 
     def _on_episode_end(self, msg: EpisodeStats):
-        self.operator.episode_ended(bool(msg.success) if msg.mode == 'train' else None)
+        self.operator.episode_ended(msg.mode, msg.success)
 
     def _tick(self):
         if self.follower is None or self.grasp is None:

@@ -118,19 +118,19 @@ def test_the_operator_hands_over_to_a_policy_that_succeeds(cell, kinematics):
     operator = SimulatedOperator(kinematics, corrections(handover_episodes=4))
     assert operator.failing_share == 1.0
     for _ in range(4):
-        operator.episode_ended(True)
-    operator.episode_ended(None)  # an evaluation episode
+        operator.episode_ended('train', True)
+    operator.episode_ended('eval', False)  # an evaluation episode
     assert operator.failing_share == 0.0
     start_episode(cell, kinematics, 5)
     assert not run_episode(cell, operator, drifting_policy, steps=60).any()
-    operator.episode_ended(False)
-    operator.episode_ended(False)
+    operator.episode_ended('train', False)
+    operator.episode_ended('train', False)
     assert operator.failing_share == 0.5
     start_episode(cell, kinematics, 5)
     assert run_episode(cell, operator, drifting_policy, steps=60).any()
     always = SimulatedOperator(kinematics, corrections(handover_episodes=0))
     for _ in range(4):
-        always.episode_ended(True)
+        always.episode_ended('train', True)
     assert always.failing_share == 1.0
 
 
