@@ -14,7 +14,7 @@ from hilserl_bringup.runner import Graph, default_config_dir
 from hilserl_common import qos
 from hilserl_common.cameras import CAMERAS
 from hilserl_common.config import fields
-from hilserl_common.testing import ProbeNode, unclean_stops
+from hilserl_testing.nodes import ProbeNode, unclean_stops
 from reward_classifier.model import build_classifier, save_classifier
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -22,7 +22,7 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
-from hilserl_common.testing import ProbeNode, stop_process
+from hilserl_testing.nodes import ProbeNode, stop_process
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration

@@ -14,7 +14,7 @@ from std_msgs.msg import Bool, Empty, String
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict
-from hilserl_common.testing import ProbeNode, stop_process
+from hilserl_testing.nodes import ProbeNode, stop_process
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
