@@ -3,7 +3,7 @@ per run, never the workspace's default, so parallel runs, a training run beside 
 other ROS graph on the network never meet."""
 import os
 
-from hilserl_common.testing import private_ros_domain
+from hilserl_testing.nodes import private_ros_domain
 
 private_ros_domain()
 os.environ.setdefault('MUJOCO_GL', 'egl')

@@ -27,8 +27,8 @@ from hilserl_common.episode_labels import successful_episodes
 from hilserl_common.preprocessing import IMAGE_SIZE
 from hilserl_experiments.in_process import InProcessRun, InProcessSettings
 from hilserl_learner.demos.loader import DemoSettings, load_demos
+from so101_description.model import JOINT_NAMES
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import JOINT_NAMES
 from so101_kinematics.reset import ResetConfig, ik_reset
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig

@@ -31,7 +31,7 @@ import uuid
 
 import numpy as np
 
-from hilserl_common.testing import load_average, private_ros_domain
+from hilserl_testing.nodes import load_average, private_ros_domain
 
 NOMINAL_PERIOD_S = 0.1
 

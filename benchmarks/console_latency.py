@@ -29,8 +29,8 @@ import numpy as np
 import psutil
 import yaml
 
-from hilserl_common.testing import load_average, private_ros_domain
 from hilserl_experiments.job_steps import CONSOLE_URL
+from hilserl_testing.nodes import load_average, private_ros_domain
 
 NOMINAL_PERIOD_S = 0.1
 
@@ -56,8 +56,8 @@ class StatusProbe:
 
     def __init__(self, namespace: str):
         from hilserl_common import qos
-        from hilserl_common.testing import ProbeNode
         from hilserl_interfaces.msg import ActorStatus
+        from hilserl_testing.nodes import ProbeNode
         self.probe = ProbeNode('console_benchmark', namespace)
         self.lock = threading.Lock()
         self.stamps = []
@@ -142,7 +142,7 @@ def screenshot(path: Path, episodes: int = 4) -> None:
     from PIL import Image
 
     from hilserl_bringup.runner import Graph
-    from hilserl_console.browser import headless_chromium
+    from hilserl_testing.browser import headless_chromium
     from reward_classifier.model import build_classifier, save_classifier
     directory = Path(tempfile.mkdtemp(prefix='console_screenshot_'))
     save_classifier(build_classifier(), directory / 'reward_classifier', 0.5, {})
@@ -192,7 +192,7 @@ def main():
         return
 
     from hilserl_bringup.runner import Graph
-    from hilserl_console.browser import headless_chromium
+    from hilserl_testing.browser import headless_chromium
     directory = Path(tempfile.mkdtemp(prefix='console_bench_'))
     overrides = directory / 'overrides.yaml'
     overrides.write_text(yaml.safe_dump({

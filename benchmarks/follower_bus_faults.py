@@ -37,12 +37,12 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 
 from hilserl_common import qos
-from hilserl_common.testing import private_ros_domain, stop_process
+from hilserl_testing.nodes import private_ros_domain, stop_process
+from so101_description.model import JOINT_NAMES, joint_limits
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
 from so101_driver.feetech import registers as reg
-from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 OVERLOAD, OVERHEAT = 0x20, 0x04
 FAULT_KINDS = {  # name: (emulator faults, error bits per servo id)

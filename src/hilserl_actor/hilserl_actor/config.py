@@ -2,8 +2,8 @@
 (control rate, episode length, action scale, bounds, reset pose) come from config/task.yaml."""
 import dataclasses
 
-from hilserl_common.cameras import WRIST_CAMERA, camera_views
 from hilserl_common.config import in_range, non_negative, one_of, param, positive
+from so101_description.cameras import WRIST_CAMERA, camera_views
 
 
 def recorded_cameras(value):

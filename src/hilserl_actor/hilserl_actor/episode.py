@@ -15,6 +15,7 @@ import numpy as np
 
 from hilserl_actor.config import ActorConfig
 from hilserl_common.transition import Transition
+from so101_description.model import GRIPPER_INDEX
 from so101_kinematics.action_space import (
     GripperAction,
     action_to_ee_delta,
@@ -24,7 +25,6 @@ from so101_kinematics.action_space import (
 )
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics, check_joints
-from so101_kinematics.model import GRIPPER_INDEX
 from so101_kinematics.proprioception import ProprioceptionTracker
 
 

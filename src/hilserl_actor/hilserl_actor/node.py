@@ -48,8 +48,8 @@ from hilserl_interfaces.msg import (
 from hilserl_interfaces.msg import Transition as TransitionMsg
 from hilserl_interfaces.srv import ResetScene
 from hilserl_learner.policy.weights import FORMAT
+from so101_description.model import JOINT_NAMES, joints_in_model_order
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
-from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 from so101_kinematics.reset import ResetConfig, ik_reset
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Callable, Dict, NamedTuple, Optional, Sequence
 
 from hilserl_common.bags import BagWriter, compress_image_cdr, layout, typestore
-from hilserl_common.cameras import CAMERAS, WRIST_CAMERA
 from hilserl_common.episode_labels import record_episode_label
+from so101_description.cameras import CAMERAS, WRIST_CAMERA
 
 # Relative topic -> message type of every episode besides its cameras' (the same on the real arm
 # and in sim).

@@ -14,8 +14,8 @@ import dataclasses
 import numpy as np
 
 from hilserl_common.config import length, param
+from so101_description.model import GRIPPER_INDEX
 from so101_kinematics.kinematics import Kinematics, check_joints
-from so101_kinematics.model import GRIPPER_INDEX
 
 
 def _ordered_pair(value):

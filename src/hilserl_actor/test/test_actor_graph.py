@@ -25,11 +25,11 @@ from sensor_msgs.msg import Image
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
-from hilserl_common.testing import ProbeNode, log_tail, unclean_stops
 from hilserl_interfaces.msg import PolicyWeights, RewardPrediction, Transition
 from hilserl_learner.config import config_from
 from hilserl_learner.policy.weights import FORMAT, serialize_policy
 from hilserl_learner.sac.agent import SACAgent
+from hilserl_testing.nodes import ProbeNode, log_tail, unclean_stops
 
 pytestmark = pytest.mark.graph
 

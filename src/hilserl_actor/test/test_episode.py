@@ -7,8 +7,8 @@ import pytest
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
+from so101_description.model import GRIPPER_INDEX
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import GRIPPER_INDEX
 
 IMAGE = np.zeros((128, 128, 3), np.uint8)
 

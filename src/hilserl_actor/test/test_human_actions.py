@@ -10,10 +10,10 @@ import pytest
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
+from so101_description.model import GRIPPER_INDEX
 from so101_kinematics.action_space import action_to_ee_delta, gripper_target
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import GRIPPER_INDEX
 from so101_kinematics.reset import ResetConfig, ik_reset
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hilserl_actor.reward_gate import RewardGate, RewardGateConfig
+from so101_description.model import GRIPPER_INDEX
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import GRIPPER_INDEX
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig
 from so101_sim.scripted_grasp import ScriptedGrasp

@@ -10,10 +10,10 @@ from hilserl_actor.evaluation import EvaluationSchedule
 from hilserl_actor.policy_client import PolicyClient
 from hilserl_actor.session import ActorSession
 from hilserl_common.run_layout import RunLayout
-from hilserl_common.testing import ListLog
 from hilserl_learner.config import config_from
 from hilserl_learner.policy.weights import serialize_policy
 from hilserl_learner.sac.agent import SACAgent
+from hilserl_testing.nodes import ListLog
 from so101_kinematics.kinematics import Kinematics
 
 IMAGE = np.zeros((128, 128, 3), np.uint8)

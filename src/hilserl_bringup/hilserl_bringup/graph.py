@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Tuple
 
-from hilserl_common.cameras import FRONT_CAMERA, WRIST_CAMERA
 from hilserl_common.run_layout import REWARD_JOURNAL
+from so101_description.cameras import FRONT_CAMERA, WRIST_CAMERA
 
 
 @dataclass(frozen=True)

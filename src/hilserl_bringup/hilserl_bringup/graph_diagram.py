@@ -17,7 +17,7 @@ from matplotlib.patches import FancyArrowPatch  # noqa: E402
 from hilserl_bringup import node_index  # noqa: E402
 from hilserl_bringup.graph import cameras  # noqa: E402
 from hilserl_bringup.runner import default_config_dir  # noqa: E402
-from hilserl_common.cameras import CAMERAS  # noqa: E402
+from so101_description.cameras import CAMERAS  # noqa: E402
 
 # Where each node is drawn (x, y); layout only, the nodes and arrows come from the index.
 PLACES = {'kinematics': (0.0, 4.2), 'reward_classifier': (3.0, 4.2),

@@ -21,7 +21,6 @@ from hilserl_bringup.graph import (
     resolve_arguments,
     uses_sim_time,
 )
-from hilserl_bringup.monitoring.robot_description import robot_description
 from hilserl_bringup.monitoring.viewers import (
     DIAGNOSTIC_ANALYZERS,
     MONITORING_ARGUMENTS,
@@ -34,6 +33,7 @@ from hilserl_bringup.monitoring.viewers import (
 from hilserl_bringup.parameters import parameter_files
 from hilserl_bringup.runner import required_exit_message
 from launch import LaunchDescription
+from so101_description.robot_description import robot_description
 
 RQT_DELAY_S = 20.0
 

@@ -19,7 +19,7 @@ from hilserl_bringup.monitoring.workspace_markers import (
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict, load_yaml_section
-from hilserl_common.testing import ProbeNode, stop_process, unclean_stops
+from hilserl_testing.nodes import ProbeNode, stop_process, unclean_stops
 
 CONFIG = os.path.join(os.path.dirname(__file__), '..', 'config')
 TASK = load_yaml_section(os.path.join(CONFIG, 'task.yaml'), 'workspace_markers')

@@ -10,7 +10,6 @@ import pytest
 import yaml
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 
-from hilserl_bringup.monitoring.robot_description import BASE_FRAME
 from hilserl_bringup.monitoring.viewers import (
     DIAGNOSTIC_ANALYZERS,
     RQT_PERSPECTIVE,
@@ -19,6 +18,7 @@ from hilserl_bringup.monitoring.viewers import (
 )
 from hilserl_bringup.monitoring.workspace_markers import WorkspaceMarkersConfig
 from hilserl_common import qos
+from so101_description.robot_description import BASE_FRAME
 
 SRC = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).resolve().parents[1] / 'config'

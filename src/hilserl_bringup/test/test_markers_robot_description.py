@@ -6,9 +6,9 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from hilserl_bringup.monitoring.robot_description import BASE_FRAME, robot_description
+from so101_description.model import JOINT_NAMES, joint_limits
+from so101_description.robot_description import BASE_FRAME, robot_description
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 
 def _rpy_matrix(roll, pitch, yaw):

@@ -12,10 +12,10 @@ from hilserl_bringup import node_index
 from hilserl_bringup.graph import GRAPHS, cameras, namespace_of
 from hilserl_bringup.runner import Graph, default_config_dir
 from hilserl_common import qos
-from hilserl_common.cameras import CAMERAS
 from hilserl_common.config import fields
-from hilserl_common.testing import ProbeNode, unclean_stops
+from hilserl_testing.nodes import ProbeNode, unclean_stops
 from reward_classifier.model import build_classifier, save_classifier
+from so101_description.cameras import CAMERAS
 
 ROOT = Path(__file__).resolve().parents[3]
 NODES_MD = ROOT / 'docs' / 'NODES.md'

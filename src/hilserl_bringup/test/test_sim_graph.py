@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image, JointState
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
-from hilserl_common.testing import ProbeNode, unclean_stops
+from hilserl_testing.nodes import ProbeNode, unclean_stops
 
 pytestmark = pytest.mark.graph
 

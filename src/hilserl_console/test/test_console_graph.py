@@ -24,9 +24,9 @@ from sensor_msgs.msg import JointState
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
 from hilserl_common.run_layout import RunLayout
-from hilserl_common.testing import ProbeNode, stop_process, unclean_stops
 from hilserl_console.access import TOKEN_HEADER
-from hilserl_console.browser import NoBrowser, headless_chromium
+from hilserl_testing.browser import NoBrowser, headless_chromium
+from hilserl_testing.nodes import ProbeNode, stop_process, unclean_stops
 from reward_classifier.model import build_classifier, save_classifier
 
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]

@@ -13,10 +13,10 @@ import pytest
 
 from hilserl_common.figures import MOVING_AVERAGE_EPISODES
 from hilserl_console.access import TOKEN_HEADER, Access
-from hilserl_console.browser import NoBrowser, headless_chromium
 from hilserl_console.frames import encode_jpeg
 from hilserl_console.server import ConsoleServer, PortTaken
 from hilserl_console.state import ConsoleState
+from hilserl_testing.browser import NoBrowser, headless_chromium
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ come from an experiment file (experiments/sim_grasp.yaml unless --experiment nam
 the command line overrides them."""
 import argparse
 
-from hilserl_common.cameras import CAMERAS
 from hilserl_common.figures import MOVING_AVERAGE_EPISODES
 from hilserl_experiments.experiment import parse_with_experiment
+from so101_description.cameras import CAMERAS
 
 STAGES = ('demos', 'encoder', 'classifier', 'train', 'evaluate', 'report')
 ABLATIONS = {

@@ -3,8 +3,8 @@ that makes exactly `utd_ratio` critic updates per env step (a small, fast config
 import pytest
 
 from hilserl_common.run_layout import RunLayout
-from hilserl_common.testing import ListLog
 from hilserl_experiments.in_process import InProcessRun, InProcessSettings
+from hilserl_testing.nodes import ListLog
 from so101_kinematics.proprioception import PRIVILEGED_DIM, STATE_DIM
 
 SMALL = {'learner': {'batch_size': 16, 'training_starts': 5, 'latent_dim': 32,

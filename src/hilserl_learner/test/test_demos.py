@@ -10,9 +10,9 @@ from hilserl_common.bags import BagWriter, typestore
 from hilserl_common.bags.images import compressed
 from hilserl_learner.demos import loader
 from hilserl_learner.demos.loader import DemoSettings, load_demos
+from so101_description.model import JOINT_NAMES
 from so101_kinematics.action_space import ee_delta_to_action
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import JOINT_NAMES
 
 RATE_HZ = 30.0          # recorded topics
 SUCCESS_AT_S = 1.5      # the reward classifier says success from here on

@@ -13,10 +13,10 @@ from ament_index_python.packages import get_package_prefix
 
 from hilserl_common import qos
 from hilserl_common.images import to_msg
-from hilserl_common.testing import ProbeNode, stop_process
 from hilserl_interfaces.msg import LearnerStats, PolicyWeights, Transition
 from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.policy.policy import Policy
+from hilserl_testing.nodes import ProbeNode, stop_process
 
 pytestmark = pytest.mark.graph
 UTD = 2

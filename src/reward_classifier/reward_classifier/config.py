@@ -2,9 +2,9 @@
 dataclass each, read from config/reward_classifier.yaml and validated once."""
 import dataclasses
 
-from hilserl_common.cameras import camera_views
 from hilserl_common.config import in_range, non_negative, one_of, param, positive
 from reward_classifier.data.augmentation import AugmentationConfig
+from so101_description.cameras import camera_views
 
 TRAINING_SECTION = 'reward_classifier_training'
 SERVING_SECTION = 'reward_classifier'

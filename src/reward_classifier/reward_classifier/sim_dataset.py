@@ -22,10 +22,10 @@ from typing import List
 import numpy as np
 
 from hilserl_common.bags import EpisodeBagWriter
-from hilserl_common.cameras import CAMERAS
 from hilserl_common.preprocessing import preprocess
 from reward_classifier.data.bags import PROCESSED_TOPIC
 from reward_classifier.data.labels import labels_from_success_flags, write_labels
+from so101_description.cameras import CAMERAS
 
 SUCCESS, MISS, DROP, LOW = 'success', 'miss', 'drop', 'low'
 _EPOCH_NS = 1_700_000_000 * 1_000_000_000   # recordings need a plausible wall-clock stamp
@@ -114,7 +114,7 @@ def run_episode(cell, script, plan: EpisodePlan, steps: int,
 
 
 def write_episode(path: Path, episode: RecordedEpisode, start_ns: int, namespace: str = ''):
-    from so101_kinematics.model import JOINT_NAMES
+    from so101_description.model import JOINT_NAMES
 
     with EpisodeBagWriter(path, namespace, grasp_state=True, cameras=CAMERAS) as writer:
         for frame, joints, velocities, grasp, time_s in zip(

@@ -16,9 +16,9 @@ from sensor_msgs.msg import Image
 
 from hilserl_common.images import to_msg
 from hilserl_common.qos import COMMANDS, SENSOR
-from hilserl_common.testing import stop_process
 from hilserl_interfaces.msg import RewardPrediction
 from hilserl_learner.networks.encoder import load_backbone, save_backbone_weights
+from hilserl_testing.nodes import stop_process
 
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
 NAMESPACE = '/rc_test'

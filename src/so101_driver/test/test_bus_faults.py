@@ -10,6 +10,7 @@ import traceback
 
 import pytest
 
+from so101_description.model import JOINT_NAMES, joint_limits
 from so101_driver.arm.motor_setup import FOLLOWER
 from so101_driver.arm.servo_arm import BusSettings, ServoArm
 from so101_driver.calibration import JointMap
@@ -17,7 +18,6 @@ from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
 from so101_driver.feetech import registers as reg
 from so101_driver.feetech.bus import BusError, FeetechBus
-from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 CALIBRATION = example_calibration()
 # Every servo at a pose of its own, so that a reply taken for the wrong servo shows.

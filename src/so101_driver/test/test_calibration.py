@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from so101_description.model import JOINT_NAMES, joint_limits
 from so101_driver.calibration import (
     CalibrationError,
     JointMap,
@@ -14,7 +15,6 @@ from so101_driver.calibration import (
     save_calibration,
 )
 from so101_driver.emulator.arm import example_calibration
-from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 # A file exactly as lerobot-calibrate writes it (indent 4, these five fields per motor).
 LEROBOT_FILE = '''{

@@ -14,7 +14,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from hilserl_common import qos
 from hilserl_common.images import from_msg
-from hilserl_common.testing import ProbeNode, stop_process
+from hilserl_testing.nodes import ProbeNode, stop_process
 
 pytestmark = pytest.mark.graph
 

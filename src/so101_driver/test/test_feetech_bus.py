@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from so101_description.model import JOINT_NAMES, joint_limits
 from so101_driver.arm.motor_setup import FOLLOWER, LEADER
 from so101_driver.arm.servo_arm import BusSettings, ServoArm
 from so101_driver.calibration import JointMap
@@ -13,7 +14,6 @@ from so101_driver.emulator import EmulatedBus, EmulatedServo, Faults, protocol
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
 from so101_driver.feetech import registers as reg
 from so101_driver.feetech.bus import FeetechBus, PortGone
-from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 CALIBRATION = example_calibration()
 

@@ -22,13 +22,13 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
-from hilserl_common.testing import ProbeNode, stop_process
+from hilserl_testing.nodes import ProbeNode, stop_process
+from so101_description.model import JOINT_NAMES, joint_limits
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus, Faults
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
 from so101_driver.feetech import alarms
 from so101_driver.feetech import registers as reg
-from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 pytestmark = pytest.mark.graph
 RATE_HZ = 30.0

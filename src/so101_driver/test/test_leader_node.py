@@ -14,13 +14,13 @@ from std_msgs.msg import Bool, Empty, String
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError, from_dict
-from hilserl_common.testing import ProbeNode, stop_process
+from hilserl_testing.nodes import ProbeNode, stop_process
+from so101_description.model import JOINT_NAMES, joint_limits
 from so101_driver.calibration import JointMap, save_calibration
 from so101_driver.emulator import EmulatedBus
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
 from so101_driver.feetech import registers as reg
 from so101_driver.leader.config import LeaderConfig
-from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 pytestmark = pytest.mark.graph
 KEY_F13 = 183

@@ -16,8 +16,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from so101_description.model import GRIPPER_INDEX
 from so101_kinematics.kinematics import WRIST_ROLL_INDEX, IKResult, Kinematics, check_joints
-from so101_kinematics.model import GRIPPER_INDEX
 
 
 class EEController:

@@ -21,7 +21,7 @@ import mujoco
 import numpy as np
 
 from hilserl_common.config import ConfigError, in_range, length, non_negative, param, positive
-from so101_kinematics.model import (
+from so101_description.model import (
     BASE_SITE,
     EE_SITE,
     GRIPPER_INDEX,

@@ -12,8 +12,8 @@ from hilserl_common import qos
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.srv import ComputeFK, ComputeIK
+from so101_description.model import JOINT_NAMES, joints_in_model_order
 from so101_kinematics.kinematics import EEPose, Kinematics, KinematicsConfig
-from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 
 BASE_FRAME = 'base'
 

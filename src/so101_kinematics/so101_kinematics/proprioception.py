@@ -12,14 +12,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from so101_description.model import JOINT_NAMES
 from so101_kinematics.kinematics import Kinematics, check_joints
 
 STATE_DIM = 18
 STATE_NAMES = (
-    [f'{j}.pos' for j in ('shoulder_pan', 'shoulder_lift', 'elbow_flex', 'wrist_flex',
-                          'wrist_roll', 'gripper')]
-    + [f'{j}.vel' for j in ('shoulder_pan', 'shoulder_lift', 'elbow_flex', 'wrist_flex',
-                            'wrist_roll', 'gripper')]
+    [f'{j}.pos' for j in JOINT_NAMES] + [f'{j}.vel' for j in JOINT_NAMES]
     + ['ee.x', 'ee.y', 'ee.z', 'ee.roll', 'ee.pitch', 'ee.yaw'])
 
 

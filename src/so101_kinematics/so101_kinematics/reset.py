@@ -12,8 +12,8 @@ from typing import Callable, List
 import numpy as np
 
 from hilserl_common.config import in_range, length, param, positive
+from so101_description.model import GRIPPER_INDEX
 from so101_kinematics.kinematics import WRIST_ROLL_INDEX, Kinematics, check_joints
-from so101_kinematics.model import GRIPPER_INDEX
 
 
 @dataclasses.dataclass(frozen=True)

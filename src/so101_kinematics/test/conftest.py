@@ -2,8 +2,8 @@
 import mujoco
 import pytest
 
+from so101_description.model import load_spec
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import load_spec
 
 
 @pytest.fixture(scope='session')

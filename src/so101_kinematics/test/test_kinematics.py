@@ -3,8 +3,8 @@ import mujoco
 import numpy as np
 import pytest
 
+from so101_description.model import EE_SITE, model_xml_path
 from so101_kinematics.kinematics import IKStatus, Kinematics, KinematicsConfig, rotation_to_rpy
-from so101_kinematics.model import EE_SITE, model_xml_path
 
 RESET_JOINTS = np.array([0.0, 0.01, 0.03, 1.38, 0.0, 0.8])  # EE near [0.25, 0, 0.07]
 

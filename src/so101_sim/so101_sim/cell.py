@@ -2,7 +2,7 @@
 resets and the privileged state only a simulation knows (cube pose, contact, grasp, success).
 
 Used by the `sim` node and, without ROS, by the reward classifier's auto-labelled dataset
-generator and by benchmarks. Joint vectors are in so101_kinematics.model.JOINT_NAMES order,
+generator and by benchmarks. Joint vectors are in so101_description.model.JOINT_NAMES order,
 radians; positions in the arm's base frame (= world; table top at z = 0).
 """
 import dataclasses
@@ -11,8 +11,8 @@ from typing import Optional, Sequence
 import mujoco
 import numpy as np
 
-from hilserl_common.cameras import WRIST_CAMERA
-from so101_kinematics.model import JOINT_NAMES
+from so101_description.cameras import WRIST_CAMERA
+from so101_description.model import JOINT_NAMES
 from so101_sim.config import CellConfig
 from so101_sim.scene import (
     CUBE_BODY,

@@ -23,7 +23,6 @@ from sensor_msgs.msg import CameraInfo, JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
-from hilserl_common.cameras import FRONT_CAMERA, WRIST_CAMERA
 from hilserl_common.diagnostics import status_array
 from hilserl_common.images import to_msg
 from hilserl_common.node import main_for
@@ -31,7 +30,8 @@ from hilserl_common.params import load_config
 from hilserl_common.preprocessing import preprocess
 from hilserl_interfaces.msg import ActorStatus, GraspState, LearnerProgress
 from hilserl_interfaces.srv import ResetScene
-from so101_kinematics.model import JOINT_NAMES
+from so101_description.cameras import FRONT_CAMERA, WRIST_CAMERA
+from so101_description.model import JOINT_NAMES
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig, SimNodeConfig
 from so101_sim.learner_pace import LearnerPace

@@ -22,8 +22,8 @@ from hilserl_common.diagnostics import status_array
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.msg import EpisodeStats, GraspState
+from so101_description.model import JOINT_NAMES, joints_in_model_order
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
-from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
 from so101_sim.operator import OperatorConfig, OperatorState, SimulatedOperator
 from so101_sim.scripted_grasp import GraspScriptConfig
 

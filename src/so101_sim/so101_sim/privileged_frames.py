@@ -11,11 +11,11 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from hilserl_common.cameras import CAMERAS
 from hilserl_common.preprocessing import preprocess
+from so101_description.cameras import CAMERAS
+from so101_description.model import GRIPPER_INDEX
 from so101_kinematics.ee_control import EEController
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import GRIPPER_INDEX
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig
 from so101_sim.scripted_grasp import GraspScriptConfig, ScriptedGrasp

@@ -6,8 +6,8 @@ World frame = the arm's base frame; the table top is z = 0 (the base sits on it)
 import mujoco
 import numpy as np
 
-from hilserl_common.cameras import FRONT_CAMERA, WRIST_CAMERA
-from so101_kinematics.model import load_spec, model_xml_path
+from so101_description.cameras import FRONT_CAMERA, WRIST_CAMERA
+from so101_description.model import load_spec, model_xml_path
 from so101_sim.config import CellConfig
 from so101_sim.meshes import decimated_mesh
 

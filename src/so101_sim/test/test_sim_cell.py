@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hilserl_common.preprocessing import is_dead_frame
+from so101_description.model import model_xml_path
 from so101_kinematics.kinematics import Kinematics
-from so101_kinematics.model import model_xml_path
 from so101_kinematics.reset import ResetConfig, ResetOutcome, ik_reset
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig

@@ -20,9 +20,9 @@ from std_srvs.srv import Trigger
 from hilserl_common import qos
 from hilserl_common.images import from_msg
 from hilserl_common.preprocessing import preprocess
-from hilserl_common.testing import ProbeNode, dump_stacks_and_kill
 from hilserl_interfaces.msg import GraspState
 from hilserl_interfaces.srv import ComputeFK, ComputeIK, ResetScene
+from hilserl_testing.nodes import ProbeNode, dump_stacks_and_kill
 
 pytestmark = pytest.mark.graph
 

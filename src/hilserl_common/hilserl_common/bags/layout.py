@@ -6,7 +6,7 @@ readers match them by suffix (`find_topic`).
 """
 from typing import List, Optional, Sequence
 
-from hilserl_common.cameras import WRIST_CAMERA
+from so101_description.cameras import WRIST_CAMERA
 
 BAG_VERSION = 8  # the rosbag2 metadata version of ROS 2 Jazzy
 

@@ -183,7 +183,7 @@ def _with_privileged_state(bag, kinematics, joints, states, grasp_states) -> lis
 def _read_streams(bag: Path, image_topic: str) -> Dict[str, list]:
     """(time in s, message) per known topic, in time order; joint states as positions ordered
     like the model (by joint name when names are given)."""
-    from so101_kinematics.model import JOINT_NAMES
+    from so101_description.model import JOINT_NAMES
 
     raw_streams: Dict[str, list] = {name: [] for name in [*TOPICS, 'image']}
     with open_bag(bag) as reader:

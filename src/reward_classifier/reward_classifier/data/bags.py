@@ -18,8 +18,8 @@ from hilserl_common.bags import (
     messages,
     open_bag,
 )
-from hilserl_common.cameras import WRIST_CAMERA
 from hilserl_common.preprocessing import preprocess
+from so101_description.cameras import WRIST_CAMERA
 
 PROCESSED_TOPIC = layout.image_proc()
 LABEL_FILE_HINT = 'set image_topic in the label file to one of them'

@@ -1,10 +1,10 @@
 """Build a ServoArm from a node's configuration, with errors the user can act on."""
 from hilserl_common.config import ConfigError
+from so101_description.model import JOINT_NAMES, joint_limits
 from so101_driver.arm.config import ArmBusConfig
 from so101_driver.arm.motor_setup import MotorSetup
 from so101_driver.arm.servo_arm import ServoArm
 from so101_driver.calibration import CalibrationError, JointMap, load_calibration
-from so101_kinematics.model import JOINT_NAMES, joint_limits
 
 
 def arm_from_config(config: ArmBusConfig, setup: MotorSetup) -> ServoArm:

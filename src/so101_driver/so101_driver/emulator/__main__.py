@@ -7,11 +7,10 @@ import os
 import signal
 import threading
 
+from so101_description.model import JOINT_NAMES
 from so101_driver.calibration import load_calibration, save_calibration
 from so101_driver.emulator.arm import calibrated_servos, example_calibration
 from so101_driver.emulator.pty_bus import EmulatedBus, Faults
-
-JOINTS = ('shoulder_pan', 'shoulder_lift', 'elbow_flex', 'wrist_flex', 'wrist_roll', 'gripper')
 
 
 def main(argv=None):
@@ -33,7 +32,7 @@ def main(argv=None):
     calibration = example_calibration()
     if args.calibration:
         if os.path.exists(args.calibration):
-            calibration = load_calibration(args.calibration, JOINTS)
+            calibration = load_calibration(args.calibration, JOINT_NAMES)
         else:
             save_calibration(args.calibration, calibration)
     servos = calibrated_servos(calibration)

@@ -17,6 +17,7 @@ from std_srvs.srv import SetBool, Trigger
 from hilserl_common import qos
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
+from so101_description.model import JOINT_NAMES
 from so101_driver.arm.goal_limiter import GoalLimiter
 from so101_driver.arm.health import arm_health
 from so101_driver.arm.loading import arm_from_config
@@ -24,7 +25,6 @@ from so101_driver.arm.motor_setup import FOLLOWER
 from so101_driver.diagnostics import health_array
 from so101_driver.follower.commands import CommandError, target_from_command
 from so101_driver.follower.config import FollowerConfig
-from so101_kinematics.model import JOINT_NAMES
 
 
 class FollowerNode(Node):

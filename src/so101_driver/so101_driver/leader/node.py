@@ -18,6 +18,7 @@ from hilserl_common import qos
 from hilserl_common.config import ConfigError
 from hilserl_common.node import main_for
 from hilserl_common.params import load_config
+from so101_description.model import GRIPPER_INDEX, JOINT_NAMES
 from so101_driver.arm.health import arm_health
 from so101_driver.arm.loading import arm_from_config
 from so101_driver.arm.motor_setup import LEADER
@@ -26,7 +27,6 @@ from so101_driver.leader.config import LeaderConfig
 from so101_driver.leader.gripper import GripperMapping
 from so101_driver.leader.intervention import InterventionDetector, InterventionThresholds
 from so101_driver.leader.keys import EvdevKeys, StdinKeys
-from so101_kinematics.model import GRIPPER_INDEX, JOINT_NAMES
 
 
 class LeaderNode(Node):

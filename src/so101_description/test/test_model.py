@@ -2,7 +2,7 @@
 import mujoco
 import numpy as np
 
-from so101_kinematics.model import (
+from so101_description.model import (
     BASE_SITE,
     EE_SITE,
     JOINT_NAMES,
@@ -39,7 +39,7 @@ def test_kinematic_model_keeps_the_sites():
 
 
 def test_joint_states_are_put_in_model_order():
-    from so101_kinematics.model import JOINT_NAMES, joints_in_model_order
+    from so101_description.model import JOINT_NAMES, joints_in_model_order
     shuffled = list(reversed(JOINT_NAMES))
     positions = [float(i) for i in range(6)]
     assert joints_in_model_order(shuffled, positions).tolist() == list(reversed(positions))

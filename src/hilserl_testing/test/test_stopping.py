@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hilserl_common.testing import stop_process
+from hilserl_testing.nodes import stop_process
 
 # A process that starts like every node (hilserl_common.node.run registers the stack dump),
 # then ignores Ctrl-C in a function whose name the stacks must show.
