@@ -106,7 +106,8 @@ class Rehearsal(JobSteps):
         # The person's intent (what to perform, in turn) and their keys, not the simulation,
         # label the recordings: no reward comes while recording, only the marks.
         config = self.overrides_file('record_demos', {
-            'operator': {'demo_plan': plan, 'marks': True},
+            'operator': {'demo_plan': plan, 'marks': True,
+                         'demo_lift_heights_m': list(walkthrough.LIFT_HEIGHTS_M)},
             'actor': {'reward_source': 'classifier'}})
         wanted = (self.options.successes, failures * len(FAILURE_KINDS))
 

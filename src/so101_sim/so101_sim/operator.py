@@ -11,9 +11,10 @@ of its steps, because it hesitates on the way to most grasps and a nudge is quic
 
 Demo mode performs the whole scripted grasp-and-lift once the arm has settled after a reset,
 for recording demonstrations, or one of its failure modes on purpose (`demo_plan`: what each
-episode performs, in turn), and with `marks` it marks each episode as a person does with the
-leader's keys: success once it sees the cube lifted, failure when a failure it meant to show is
-done, re-record when an episode did not show what it meant to.
+episode performs, in turn; `demo_lift_heights_m`: lifted how high), and with `marks` it marks
+each episode as a person does with the leader's keys once it is over: success when the cube is
+up, failure when a failure it meant to show is done, re-record when an episode did not show what
+it meant to.
 
 When the operator does not hold the leader, the leader follows the follower (as a leader arm in
 follow mode does), so taking over starts from where the follower is.
@@ -29,11 +30,19 @@ from hilserl_common.config import in_range, non_negative, one_of, param, positiv
 from so101_kinematics.kinematics import Kinematics, check_joints
 from so101_sim.scripted_grasp import (
     GRASP_KINDS,
+    LIFTING_KINDS,
     SUCCESS,
+    GraspAttempt,
     GraspScriptConfig,
     ScriptedGrasp,
     draw_attempt,
 )
+
+
+def _height_range(value):
+    if not value or (len(value) == 2 and 0.0 < value[0] <= value[1]):
+        return None
+    return 'empty, or [lowest, highest] in metres with 0 < lowest <= highest'
 
 
 def _grasp_kinds(value):
@@ -82,11 +91,14 @@ class OperatorConfig:
                             'performed again): success, near_miss (the jaws close a few cm '
                             'beside the cube), drop (lift, then the jaws open), closed_on_air '
                             '(the jaws close above the cube)', _grasp_kinds)
+    demo_lift_heights_m: list = param([], 'demo mode: [lowest, highest] EE height (m) a grasp '
+                                      'or drop lifts the cube to, drawn per demonstration as a '
+                                      'person varies it (a reward classifier trained on one '
+                                      'height misses a policy that lifts higher or lower); '
+                                      'empty: the script\'s lift_height_m', _height_range)
     marks: bool = param(False, 'demo mode: mark each episode on operator_event as a person '
                         'does with the leader\'s keys (success, failure, rerecord), for '
                         'recordings labelled by the operator as on the real arm')
-    mark_delay_steps: int = param(3, 'marks: control steps between seeing the cube lifted and '
-                                  'marking success (a person\'s reaction time)', non_negative)
     seed: int = param(0, 'seed of the operator\'s random choices', non_negative)
 
 
@@ -139,7 +151,6 @@ class SimulatedOperator:
         self._nudge_left = 0
         self._still_steps = 0
         self._tail_left = tail_steps
-        self._lifted_steps = 0
         self._marked = False
         self._distances.clear()
 
@@ -226,6 +237,15 @@ class SimulatedOperator:
 
     # --- demonstrations ----------------------------------------------------------------
 
+    def _demo_attempt(self) -> GraspAttempt:
+        """What this demonstration performs, with its lift height drawn when asked for."""
+        attempt = draw_attempt(self.demo_kind, self.rng)
+        heights = self.config.demo_lift_heights_m
+        if heights and self.demo_kind in LIFTING_KINDS:
+            attempt = dataclasses.replace(attempt,
+                                          lift_height_m=float(self.rng.uniform(*heights)))
+        return attempt
+
     def _demo(self, follower: np.ndarray, cube: np.ndarray, still: bool) -> OperatorOutput:
         if self.state is OperatorState.WATCHING:
             # Wait for the actor's IK reset to finish: the follower at rest for a few steps.
@@ -233,7 +253,7 @@ class SimulatedOperator:
             if self._still_steps < self.config.demo_settle_steps:
                 return OperatorOutput(follower, False)
             self.state = OperatorState.DEMONSTRATING
-            self.script.reset(follower, attempt=draw_attempt(self.demo_kind, self.rng))
+            self.script.reset(follower, attempt=self._demo_attempt())
         if self.state is OperatorState.DEMONSTRATING:
             leader = self.script.step(follower, cube)
             if leader is None:
@@ -247,23 +267,19 @@ class SimulatedOperator:
         return OperatorOutput(follower, False)
 
     def _marking(self, output: OperatorOutput, cube_lifted: bool) -> OperatorOutput:
-        """The key a person presses now, if any: success a moment after seeing the cube lifted
-        in a demonstration of the grasp; at the end of a demonstration, failure when it showed
-        the failure meant, re-record when it did not (the cube is up after a failure mode, or
-        was never lifted by a grasp). One mark per episode."""
-        self._lifted_steps = self._lifted_steps + 1 if cube_lifted else 0
-        if self._marked or self.step == 0:
+        """The key a person presses at the end of a demonstration (the grasp lifted and held for
+        demo_tail_steps, so that the recording shows the cube up, not only the instant it left
+        the table): success when the grasp left the cube up, failure when a failure mode showed
+        what it meant, re-record otherwise (the cube is up after a failure mode, or down after
+        a grasp). One mark per episode."""
+        if self._marked or self.step == 0 or self.state is not OperatorState.WAITING:
             return output
         grasp = self.demo_kind == SUCCESS
-        mark = ''
-        if grasp and self._lifted_steps > self.config.mark_delay_steps:
-            mark = 'success'
-        elif self.state is OperatorState.WAITING:  # the demonstration is over
-            mark = 'rerecord' if grasp or cube_lifted else 'failure'
-        if not mark:
-            return output
+        if grasp:
+            mark = 'success' if cube_lifted else 'rerecord'
+        else:
+            mark = 'rerecord' if cube_lifted else 'failure'
         self._marked = True
         if mark != 'rerecord':
             self.performed += 1
-        self.state = OperatorState.WAITING
         return dataclasses.replace(output, mark=mark)

@@ -50,6 +50,7 @@ DROP = 'drop'                    # grasp and lift, then the jaws open and the cu
 CLOSED_ON_AIR = 'closed_on_air'  # the jaws close above the cube, which stays on the table
 GRASP_KINDS = (SUCCESS, NEAR_MISS, DROP, CLOSED_ON_AIR)
 FAILURE_KINDS = GRASP_KINDS[1:]
+LIFTING_KINDS = (SUCCESS, DROP)  # the kinds that lift the cube
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,7 @@ class GraspAttempt:
     aim_offset_m: Tuple[float, float] = (0.0, 0.0)  # added to the cube position aimed at (x, y)
     drop_after_steps: Optional[int] = None  # steps of holding the lifted cube before the jaws open
     close_height_m: Optional[float] = None  # the jaws close at this EE height (None: the grasp's)
+    lift_height_m: Optional[float] = None  # EE height the cube is lifted to (None: the script's)
 
 
 def draw_attempt(kind: str, rng: np.random.Generator) -> GraspAttempt:
@@ -116,6 +118,12 @@ class ScriptedGrasp:
         self._held_steps = 0
 
     @property
+    def lift_height_m(self) -> float:
+        """The EE height this attempt lifts to."""
+        height = self.attempt.lift_height_m
+        return self.config.lift_height_m if height is None else height
+
+    @property
     def done(self) -> bool:
         """Lifted and holding; a drop once its jaws have opened."""
         return self.phase is Phase.HOLD and (self.attempt.drop_after_steps is None
@@ -165,7 +173,7 @@ class ScriptedGrasp:
             close_height = self.attempt.close_height_m
             return np.array([aim[0], aim[1], self.config.grasp_height_m if close_height is None
                              else close_height])
-        return np.array([aim[0], aim[1], self.config.lift_height_m])
+        return np.array([aim[0], aim[1], self.lift_height_m])
 
     def _advance(self, measured_ee: np.ndarray, waypoint: np.ndarray) -> None:
         near = np.linalg.norm(measured_ee - waypoint) <= self.config.reach_tolerance_m
@@ -178,5 +186,5 @@ class ScriptedGrasp:
             self._close_count += 1
             if self._close_count >= self.config.close_steps:
                 self.phase = Phase.LIFT
-        elif self.phase is Phase.LIFT and measured_ee[2] >= self.config.lift_height_m - 0.01:
+        elif self.phase is Phase.LIFT and measured_ee[2] >= self.lift_height_m - 0.01:
             self.phase = Phase.HOLD

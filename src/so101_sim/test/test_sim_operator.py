@@ -230,6 +230,22 @@ def test_each_demonstration_kind_is_performed_and_marked_as_a_person_would(cell,
     assert operator.performed == 1
 
 
+def test_demonstrations_lift_to_the_heights_asked_for_and_are_marked_once_held(cell,
+                                                                             kinematics):
+    """A person varies how high they lift (a classifier that saw one height misses a policy
+    that lifts higher or lower) and presses S once the cube has been up for a moment."""
+    heights = {}
+    for low, high in ((0.05, 0.06), (0.16, 0.17)):
+        operator = SimulatedOperator(kinematics, OperatorConfig(
+            mode='demo', demo_settle_steps=3, marks=True, demo_lift_heights_m=[low, high]))
+        mark, _, lifted_at_end = demonstrate(cell, kinematics, operator, seed=24)
+        assert mark == 'success' and lifted_at_end
+        assert low - 0.01 <= operator.script.lift_height_m <= high
+        heights[low] = kinematics.position(cell.joint_positions())[2]
+        assert heights[low] >= operator.script.lift_height_m - 0.015, heights
+    assert heights[0.16] - heights[0.05] > 0.08, heights
+
+
 def test_a_demonstration_that_did_not_show_what_was_meant_is_re_recorded(cell, kinematics):
     plan = ['closed_on_air', 'success']
     operator = SimulatedOperator(kinematics, OperatorConfig(
