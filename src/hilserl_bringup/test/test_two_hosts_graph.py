@@ -5,8 +5,9 @@ hilserl_testing.two_hosts). Both halves start through the runner. The learner ta
 transitions, and the weights it trains from them come back and drive the actor's episodes; the
 link's own counters show the bytes went across it.
 
-Small and fast: 2.5 s episodes, a small policy, rewards from the simulation (no classifier), no
-console, and the simulation does not wait for the learner."""
+As the train graph runs by default, the simulation's clock waits for the learner, so /clock and
+/learner_progress cross the link too. Small and fast: 2.5 s episodes, a small policy, rewards
+from the simulation (no classifier), no console."""
 import time
 import uuid
 
@@ -38,8 +39,7 @@ def split_train_graph(directory, hosts, domain_id):
     overrides = directory / 'overrides.yaml'
     overrides.write_text(yaml.safe_dump(OVERRIDES))
     arguments = {'output_dir': str(directory), 'config_file': str(overrides),
-                 'robot': f'r{uuid.uuid4().hex[:8]}', 'wait_for_learner': 'false',
-                 'console': 'false'}
+                 'robot': f'r{uuid.uuid4().hex[:8]}', 'console': 'false'}
     robot = Graph('train', arguments, only=ROBOT_NODES, quiet=True,
                   prefix=hosts.robot.ros_command([], domain_id))
     learner = Graph('train', arguments, only=['learner'], quiet=True,

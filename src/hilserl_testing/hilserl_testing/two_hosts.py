@@ -59,6 +59,16 @@ class Host:
         stats = json.loads(out)[0]['stats64']
         return stats['rx']['bytes'], stats['tx']['bytes']
 
+    def udp_counters(self) -> Dict[str, int]:
+        """This host's UDP counters (/proc/net/snmp, one set per namespace): RcvbufErrors
+        counts datagrams dropped because a socket's receive buffer was full, e.g. fragments of
+        a weights message that DDS then has to send again."""
+        text = subprocess.run(['ip', 'netns', 'exec', self.namespace, 'cat', '/proc/net/snmp'],
+                              capture_output=True, text=True, check=True).stdout
+        names, values = [line.split()[1:] for line in text.splitlines()
+                         if line.startswith('Udp:')]
+        return dict(zip(names, map(int, values)))
+
 
 @dataclass(frozen=True)
 class TwoHosts:
