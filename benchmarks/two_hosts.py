@@ -4,8 +4,8 @@ veth pair (hilserl_testing.two_hosts; needs root), sim, operator, kinematics and
 transitions per second the learner took in, the weight broadcast latency across the link, and
 the bytes that crossed it per transition and per weight update.
 
-    sudo python benchmarks/two_hosts.py [--episodes 5] [--control-time-s 2.5]
-                                        [--weights-period-s 1.0] [--small-policy]
+    python benchmarks/two_hosts.py [--episodes 5] [--control-time-s 2.5]
+                                   [--weights-period-s 1.0] [--small-policy]     (as root)
 
 The learner has its configured network sizes (so the weights are the size a real run sends),
 but a batch of 32 and one critic update per env step, so that it keeps up on a small CPU; the
@@ -136,7 +136,10 @@ def report(figures: dict) -> None:
               f'{last["optimization_step"]} updates, weights version {last["weights_version"]}')
     else:
         print('learner: too few statistics rows with transitions for a rate')
-    later = [w for w in weights if w['version'] > 1]
+    first_receipts = {}
+    for w in weights:
+        first_receipts.setdefault(w['version'], w)
+    later = [w for v, w in sorted(first_receipts.items()) if v > 1]
     if weights and weights[0]['version'] == 1:
         print(f'weights: version 1 (initial network) arrived {weights[0]["latency_ms"]:.0f} ms '
               f'after it was published (discovery included)')
@@ -158,10 +161,15 @@ def report(figures: dict) -> None:
              f'bound: statistics, discovery and acknowledgements included)' if versions else ''))
     # Each reliable subscriber on the robot host gets its own copy (the actor and the watcher),
     # and each fragment its buffer dropped is sent again.
-    print(f'link: weights go to {WEIGHTS_SUBSCRIBERS} subscribers on the robot host (actor, '
-          f'watcher); UDP datagrams dropped for full receive buffers: robot host '
-          f'{figures["robot_udp"]["RcvbufErrors"]} of {figures["robot_udp"]["InDatagrams"]}, '
-          f'GPU host {figures["gpu_udp"]["RcvbufErrors"]} of {figures["gpu_udp"]["InDatagrams"]}')
+    copies = f'{WEIGHTS_SUBSCRIBERS} subscribers on the robot host (actor, watcher)'
+    if later:
+        copies += (f': {WEIGHTS_SUBSCRIBERS * later[-1]["bytes"] / 1e6:.3f} MB per update '
+                   f'without resending')
+    print(f'link: weights go to {copies}; UDP datagrams dropped for full receive buffers: '
+          f'robot host '
+          f'{figures["robot_udp"]["RcvbufErrors"]} ({figures["robot_udp"]["InDatagrams"]} '
+          f'delivered), GPU host {figures["gpu_udp"]["RcvbufErrors"]} '
+          f'({figures["gpu_udp"]["InDatagrams"]} delivered)')
 
 
 def main():
