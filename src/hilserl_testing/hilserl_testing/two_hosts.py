@@ -47,6 +47,7 @@ class Host:
         this host's profile, and discovery beyond localhost (the profile confines it)."""
         return {'ROS_DOMAIN_ID': str(domain_id), 'RMW_IMPLEMENTATION': RMW_IMPLEMENTATION,
                 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET',
+                # the variable Fast DDS 2 (ROS 2 Jazzy) reads, and the one of Fast DDS 3
                 'FASTRTPS_DEFAULT_PROFILES_FILE': self.profile_path,
                 'FASTDDS_DEFAULT_PROFILES_FILE': self.profile_path}
 
@@ -124,7 +125,8 @@ def why_no_namespaces() -> str:
 def two_hosts() -> Iterator[TwoHosts]:
     """Make the robot and GPU hosts (names unique to this call, so parallel or leftover runs do
     not clash) and remove them on the way out, whatever happened; NoNamespaces when they
-    cannot be made."""
+    cannot be made. Only a killed process leaves its pair behind (`ip netns list`: hilserl-*;
+    `ip netns delete NAME` removes one)."""
     why = why_no_namespaces()
     if why:
         raise NoNamespaces(why)
