@@ -139,7 +139,7 @@ class Graph:
     """A started graph: its nodes, and how to stop them all."""
 
     def __init__(self, graph: str, arguments: Dict[str, str], only: Sequence[str] = (),
-                 quiet: bool = False):
+                 quiet: bool = False, prefix: Sequence[str] = ()):
         self.name = graph
         self.arguments = resolve_arguments(graph, arguments)
         specs = GRAPHS[graph](self.arguments)
@@ -149,6 +149,10 @@ class Graph:
                              f'nodes: {", ".join(s.name for s in specs)}')
         self.specs = [s for s in specs if not only or s.name in only]
         self.quiet = quiet
+        # What every node's command runs under, e.g. `ip netns exec NAME env ...` to start
+        # the nodes on another host (hilserl_testing.two_hosts); it must exec the node, so that
+        # signals reach it.
+        self.prefix = list(prefix)
         self.nodes: List[RunningNode] = []
 
     def commands(self, parameters_dir: str) -> List[List[str]]:
@@ -169,7 +173,7 @@ class Graph:
         commands = self.commands(str(log_dir / 'parameters'))
         log_dir.mkdir(parents=True, exist_ok=True)
         for spec, command in zip(self.specs, commands):
-            self.nodes.append(RunningNode(spec, command, log_dir, self.quiet))
+            self.nodes.append(RunningNode(spec, self.prefix + command, log_dir, self.quiet))
 
     def failed_required(self) -> Optional[RunningNode]:
         for node in self.nodes:

@@ -1,0 +1,102 @@
+"""The train graph split over two hosts, as on a robot computer and a GPU box: the sim,
+operator, kinematics and actor in the robot host's network namespace, the learner in the GPU
+host's, joined by a veth pair and nothing else (UDP on that link only, no shared memory:
+hilserl_testing.two_hosts). Both halves start through the runner. The learner takes the actor's
+transitions, and the weights it trains from them come back and drive the actor's episodes; the
+link's own counters show the bytes went across it.
+
+As the train graph runs by default, the simulation's clock waits for the learner, so /clock and
+/learner_progress cross the link too. Small and fast: 2.5 s episodes, a small policy, rewards
+from the simulation (no classifier), no console."""
+import time
+import uuid
+
+import pytest
+import yaml
+
+from hilserl_bringup.runner import Graph
+from hilserl_common.run_layout import RunLayout
+from hilserl_testing.nodes import log_tail, private_ros_domain, unclean_stops
+from hilserl_testing.two_hosts import two_hosts, why_no_namespaces
+
+pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
+
+ROBOT_NODES = ['sim', 'operator', 'kinematics', 'actor']
+IMAGE_BYTES = 128 * 128 * 3          # one processed camera image (two per transition)
+WAIT_S = 90.0                        # a loaded 2-core machine: generous, on conditions only
+OVERRIDES = {
+    '/**': {'ros__parameters': {'control_time_s': 2.5}},
+    '/**/actor': {'ros__parameters': {'reward_source': 'sim'}},
+    '/**/learner': {'ros__parameters': {
+        'batch_size': 16, 'training_starts': 10, 'utd_ratio': 1.0, 'latent_dim': 16,
+        'hidden_dims': [32, 32], 'gripper_hidden_dims': [16], 'device': 'cpu',
+        'weights_period_s': 0.5, 'stats_period_s': 0.5}},
+}
+
+
+def split_train_graph(directory, hosts, domain_id):
+    """The train graph's robot side and its learner, each started in its host by the runner."""
+    overrides = directory / 'overrides.yaml'
+    overrides.write_text(yaml.safe_dump(OVERRIDES))
+    arguments = {'output_dir': str(directory), 'config_file': str(overrides),
+                 'robot': f'r{uuid.uuid4().hex[:8]}', 'console': 'false'}
+    robot = Graph('train', arguments, only=ROBOT_NODES, quiet=True,
+                  prefix=hosts.robot.ros_command([], domain_id))
+    learner = Graph('train', arguments, only=['learner'], quiet=True,
+                    prefix=hosts.gpu.ros_command([], domain_id))
+    return robot, learner
+
+
+def wait_for(predicate, what, graphs, timeout=WAIT_S):
+    """The predicate's first true value; fails at once when a node of the graphs exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        for graph in graphs:
+            dead = graph.failed_required()
+            assert dead is None, (f'{dead.spec.name} exited with code '
+                                  f'{dead.process.returncode}{log_tail(dead.log_path)}')
+        time.sleep(0.2)
+    raise AssertionError(f'waited {timeout:.0f} s for {what}')
+
+
+@pytest.fixture
+def hosts():
+    why = why_no_namespaces()
+    if why:
+        pytest.skip(f'two hosts cannot be made here: {why}')
+    with two_hosts() as made:
+        yield made
+
+
+@pytest.mark.timeout(240)
+def test_the_learner_on_another_host_trains_the_actor_over_the_link(tmp_path, hosts):
+    layout = RunLayout(tmp_path)
+    robot, learner = split_train_graph(tmp_path, hosts, private_ros_domain())
+    graphs = (robot, learner)
+    try:
+        learner.start()
+        robot.start()
+        # Weights the learner trained from the link's transitions (version 1 is its initial
+        # network, sent before any update) drive a whole episode of the actor.
+        trained = wait_for(lambda: [r for r in layout.episodes('train')
+                                    if r['policy_version'] >= 2],
+                           'an episode acted by weights trained on the learner', graphs)
+        first = layout.episodes('train')[0]
+        stats = wait_for(lambda: [s for s in layout.learner_stats()
+                                  if s['env_steps'] >= first['length']
+                                  and s['weights_version'] >= trained[0]['policy_version']],
+                         'the learner statistics to count the first episode', graphs)[-1]
+    finally:
+        robot.stop()
+        learner.stop()
+    failures = unclean_stops(robot.nodes + learner.nodes)
+    assert not failures, failures
+    assert stats['transitions_dropped'] == 0 and stats['optimization_step'] > 0, stats
+    # Across the link, by its own counters: the transitions' images one way, at least one
+    # weights message (the policy file holds the same bytes) the other.
+    robot_sent, gpu_sent = hosts.robot.link_bytes()[1], hosts.gpu.link_bytes()[1]
+    assert robot_sent >= stats['env_steps'] * 2 * IMAGE_BYTES, (robot_sent, stats['env_steps'])
+    assert gpu_sent >= layout.policy_path.stat().st_size, gpu_sent
