@@ -117,7 +117,12 @@ def why_no_namespaces() -> str:
     made = subprocess.run(['ip', 'netns', 'add', namespace], capture_output=True, text=True)
     if made.returncode != 0:
         return f'`ip netns add` failed: {made.stderr.strip()}'
+    # Entering one also mounts a /sys of its own, which some containers refuse.
+    entered = subprocess.run(['ip', 'netns', 'exec', namespace, 'true'], capture_output=True,
+                             text=True)
     subprocess.run(['ip', 'netns', 'delete', namespace], capture_output=True)
+    if entered.returncode != 0:
+        return f'`ip netns exec` failed: {entered.stderr.strip()}'
     return ''
 
 
