@@ -1,22 +1,42 @@
 """Actors come and go while the learner runs on: an actor killed mid-episode (SIGKILL, as a
-crash) and a replacement started beside the same simulation (same robot, same run, so the same
-actor_id, and the id of the episode its predecessor died in). Nothing waits on a handshake: the
-replacement gets the learner's newest weights from /policy_weights (reliable, transient local)
-and acts with them in its first episode; the learner, not restarted, takes the dead actor's half
-episode and every step of the replacement's, dropping none.
+crash) and a replacement started beside the same simulation (same robot and run, so the id of
+the episode its predecessor died in; the same actor_id, or a new one). Nothing waits on a
+handshake: the replacement gets the learner's newest weights from /policy_weights (reliable,
+transient local) and acts with them in its first episode; the learner, not restarted, takes the
+dead actor's half episode and every step of the replacement's, dropping none.
 
 The short train graph (hilserl_testing.train_graph) on one host, started in three parts (the
 simulation's side, the actor, the learner) so that the actor alone can die."""
+import copy
+from pathlib import Path
+
 import pytest
+import yaml
 
 from hilserl_bringup.runner import Graph
 from hilserl_common.run_layout import RunLayout
 from hilserl_testing.nodes import private_ros_domain, unclean_stops
-from hilserl_testing.train_graph import ROBOT_NODES, short_train_arguments, wait_for
+from hilserl_testing.train_graph import (
+    ROBOT_NODES,
+    SHORT_TRAIN,
+    short_train_arguments,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
 
 SIDE_NODES = [n for n in ROBOT_NODES if n != 'actor']
+
+
+def named(arguments: dict, actor_id: str) -> dict:
+    """The arguments with the actor named `actor_id` (empty: its namespace, as before)."""
+    if not actor_id:
+        return arguments
+    overrides = copy.deepcopy(SHORT_TRAIN)
+    overrides['/**/actor']['ros__parameters']['actor_id'] = actor_id
+    path = Path(arguments['output_dir']) / 'replacement.yaml'
+    path.write_text(yaml.safe_dump(overrides))
+    return {**arguments, 'config_file': str(path)}
 
 
 def steps_written(layout: RunLayout) -> int:
@@ -37,14 +57,15 @@ def mid_episode(layout: RunLayout):
 
 
 @pytest.mark.timeout(240)
-def test_a_crashed_actors_replacement_is_fed_weights_and_its_steps_are_taken(tmp_path):
+@pytest.mark.parametrize('actor_id', ['', 'replacement'], ids=['same_actor_id', 'new_actor_id'])
+def test_a_crashed_actors_replacement_is_fed_weights_and_its_steps_are_taken(tmp_path, actor_id):
     private_ros_domain()
     layout = RunLayout(tmp_path)
     arguments = short_train_arguments(tmp_path)
     side = Graph('train', arguments, only=SIDE_NODES, quiet=True)
     learner = Graph('train', arguments, only=['learner'], quiet=True)
     crashed = Graph('train', arguments, only=['actor'], quiet=True)
-    replacement = Graph('train', arguments, only=['actor'], quiet=True)
+    replacement = Graph('train', named(arguments, actor_id), only=['actor'], quiet=True)
     try:
         learner.start()
         side.start()
