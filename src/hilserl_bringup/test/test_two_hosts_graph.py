@@ -8,58 +8,27 @@ link's own counters show the bytes went across it.
 As the train graph runs by default, the simulation's clock waits for the learner, so /clock and
 /learner_progress cross the link too. Small and fast: 2.5 s episodes, a small policy, rewards
 from the simulation (no classifier), no console."""
-import time
-import uuid
-
 import pytest
-import yaml
 
 from hilserl_bringup.runner import Graph
 from hilserl_common.run_layout import RunLayout
-from hilserl_testing.nodes import log_tail, private_ros_domain, unclean_stops
+from hilserl_testing.nodes import private_ros_domain, unclean_stops
+from hilserl_testing.train_graph import ROBOT_NODES, short_train_arguments, wait_for
 from hilserl_testing.two_hosts import two_hosts, why_no_namespaces
 
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
 
-ROBOT_NODES = ['sim', 'operator', 'kinematics', 'actor']
 IMAGE_BYTES = 128 * 128 * 3          # one processed camera image (two per transition)
-WAIT_S = 90.0                        # a loaded 2-core machine: generous, on conditions only
-OVERRIDES = {
-    '/**': {'ros__parameters': {'control_time_s': 2.5}},
-    '/**/actor': {'ros__parameters': {'reward_source': 'sim'}},
-    '/**/learner': {'ros__parameters': {
-        'batch_size': 16, 'training_starts': 10, 'utd_ratio': 1.0, 'latent_dim': 16,
-        'hidden_dims': [32, 32], 'gripper_hidden_dims': [16], 'device': 'cpu',
-        'weights_period_s': 0.5, 'stats_period_s': 0.5}},
-}
 
 
 def split_train_graph(directory, hosts, domain_id):
     """The train graph's robot side and its learner, each started in its host by the runner."""
-    overrides = directory / 'overrides.yaml'
-    overrides.write_text(yaml.safe_dump(OVERRIDES))
-    arguments = {'output_dir': str(directory), 'config_file': str(overrides),
-                 'robot': f'r{uuid.uuid4().hex[:8]}', 'console': 'false'}
+    arguments = short_train_arguments(directory)
     robot = Graph('train', arguments, only=ROBOT_NODES, quiet=True,
                   prefix=hosts.robot.ros_command([], domain_id))
     learner = Graph('train', arguments, only=['learner'], quiet=True,
                     prefix=hosts.gpu.ros_command([], domain_id))
     return robot, learner
-
-
-def wait_for(predicate, what, graphs, timeout=WAIT_S):
-    """The predicate's first true value; fails at once when a node of the graphs exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        for graph in graphs:
-            dead = graph.failed_required()
-            assert dead is None, (f'{dead.spec.name} exited with code '
-                                  f'{dead.process.returncode}{log_tail(dead.log_path)}')
-        time.sleep(0.2)
-    raise AssertionError(f'waited {timeout:.0f} s for {what}')
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ class LearnerNode(Node):
         if refusal:
             self._drop(msg, refusal)
             return
-        self.learner.submit(transition, msg.actor_id, msg.episode_id)
+        self.learner.submit(transition, msg.actor_id, msg.episode_id, msg.step_id == 0)
 
     def _drop(self, msg: Transition, reason: str) -> None:
         self.dropped += 1

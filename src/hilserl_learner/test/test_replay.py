@@ -187,12 +187,29 @@ def test_episode_book_refuses_inconsistent_ids():
     assert book.admit('a', 0, 0, False) is None  # an actor that restarted its numbering
 
 
+def test_an_actor_that_died_mid_episode_is_taken_again_from_its_first_step():
+    # A replacement actor (same actor_id, same run) numbers on from the episodes written, so
+    # its first episode has the id of the one its predecessor died in.
+    book = EpisodeBook()
+    for step in range(5):
+        assert book.admit('a', 3, step, False) is None
+    assert book.admit('b', 7, 0, False) is None
+    for step in range(7):
+        assert book.admit('a', 3, step, step == 6) is None, step
+    assert book.admit('b', 7, 1, False) is None and book.lost_steps == 0
+    # ... also when it died between its last step and writing the episode's record
+    assert book.admit('a', 3, 0, False) is None
+
+
 def test_gripper_penalty_is_charged_for_toggles_only():
     penalty = GripperTogglePenalty(0.02)
     close, stay, open_ = 0, 1, 2
     charged = [penalty('a', 0, g) for g in (open_, stay, close, close, stay, open_)]
     assert charged == [0.0, 0.0, 0.02, 0.0, 0.0, 0.02]
     assert penalty('a', 1, open_) == 0.0  # a new episode starts open
+    assert penalty('a', 1, close) == 0.02
+    # a restarted actor's episode with the same id starts open again
+    assert penalty('a', 1, close, first_step=True) == 0.02
 
 
 def test_a_buffer_of_features_keeps_no_images_and_a_quarter_of_the_memory():

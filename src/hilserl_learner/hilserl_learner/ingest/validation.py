@@ -67,8 +67,11 @@ class _ActorEpisode:
 
 class EpisodeBook:
     """Per actor: which episode is running and which step came last. Refuses steps of an
-    episode that already ended, repeated or older steps, and episode ids that go backwards
-    (except a new episode starting at step 0, which is an actor that restarted)."""
+    episode that already ended, repeated or older steps, and episode ids that go backwards.
+    Step 0 always starts an episode: an actor that restarted (a crash, a replacement with the
+    same actor_id) numbers on from the episodes its run wrote, so it reuses the id of the
+    episode it died in, or restarts its numbering. The dead actor's half episode stays as it
+    was received (its steps are valid transitions; nothing after them comes)."""
 
     def __init__(self):
         self._actors: Dict[str, _ActorEpisode] = {}
@@ -77,18 +80,20 @@ class EpisodeBook:
     def admit(self, actor_id: str, episode_id: int, step_id: int, ends: bool) -> Optional[str]:
         """None when the step fits (and it is recorded), else why it does not."""
         current = self._actors.get(actor_id)
-        if current is not None and episode_id == current.episode_id:
+        if step_id == 0:
+            pass  # a new episode, or a restarted actor's first one
+        elif current is not None and episode_id == current.episode_id:
             if current.ended:
                 return f'actor {actor_id!r} episode {episode_id} already ended'
             if step_id <= current.last_step:
                 return (f'actor {actor_id!r} episode {episode_id} step {step_id} repeats or '
                         f'precedes step {current.last_step}')
             self.lost_steps += step_id - current.last_step - 1
-        elif current is not None and episode_id < current.episode_id and step_id != 0:
+        elif current is not None and episode_id < current.episode_id:
             return (f'actor {actor_id!r} episode {episode_id} is older than its current '
                     f'episode {current.episode_id}')
         else:
-            self.lost_steps += step_id  # a new episode should start at step 0
+            self.lost_steps += step_id  # its first steps never came
         self._actors[actor_id] = _ActorEpisode(episode_id, step_id, ends)
         return None
 
@@ -96,15 +101,17 @@ class EpisodeBook:
 class GripperTogglePenalty:
     """HIL-SERL's penalty on gripper toggles: a close command after an open one (or the other
     way round) costs `penalty` in the gripper critic's reward; repeating the current command or
-    'stay' is free. Every episode starts with the gripper open (the reset pose)."""
+    'stay' is free. Every episode starts with the gripper open (the reset pose), also when
+    a restarted actor reuses the id of the episode it died in (`first_step`)."""
 
     def __init__(self, penalty: float):
         self.penalty = penalty
         self._last: Dict[Tuple[str, int], int] = {}
 
-    def __call__(self, actor_id: str, episode_id: int, gripper_action: int) -> float:
+    def __call__(self, actor_id: str, episode_id: int, gripper_action: int,
+                 first_step: bool = False) -> float:
         key = (actor_id, episode_id)
-        last = self._last.get(key, GRIPPER_OPEN)
+        last = GRIPPER_OPEN if first_step else self._last.get(key, GRIPPER_OPEN)
         if len(self._last) > 1000:  # forget long-finished episodes
             self._last = {k: v for k, v in self._last.items() if k[0] != actor_id or
                           k[1] >= episode_id}

@@ -51,6 +51,7 @@ class Submitted:
     transition: Transition
     actor_id: str
     episode_id: int
+    first_step: bool  # step 0 of its episode
 
 
 @dataclass
@@ -105,9 +106,11 @@ class Learner:
 
     # --- input ---------------------------------------------------------------------------
 
-    def submit(self, transition: Transition, actor_id: str, episode_id: int) -> None:
-        """Queue a checked transition (any thread, never blocks)."""
-        self.inbox.put(Submitted(transition, actor_id, episode_id))
+    def submit(self, transition: Transition, actor_id: str, episode_id: int,
+               first_step: bool = False) -> None:
+        """Queue a checked transition (any thread, never blocks); `first_step`: step 0 of its
+        episode (a restarted actor may reuse the id of the episode it died in)."""
+        self.inbox.put(Submitted(transition, actor_id, episode_id, first_step))
 
     def add_demos(self, demos: Sequence[Transition]) -> None:
         """Demonstrations (from bags): into the demo buffer only, not journaled (the demo cache
@@ -135,7 +138,7 @@ class Learner:
         for item in batch:
             t = item.transition
             t.gripper_penalty = self.gripper_penalty(item.actor_id, item.episode_id,
-                                                     t.gripper_action)
+                                                     t.gripper_action, item.first_step)
             transitions.append(t)
         self._attach_features(transitions)
         columns = stack(transitions)
