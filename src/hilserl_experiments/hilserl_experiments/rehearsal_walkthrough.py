@@ -73,7 +73,8 @@ SUCCESSES = 20
 FAILURES_PER_KIND = 15
 # How high the person lifts, a different height each time: from just clear of the table to
 # well above where the policy will hold it (EE height, m). A classifier that saw the cube up at
-# one height only missed half the successes of a policy that held it 5-16 cm up.
+# one height, and only for the instant before S, missed half the successes of a policy that
+# held it 5-16 cm up.
 LIFT_HEIGHTS_M = (0.05, 0.18)
 
 
