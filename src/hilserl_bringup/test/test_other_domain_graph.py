@@ -8,8 +8,8 @@ import pytest
 
 from hilserl_bringup.runner import Graph
 from hilserl_common.run_layout import RunLayout
-from hilserl_testing.nodes import WORKSPACE_DOMAIN_ID, private_ros_domain, unclean_stops
-from hilserl_testing.train_graph import ROBOT_NODES, short_train_arguments, wait_for
+from hilserl_testing.nodes import WORKSPACE_DOMAIN_ID, private_ros_domain
+from hilserl_testing.train_graph import ROBOT_NODES, running, short_train_arguments, wait_for
 
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
 
@@ -26,21 +26,14 @@ def test_a_graph_on_another_domain_feeds_no_transitions_and_gets_no_weights(tmp_
     robot = Graph('train', arguments, only=ROBOT_NODES, quiet=True)
     learner = Graph('train', arguments, only=['learner'], quiet=True,
                     prefix=['env', f'ROS_DOMAIN_ID={learner_domain}'])
-    graphs = (robot, learner)
-    try:
-        learner.start()
-        robot.start()
+    graphs = (learner, robot)
+    with running(*graphs):
         wait_for(lambda: len(layout.episodes('train')) >= EPISODES,
                  f'{EPISODES} episodes of the actor', graphs)
         # Statistics the learner wrote after those episodes' transitions were sent.
         seen = len(layout.learner_stats())
         stats = wait_for(lambda: layout.learner_stats()[seen + 1:],
                          'the learner statistics after the episodes', graphs)[-1]
-    finally:
-        robot.stop()
-        learner.stop()
-    failures = unclean_stops(robot.nodes + learner.nodes)
-    assert not failures, failures
     assert stats['env_steps'] == 0 and stats['transitions_dropped'] == 0, stats
     versions = {r['policy_version'] for r in layout.episodes('train')}
     assert versions == {0}, versions  # the actor starts without weights and got none

@@ -12,8 +12,8 @@ import pytest
 
 from hilserl_bringup.runner import Graph
 from hilserl_common.run_layout import RunLayout
-from hilserl_testing.nodes import private_ros_domain, unclean_stops
-from hilserl_testing.train_graph import ROBOT_NODES, short_train_arguments, wait_for
+from hilserl_testing.nodes import private_ros_domain
+from hilserl_testing.train_graph import ROBOT_NODES, running, short_train_arguments, wait_for
 from hilserl_testing.two_hosts import two_hosts, why_no_namespaces
 
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
@@ -44,10 +44,8 @@ def hosts():
 def test_the_learner_on_another_host_trains_the_actor_over_the_link(tmp_path, hosts):
     layout = RunLayout(tmp_path)
     robot, learner = split_train_graph(tmp_path, hosts, private_ros_domain())
-    graphs = (robot, learner)
-    try:
-        learner.start()
-        robot.start()
+    graphs = (learner, robot)
+    with running(*graphs):
         # Weights the learner trained from the link's transitions (version 1 is its initial
         # network, sent before any update) drive a whole episode of the actor.
         trained = wait_for(lambda: [r for r in layout.episodes('train')
@@ -58,11 +56,6 @@ def test_the_learner_on_another_host_trains_the_actor_over_the_link(tmp_path, ho
                                   if s['env_steps'] >= first['length']
                                   and s['weights_version'] >= trained[0]['policy_version']],
                          'the learner statistics to count the first episode', graphs)[-1]
-    finally:
-        robot.stop()
-        learner.stop()
-    failures = unclean_stops(robot.nodes + learner.nodes)
-    assert not failures, failures
     assert stats['transitions_dropped'] == 0 and stats['optimization_step'] > 0, stats
     # Across the link, by its own counters: the transitions' images one way, at least one
     # weights message (the policy file holds the same bytes) the other.

@@ -4,11 +4,12 @@ a small policy on the CPU, rewards from the simulation, frequent weights and sta
 waiting on the run's files while failing at once when a node dies."""
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
-from hilserl_testing.nodes import log_tail
+from hilserl_testing.nodes import log_tail, unclean_stops
 
 ROBOT_NODES = ['sim', 'operator', 'kinematics', 'actor']
 WAIT_S = 90.0  # a loaded 2-core machine: generous, on conditions only
@@ -45,3 +46,18 @@ def wait_for(predicate, what: str, graphs, timeout: float = WAIT_S):
                                   f'{dead.process.returncode}{log_tail(dead.log_path)}')
         time.sleep(0.2)
     raise AssertionError(f'waited {timeout:.0f} s for {what}')
+
+
+@contextmanager
+def running(*graphs):
+    """Start the graphs (hilserl_bringup.runner.Graph) in the order given; on the way out stop
+    them all, and when the body finished, fail unless every node exited cleanly."""
+    try:
+        for graph in graphs:
+            graph.start()
+        yield graphs
+    finally:
+        for graph in reversed(graphs):
+            graph.stop()
+    failures = unclean_stops([node for graph in graphs for node in graph.nodes])
+    assert not failures, failures
