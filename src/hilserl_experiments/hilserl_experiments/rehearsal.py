@@ -122,15 +122,18 @@ class Rehearsal(JobSteps):
     # --- step 5 ---------------------------------------------------------------------------
 
     def stage_label(self) -> dict:
-        from hilserl_experiments.rehearsal_person import cube_up_in_bag, first_success, frames_shown
+        from hilserl_experiments.rehearsal_person import cube_up_in_bag, first_success, look_earlier
         changed = {}
         for episode, label in self.demo_labels().items():
             marked = label['success_from_frame']
             if marked is None:
                 continue
-            output = self.step('contact_sheet', episode=episode)
-            shown = frames_shown(output.rsplit('(frames ', 1)[1].split(')')[0])
-            seen = first_success(shown, cube_up_in_bag(self.run_dir / 'demos' / episode))
+            cube_up = cube_up_in_bag(self.run_dir / 'demos' / episode)
+            shown = sheet_frames(self.step('contact_sheet', episode=episode))
+            while (centre := look_earlier(shown, cube_up)) is not None:
+                shown = sorted(set(shown) | set(sheet_frames(self.step(
+                    'contact_sheet_earlier', episode=episode, frame=centre))))
+            seen = first_success(shown, cube_up)
             if seen is not None and seen != marked:
                 self.step('label', episode=episode, frame=seen)
                 changed[episode] = {'marked': marked, 'seen': seen}
@@ -256,6 +259,12 @@ class Rehearsal(JobSteps):
 def shown(text: str, extra) -> str:
     """A step's command line as printed: what the person types, and what the rehearsal adds."""
     return f'$ {text}' + (f'    (rehearsed with {" ".join(extra)})' if extra else '')
+
+
+def sheet_frames(output: str) -> list:
+    """The frame numbers of a contact sheet, from the CLI's '(frames A..B)'."""
+    first, last = output.rsplit('(frames ', 1)[1].split(')')[0].split('..')
+    return list(range(int(first), int(last) + 1))
 
 
 def agreement(episodes: list) -> dict:

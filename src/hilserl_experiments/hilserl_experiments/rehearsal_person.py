@@ -5,7 +5,7 @@ success at the frame's stamp); every decision reaches a label file through the c
 types (hilserl_experiments.rehearsal). No ROS import here.
 """
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -29,6 +29,19 @@ def cube_up_in_bag(bag: Path) -> np.ndarray:
     return np.array([seen[i][1] if i >= 0 else False for i in newest])
 
 
+def look_earlier(shown: Sequence[int], cube_up: np.ndarray) -> Optional[int]:
+    """Where the next contact sheet centres when the cube is already up in the first frame
+    shown (the lift began before it), so that it shows the frames just before; None once the
+    frames shown reach the lift or the episode's start. Without this the cutoff fell on the
+    first frame of the default sheet, 12 frames before the S, and the 20-60 frames before it
+    with the cube already up were labelled failures."""
+    first = min(shown)
+    if first == 0 or not cube_up[first]:
+        return None
+    radius = (len(shown) - 1) // 2
+    return max(0, first - 1 - radius)
+
+
 def first_success(shown: Sequence[int], cube_up: np.ndarray) -> Optional[int]:
     """The first frame of those shown from which the cube stays up to the end, or None."""
     for frame in shown:
@@ -45,9 +58,3 @@ def cube_up_in_mined(mined_bag: Path, run_dir: Path) -> np.ndarray:
     stamps = np.round(journal['stamp_s'] * 1e9).astype(np.int64)
     rows = [int(np.argmin(np.abs(stamps - stamp))) for stamp in frames.stamps_ns]
     return journal['sim_success'][rows] == 1
-
-
-def frames_shown(sheet_range: str) -> List[int]:
-    """The frame numbers of a contact sheet, from the CLI's 'frames A..B'."""
-    first, last = sheet_range.split('..')
-    return list(range(int(first), int(last) + 1))

@@ -23,6 +23,8 @@ COMMANDS: Dict[str, str] = {
     # step 5: check each success's cutoff on its contact sheet, then train the classifier
     'contact_sheet': f'reward_classifier_cli contact-sheet --labels {DEMO_LABELS} '
                      '--episode {episode}',
+    'contact_sheet_earlier': f'reward_classifier_cli contact-sheet --labels {DEMO_LABELS} '
+                             '--episode {episode} --around {frame}',
     'label': f'reward_classifier_cli label --labels {DEMO_LABELS} --episode {{episode}} '
              '--success-from-frame {frame}',
     'train_classifier': f'reward_classifier_cli train --labels {{labels}} --output '

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -63,6 +64,19 @@ def test_the_rehearsal_runs_a_command_on_the_simulated_arm_and_only_there():
     train = walkthrough.rehearsed(walkthrough.command('train_classifier',
                                                       labels=walkthrough.DEMO_LABELS))
     assert train[train.index('--set') + 1] == 'views=["wrist_camera","front_camera"]'
+
+
+def test_the_person_looks_earlier_until_the_sheet_shows_the_lift():
+    from hilserl_experiments.rehearsal_person import first_success, look_earlier
+    cube_up = np.arange(100) >= 30       # lifted at frame 30; S at frame 87
+    shown = list(range(75, 100))         # the default sheet: 12 frames either side of the S
+    assert first_success(shown, cube_up) == 75  # what the person set before looking earlier
+    looked = 0
+    while (centre := look_earlier(shown, cube_up)) is not None:
+        shown = sorted(set(shown) | set(range(max(0, centre - 12), centre + 13)))
+        looked += 1
+    assert first_success(shown, cube_up) == 30 and looked == 2
+    assert look_earlier(list(range(25)), np.ones(100, bool)) is None  # the start: nothing earlier
 
 
 SHORT = ['--successes', '1', '--failures-per-kind', '1', '--mine-after', '2',
