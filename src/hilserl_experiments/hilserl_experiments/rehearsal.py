@@ -107,7 +107,8 @@ class Rehearsal(JobSteps):
         # label the recordings: no reward comes while recording, only the marks.
         config = self.overrides_file('record_demos', {
             'operator': {'demo_plan': plan, 'marks': True,
-                         'demo_lift_heights_m': list(walkthrough.LIFT_HEIGHTS_M)},
+                         'demo_lift_heights_m': list(walkthrough.LIFT_HEIGHTS_M),
+                         'demo_carry_places': walkthrough.CARRY_PLACES},
             'actor': {'reward_source': 'classifier'}})
         wanted = (self.options.successes, failures * len(FAILURE_KINDS))
 

@@ -78,6 +78,11 @@ FAILURES_PER_KIND = 15
 # one height, and only for the instant before S, missed half the successes of a policy that
 # held it 5-16 cm up.
 LIFT_HEIGHTS_M = (0.05, 0.18)
+# Places the person carries the lifted hand to before pressing a key, in every demonstration
+# (the cube held, or the empty hand of a failure), each a few cm across and at another height:
+# a classifier that saw the cube up only straight above where it lay missed a policy that drew
+# it back towards the base.
+CARRY_PLACES = 3
 
 
 def command(name: str, **values) -> str:

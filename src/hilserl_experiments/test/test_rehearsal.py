@@ -56,6 +56,7 @@ def test_the_readme_walkthrough_is_what_the_rehearsal_runs():
     assert f'**{walkthrough.FAILURES_PER_KIND} near misses**' in section
     low, high = (round(100 * height) for height in walkthrough.LIFT_HEIGHTS_M)
     assert f'from {low} to {high} cm**' in section
+    assert f'**carry it to {walkthrough.CARRY_PLACES} places**' in section
 
 
 def test_the_rehearsal_runs_a_command_on_the_simulated_arm_and_only_there():

@@ -96,6 +96,15 @@ class OperatorConfig:
                                       'person varies it (a reward classifier trained on one '
                                       'height misses a policy that lifts higher or lower); '
                                       'empty: the script\'s lift_height_m', _height_range)
+    demo_carry_places: int = param(0, 'demo mode: places the lifted hand is carried to, each '
+                                   'within demo_carry_reach_m across and at a height of '
+                                   'demo_lift_heights_m, before the demonstration ends (a '
+                                   'person shows the classifier the cube up from many sides, '
+                                   'and the empty hand the same way in a failure); 0: none',
+                                   non_negative)
+    demo_carry_reach_m: float = param(0.06, 'demo mode: farthest a carry place lies across (x, '
+                                      'y) from where the hand was lifted (m)',
+                                      in_range(0.0, 0.15))
     marks: bool = param(False, 'demo mode: mark each episode on operator_event as a person '
                         'does with the leader\'s keys (success, failure, rerecord), for '
                         'recordings labelled by the operator as on the real arm')
@@ -238,13 +247,28 @@ class SimulatedOperator:
     # --- demonstrations ----------------------------------------------------------------
 
     def _demo_attempt(self) -> GraspAttempt:
-        """What this demonstration performs, with its lift height drawn when asked for."""
+        """What this demonstration performs, with its lift height and the places it carries
+        to drawn when asked for."""
         attempt = draw_attempt(self.demo_kind, self.rng)
         heights = self.config.demo_lift_heights_m
         if heights and self.demo_kind in LIFTING_KINDS:
             attempt = dataclasses.replace(attempt,
                                           lift_height_m=float(self.rng.uniform(*heights)))
+        if self.config.demo_carry_places:
+            attempt = dataclasses.replace(attempt, carry_m=self._carry_places(attempt))
         return attempt
+
+    def _carry_places(self, attempt: GraspAttempt) -> tuple:
+        """EE offsets from the lift: across within demo_carry_reach_m, up or down to a height
+        drawn from demo_lift_heights_m (none given: the lift's own)."""
+        lifted = self.script.config.lift_height_m if attempt.lift_height_m is None \
+            else attempt.lift_height_m
+        heights = self.config.demo_lift_heights_m or [lifted, lifted]
+        reach = self.config.demo_carry_reach_m
+        return tuple((float(self.rng.uniform(-reach, reach)),
+                      float(self.rng.uniform(-reach, reach)),
+                      float(self.rng.uniform(*heights)) - lifted)
+                     for _ in range(self.config.demo_carry_places))
 
     def _demo(self, follower: np.ndarray, cube: np.ndarray, still: bool) -> OperatorOutput:
         if self.state is OperatorState.WATCHING:

@@ -37,6 +37,9 @@ class GraspScriptConfig:
     cube_half_m: float = param(0.0125, 'half the cube edge (m)', positive)
     lift_height_m: float = param(0.12, 'EE height to lift the cube to (m)', positive)
     close_steps: int = param(6, 'control steps the jaws get to close before lifting', positive)
+    carry_steps: int = param(12, 'most control steps spent heading for one place the lifted '
+                             'hand is carried to (GraspAttempt.carry_m) before the next; one '
+                             'out of reach is given up', positive)
     reach_tolerance_m: float = param(0.008, 'a waypoint is reached this close (m)', positive)
     gripper_open_rad: float = param(0.8, 'open jaws (rad)', in_range(-0.2, 1.8))
     gripper_closed_rad: float = param(-0.17, 'closed jaws (rad)', in_range(-0.2, 1.8))
@@ -60,6 +63,10 @@ class GraspAttempt:
     drop_after_steps: Optional[int] = None  # steps of holding the lifted cube before the jaws open
     close_height_m: Optional[float] = None  # the jaws close at this EE height (None: the grasp's)
     lift_height_m: Optional[float] = None  # EE height the cube is lifted to (None: the script's)
+    # Places the lifted hand is then carried to, in turn, before the attempt is done: EE offsets
+    # (x, y, z; m) from where it was lifted to. A classifier that saw the cube up only straight
+    # above where it lay misses a policy that lifts it and draws it back.
+    carry_m: Tuple[Tuple[float, float, float], ...] = ()
 
 
 def draw_attempt(kind: str, rng: np.random.Generator) -> GraspAttempt:
@@ -100,6 +107,8 @@ class ScriptedGrasp:
         self._approach_height: Optional[float] = None
         self.attempt = GraspAttempt()
         self._held_steps = 0
+        self._carried = 0       # places of attempt.carry_m reached or given up
+        self._carry_steps = 0   # steps spent heading for the next one
 
     def reset(self, measured_joints: Sequence[float], phase: Phase = Phase.APPROACH,
               correction: bool = False, attempt: GraspAttempt = GraspAttempt()) -> None:
@@ -116,6 +125,8 @@ class ScriptedGrasp:
                                  if correction else None)
         self.attempt = attempt
         self._held_steps = 0
+        self._carried = 0
+        self._carry_steps = 0
 
     @property
     def lift_height_m(self) -> float:
@@ -125,9 +136,10 @@ class ScriptedGrasp:
 
     @property
     def done(self) -> bool:
-        """Lifted and holding; a drop once its jaws have opened."""
-        return self.phase is Phase.HOLD and (self.attempt.drop_after_steps is None
-                                             or self.dropped)
+        """Lifted, carried where the attempt says and holding; a drop once its jaws have
+        opened."""
+        return (self.phase is Phase.HOLD and self._carried == len(self.attempt.carry_m)
+                and (self.attempt.drop_after_steps is None or self.dropped))
 
     @property
     def dropped(self) -> bool:
@@ -173,7 +185,10 @@ class ScriptedGrasp:
             close_height = self.attempt.close_height_m
             return np.array([aim[0], aim[1], self.config.grasp_height_m if close_height is None
                              else close_height])
-        return np.array([aim[0], aim[1], self.lift_height_m])
+        lifted = np.array([aim[0], aim[1], self.lift_height_m])
+        if self.phase is Phase.HOLD and self._carried < len(self.attempt.carry_m):
+            return lifted + self.attempt.carry_m[self._carried]
+        return lifted
 
     def _advance(self, measured_ee: np.ndarray, waypoint: np.ndarray) -> None:
         near = np.linalg.norm(measured_ee - waypoint) <= self.config.reach_tolerance_m
@@ -188,3 +203,8 @@ class ScriptedGrasp:
                 self.phase = Phase.LIFT
         elif self.phase is Phase.LIFT and measured_ee[2] >= self.lift_height_m - 0.01:
             self.phase = Phase.HOLD
+        elif self.phase is Phase.HOLD and self._carried < len(self.attempt.carry_m):
+            self._carry_steps += 1
+            if near or self._carry_steps >= self.config.carry_steps:
+                self._carried += 1
+                self._carry_steps = 0

@@ -10,6 +10,7 @@ from so101_kinematics.reset import ResetConfig, ik_reset
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig
 from so101_sim.operator import OperatorConfig, OperatorState, SimulatedOperator
+from so101_sim.scripted_grasp import Phase
 
 
 @pytest.fixture(scope='module')
@@ -244,6 +245,30 @@ def test_demonstrations_lift_to_the_heights_asked_for_and_are_marked_once_held(c
         heights[low] = kinematics.position(cell.joint_positions())[2]
         assert heights[low] >= operator.script.lift_height_m - 0.015, heights
     assert heights[0.16] - heights[0.05] > 0.08, heights
+
+
+@pytest.mark.parametrize('kind', ['success', 'near_miss'])
+def test_demonstrations_carry_the_lifted_hand_around_before_the_mark(cell, kinematics, kind):
+    """A person shows the classifier the cube up from many sides, and the empty hand the same
+    way in a failure: after the lift the hand goes to the places drawn, then the mark."""
+    spread = {}
+    for places in (0, 3):
+        operator = SimulatedOperator(kinematics, OperatorConfig(
+            mode='demo', demo_settle_steps=3, marks=True, demo_plan=[kind], seed=5,
+            demo_lift_heights_m=[0.06, 0.14], demo_carry_places=places))
+        up = []  # the EE once lifted
+
+        def eyes(seen, operator=operator, up=up):
+            if operator.script.phase is Phase.HOLD:
+                up.append(kinematics.position(cell.joint_positions()))
+            return seen
+        mark, _, lifted_at_end = demonstrate(cell, kinematics, operator, seed=25, steps=150,
+                                             eyes=eyes)
+        assert mark == ('success' if kind == 'success' else 'failure')
+        assert lifted_at_end == (kind == 'success')
+        assert len(operator.script.attempt.carry_m) == places
+        spread[places] = np.ptp(np.array(up), axis=0)
+    assert np.all(spread[0][:2] < 0.015) and np.any(spread[3][:2] > 0.04), spread
 
 
 def test_a_demonstration_that_did_not_show_what_was_meant_is_re_recorded(cell, kinematics):
