@@ -8,6 +8,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from hilserl_common.bags import BagWriter, typestore
 from hilserl_common.bags.images import compressed
+from hilserl_common.episode_labels import record_episode_label
 from hilserl_learner.demos import loader
 from hilserl_learner.demos.loader import DemoSettings, load_demos
 from so101_description.model import JOINT_NAMES
@@ -111,7 +112,9 @@ def write_bag(path, storage, success_topic='reward', images=('proc',), writer='r
         messages = [
             ('joint', joints(follower_joints(t))), ('leader', joints(leader_joints(t))),
             ('intervention', Bool(data=True)), *image_messages(images, header, i)]
-        if success_topic == 'reward':
+        if success_topic is None:
+            pass
+        elif success_topic == 'reward':
             messages.append(('reward', Reward(header=header,
                                               probability=float(t >= SUCCESS_AT_S),
                                               success=t >= SUCCESS_AT_S, threshold=0.5)))
@@ -158,6 +161,30 @@ def test_a_recorded_episode_becomes_transitions_at_the_control_rate(tmp_path, st
                        atol=1e-4)
     assert demos[-1].terminated and demos[-1].reward == 1.0 and not demos[-1].truncated
     assert not any(t.terminated or t.reward for t in demos[:-1])
+
+
+@pytest.mark.parametrize('success_topic, label, steps', [
+    ('reward', 30, 15),        # the reward recorded with the episode before the label
+    ('grasp_state', 30, 15),   # the simulation's exact grasp state before the label
+    (None, 30, 10),            # a real-arm recording: only the label
+    (None, None, 20),          # nothing: the last step
+])
+def test_a_demonstration_ends_at_the_success_the_person_labelled(tmp_path, success_topic,
+                                                                 label, steps):
+    """The S comes seconds after the lift; the label (wrist frame 30 at 30 Hz: t = 1.0 s,
+    tick 10) says where success began."""
+    bag = tmp_path / 'episode_0000'
+    write_bag(bag, StoragePlugin.MCAP, success_topic)
+    if label is not None:
+        record_episode_label(tmp_path / 'labels.yaml', bag.name, label)
+    demos = load_demos([str(bag)], str(tmp_path / 'cache'))
+    assert len(demos) == steps
+    assert demos[-1].reward == 1.0 and demos[-1].terminated
+    assert not any(t.terminated or t.reward for t in demos[:-1])
+    if label is not None:  # a corrected label is converted again, not read from the cache
+        record_episode_label(tmp_path / 'labels.yaml', bag.name, label + 3)
+        assert len(load_demos([str(bag)], str(tmp_path / 'cache'))) == \
+            steps + (success_topic is None)
 
 
 @pytest.mark.parametrize('images, image_topic, offset', [

@@ -21,8 +21,15 @@ Step k stores the human's action as so101_kinematics.action_space defines it for
 step, demonstrations and the actor's interventions alike: the follower's realised EE motion
 between ticks k and k+1 in action units, clipped; the gripper command is the quantised
 difference between the leader's gripper and the follower's (or the follower's own change when
-no leader was recorded). The episode ends (terminated, reward 1) at the first tick whose reward
-prediction says success; without a reward topic the last step is the success. The converted
+no leader was recorded). The episode ends (terminated, reward 1) at the first tick that shows
+success: by the reward predictions recorded with it, else by the simulation's grasp state
+(exact, where there is one), else by the person's label (the first successful wrist frame in the
+labels.yaml beside the recording, which the recorder writes and `reward_classifier_cli label`
+corrects); with none of them the last step is the success. On the real arm a person marks S
+seconds after the lift (README, "On the real arm", step 4): without the label a demonstration
+would teach that the lifted cube is worth nothing until the key. The label counts frames of the
+wrist camera's first image topic, so it is used only when that topic is read (no `image_topic`
+setting). The converted
 episode is cached as .npz, keyed by the bag's files and the conversion settings, so a restart
 does not convert it again.
 """
@@ -43,11 +50,12 @@ from hilserl_common.bags import (
     open_bag,
     stamp_ns,
 )
+from hilserl_common.episode_labels import episode_labels
 from hilserl_common.preprocessing import IMAGE_SIZE, preprocess
 from hilserl_learner.replay.buffer import SCALAR_FIELDS, Transition
 
 LOGGER = logging.getLogger(__name__)
-CONVERTER_VERSION = 2  # bump when the conversion changes, so caches are rebuilt
+CONVERTER_VERSION = 3  # bump when the conversion changes, so caches are rebuilt
 TOPICS = {
     'follower': layout.JOINT_STATES,
     'leader': layout.LEADER_JOINT_STATES,
@@ -114,10 +122,27 @@ def convert_bag(bag: Path, settings: DemoSettings) -> Dict[str, np.ndarray]:
     if len(ticks) < 2:
         raise ValueError(f'demo recording {bag} is shorter than two control periods')
     sampled = {name: _newest_at(stream, ticks) for name, stream in streams.items()}
-    return _transitions(bag, sampled, settings, period)
+    labelled = None if settings.image_topic else _labelled_success_tick(bag, streams['image'],
+                                                                        ticks)
+    return _transitions(bag, sampled, settings, period, labelled)
 
 
-def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
+def _labelled_success_tick(bag: Path, images: list, ticks: np.ndarray) -> Optional[int]:
+    """The first tick that sees the wrist frame a person labelled the first success, or None
+    without such a label."""
+    frame = _labelled_success_frame(bag)
+    if frame is None or frame >= len(images):
+        return None
+    tick = int(np.searchsorted(ticks, images[frame][0], side='left'))
+    return tick if tick < len(ticks) else None
+
+
+def _labelled_success_frame(bag: Path) -> Optional[int]:
+    return (episode_labels(bag.parent).get(bag.name) or {}).get('success_from_frame')
+
+
+def _transitions(bag, sampled, settings, period, labelled: Optional[int]
+                 ) -> Dict[str, np.ndarray]:
     from so101_kinematics.action_space import human_action, human_gripper_action
     from so101_kinematics.kinematics import Kinematics
     from so101_kinematics.proprioception import ProprioceptionTracker
@@ -133,13 +158,18 @@ def _transitions(bag, sampled, settings, period) -> Dict[str, np.ndarray]:
     rows: Dict[str, list] = {name: [] for name in list(SCALAR_FIELDS) + ['image', 'next_image']}
     reward_source = next((name for name in ('reward', 'grasp_state')
                           if any(m is not None for m in sampled[name])), None)
+    if reward_source is None and labelled is not None:
+        reward_source = 'label'
     has_reward = reward_source is not None
     if not has_reward:
-        LOGGER.warning('demo recording %s has no reward or sim/grasp_state messages: its last '
+        LOGGER.warning('demo recording %s has no reward, label or sim/grasp_state: its last '
                        'step counts as the success', bag)
     for k in range(len(joints) - 1):
-        verdict = sampled[reward_source][k + 1] if reward_source else None
-        success = bool(verdict is not None and verdict.success)
+        if reward_source == 'label':
+            success = k + 1 >= labelled
+        else:
+            verdict = sampled[reward_source][k + 1] if reward_source else None
+            success = bool(verdict is not None and verdict.success)
         last = k == len(joints) - 2
         terminated = success or (last and not has_reward)
         leader = sampled['leader'][k]
@@ -273,7 +303,7 @@ def _image(msg, bag: Path) -> np.ndarray:
 
 
 def _cache_path(bag: Path, cache_dir: str, settings: DemoSettings) -> Path:
-    digest = hashlib.sha256(settings.key().encode())
+    digest = hashlib.sha256(f'{settings.key()}-label{_labelled_success_frame(bag)}'.encode())
     files = sorted(p for p in bag.rglob('*') if p.is_file()) if bag.is_dir() else [bag]
     for path in files:
         stat = path.stat()
