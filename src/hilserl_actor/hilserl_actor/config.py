@@ -24,6 +24,10 @@ class ActorConfig:
     control_rate_hz: float = param(10.0, 'control loop rate (Hz)', in_range(1.0, 100.0))
     control_time_s: float = param(10.0, 'episode length; the episode is truncated after it (s)',
                                   positive)
+    record_time_s: float = param(20.0, 'record mode: episode length (s); a person needs longer '
+                                 'than a policy: grasp, lift, carry the cube around, hold, key '
+                                 '(at 10 s such demonstrations ran out of time unmarked and were '
+                                 'kept as failures)', positive)
     action_scale: float = param(0.02, 'EE displacement of a full action per step (m)',
                                 in_range(0.001, 0.1))
     observation_max_age_s: float = param(0.2, 'an observation older than this pauses the '

@@ -120,7 +120,8 @@ class EpisodeLoop:
         self.policy = policy
         self.controller = EEController(kinematics)
         self.proprioception = ProprioceptionTracker(kinematics, 1.0 / config.control_rate_hz)
-        self.max_steps = max(1, int(round(config.control_time_s * config.control_rate_hz)))
+        seconds = config.record_time_s if config.mode == 'record' else config.control_time_s
+        self.max_steps = max(1, int(round(seconds * config.control_rate_hz)))
         lower, upper = kinematics.lower[GRIPPER_INDEX], kinematics.upper[GRIPPER_INDEX]
         self.gripper_closed = float(np.clip(config.gripper_closed_rad, lower, upper))
         self.gripper_open = float(np.clip(config.gripper_open_rad, lower, upper))

@@ -147,6 +147,13 @@ def test_stale_inputs_pause_the_episode_and_say_why(kinematics):
     assert 'no new joint_states' in loop.step(dataclasses.replace(snapshot)).paused
 
 
+def test_a_person_recording_gets_longer_than_the_policy(kinematics):
+    def steps(mode):
+        return EpisodeLoop(ActorConfig(mode=mode, control_time_s=10.0, record_time_s=20.0),
+                           kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1))).max_steps
+    assert (steps('train'), steps('eval'), steps('record')) == (100, 100, 200)
+
+
 def test_success_terminates_and_the_time_limit_truncates(kinematics):
     config = ActorConfig(control_time_s=1.0)
     loop = EpisodeLoop(config, kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
