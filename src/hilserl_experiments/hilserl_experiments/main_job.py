@@ -109,7 +109,9 @@ class MainJob(JobSteps):
         if not (data / 'labels.yaml').exists():
             self.command([cli, 'generate-sim', '--output', str(data),
                           '--episodes', str(self.options.classifier_episodes),
-                          '--steps', str(self.options.classifier_steps)], 'classifier')
+                          '--steps', str(self.options.classifier_steps),
+                          '--carry-places', str(self.options.classifier_carry_places)],
+                         'classifier')
         return self.train_classifier()
 
     def train_classifier(self) -> dict:

@@ -25,6 +25,9 @@ def parse_options(argv=None):
                         help='episodes of the auto-labelled classifier dataset')
     parser.add_argument('--classifier-steps', type=int,
                         help='frames per episode of the classifier dataset')
+    parser.add_argument('--classifier-carry-places', type=int,
+                        help='places each lift of the classifier dataset carries the hand to '
+                        '(0: held where it was lifted)')
     parser.add_argument('--classifier-set', action='append', default=[], metavar='NAME=VALUE',
                         help='a reward classifier training parameter, e.g. epochs=10')
     parser.add_argument('--classifier-views', nargs='+', choices=CAMERAS,

@@ -14,6 +14,7 @@ BENCHMARK = Path(__file__).resolve().parents[3] / 'benchmarks' / 'learning_in_pr
 # The main job's options before they moved into experiments/sim_grasp.yaml.
 MAIN_JOB_DEFAULTS = {
     'output_dir': 'runs/sim', 'demos': 20, 'classifier_episodes': 40, 'classifier_steps': 60,
+    'classifier_carry_places': 0,
     'classifier_set': [], 'classifier_views': ['wrist_camera', 'front_camera'],
     'encoder': 'pretrained', 'encoder_episodes': 120, 'encoder_epochs': 3.0, 'episodes': 300,
     'episode_seconds': 0.0, 'target_success': 0.8, 'target_interventions': 0.1,
@@ -62,7 +63,8 @@ def test_an_experiment_must_give_every_option(tmp_path, capsys):
     experiment.write_text('demos: 3\n')
     with pytest.raises(SystemExit):
         parse_options(['--experiment', str(experiment)])
-    assert 'gives no value for ablation, classifier_episodes' in capsys.readouterr().err
+    assert 'gives no value for ablation, classifier_carry_places, classifier_episodes' in \
+        capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_options(['--experiment', 'sim_grasp_typo'])
     assert "no experiment named 'sim_grasp_typo': one of rung_a_privileged" in \

@@ -105,6 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument('--failure-fraction', type=float, default=0.35,
                           help='share of episodes whose scripted grasp is made to miss')
     generate.add_argument('--steps', type=int, default=60, help='frames per episode')
+    generate.add_argument('--carry-places', type=int, default=0, help='places each lift (but '
+                          'the low ones) then carries the hand to, within 6 cm across and at '
+                          'another height: the cube up where a policy may hold it, not only '
+                          'straight above where it lay')
     generate.add_argument('--control-rate-hz', type=float, default=10.0,
                           help='frames per simulated second (task.yaml control_rate_hz)')
     generate.add_argument('--namespace', default='', help='robot namespace of the topics')

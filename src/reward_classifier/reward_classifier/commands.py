@@ -185,10 +185,12 @@ def generate_sim_command(args) -> int:
         raise CommandError(f'--failure-fraction {args.failure_fraction}: expected [0, 1]')
     if args.steps < 1 or args.control_rate_hz <= 0:
         raise CommandError('--steps and --control-rate-hz must be positive')
+    if args.carry_places < 0:
+        raise CommandError(f'--carry-places {args.carry_places}: expected 0 or more')
     try:
         summary = generate_dataset(Path(args.output), args.episodes, args.seed,
                                    args.failure_fraction, args.steps, args.namespace,
-                                   args.control_rate_hz)
+                                   args.control_rate_hz, carry_places=args.carry_places)
     except FileExistsError as error:
         raise CommandError(str(error)) from None
     print(summary)

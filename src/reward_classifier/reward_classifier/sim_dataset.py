@@ -41,20 +41,27 @@ class EpisodePlan:
     miss_offset_m: tuple = (0.0, 0.0)  # x, y added to the cube position the script aims at
     drop_after_steps: int = 0         # steps after reaching the hold before the jaws open
     lift_height_m: float = 0.12       # EE height the script lifts the cube to
+    carry_m: tuple = ()               # places the lifted hand goes to next (GraspAttempt.carry_m)
 
 
 # EE heights of the lift (m); the cube's centre is level with the EE, its bottom 1.25 cm lower
 # (less the servos' sag). Success (config/sim.yaml success_lift_m) is the bottom 3 cm up.
 LIFT_HEIGHTS_M = {SUCCESS: (0.05, 0.12), DROP: (0.05, 0.12), MISS: (0.05, 0.12),
                   LOW: (0.02, 0.035)}
+# How far across the lifted hand is carried (m): a policy holds the cube where it ends its lift,
+# often drawn back towards the base, not straight above where the cube lay.
+CARRY_REACH_M = 0.06
 
 
 def plan_episodes(count: int, seed: int, failure_fraction: float,
                   drop_fraction: float = 0.25, low_fraction: float = 0.25,
-                  max_delay_steps: int = 15) -> List[EpisodePlan]:
+                  max_delay_steps: int = 15, carry_places: int = 0) -> List[EpisodePlan]:
     """`count` plans: round(count * failure_fraction) misses, a share of the rest drops and
-    one of low lifts, shuffled, each with its own scene seed and start delay."""
+    one of low lifts, shuffled, each with its own scene seed and start delay; every lift but
+    the low ones then carries the hand to `carry_places` places (drawn from a stream of their
+    own, so the rest of a plan does not depend on them)."""
     rng = np.random.default_rng(seed)
+    carry_rng = np.random.default_rng([seed, 1])
     misses = int(round(count * failure_fraction))
     drops = int(round((count - misses) * drop_fraction))
     lows = int(round((count - misses) * low_fraction))
@@ -71,7 +78,18 @@ def plan_episodes(count: int, seed: int, failure_fraction: float,
             if kind == MISS else (0.0, 0.0),
             drop_after_steps=int(rng.integers(3, 12)) if kind == DROP else 0,
             lift_height_m=float(rng.uniform(*LIFT_HEIGHTS_M[str(kind)]))))
+    if carry_places:
+        plans = [dataclasses.replace(plan, carry_m=carry_places_drawn(
+            carry_rng, carry_places, plan.lift_height_m, LIFT_HEIGHTS_M[plan.kind]))
+            if plan.kind != LOW else plan for plan in plans]
     return plans
+
+
+def carry_places_drawn(rng, count: int, lifted_m: float, heights_m: tuple,
+                       reach_m: float = CARRY_REACH_M) -> tuple:
+    """`count` EE offsets from the lift: within `reach_m` across, to a height of `heights_m`."""
+    return tuple((float(rng.uniform(-reach_m, reach_m)), float(rng.uniform(-reach_m, reach_m)),
+                  float(rng.uniform(*heights_m)) - lifted_m) for _ in range(count))
 
 
 
@@ -96,7 +114,8 @@ def run_episode(cell, script, plan: EpisodePlan, steps: int,
     script.config = dataclasses.replace(script.config, lift_height_m=plan.lift_height_m)
     script.reset(cell.joint_positions(), attempt=GraspAttempt(
         aim_offset_m=plan.miss_offset_m,
-        drop_after_steps=plan.drop_after_steps if plan.kind == DROP else None))
+        drop_after_steps=plan.drop_after_steps if plan.kind == DROP else None,
+        carry_m=plan.carry_m))
     frames, joints, velocities, grasp, times = [], [], [], [], []
     for step in range(steps):
         if step >= plan.start_delay_steps:
@@ -131,7 +150,7 @@ def write_episode(path: Path, episode: RecordedEpisode, start_ns: int, namespace
 
 def generate_dataset(output: Path, episodes: int, seed: int, failure_fraction: float,
                      steps: int, namespace: str = '', control_rate_hz: float = 10.0,
-                     log=print) -> str:
+                     log=print, carry_places: int = 0) -> str:
     """Write `episodes` bags and labels.yaml into `output`; returns a one-line summary."""
     from so101_kinematics.kinematics import Kinematics
     from so101_sim.cell import SimulatedCell
@@ -142,7 +161,7 @@ def generate_dataset(output: Path, episodes: int, seed: int, failure_fraction: f
     if output.exists() and any(output.iterdir()):
         raise FileExistsError(f'{output} is not empty; generate into a new folder')
     output.mkdir(parents=True, exist_ok=True)
-    plans = plan_episodes(episodes, seed, failure_fraction)
+    plans = plan_episodes(episodes, seed, failure_fraction, carry_places=carry_places)
     labels, kinds, positives, frames = [], {}, 0, 0
     started = time.monotonic()
     with SimulatedCell(CellConfig(seed=seed)) as cell:

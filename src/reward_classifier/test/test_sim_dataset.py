@@ -1,5 +1,7 @@
 """The auto-labelled simulation dataset: real MuJoCo episodes of the scripted grasp, written as
 recording-like bags whose labels agree with the privileged grasp state recorded beside them."""
+import dataclasses
+
 import numpy as np
 import pytest
 import yaml
@@ -8,7 +10,15 @@ from hilserl_common.bags import messages, open_bag
 from reward_classifier.cli import main
 from reward_classifier.data.dataset import load_labelled_frames
 from reward_classifier.data.labels import load_labels
-from reward_classifier.sim_dataset import DROP, LOW, MISS, SUCCESS, plan_episodes
+from reward_classifier.sim_dataset import (
+    CARRY_REACH_M,
+    DROP,
+    LIFT_HEIGHTS_M,
+    LOW,
+    MISS,
+    SUCCESS,
+    plan_episodes,
+)
 
 
 def test_episode_plans_are_seeded_and_mix_the_cases():
@@ -22,6 +32,19 @@ def test_episode_plans_are_seeded_and_mix_the_cases():
     assert plans != plan_episodes(40, seed=4, failure_fraction=0.35)
     assert len({p.scene_seed for p in plans}) == 40
     assert all(0.04 <= np.hypot(*p.miss_offset_m) <= 0.06 for p in plans if p.kind == MISS)
+
+
+def test_lifts_carry_the_hand_around_when_asked_and_nothing_else_changes():
+    plain = plan_episodes(40, seed=3, failure_fraction=0.35)
+    carried = plan_episodes(40, seed=3, failure_fraction=0.35, carry_places=3)
+    assert all(p.carry_m == () for p in plain)
+    for before, after in zip(plain, carried):
+        assert dataclasses.replace(after, carry_m=()) == before
+        assert len(after.carry_m) == (0 if after.kind == LOW else 3)
+        for x, y, z in after.carry_m:
+            assert abs(x) <= CARRY_REACH_M and abs(y) <= CARRY_REACH_M
+            low, high = LIFT_HEIGHTS_M[after.kind]
+            assert low <= after.lift_height_m + z <= high
 
 
 def _privileged_success(bag):
