@@ -240,9 +240,10 @@ class CriticEnsemble(nn.Module):
         """Q(s, a) -> (E, B) as a function of the action alone, as the actor's loss needs it:
         the latent and the critics' weights are constants there (no gradient reaches them). So
         the latent's share of the first layer is computed without a graph, and the backward pass
-        computes the gradient of a's 3 inputs instead of all 2 * latent_dim + 3 (about 3% of an
-        update's arithmetic). Equal to forward() up to float rounding (the first layer's sum is
-        split in two)."""
+        computes the gradient of a's 3 inputs instead of all 2 * latent_dim + 3 (with an actor
+        update every second critic update, about 3% of the arithmetic). Equal to forward() up to
+        rounding: the first layer's sum is split in two (and a's share is added in float32, not
+        rounded to a bfloat16 matmul dtype)."""
         weights, biases, norm_weights, norm_biases = (
             [p.detach() for p in group] for group in self.parameters_by_role())
         split = latent.shape[-1]
