@@ -12,9 +12,11 @@ import time
 
 import numpy as np
 import torch
+from torch.profiler import ProfilerActivity, profile, record_function
 
 from hilserl_learner.config import IMAGE_SHAPE, STATE_DIM, config_from
 from hilserl_learner.replay.buffer import ReplayBuffer, sample_mixed, training_fields
+from hilserl_learner.sac import agent as agent_module
 from hilserl_learner.sac.agent import SACAgent
 
 
@@ -70,9 +72,10 @@ def main():
     fields = training_fields(agent.cached_features)
 
     def one_update(step):
-        batch = sample_mixed(online, demo, config.batch_size, config.demo_ratio, rng, fields)
-        return agent.update(agent.batch_to_tensors(batch),
-                           update_actor=step % config.actor_update_period == 0)
+        with record_function('sample a batch, to tensors'):
+            batch = sample_mixed(online, demo, config.batch_size, config.demo_ratio, rng, fields)
+            tensors = agent.batch_to_tensors(batch)
+        return agent.update(tensors, update_actor=step % config.actor_update_period == 0)
 
     for step in range(10):
         one_update(step)
@@ -100,15 +103,65 @@ def main():
           f'({per_transition / 1024:.1f} KiB); capacity in 8 GiB: '
           f'{int(8 * 2**30 // per_transition)} transitions')
     if args.profile:
-        print_profile(lambda: [one_update(step) for step in range(20)])
+        label_parts(agent)
+        print_profile(lambda: [one_update(step) for step in range(PROFILED_UPDATES)])
+
+
+PROFILED_UPDATES = 20
 
 
 def print_profile(work, rows: int = 25) -> None:
-    """torch's profiler over `work`: operators by their own CPU time, the costliest first."""
-    from torch.profiler import ProfilerActivity, profile
+    """torch's profiler over `work`: the parts of an update (label_parts), then operators by
+    their own CPU time, the costliest first."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         work()
-    print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows))
+    events = prof.key_averages()
+    print('CPU ms per critic update by part (a part includes the parts it calls, e.g. the '
+          'actor update its critics and backward):')
+    for event in sorted(events, key=lambda e: -e.cpu_time_total):
+        if event.key in PART_LABELS:
+            print(f'  {event.cpu_time_total / PROFILED_UPDATES / 1e3:6.2f}  {event.key}')
+    print(events.table(sort_by='self_cpu_time_total', row_limit=rows))
+
+
+PART_LABELS = set()
+
+
+def label_parts(agent) -> None:
+    """Profiler labels on the agent's network calls and steps, for where an update's time goes:
+    each network's forward pass (by what it reads), each backward + clip + Adam step, the
+    Polyak average."""
+    def label(owner, method, name):
+        if not hasattr(owner, method):  # a method that this version of the agent lacks
+            return
+        call = getattr(owner, method)
+
+        def labelled(*args, **kwargs):
+            text = name(args) if callable(name) else name
+            PART_LABELS.add(text)
+            with record_function(text):
+                return call(*args, **kwargs)
+        setattr(owner, method, labelled)
+
+    def of_s_or_next(what):  # in an update, s is read with gradient, s' without
+        return lambda args: what + (' of s' if torch.is_grad_enabled() else " of s'")
+    optimizers = {id(agent.critic_optimizer): 'critics + encoder',
+                  id(agent.gripper_optimizer): 'gripper critic',
+                  id(agent.actor_optimizer): 'actor',
+                  id(agent.temperature_optimizer): 'temperature'}
+    label(agent.encoder, 'forward', of_s_or_next('encoder'))
+    label(agent.encoder, 'pair', "online + target encoder of s' (paired)")
+    label(agent.encoder_target, 'forward', "target encoder of s'")
+    label(agent.critic, 'forward', 'critics (critic loss)')
+    label(agent.critic, 'action_values', 'critics (actor loss)')
+    label(agent.critic_target, 'forward', "target critics of s'")
+    label(agent.actor, 'forward', "actor of s' (a')")
+    label(agent.gripper_critic, 'forward', of_s_or_next('gripper critic'))
+    label(agent.gripper_target, 'forward', "target gripper critic of s'")
+    label(agent, 'update_actor', 'actor + temperature update (every second update)')
+    label(agent, '_step', lambda args: f'backward + clip + Adam: {optimizers[id(args[0])]}')
+    label(agent_module, 'polyak_update', 'Polyak average of the targets')
+    PART_LABELS.add('sample a batch, to tensors')
 
 
 if __name__ == '__main__':

@@ -70,6 +70,18 @@ def test_rlpd_batches_are_half_demo_half_online():
     assert np.all(batch['state'][:, 0] >= 1000)
 
 
+def test_a_mixed_batch_is_the_demo_rows_then_the_online_rows_that_were_drawn():
+    online, demo = ReplayBuffer(100), ReplayBuffer(100)
+    online.add(stack(episode(0, 50)))
+    demo.add(stack(episode(1000, 30)))
+    batch = sample_mixed(online, demo, 10, 0.3, np.random.default_rng(3), FIELDS)
+    rng = np.random.default_rng(3)  # the same draws: 3 demo rows, then 7 online ones
+    rows = [demo.gather(rng.integers(0, 30, 3), FIELDS),
+            online.gather(rng.integers(0, 50, 7), FIELDS)]
+    for name in FIELDS:
+        assert np.array_equal(batch[name], np.concatenate([part[name] for part in rows])), name
+
+
 def test_journal_replays_what_was_appended_and_prunes_what_no_buffer_holds(tmp_path):
     journal = TransitionJournal(str(tmp_path), online_capacity=10, demo_capacity=4)
     for k in range(6):

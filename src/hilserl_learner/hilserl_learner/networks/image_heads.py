@@ -41,6 +41,12 @@ class SpatialEmbeddingHead(nn.Module):
         """What two calls within one update can share: the combined map, when it is used."""
         return self.mixing() if self.dropout.p == 0 or not self.training else None
 
+    def pair(self, other: 'SpatialEmbeddingHead', features: torch.Tensor,
+             prepared: Optional[torch.Tensor] = None):
+        """(this head's, `other`'s) outputs for the same feature maps: two calls (stacking two
+        combined maps would copy more than it saves)."""
+        return self(features, prepared), other(features)
+
     def forward(self, features: torch.Tensor, prepared: Optional[torch.Tensor] = None):
         if self.training and self.dropout.p > 0:
             # Dropout sits between the embeddings and the projection: no shortcut.
@@ -89,10 +95,25 @@ class BottleneckHead(nn.Module):
         return None
 
     def forward(self, features: torch.Tensor, prepared=None) -> torch.Tensor:
+        return self._project(self._cells(features) @ self.reduce.weight.to(self.matmul_dtype).t(),
+                             features.shape[0])
+
+    def pair(self, other: 'BottleneckHead', features: torch.Tensor, prepared=None):
+        """(this head's, `other`'s) outputs for the same feature maps (the online and the target
+        head on s'): both 1x1 reductions as one matmul of twice the width, which an AVX2 core
+        does in about 15% less time than the two apart."""
+        weights = torch.cat([self.reduce.weight, other.reduce.weight]).to(self.matmul_dtype)
+        mine, theirs = (self._cells(features) @ weights.t()).split(self.reduce.out_features, 1)
+        b = features.shape[0]
+        return self._project(mine, b), other._project(theirs, b)
+
+    def _cells(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, C) feature maps as (B * HW, C) rows, in the matmul dtype."""
+        return features.reshape(-1, features.shape[-1]).to(self.matmul_dtype)
+
+    def _project(self, reduced: torch.Tensor, batch: int) -> torch.Tensor:
+        """(B * HW, channels) reduced cells -> dropout -> Linear(latent), float32 out."""
         dtype = self.matmul_dtype
-        b, c = features.shape[0], features.shape[-1]
-        cells = features.reshape(b * self.cells, c).to(dtype)  # (B * HW, C)
-        reduced = cells @ self.reduce.weight.to(dtype).t()
-        reduced = self.dropout(reduced.reshape(b, -1))
+        reduced = self.dropout(reduced.reshape(batch, -1))
         return torch.addmm(self.projection.bias.to(dtype), reduced,
                            self.projection.weight.to(dtype).t()).float()

@@ -97,6 +97,14 @@ class ReplayBuffer:
     def gather(self, indices: np.ndarray, fields: Sequence[str]) -> Dict[str, np.ndarray]:
         return {name: self.data[name][indices] for name in fields}
 
+    def gather_into(self, indices: np.ndarray, batch: Dict[str, np.ndarray], start: int) -> None:
+        """The rows at `indices` (sampled, so in range) into every array of `batch`, from row
+        `start` on."""
+        for name, out in batch.items():
+            # mode='clip' writes into `out` directly ('raise' would copy through a buffer)
+            np.take(self.data[name], indices, axis=0, out=out[start:start + len(indices)],
+                    mode='clip')
+
     def newest(self, n: int) -> Dict[str, np.ndarray]:
         """The `n` most recent transitions, oldest first (for journals and tests)."""
         n = min(n, self.size)
@@ -120,11 +128,16 @@ def sample_mixed(online: ReplayBuffer, demo: ReplayBuffer, batch_size: int, demo
     if len(online) == 0:
         n_demo = batch_size
     n_online = batch_size - n_demo
-    parts = []
-    if n_demo:
-        parts.append(demo.gather(demo.sample_indices(n_demo, rng), fields))
-    if n_online:
-        parts.append(online.gather(online.sample_indices(n_online, rng), fields))
-    if len(parts) == 1:
-        return parts[0]
-    return {name: np.concatenate([p[name] for p in parts]) for name in fields}
+    parts = [(buffer, buffer.sample_indices(n, rng))
+             for buffer, n in ((demo, n_demo), (online, n_online)) if n]
+    # Each buffer's rows go straight to their place in the batch: gathering the parts and
+    # concatenating them copied the batch twice (its feature maps are 8 MB; 1 ms of a 55 ms
+    # update on an AVX2 core).
+    first = parts[0][0].data
+    batch = {name: np.empty((batch_size,) + first[name].shape[1:], first[name].dtype)
+             for name in fields}
+    start = 0
+    for buffer, indices in parts:
+        buffer.gather_into(indices, batch, start)
+        start += len(indices)
+    return batch

@@ -130,8 +130,12 @@ class SACAgent(nn.Module):
         cfg = self.config
         reward, terminated = batch['reward'], batch['terminated']
         state, image = batch['next_state'], self.image_input(batch, 'next_')
-        online = self.encoder(state, prepared=prepared, **image)
-        target = self.encoder_target(state, **image)
+        if 'features' in image:  # the same maps for both encoders: their heads share the work
+            online, target = self.encoder.pair(self.encoder_target, state, image['features'],
+                                               prepared)
+        else:  # a trained backbone: each encoder's own features
+            online = self.encoder(state, prepared=prepared, **image)
+            target = self.encoder_target(state, **image)
         next_action, next_log_prob = self.actor(online)
         critic_y = losses.critic_target(
             reward, terminated, self.critic_target(target, next_action), next_log_prob,
@@ -178,7 +182,7 @@ class SACAgent(nn.Module):
                      ) -> Dict[str, torch.Tensor]:
         mean, log_std = self.actor.distribution_params(latent)
         action, log_prob = self.actor.sample(mean, log_std)
-        q = self.critic(latent, action)
+        q = self.critic.action_values(latent, action)
         alpha = self.temperature.detach()
         actor_loss = losses.actor_loss(log_prob, q, alpha)
         bc_term = torch.zeros((), device=latent.device)
