@@ -48,9 +48,6 @@ class EpisodePlan:
 # (less the servos' sag). Success (config/sim.yaml success_lift_m) is the bottom 3 cm up.
 LIFT_HEIGHTS_M = {SUCCESS: (0.05, 0.12), DROP: (0.05, 0.12), MISS: (0.05, 0.12),
                   LOW: (0.02, 0.035)}
-# How far across the lifted hand is carried (m): a policy holds the cube where it ends its lift,
-# often drawn back towards the base, not straight above where the cube lay.
-CARRY_REACH_M = 0.06
 
 
 def plan_episodes(count: int, seed: int, failure_fraction: float,
@@ -79,17 +76,11 @@ def plan_episodes(count: int, seed: int, failure_fraction: float,
             drop_after_steps=int(rng.integers(3, 12)) if kind == DROP else 0,
             lift_height_m=float(rng.uniform(*LIFT_HEIGHTS_M[str(kind)]))))
     if carry_places:
-        plans = [dataclasses.replace(plan, carry_m=carry_places_drawn(
+        from so101_sim.scripted_grasp import draw_carry
+        plans = [dataclasses.replace(plan, carry_m=draw_carry(
             carry_rng, carry_places, plan.lift_height_m, LIFT_HEIGHTS_M[plan.kind]))
             if plan.kind != LOW else plan for plan in plans]
     return plans
-
-
-def carry_places_drawn(rng, count: int, lifted_m: float, heights_m: tuple,
-                       reach_m: float = CARRY_REACH_M) -> tuple:
-    """`count` EE offsets from the lift: within `reach_m` across, to a height of `heights_m`."""
-    return tuple((float(rng.uniform(-reach_m, reach_m)), float(rng.uniform(-reach_m, reach_m)),
-                  float(rng.uniform(*heights_m)) - lifted_m) for _ in range(count))
 
 
 

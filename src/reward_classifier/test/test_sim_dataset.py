@@ -11,7 +11,6 @@ from reward_classifier.cli import main
 from reward_classifier.data.dataset import load_labelled_frames
 from reward_classifier.data.labels import load_labels
 from reward_classifier.sim_dataset import (
-    CARRY_REACH_M,
     DROP,
     LIFT_HEIGHTS_M,
     LOW,
@@ -19,6 +18,7 @@ from reward_classifier.sim_dataset import (
     SUCCESS,
     plan_episodes,
 )
+from so101_sim.scripted_grasp import CARRY_REACH_M
 
 
 def test_episode_plans_are_seeded_and_mix_the_cases():

@@ -29,6 +29,7 @@ import numpy as np
 from hilserl_common.config import in_range, non_negative, one_of, param, positive
 from so101_kinematics.kinematics import Kinematics, check_joints
 from so101_sim.scripted_grasp import (
+    CARRY_REACH_M,
     GRASP_KINDS,
     LIFTING_KINDS,
     SUCCESS,
@@ -36,6 +37,7 @@ from so101_sim.scripted_grasp import (
     GraspScriptConfig,
     ScriptedGrasp,
     draw_attempt,
+    draw_carry,
 )
 
 
@@ -102,8 +104,8 @@ class OperatorConfig:
                                    'person shows the classifier the cube up from many sides, '
                                    'and the empty hand the same way in a failure); 0: none',
                                    non_negative)
-    demo_carry_reach_m: float = param(0.06, 'demo mode: farthest a carry place lies across (x, '
-                                      'y) from where the hand was lifted (m)',
+    demo_carry_reach_m: float = param(CARRY_REACH_M, 'demo mode: farthest a carry place lies '
+                                      'across (x, y) from where the hand was lifted (m)',
                                       in_range(0.0, 0.15))
     marks: bool = param(False, 'demo mode: mark each episode on operator_event as a person '
                         'does with the leader\'s keys (success, failure, rerecord), for '
@@ -259,16 +261,13 @@ class SimulatedOperator:
         return attempt
 
     def _carry_places(self, attempt: GraspAttempt) -> tuple:
-        """EE offsets from the lift: across within demo_carry_reach_m, up or down to a height
-        drawn from demo_lift_heights_m (none given: the lift's own)."""
+        """Where the lifted hand goes: to heights of demo_lift_heights_m (none given: the
+        lift's own)."""
         lifted = self.script.config.lift_height_m if attempt.lift_height_m is None \
             else attempt.lift_height_m
-        heights = self.config.demo_lift_heights_m or [lifted, lifted]
-        reach = self.config.demo_carry_reach_m
-        return tuple((float(self.rng.uniform(-reach, reach)),
-                      float(self.rng.uniform(-reach, reach)),
-                      float(self.rng.uniform(*heights)) - lifted)
-                     for _ in range(self.config.demo_carry_places))
+        return draw_carry(self.rng, self.config.demo_carry_places, lifted,
+                          self.config.demo_lift_heights_m or [lifted, lifted],
+                          self.config.demo_carry_reach_m)
 
     def _demo(self, follower: np.ndarray, cube: np.ndarray, still: bool) -> OperatorOutput:
         if self.state is OperatorState.WATCHING:

@@ -69,6 +69,19 @@ class GraspAttempt:
     carry_m: Tuple[Tuple[float, float, float], ...] = ()
 
 
+# How far across a lifted hand is carried (m): a policy holds the cube where its lift ends,
+# often drawn back towards the base, not straight above where the cube lay.
+CARRY_REACH_M = 0.06
+
+
+def draw_carry(rng: np.random.Generator, places: int, lifted_m: float,
+               heights_m: Sequence[float], reach_m: float = CARRY_REACH_M) -> tuple:
+    """GraspAttempt.carry_m for `places` places: each within `reach_m` across (x, y) of the
+    lift, at an EE height drawn from `heights_m` (the lift itself at `lifted_m`)."""
+    return tuple((float(rng.uniform(-reach_m, reach_m)), float(rng.uniform(-reach_m, reach_m)),
+                  float(rng.uniform(*heights_m)) - lifted_m) for _ in range(places))
+
+
 def draw_attempt(kind: str, rng: np.random.Generator) -> GraspAttempt:
     """A grasp of `kind` (GRASP_KINDS) with its details drawn from `rng`."""
     if kind == SUCCESS:
