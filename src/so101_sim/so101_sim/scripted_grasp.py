@@ -199,6 +199,7 @@ class ScriptedGrasp:
             return np.array([aim[0], aim[1], self.config.grasp_height_m if close_height is None
                              else close_height])
         lifted = np.array([aim[0], aim[1], self.lift_height_m])
+        # carried to each place in turn, then held back where the lift ended
         if self.phase is Phase.HOLD and self._carried < len(self.attempt.carry_m):
             return lifted + self.attempt.carry_m[self._carried]
         return lifted
