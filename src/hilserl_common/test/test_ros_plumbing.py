@@ -83,3 +83,25 @@ def test_a_node_with_a_bad_parameter_exits_with_a_message_not_a_traceback(tmp_pa
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "'rate_hz' = 0.0" in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_a_node_whose_context_is_shut_down_unseen_still_exits(tmp_path):
+    """rclpy's signal thread shuts the context down below the executor's notice when its wake-up
+    came first (the race that held a node on a stopped sim clock for 10 s). Here the context is
+    shut down the same way, from another thread, with nothing left to wake the executor."""
+    script = tmp_path / 'quiet_node.py'
+    script.write_text(textwrap.dedent('''
+        import threading
+        from rclpy.node import Node
+        from hilserl_common.node import main_for
+
+        class QuietNode(Node):  # no timer, no subscription: nothing ever wakes its executor
+            def __init__(self):
+                super().__init__('quiet')
+                threading.Timer(1.0, self.context.handle.shutdown).start()
+
+        main_for(QuietNode)()
+    '''))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=20)
+    assert result.returncode == 0, result.stderr
