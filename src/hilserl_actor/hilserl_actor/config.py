@@ -66,3 +66,9 @@ class ActorConfig:
                                'empty: <output_dir>/demos')
     output_dir: str = param('runs/latest', 'where episode statistics are written')
     actor_id: str = param('', 'name of this actor in transitions; empty: the node namespace')
+    learner_silence_s: float = param(
+        5.0, 'train mode: once the learner was heard (its statistics come every second), this '
+        'long without a word from it and no new training episode starts until it is heard '
+        'again, so a lost link or a stopped learner costs no episodes acted with stale weights '
+        'and no transitions beyond what the link keeps (s, on the node\'s clock; 0: never)',
+        non_negative)

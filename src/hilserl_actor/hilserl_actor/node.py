@@ -10,6 +10,7 @@ import gc
 import os
 import threading
 import traceback
+from typing import Optional
 
 import numpy as np
 import rclpy
@@ -42,6 +43,7 @@ from hilserl_interfaces.msg import (
     ActorStatus,
     EpisodeStats,
     GraspState,
+    LearnerStats,
     PolicyWeights,
     RewardPrediction,
 )
@@ -93,6 +95,9 @@ class ActorNode(Node):
                                      qos.SENSOR_RELIABLE, callback_group=inputs)
         self.create_subscription(PolicyWeights, '/policy_weights', self._on_weights, qos.LATCHED,
                                  callback_group=MutuallyExclusiveCallbackGroup())
+        self._learner_heard_s = None  # the node's time of the learner's newest statistics
+        self.create_subscription(LearnerStats, '/learner_stats', self._on_learner_stats,
+                                 qos.COMMANDS, callback_group=inputs)
         self.command_pub = self.create_publisher(JointState, 'joint_commands', qos.COMMANDS)
         self.transition_pub = self.create_publisher(TransitionMsg, '/transitions',
                                                     qos.TRANSITIONS)
@@ -180,6 +185,9 @@ class ActorNode(Node):
         self.get_logger().info(f'recording episodes into {directory}')
         return recorder
 
+    def _on_learner_stats(self, _: LearnerStats):
+        self._learner_heard_s = self.now_s()
+
     def _on_weights(self, msg: PolicyWeights):
         if msg.format != FORMAT:
             self.get_logger().error(f'policy weights version {msg.version} refused: unsupported '
@@ -232,6 +240,13 @@ class ActorNode(Node):
 
     def paused(self) -> bool:
         return self.marks.paused
+
+    def learner_listening(self) -> bool:
+        return self.transition_pub.get_subscription_count() > 0
+
+    def learner_silent_s(self) -> Optional[float]:
+        heard = self._learner_heard_s
+        return None if heard is None else self.now_s() - heard
 
     def step_status(self, status: dict) -> None:
         self.status_pub.publish(actor_status_msg(status, self.actor_id,

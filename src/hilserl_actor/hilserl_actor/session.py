@@ -8,7 +8,7 @@ actor node's own episode logic.
 """
 import dataclasses
 import time
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -94,6 +94,12 @@ class ActorIO(Protocol):
     def paused(self) -> bool:
         """The operator asked for no new episode to start (operator_event pause/resume)."""
 
+    def learner_listening(self) -> bool:
+        """Something takes the transitions (the learner, once it is up and discovered)."""
+
+    def learner_silent_s(self) -> Optional[float]:
+        """Seconds since the learner was last heard from; None before it was ever heard."""
+
     def step_status(self, status: dict) -> None:
         """Where the episode stands (every step, and while waiting): for the operator."""
 
@@ -145,6 +151,7 @@ class ActorSession:
         self.episode_id = sum(len(self.layout.episodes(mode)) for mode in EPISODE_FILES)
         self.schedule = EvaluationSchedule(config, len(self.layout.episodes('train')))
         self._last_wait_log = -np.inf
+        self._learner_missing_kind = ''  # why the last training episode could not start
 
     @property
     def policy_version(self) -> int:
@@ -162,6 +169,9 @@ class ActorSession:
             return True
         if self.io.paused():
             self.io.step_status(self._status(evaluate, waiting='paused by the operator'))
+            self.io.wait_step()
+            return True
+        if self._learner_lost(evaluate):
             self.io.wait_step()
             return True
         if not self.io.reset():
@@ -310,6 +320,37 @@ class ActorSession:
             f'{summary.intervention_rate:.0%} {record["policy_hz"]:.1f} Hz '
             f'policy v{self.policy_version}')
         return record
+
+    def _learner_lost(self, evaluate: bool) -> bool:
+        """A training episode sends its transitions to the learner and acts with its weights:
+        none starts before the learner takes /transitions (steps sent earlier would be lost),
+        nor while the learner, once heard, has been silent for learner_silence_s. The episode
+        under way when the silence began ends as usual (the link's reliable history keeps its
+        transitions until the learner is back)."""
+        kind, why = ('', '') if self.config.mode != 'train' or evaluate \
+            else self._learner_missing()
+        if kind != self._learner_missing_kind:
+            self._learner_missing_kind = kind
+            if kind:
+                self.log.warning(f'waiting for the learner, {why}: no training episode starts '
+                                 f'until it is there (is it running, is the link to its host '
+                                 f'up?)')
+            else:
+                self.log.info('the learner is there: training episodes go on')
+        if kind:
+            self.io.step_status(self._status(evaluate, waiting=f'waiting for the learner: {why}'))
+        return bool(kind)
+
+    def _learner_missing(self) -> Tuple[str, str]:
+        """('', '') when the learner can take an episode, else why not: a kind, and the words
+        for the operator."""
+        if not self.io.learner_listening():
+            return 'unheard', 'nothing takes /transitions yet'
+        silent = self.io.learner_silent_s()
+        limit = self.config.learner_silence_s
+        if limit > 0 and silent is not None and silent > limit:
+            return 'silent', f'no word from it for {silent:.0f} s'
+        return '', ''
 
     def _waiting(self, text: str) -> None:
         now = time.monotonic()

@@ -42,6 +42,8 @@ class KinematicIO:
         self.step = 0
         self.sent, self.finished, self.started = [], [], []
         self.statuses = []
+        self.learner_silence = []  # learner_silent_s per call, then None (never heard)
+        self.listening = []  # learner_listening per call, then True
 
     def wait_step(self):
         self.now_s += 0.1
@@ -63,6 +65,12 @@ class KinematicIO:
 
     def paused(self):
         return False
+
+    def learner_listening(self):
+        return self.listening.pop(0) if self.listening else True
+
+    def learner_silent_s(self):
+        return self.learner_silence.pop(0) if self.learner_silence else None
 
     def step_status(self, status):
         self.statuses.append(status)
@@ -187,6 +195,36 @@ def test_a_success_mark_is_the_reward_and_its_frame_labels_the_recording(kinemat
     record = RunLayout(tmp_path).episodes('record')[0]
     assert record['success'] and record['steps_to_success'] == 4
     assert recorder.calls[-1] == ('keep', 7)
+
+
+def test_training_episodes_wait_for_a_learner_that_takes_them_and_is_heard(kinematics,
+                                                                          tmp_path):
+    io = KinematicIO(kinematics)
+    actor = session(kinematics, tmp_path, io, learner_silence_s=5.0)
+    io.listening = [False, False, True, True, True, True, True]
+    io.learner_silence = [None, 2.0, 9.0, 30.0, 0.5]  # heard, silent, silent, heard again
+    for _ in range(7):
+        assert actor.run_episode()
+    assert [episode for episode, _ in io.started] == [0, 1, 2]  # none while it is missing
+    waiting = [s['waiting'] for s in io.statuses if s.get('waiting')]
+    assert waiting == ['waiting for the learner: nothing takes /transitions yet'] * 2 + [
+        'waiting for the learner: no word from it for 9 s',
+        'waiting for the learner: no word from it for 30 s']
+    log = actor.log.lines
+    assert [line.split(':')[0] for line in log if 'learner' in line] == [
+        'waiting for the learner, nothing takes /transitions yet', 'the learner is there',
+        'waiting for the learner, no word from it for 9 s', 'the learner is there']
+    # Evaluation needs no learner; and 0 turns the silence off.
+    evaluating = KinematicIO(kinematics)
+    evaluating.listening, evaluating.learner_silence = [False], [60.0]
+    actor = session(kinematics, tmp_path / 'eval', evaluating, mode='eval', eval_episodes=1,
+                    sim=False)
+    actor.run_episode()
+    assert evaluating.started
+    never = KinematicIO(kinematics)
+    never.learner_silence = [60.0]
+    session(kinematics, tmp_path / 'never', never, learner_silence_s=0.0).run_episode()
+    assert never.started
 
 
 class StallingIO(KinematicIO):

@@ -170,6 +170,7 @@ ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
                     Endpoint('sim/grasp_state', _interface('msg/GraspState'), 'SENSOR_RELIABLE',
                              SIM_STATE),
                     Endpoint('/policy_weights', _interface('msg/PolicyWeights'), 'LATCHED'),
+                    Endpoint('/learner_stats', _interface('msg/LearnerStats'), 'COMMANDS'),
                     Endpoint('operator_event', 'std_msgs/msg/String', 'COMMANDS'),
                     Endpoint('{recorded}', '', '', RECORDING)),
         calls=(Endpoint('sim/reset_scene', _interface('srv/ResetScene')),)),

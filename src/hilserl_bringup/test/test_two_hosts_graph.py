@@ -8,10 +8,14 @@ link's own counters show the bytes went across it.
 As the train graph runs by default, the simulation's clock waits for the learner, so /clock and
 /learner_progress cross the link too. Small and fast: 2.5 s episodes, a small policy, rewards
 from the simulation (no classifier), no console."""
+import time
+from collections import Counter
+
 import pytest
 
 from hilserl_bringup.runner import Graph
 from hilserl_common.run_layout import RunLayout
+from hilserl_learner.replay.journal import EPISODE, TransitionJournal
 from hilserl_testing.nodes import private_ros_domain
 from hilserl_testing.train_graph import ROBOT_NODES, running, short_train_arguments, wait_for
 from hilserl_testing.two_hosts import two_hosts, why_no_namespaces
@@ -19,11 +23,14 @@ from hilserl_testing.two_hosts import two_hosts, why_no_namespaces
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
 
 IMAGE_BYTES = 128 * 128 * 3          # one processed camera image (two per transition)
+SILENCE_S = 1.5      # the actor's learner_silence_s in the outage (statistics every 0.5 s)
+PAUSED_OUTAGE_S = 2.0  # how long the link stays down once the actor has paused
 
 
-def split_train_graph(directory, hosts, domain_id):
-    """The train graph's robot side and its learner, each started in its host by the runner."""
-    arguments = short_train_arguments(directory)
+def split_train_graph(directory, hosts, domain_id, **arguments):
+    """The train graph's robot side and its learner, each started in its host by the runner
+    (`arguments`: those of short_train_arguments)."""
+    arguments = short_train_arguments(directory, **arguments)
     robot = Graph('train', arguments, only=ROBOT_NODES, quiet=True,
                   prefix=hosts.robot.ros_command([], domain_id))
     learner = Graph('train', arguments, only=['learner'], quiet=True,
@@ -62,3 +69,53 @@ def test_the_learner_on_another_host_trains_the_actor_over_the_link(tmp_path, ho
     robot_sent, gpu_sent = hosts.robot.link_bytes()[1], hosts.gpu.link_bytes()[1]
     assert robot_sent >= stats['env_steps'] * 2 * IMAGE_BYTES, (robot_sent, stats['env_steps'])
     assert gpu_sent >= layout.policy_path.stat().st_size, gpu_sent
+
+
+def log_says(path, text) -> bool:
+    return path.exists() and text in path.read_text()
+
+
+def journaled_steps(layout: RunLayout) -> Counter:
+    """Transitions per episode in the learner's journal (written as it stores them)."""
+    journal = TransitionJournal(str(layout.learner_dir / 'journal'), 1, 1)
+    return Counter(int(e) for chunk in journal.replay() for e in chunk[EPISODE])
+
+
+@pytest.mark.timeout(300)
+def test_an_outage_longer_than_an_episode_pauses_the_actor_and_loses_no_transition(
+        tmp_path, hosts):
+    """The robot's end of the link goes down (an unplugged cable) for longer than an episode.
+    The actor finishes the episode under way, starts none while the learner is silent, says
+    why, and goes on when the learner is heard again; the learner, never restarted, has every
+    step of every episode the actor finished (they waited in the link's reliable history), and
+    its weights come back over the mended link. The robot side runs as on the real arm, in real
+    time (waiting for the learner, the simulation's clock would stop with the link, and with it
+    the actor)."""
+    layout = RunLayout(tmp_path)
+    actor_log = tmp_path / 'logs' / 'actor.log'
+    robot, learner = split_train_graph(tmp_path, hosts, private_ros_domain(),
+                                       actor={'learner_silence_s': SILENCE_S},
+                                       wait_for_learner='false')
+    graphs = (learner, robot)
+    with running(*graphs):
+        wait_for(lambda: [r for r in layout.episodes('train') if r['policy_version'] >= 2],
+                 'an episode acted by weights trained on the learner', graphs)
+        hosts.robot.set_link(False)
+        try:
+            wait_for(lambda: log_says(actor_log, 'waiting for the learner, no word from it'),
+                     'the actor to pause for the silent learner', graphs)
+            paused_at = len(layout.episodes('train'))
+            time.sleep(PAUSED_OUTAGE_S)
+            assert len(layout.episodes('train')) == paused_at, 'an episode ran while paused'
+        finally:
+            hosts.robot.set_link(True)
+        before = max(r['policy_version'] for r in layout.episodes('train'))
+        wait_for(lambda: [r for r in layout.episodes('train')[paused_at:]
+                          if r['policy_version'] > before],
+                 'an episode acted by weights trained after the outage', graphs)
+        after_pause = actor_log.read_text().split('no word from it')[-1]
+        assert 'the learner is there: training episodes go on' in after_pause
+    assert layout.learner_stats()[-1]['transitions_dropped'] == 0
+    finished = {r['episode']: r['length'] for r in layout.episodes('train')}
+    journaled = journaled_steps(layout)
+    assert {episode: journaled[episode] for episode in finished} == finished

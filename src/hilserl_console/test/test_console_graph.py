@@ -114,6 +114,7 @@ def console(tmp_path_factory):
                             'robot': robot, 'wait_for_learner': 'false', 'console_port': '0',
                             'console_address': '0.0.0.0'}, only=NODES, quiet=True)
     probe = JointProbe('/' + robot)
+    probe.take_transitions()  # no learner here
     graph.start()
     driver = None
     try:

@@ -132,6 +132,12 @@ class InProcessIO:
     def paused(self) -> bool:
         return False
 
+    def learner_listening(self) -> bool:
+        return True
+
+    def learner_silent_s(self) -> Optional[float]:
+        return 0.0  # the learner runs in lockstep in this process
+
     def step_status(self, status: dict) -> None:
         pass  # no operator watches an in-process run
 

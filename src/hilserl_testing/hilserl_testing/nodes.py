@@ -61,6 +61,12 @@ class ProbeNode:
         assert future.done(), f'service {name} did not answer'
         return future.result()
 
+    def take_transitions(self):
+        """Stand in for the learner: subscribe to /transitions (raw, never decoded). An actor
+        in train mode starts no training episode until something takes its transitions."""
+        from hilserl_interfaces.msg import Transition
+        self.node.create_subscription(Transition, '/transitions', lambda _: None, 10, raw=True)
+
     def close(self):
         self.executor.shutdown()  # also ends executor.spin in the thread
         if self.thread is not None:

@@ -2,10 +2,12 @@
 with `only=`): the robot side's nodes, parameters that make it small and fast (2.5 s episodes,
 a small policy on the CPU, rewards from the simulation, frequent weights and statistics), and
 waiting on the run's files while failing at once when a node dies."""
+import copy
 import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -23,13 +25,15 @@ SHORT_TRAIN = {
 }
 
 
-def short_train_arguments(directory: Path) -> dict:
-    """The train graph's launch arguments: its output and SHORT_TRAIN in `directory`, a robot
-    namespace of its own, no console."""
+def short_train_arguments(directory: Path, actor: Optional[dict] = None, **arguments) -> dict:
+    """The train graph's launch arguments: its output and SHORT_TRAIN in `directory` (with
+    the `actor` parameters given), a robot namespace of its own, no console, then `arguments`."""
+    parameters = copy.deepcopy(SHORT_TRAIN)
+    parameters['/**/actor']['ros__parameters'].update(actor or {})
     overrides = directory / 'overrides.yaml'
-    overrides.write_text(yaml.safe_dump(SHORT_TRAIN))
+    overrides.write_text(yaml.safe_dump(parameters))
     return {'output_dir': str(directory), 'config_file': str(overrides),
-            'robot': f'r{uuid.uuid4().hex[:8]}', 'console': 'false'}
+            'robot': f'r{uuid.uuid4().hex[:8]}', 'console': 'false', **arguments}
 
 
 def wait_for(predicate, what: str, graphs, timeout: float = WAIT_S):

@@ -60,6 +60,11 @@ class Host:
         stats = json.loads(out)[0]['stats64']
         return stats['rx']['bytes'], stats['tx']['bytes']
 
+    def set_link(self, up: bool) -> None:
+        """Take this host's end of the link down (an unplugged cable: nothing crosses either
+        way) or bring it back up; the kernel restores the subnet's route when it comes up."""
+        _ip('-n', self.namespace, 'link', 'set', 'dev', self.interface, 'up' if up else 'down')
+
     def udp_counters(self) -> Dict[str, int]:
         """This host's UDP counters (/proc/net/snmp, one set per namespace): RcvbufErrors
         counts datagrams dropped because a socket's receive buffer was full, e.g. fragments of
