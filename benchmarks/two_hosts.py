@@ -5,7 +5,8 @@ transitions per second the learner took in, the weight broadcast latency across 
 the bytes that crossed it per transition and per weight update.
 
     python benchmarks/two_hosts.py [--episodes 5] [--control-time-s 2.5]
-                                   [--weights-period-s 1.0] [--small-policy]     (as root)
+                                   [--weights-period-s 1.0] [--small-policy]
+                                   [--loss 0.02] [--max-message-size 1400]       (as root)
 
 The learner has its configured network sizes (so the weights are the size a real run sends),
 but a batch of 32 and one critic update per env step, so that it keeps up on a small CPU; the
@@ -22,7 +23,12 @@ Where the figures come from:
 - bytes: the veth's own counters (what each end sent). The GPU host also sends statistics,
   progress, diagnostics, discovery and the acknowledgements of the transitions, so bytes sent
   per weight update is an upper bound; the message's own size is printed beside it.
-No impairment (loss, delay) is applied: `tc netem` and iptables are not available here.
+`--loss P` drops that share of the packets each host sends over the link, at random (iptables'
+statistic match). Delay cannot be made here: `tc netem` is not in this kernel.
+`--max-message-size B` caps the UDP datagrams Fast DDS sends (its default, 65500 bytes, is
+split by IP into about 45 packets, and losing one loses the datagram); `--receive-buffer B`
+sets its sockets' receive buffers (the kernel's default is about 208 kB; at most
+net.core.rmem_max).
 """
 import argparse
 import json
@@ -180,22 +186,43 @@ def main():
     parser.add_argument('--small-policy', action='store_true',
                         help='the tests\' small networks instead of the configured sizes')
     parser.add_argument('--timeout-s', type=float, default=300.0)
+    parser.add_argument('--loss', type=float, default=0.0,
+                        help='share of the packets each host sends over the link that are '
+                             'dropped at random (0-1)')
+    parser.add_argument('--max-message-size', type=int, default=None,
+                        help='largest UDP datagram Fast DDS sends, bytes (default: its own '
+                             '65500)')
+    parser.add_argument('--receive-buffer', type=int, default=None,
+                        help='receive buffer of Fast DDS\'s sockets, bytes (default: the '
+                             'kernel\'s; at most net.core.rmem_max)')
     parser.add_argument('--watch', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.watch:
         watch_weights(args.watch)
         return
     from hilserl_testing.nodes import load_average, private_ros_domain
-    from hilserl_testing.two_hosts import two_hosts, why_no_namespaces
+    from hilserl_testing.two_hosts import NoLoss, two_hosts, why_no_namespaces
 
     why = why_no_namespaces()
     if why:
         sys.exit(f'two hosts cannot be made here: {why}')
     domain_id = private_ros_domain()
     print(f'load {load_average()}', flush=True)
-    with two_hosts() as hosts, tempfile.TemporaryDirectory(prefix='two_hosts_') as directory:
+    if not 0.0 <= args.loss < 1.0:
+        sys.exit(f'--loss {args.loss}: a share of packets, from 0 to below 1')
+    with two_hosts(args.max_message_size, args.receive_buffer) as hosts, \
+            tempfile.TemporaryDirectory(prefix='two_hosts_') as directory:
         print(f'robot host {hosts.robot.namespace} ({hosts.robot.address}), GPU host '
               f'{hosts.gpu.namespace} ({hosts.gpu.address}), ROS domain {domain_id}', flush=True)
+        print(f'link: {args.loss:.1%} of the packets dropped each way; Fast DDS datagrams of at '
+              f'most {args.max_message_size or 65500} bytes, receive buffers of '
+              f'{args.receive_buffer or "the kernel default"} bytes', flush=True)
+        if args.loss:
+            try:
+                for host in (hosts.robot, hosts.gpu):
+                    host.drop_at_random(args.loss)
+            except NoLoss as error:
+                sys.exit(str(error))
         report(run(args, hosts, Path(directory), domain_id))
 
 

@@ -18,12 +18,13 @@ from hilserl_common.run_layout import RunLayout
 from hilserl_learner.replay.journal import EPISODE, TransitionJournal
 from hilserl_testing.nodes import private_ros_domain
 from hilserl_testing.train_graph import ROBOT_NODES, running, short_train_arguments, wait_for
-from hilserl_testing.two_hosts import two_hosts, why_no_namespaces
+from hilserl_testing.two_hosts import NoLoss, two_hosts, why_no_namespaces
 
 pytestmark = [pytest.mark.graph, pytest.mark.filterwarnings('ignore:NO PRETRAINED')]
 
 IMAGE_BYTES = 128 * 128 * 3          # one processed camera image (two per transition)
 SILENCE_S = 1.5      # the actor's learner_silence_s in the outage (statistics every 0.5 s)
+LOSS = 0.02          # share of the packets each host loses on the link, at random
 PAUSED_OUTAGE_S = 2.0  # how long the link stays down once the actor has paused
 
 
@@ -84,13 +85,18 @@ def journaled_steps(layout: RunLayout) -> Counter:
 @pytest.mark.timeout(300)
 def test_an_outage_longer_than_an_episode_pauses_the_actor_and_loses_no_transition(
         tmp_path, hosts):
-    """The robot's end of the link goes down (an unplugged cable) for longer than an episode.
-    The actor finishes the episode under way, starts none while the learner is silent, says
-    why, and goes on when the learner is heard again; the learner, never restarted, has every
-    step of every episode the actor finished (they waited in the link's reliable history), and
-    its weights come back over the mended link. The robot side runs as on the real arm, in real
-    time (waiting for the learner, the simulation's clock would stop with the link, and with it
-    the actor)."""
+    """A link that loses 2% of the packets each way throughout, and whose robot end goes down
+    (an unplugged cable) for longer than an episode. The actor finishes the episode under way,
+    starts none while the learner is silent, says why, and goes on when the learner is heard
+    again; the learner, never restarted, has every step of every episode the actor finished
+    (they waited in the link's reliable history), and its weights come back over the mended
+    link. The robot side runs as on the real arm, in real time (waiting for the learner, the
+    simulation's clock would stop with the link, and with it the actor)."""
+    try:
+        for host in (hosts.robot, hosts.gpu):
+            host.drop_at_random(LOSS)
+    except NoLoss as error:
+        pytest.skip(str(error))
     layout = RunLayout(tmp_path)
     actor_log = tmp_path / 'logs' / 'actor.log'
     robot, learner = split_train_graph(tmp_path, hosts, private_ros_domain(),

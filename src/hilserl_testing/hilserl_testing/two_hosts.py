@@ -12,7 +12,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 SUBNET = '10.77.0'          # /24; each pair of namespaces has it to itself
 PREFIX_LENGTH = 24
@@ -26,6 +26,10 @@ MAX_PARTICIPANTS_PER_HOST = 16
 
 class NoNamespaces(RuntimeError):
     """Network namespaces cannot be made here; the message says why."""
+
+
+class NoLoss(RuntimeError):
+    """Packets cannot be dropped at random here (no iptables, or no statistic match)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,17 @@ class Host:
         way) or bring it back up; the kernel restores the subnet's route when it comes up."""
         _ip('-n', self.namespace, 'link', 'set', 'dev', self.interface, 'up' if up else 'down')
 
+    def drop_at_random(self, probability: float) -> None:
+        """Drop that share of the packets this host sends over the link, each at random
+        (iptables' statistic match, in this host's own tables; `tc netem`, which could delay
+        them too, is missing from some kernels). Raises NoLoss where it cannot be done."""
+        result = subprocess.run(
+            ['ip', 'netns', 'exec', self.namespace, 'iptables', '-A', 'OUTPUT', '-o',
+             self.interface, '-m', 'statistic', '--mode', 'random', '--probability',
+             f'{probability:.4f}', '-j', 'DROP'], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise NoLoss(f'iptables could not drop packets at random: {result.stderr.strip()}')
+
     def udp_counters(self) -> Dict[str, int]:
         """This host's UDP counters (/proc/net/snmp, one set per namespace): RcvbufErrors
         counts datagrams dropped because a socket's receive buffer was full, e.g. fragments of
@@ -82,12 +97,20 @@ class TwoHosts:
     gpu: Host
 
 
-def fast_dds_profile(address: str, peer_address: str) -> str:
+def fast_dds_profile(address: str, peer_address: str, max_message_size: Optional[int] = None,
+                     receive_buffer_size: Optional[int] = None) -> str:
     """A Fast DDS profile for every participant of a host: UDPv4 on `address` only (no shared
     memory, which would let two processes on one machine bypass the link, and no other
-    interface), discovery by unicast to both hosts besides multicast."""
+    interface), discovery by unicast to both hosts besides multicast. `max_message_size`: the
+    largest UDP datagram Fast DDS sends (its default is 65500 bytes, which IP splits into about
+    45 packets, all lost when one is). `receive_buffer_size`: the sockets' receive buffer
+    (bytes; at most the kernel's net.core.rmem_max; default: the kernel's own, about 208 kB)."""
     peers = ''.join(f'<locator><udpv4><address>{a}</address></udpv4></locator>'
                     for a in (address, peer_address))
+    size = (f'\n      <maxMessageSize>{max_message_size}</maxMessageSize>'
+            if max_message_size else '')
+    if receive_buffer_size:
+        size += f'\n      <receiveBufferSize>{receive_buffer_size}</receiveBufferSize>'
     return f'''<?xml version="1.0" encoding="UTF-8"?>
 <profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
   <transport_descriptors>
@@ -95,7 +118,7 @@ def fast_dds_profile(address: str, peer_address: str) -> str:
       <transport_id>link_udp</transport_id>
       <type>UDPv4</type>
       <interfaceWhiteList><address>{address}</address></interfaceWhiteList>
-      <maxInitialPeersRange>{MAX_PARTICIPANTS_PER_HOST}</maxInitialPeersRange>
+      <maxInitialPeersRange>{MAX_PARTICIPANTS_PER_HOST}</maxInitialPeersRange>{size}
     </transport_descriptor>
   </transport_descriptors>
   <participant profile_name="two_hosts" is_default_profile="true">
@@ -132,11 +155,13 @@ def why_no_namespaces() -> str:
 
 
 @contextmanager
-def two_hosts() -> Iterator[TwoHosts]:
+def two_hosts(max_message_size: Optional[int] = None,
+              receive_buffer_size: Optional[int] = None) -> Iterator[TwoHosts]:
     """Make the robot and GPU hosts (names unique to this call, so parallel or leftover runs do
     not clash) and remove them on the way out, whatever happened; NoNamespaces when they
-    cannot be made. Only a killed process leaves its pair behind (`ip netns list`: hilserl-*;
-    `ip netns delete NAME` removes one)."""
+    cannot be made. `max_message_size`, `receive_buffer_size`: fast_dds_profile's. Only a
+    killed process leaves its pair behind (`ip netns list`: hilserl-*; `ip netns delete NAME`
+    removes one)."""
     why = why_no_namespaces()
     if why:
         raise NoNamespaces(why)
@@ -162,7 +187,8 @@ def two_hosts() -> Iterator[TwoHosts]:
             _ip('-n', namespace, 'link', 'set', 'lo', 'up')
             _ip('-n', namespace, 'link', 'set', interface, 'up')
             profile = profiles / f'{namespace}.xml'
-            profile.write_text(fast_dds_profile(address, peer))
+            profile.write_text(fast_dds_profile(address, peer, max_message_size,
+                                                receive_buffer_size))
             hosts.append(Host(namespace, interface, address, peer, str(profile)))
         yield TwoHosts(*hosts)
     finally:
