@@ -25,10 +25,11 @@ Where the figures come from:
   per weight update is an upper bound; the message's own size is printed beside it.
 `--loss P` drops that share of the packets each host sends over the link, at random (iptables'
 statistic match). Delay cannot be made here: `tc netem` is not in this kernel.
-`--max-message-size B` caps the UDP datagrams Fast DDS sends (its default, 65500 bytes, is
-split by IP into about 45 packets, and losing one loses the datagram); `--receive-buffer B`
-sets its sockets' receive buffers (the kernel's default is about 208 kB; at most
-net.core.rmem_max).
+Each host has the Fast DDS profile of hilserl_common.dds_profile (4 MB socket receive
+buffers); `--receive-buffer 0` leaves the kernel's default (about 208 kB), `--receive-buffer B`
+sets B (at most net.core.rmem_max). `--max-message-size B` caps the UDP datagrams Fast DDS
+sends (its default, 65500 bytes, is split by IP into about 45 packets, and losing one loses the
+datagram).
 """
 import argparse
 import json
@@ -42,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
+from hilserl_common.dds_profile import RECEIVE_BUFFER_BYTES
 
 ROBOT_NODES = ['sim', 'operator', 'kinematics', 'actor']
 WEIGHTS_SUBSCRIBERS = 2     # the actor and this benchmark's watcher, both on the robot host
@@ -192,9 +195,10 @@ def main():
     parser.add_argument('--max-message-size', type=int, default=None,
                         help='largest UDP datagram Fast DDS sends, bytes (default: its own '
                              '65500)')
-    parser.add_argument('--receive-buffer', type=int, default=None,
+    parser.add_argument('--receive-buffer', type=int, default=RECEIVE_BUFFER_BYTES,
                         help='receive buffer of Fast DDS\'s sockets, bytes (default: the '
-                             'kernel\'s; at most net.core.rmem_max)')
+                             'workspace profile\'s; 0: the kernel\'s default; at most '
+                             'net.core.rmem_max)')
     parser.add_argument('--watch', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.watch:
@@ -210,13 +214,15 @@ def main():
     print(f'load {load_average()}', flush=True)
     if not 0.0 <= args.loss < 1.0:
         sys.exit(f'--loss {args.loss}: a share of packets, from 0 to below 1')
-    with two_hosts(args.max_message_size, args.receive_buffer) as hosts, \
+    with two_hosts(args.receive_buffer or None, args.max_message_size) as hosts, \
             tempfile.TemporaryDirectory(prefix='two_hosts_') as directory:
         print(f'robot host {hosts.robot.namespace} ({hosts.robot.address}), GPU host '
               f'{hosts.gpu.namespace} ({hosts.gpu.address}), ROS domain {domain_id}', flush=True)
+        buffers = (f'{args.receive_buffer} bytes' if args.receive_buffer
+                   else 'the kernel\'s default size')
         print(f'link: {args.loss:.1%} of the packets dropped each way; Fast DDS datagrams of at '
-              f'most {args.max_message_size or 65500} bytes, receive buffers of '
-              f'{args.receive_buffer or "the kernel default"} bytes', flush=True)
+              f'most {args.max_message_size or 65500} bytes, socket receive buffers of '
+              f'{buffers}', flush=True)
         if args.loss:
             try:
                 for host in (hosts.robot, hosts.gpu):

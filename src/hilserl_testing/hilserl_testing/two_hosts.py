@@ -1,8 +1,9 @@
 """Two hosts on one machine, for tests and benchmarks: two Linux network namespaces joined by a
 veth pair, the "robot host" and the "GPU host", each with an address of its own, and ROS 2
 traffic pinned to that link (UDP only, no shared memory), so nodes started in them talk exactly
-as a robot computer and a GPU box on one network would. No ROS import: this only builds the
-network and the commands that run inside it."""
+as a robot computer and a GPU box on one network would, with the Fast DDS profile a user writes
+for them (hilserl_common.dds_profile). No ROS import: this only builds the network and the
+commands that run inside it."""
 import json
 import os
 import secrets
@@ -14,14 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from hilserl_common.dds_profile import (
+    RECEIVE_BUFFER_BYTES,
+    fast_dds_profile,
+    kernel_receive_buffer_cap,
+)
+
 SUBNET = '10.77.0'          # /24; each pair of namespaces has it to itself
 PREFIX_LENGTH = 24
 ROBOT_ADDRESS = f'{SUBNET}.1'
 GPU_ADDRESS = f'{SUBNET}.2'
 RMW_IMPLEMENTATION = 'rmw_fastrtps_cpp'   # as scripts/env.sh sets it
-# Fast DDS finds participants at the peers' ports for participant ids 0..N-1 (default 4); a
-# robot host runs about eight (one per node, and a test's probe).
-MAX_PARTICIPANTS_PER_HOST = 16
 
 
 class NoNamespaces(RuntimeError):
@@ -97,43 +101,6 @@ class TwoHosts:
     gpu: Host
 
 
-def fast_dds_profile(address: str, peer_address: str, max_message_size: Optional[int] = None,
-                     receive_buffer_size: Optional[int] = None) -> str:
-    """A Fast DDS profile for every participant of a host: UDPv4 on `address` only (no shared
-    memory, which would let two processes on one machine bypass the link, and no other
-    interface), discovery by unicast to both hosts besides multicast. `max_message_size`: the
-    largest UDP datagram Fast DDS sends (its default is 65500 bytes, which IP splits into about
-    45 packets, all lost when one is). `receive_buffer_size`: the sockets' receive buffer
-    (bytes; at most the kernel's net.core.rmem_max; default: the kernel's own, about 208 kB)."""
-    peers = ''.join(f'<locator><udpv4><address>{a}</address></udpv4></locator>'
-                    for a in (address, peer_address))
-    size = (f'\n      <maxMessageSize>{max_message_size}</maxMessageSize>'
-            if max_message_size else '')
-    if receive_buffer_size:
-        size += f'\n      <receiveBufferSize>{receive_buffer_size}</receiveBufferSize>'
-    return f'''<?xml version="1.0" encoding="UTF-8"?>
-<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
-  <transport_descriptors>
-    <transport_descriptor>
-      <transport_id>link_udp</transport_id>
-      <type>UDPv4</type>
-      <interfaceWhiteList><address>{address}</address></interfaceWhiteList>
-      <maxInitialPeersRange>{MAX_PARTICIPANTS_PER_HOST}</maxInitialPeersRange>{size}
-    </transport_descriptor>
-  </transport_descriptors>
-  <participant profile_name="two_hosts" is_default_profile="true">
-    <rtps>
-      <userTransports><transport_id>link_udp</transport_id></userTransports>
-      <useBuiltinTransports>false</useBuiltinTransports>
-      <builtin>
-        <initialPeersList>{peers}</initialPeersList>
-      </builtin>
-    </rtps>
-  </participant>
-</profiles>
-'''
-
-
 def why_no_namespaces() -> str:
     """Why network namespaces cannot be made on this machine; '' when they can."""
     if shutil.which('ip') is None:
@@ -155,16 +122,20 @@ def why_no_namespaces() -> str:
 
 
 @contextmanager
-def two_hosts(max_message_size: Optional[int] = None,
-              receive_buffer_size: Optional[int] = None) -> Iterator[TwoHosts]:
+def two_hosts(receive_buffer_size: Optional[int] = RECEIVE_BUFFER_BYTES,
+              max_message_size: Optional[int] = None) -> Iterator[TwoHosts]:
     """Make the robot and GPU hosts (names unique to this call, so parallel or leftover runs do
     not clash) and remove them on the way out, whatever happened; NoNamespaces when they
-    cannot be made. `max_message_size`, `receive_buffer_size`: fast_dds_profile's. Only a
-    killed process leaves its pair behind (`ip netns list`: hilserl-*; `ip netns delete NAME`
-    removes one)."""
+    cannot be made. Each host's participants get the profile a user writes with
+    hilserl_common.dds_profile (`receive_buffer_size`, `max_message_size`: its
+    fast_dds_profile's). Only a killed process leaves its pair behind (`ip netns list`:
+    hilserl-*; `ip netns delete NAME` removes one)."""
     why = why_no_namespaces()
     if why:
         raise NoNamespaces(why)
+    cap = kernel_receive_buffer_cap()
+    if receive_buffer_size and cap:  # what the kernel would give: a machine's tests still run
+        receive_buffer_size = min(receive_buffer_size, cap)
     tag = secrets.token_hex(4)
     robot_ns, gpu_ns = f'hilserl-robot-{tag}', f'hilserl-gpu-{tag}'
     robot_if, gpu_if = f'vr{tag}', f'vg{tag}'      # interface names: 15 characters at most
@@ -187,8 +158,8 @@ def two_hosts(max_message_size: Optional[int] = None,
             _ip('-n', namespace, 'link', 'set', 'lo', 'up')
             _ip('-n', namespace, 'link', 'set', interface, 'up')
             profile = profiles / f'{namespace}.xml'
-            profile.write_text(fast_dds_profile(address, peer, max_message_size,
-                                                receive_buffer_size))
+            profile.write_text(fast_dds_profile(address, [peer], receive_buffer_size,
+                                                max_message_size))
             hosts.append(Host(namespace, interface, address, peer, str(profile)))
         yield TwoHosts(*hosts)
     finally:
