@@ -9,7 +9,7 @@ from hilserl_learner.ingest.validation import (
     check_transition,
 )
 from hilserl_learner.replay.buffer import ReplayBuffer, Transition, sample_mixed, stack
-from hilserl_learner.replay.journal import TransitionJournal, remove_episodes
+from hilserl_learner.replay.journal import AmbiguousEpisodes, TransitionJournal, remove_episodes
 from hilserl_learner.replay.journal import main as journal_command
 
 FIELDS = ('state', 'next_state', 'reward', 'terminated', 'truncated', 'image', 'next_image')
@@ -149,6 +149,21 @@ def test_a_removal_killed_midway_leaves_no_row_twice(tmp_path):
     original.write_bytes(kept)  # as if killed after writing the rewrite, before the unlink
     assert list(_replayed(tmp_path)['episode']) == [1, 1, 1]
     assert len(list(tmp_path.glob('chunk_*.npz'))) == 1
+
+
+def test_two_actors_episodes_of_one_number_leave_one_at_a_time(tmp_path):
+    """Two arms feed one learner and each numbers its episodes from 0: a removal says whose."""
+    journal = TransitionJournal(str(tmp_path), 100, 100)
+    for actor, first_row in (('so101', 0), ('so101_b', 10), ('so101', 20)):
+        journal.append(stack(episode(first_row, 3)), to_demo=np.zeros(3, bool),
+                       episodes=[first_row // 20] * 3, actors=[actor] * 3)
+    with pytest.raises(AmbiguousEpisodes, match=r"\['so101', 'so101_b'\]: say whose"):
+        remove_episodes(tmp_path, [0])
+    assert journal_command([str(tmp_path), '--remove-episodes', '0']) == 2
+    assert remove_episodes(tmp_path, [1]) == {'removed': 3, 'unidentified': 0}  # so101's only
+    assert journal_command([str(tmp_path), '--remove-episodes', '0', '--actor', 'so101_b']) == 0
+    after = _replayed(tmp_path)
+    assert list(after['actor']) == ['so101'] * 3 and list(after['state'][:, 0]) == [0, 1, 2]
 
 
 def test_rows_journaled_without_episode_ids_stay(tmp_path):

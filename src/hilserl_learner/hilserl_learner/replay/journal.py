@@ -4,23 +4,30 @@ killed loses no transitions: on resume the buffers are rebuilt from it.
 Each `append` writes one chunk file (`chunk_<first index>_<rows>_<demo rows>.npz`,
 uncompressed, written to a temporary name and renamed, so a kill never leaves half a chunk).
 Chunks that both buffers have overwritten since are deleted. Each row keeps the episode it came
-from, so the transitions of an episode can leave the journal (`remove_episodes`), also from the
-command line, while the learner is stopped (README, "On the real arm", step 7):
+from and its actor, so the transitions of an episode can leave the journal (`remove_episodes`),
+also from the command line, while the learner is stopped (README, "On the real arm", step 7):
 
     python -m hilserl_learner.replay.journal runs/real/learner/journal --remove-episodes 12 15
+    python -m hilserl_learner.replay.journal ... --remove-episodes 12 --actor so101_b  # 2 arms
 """
 import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 TO_DEMO = 'to_demo'  # per-row flag: the transition also went to the demo buffer (intervention)
-# Per-row episode id as the actor numbered it (one actor per run: ids of several actors could
-# collide). Not a buffer field: the buffers take only their own fields from a replayed chunk.
+# Per-row episode id as its actor numbered it, and that actor's id (several actors feeding one
+# learner number their episodes each on their own). Not buffer fields: the buffers take only
+# their own fields from a replayed chunk.
 EPISODE = 'episode'
+ACTOR = 'actor'
+
+
+class AmbiguousEpisodes(ValueError):
+    """Episode numbers that several actors used: which actor's is meant must be said."""
 
 
 class TransitionJournal:
@@ -34,15 +41,18 @@ class TransitionJournal:
         self.count = index[-1][3] + index[-1][1] if index else 0
 
     def append(self, columns: Dict[str, np.ndarray], to_demo: np.ndarray,
-               episodes: Optional[np.ndarray] = None) -> None:
+               episodes: Optional[np.ndarray] = None,
+               actors: Optional[Sequence[str]] = None) -> None:
         """One chunk: the rows of `columns`, which of them went to the demo buffer and, when
-        given, the episode id of each."""
+        given, the episode id and the actor id of each."""
         rows = len(to_demo)
         if rows == 0:
             return
         extra = {TO_DEMO: to_demo}
         if episodes is not None:
             extra[EPISODE] = np.asarray(episodes, np.int64)
+        if actors is not None:
+            extra[ACTOR] = np.asarray(actors, dtype=str)
         _write_chunk(self.directory, self.count, {**columns, **extra})
         self.count += rows
 
@@ -72,15 +82,20 @@ class TransitionJournal:
         return _chunk_index(self.directory)
 
 
-def remove_episodes(directory, episodes: Iterable[int]) -> Dict[str, int]:
-    """Take every row of these episodes out of the journal in `directory` (the learner must not
-    be running); the other rows stay as they were, in their order. Returns the rows removed and
-    the rows that could not be told apart (journaled without episode ids, by an older learner:
-    they stay). A learner that resumes afterwards rebuilds its buffers without them.
+def remove_episodes(directory, episodes: Iterable[int],
+                    actor: Optional[str] = None) -> Dict[str, int]:
+    """Take every row of these episodes (of `actor`; None: of whichever actor journaled them,
+    AmbiguousEpisodes when that is more than one) out of the journal in `directory` (the
+    learner must not be running); the other rows stay as they were, in their order. Returns the
+    rows removed and the rows that could not be told apart (journaled without episode ids, or
+    without actor ids when `actor` is given, by an older learner: they stay). A learner that
+    resumes afterwards rebuilds its buffers without them.
 
     Chunks keep their first index, so the indices of later chunks do not move; a chunk that
     loses every row is deleted."""
     directory, leaving_ids = Path(directory), np.fromiter(episodes, np.int64)
+    if actor is None:
+        _refuse_ambiguous(directory, leaving_ids)
     removed = unidentified = 0
     for path, rows, _, first in _chunk_index(directory):
         with np.load(path) as chunk:
@@ -89,6 +104,11 @@ def remove_episodes(directory, episodes: Iterable[int]) -> Dict[str, int]:
             unidentified += rows
             continue
         leaving = np.isin(columns[EPISODE], leaving_ids)
+        if actor is not None:
+            if ACTOR not in columns:  # journaled before actor ids were: whose is unknown
+                unidentified += rows
+                continue
+            leaving &= columns[ACTOR] == actor
         if not leaving.any():
             continue
         if not leaving.all():
@@ -98,6 +118,17 @@ def remove_episodes(directory, episodes: Iterable[int]) -> Dict[str, int]:
         path.unlink()
         removed += int(leaving.sum())
     return {'removed': removed, 'unidentified': unidentified}
+
+
+def _refuse_ambiguous(directory: Path, episode_ids: np.ndarray) -> None:
+    actors = set()
+    for path, *_ in _chunk_index(directory):
+        with np.load(path) as chunk:
+            if ACTOR in chunk.files and EPISODE in chunk.files:
+                actors.update(chunk[ACTOR][np.isin(chunk[EPISODE], episode_ids)].tolist())
+    if len(actors) > 1:
+        raise AmbiguousEpisodes(f'episodes {episode_ids.tolist()} were journaled by actors '
+                                f'{sorted(actors)}: say whose (--actor)')
 
 
 def removal_text(removed: Dict[str, int], episodes: Iterable[int]) -> str:
@@ -142,11 +173,17 @@ def main(argv=None) -> int:
     parser.add_argument('journal', help='the learner\'s journal folder (<run>/learner/journal)')
     parser.add_argument('--remove-episodes', type=int, nargs='+', required=True,
                         metavar='EPISODE', help='episode numbers (as in episodes.jsonl)')
+    parser.add_argument('--actor', help='whose episodes, when several actors fed the learner '
+                        '(actor_id in the transitions: by default the robot namespace)')
     args = parser.parse_args(argv)
     if not Path(args.journal).is_dir():
         print(f'{parser.prog}: no journal at {args.journal}', file=sys.stderr)
         return 2
-    result = remove_episodes(args.journal, args.remove_episodes)
+    try:
+        result = remove_episodes(args.journal, args.remove_episodes, args.actor)
+    except AmbiguousEpisodes as error:
+        print(f'{parser.prog}: {error}', file=sys.stderr)
+        return 2
     print(f'{args.journal}: {removal_text(result, args.remove_episodes)}')
     return 0
 

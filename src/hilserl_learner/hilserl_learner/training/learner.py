@@ -148,7 +148,8 @@ class Learner:
             self.demo.add({k: v[to_demo] for k, v in columns.items()})
         # the episode of each row: the main job takes mis-rewarded episodes out of the
         # journal after a mining round (replay.journal.remove_episodes)
-        self.journal.append(columns, to_demo, np.array([item.episode_id for item in batch]))
+        self.journal.append(columns, to_demo, np.array([item.episode_id for item in batch]),
+                            [item.actor_id for item in batch])
         self.env_steps += len(transitions)
         return len(transitions)
 
