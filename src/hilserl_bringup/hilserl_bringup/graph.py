@@ -5,7 +5,7 @@ both build their processes from these descriptions, so the two can never disagre
 run, with which parameter files, parameters and remappings. No ROS import here.
 """
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Tuple
 
 from hilserl_common.run_layout import REWARD_JOURNAL
@@ -57,6 +57,9 @@ COMMON_ARGUMENTS = (
              'empty: leader.yaml\'s key_device).'),
     Argument('real_time_factor', '1.0', 'Simulation speed: 1.0 is real time, larger runs faster '
              'and publishes /clock (every node then uses sim time); 0 is as fast as possible.'),
+    Argument('clock', '/clock', 'Simulation only: the topic of this arm\'s simulated clock (when '
+             'the simulation is off real time). A second simulated arm feeding the same learner '
+             'needs one of its own, e.g. /so101_b/clock.'),
     Argument('console', 'true', 'Serve the operator console, a web page with the cameras, '
              'reward, episodes, learner and diagnostics, and the operator buttons.',
              ('true', 'false')),
@@ -177,25 +180,33 @@ def _console(args, read_only: bool = False) -> List[NodeSpec]:
                       'output_dir': args['output_dir']}, required=False)]
 
 
+def _on_clock(args: Dict[str, str], specs: List[NodeSpec]) -> List[NodeSpec]:
+    """Every node of the graph on the arm's own clock topic, when `clock:=` names one: two
+    simulations publishing one /clock would drag each other's time back and forth."""
+    if args['clock'] == '/clock':
+        return specs
+    return [replace(s, remappings=s.remappings + (('/clock', args['clock']),)) for s in specs]
+
+
 def train_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """HIL-SERL training: robot, kinematics, reward classifier, actor and learner."""
-    return _robot_nodes(args) + [_kinematics(args), _reward_classifier(args, journal=True),
-                                 _actor(args, 'train'), _learner(args),
-                                 _workspace_markers(args)] + _console(args)
+    return _on_clock(args, _robot_nodes(args) + [
+        _kinematics(args), _reward_classifier(args, journal=True), _actor(args, 'train'),
+        _learner(args), _workspace_markers(args)] + _console(args))
 
 
 def eval_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """Deterministic evaluation of a trained policy: no learner, no transitions; the console
     only shows (and stops the arm)."""
-    return _robot_nodes(args, 'off') + [_kinematics(args), _reward_classifier(args),
-                                        _actor(args, 'eval'), _workspace_markers(args)
-                                        ] + _console(args, read_only=True)
+    return _on_clock(args, _robot_nodes(args, 'off') + [
+        _kinematics(args), _reward_classifier(args), _actor(args, 'eval'),
+        _workspace_markers(args)] + _console(args, read_only=True))
 
 
 def record_demos_graph(args: Dict[str, str]) -> List[NodeSpec]:
     """Demonstrations: the follower mirrors the leader while the topics are recorded."""
-    return _robot_nodes(args, 'demo') + [_kinematics(args), _actor(args, 'record'),
-                                         _workspace_markers(args)] + _console(args)
+    return _on_clock(args, _robot_nodes(args, 'demo') + [
+        _kinematics(args), _actor(args, 'record'), _workspace_markers(args)] + _console(args))
 
 
 GRAPHS: Dict[str, Callable[[Dict[str, str]], List[NodeSpec]]] = {
@@ -241,4 +252,7 @@ def resolve_arguments(graph: str, given: Dict[str, str]) -> Dict[str, str]:
     except ValueError:
         raise ValueError(f'argument real_time_factor:={values["real_time_factor"]} is not a '
                          f'number') from None
+    if not values['clock'].startswith('/') or values['clock'].rstrip('/') != values['clock']:
+        raise ValueError(f'argument clock:={values["clock"]} is not an absolute topic name '
+                         f'(e.g. /so101_b/clock)')
     return values
