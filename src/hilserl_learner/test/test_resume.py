@@ -57,11 +57,13 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
     saved_networks = {k: v.clone() for k, v in learner.agent.state_dict().items()}
     saved_optimizer = copy.deepcopy(learner.agent.critic_optimizer.state_dict())
     saved_alpha = learner.agent.temperature.item()
-    # Stored after the checkpoint, then the learner dies without another checkpoint.
+    # Stored after the checkpoint (from a second arm), then the learner dies without another
+    # checkpoint.
     for i in range(7):
         sent.append(transition(rng, intervention=i == 0))
-        learner.submit(sent[-1], 'a', 1)
+        learner.submit(sent[-1], 'b', 0)
     learner.ingest()
+    assert learner.stats()['env_steps_by_actor'] == {'a': 20, 'b': 7}
     while learner.train_step():
         pass
     online, demo = learner.online.newest(100), learner.demo.newest(50)
@@ -73,6 +75,7 @@ def test_resume_restores_buffers_networks_optimisers_and_counters(tmp_path, back
 
     resumed = make_learner(tmp_path, backbone, demos, resume=True)
     assert resumed.env_steps == 27 and len(resumed.online) == 27
+    assert resumed.env_steps_by_actor == {'a': 20, 'b': 7}
     assert len(resumed.demo) == 3 + 5 + 1
     for name, column in online.items():
         assert np.array_equal(resumed.online.newest(100)[name], column), name

@@ -13,6 +13,7 @@ also from the command line, while the learner is stopped (README, "On the real a
 import argparse
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -62,6 +63,16 @@ class TransitionJournal:
         for path, *_ in self._index():
             with np.load(path) as chunk:
                 yield {name: chunk[name] for name in chunk.files}
+
+    def actor_rows(self, since: int = 0) -> Counter:
+        """Rows per actor id in the chunks journaled from row index `since` on."""
+        rows: Counter = Counter()
+        for path, _, _, first in self._index():
+            if first >= since:
+                with np.load(path) as chunk:
+                    if ACTOR in chunk.files:
+                        rows.update(chunk[ACTOR].tolist())
+        return rows
 
     def prune(self) -> int:
         """Delete chunks that neither buffer can still hold; returns how many."""

@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -90,6 +91,7 @@ class Learner:
         self.feature_cache = FeatureCache(self.agent.features, FEATURE_CACHE_SIZE)
 
         self.env_steps = 0          # online transitions stored
+        self.env_steps_by_actor: Counter = Counter()  # the same, per actor_id (several arms)
         self.optimization_step = 0  # critic updates
         self.actor_updates = 0
         self.weights_version = 0
@@ -151,6 +153,7 @@ class Learner:
         self.journal.append(columns, to_demo, np.array([item.episode_id for item in batch]),
                             [item.actor_id for item in batch])
         self.env_steps += len(transitions)
+        self.env_steps_by_actor.update(item.actor_id for item in batch)
         return len(transitions)
 
     # --- training ------------------------------------------------------------------------
@@ -267,10 +270,11 @@ class Learner:
 
     # --- persistence ---------------------------------------------------------------------
 
-    def counters(self) -> Dict[str, int]:
+    def counters(self) -> Dict:
         return {'optimization_step': self.optimization_step, 'actor_updates': self.actor_updates,
                 'env_steps': self.env_steps, 'weights_version': self.weights_version,
-                'journal_count': self.journal.count}
+                'journal_count': self.journal.count,
+                'env_steps_by_actor': dict(self.env_steps_by_actor)}
 
     def checkpoint(self) -> None:
         start = time.monotonic()
@@ -309,6 +313,9 @@ class Learner:
                 self.demo.add({k: v[to_demo] for k, v in chunk.items()})
             stored += len(to_demo)
         self.env_steps = max(self.journal.count, counters.get('env_steps', 0))
+        # those of the checkpoint, and those journaled after it
+        self.env_steps_by_actor = (Counter(counters.get('env_steps_by_actor', {}))
+                                   + self.journal.actor_rows(counters.get('journal_count', 0)))
         self.rates = RateWindow(self.optimization_step, self.env_steps)  # rates of this run
         LOGGER.info('resumed at update %d with %d env steps (%d transitions replayed from the '
                     'journal)', self.optimization_step, self.env_steps, stored)

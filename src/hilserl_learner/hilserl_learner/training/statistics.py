@@ -38,6 +38,7 @@ def learner_stats(learner) -> Dict:
         'optimization_step': learner.optimization_step,
         'actor_updates': learner.actor_updates,
         'env_steps': learner.env_steps,
+        'env_steps_by_actor': dict(learner.env_steps_by_actor),
         'transitions_dropped': learner.transitions_dropped,
         'online_buffer_size': len(learner.online),
         'demo_buffer_size': len(learner.demo),
