@@ -152,8 +152,17 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         # over the whole run (the learner's windowed figure covers only its latest steps)
         'effective_utd': stats[-1].get('effective_utd_total', stats[-1].get('effective_utd'))
         if stats else None,
+        # several arms feeding the learner: the transitions it stored from each
+        'env_steps_by_actor': stats[-1].get('env_steps_by_actor', {}) if stats else {},
         **reward_agreement(episodes),
     }
+
+
+def _by_arm(env_steps: dict) -> str:
+    if len(env_steps) < 2:
+        return ''
+    return '; transitions by arm: ' + ', '.join(f'{actor} {steps}' for actor, steps
+                                                 in sorted(env_steps.items()))
 
 
 def final_stages(run: Path, count: int) -> dict:
@@ -196,7 +205,7 @@ def write_report(run) -> Path:
              f'{figures["first_autonomous_success"] or "—"} |',
              f'| learner | {figures["optimization_steps"] or "—"} critic updates, '
              f'{figures["updates_per_s"] or 0:.0f} updates/s, effective UTD '
-             f'{figures["effective_utd"] or 0:.1f} |',
+             f'{figures["effective_utd"] or 0:.1f}{_by_arm(figures["env_steps_by_actor"])} |',
              f'| final evaluation | {percent_text(figures["final_success_rate"])} success (95% '
              f'interval {interval_text(figures["final_success_interval"])}) over '
              f'{figures["final_episodes"] or 0} deterministic episodes, mean time to success '

@@ -22,7 +22,8 @@ def make_run(run, successes):
     for step in range(5):
         append_record(str(run / 'learner' / 'learner_stats.jsonl'), {
             'optimization_step': 100 * step, 'critic_loss': 1.0 / (step + 1),
-            'updates_per_s': 120.0, 'effective_utd': 18.0})
+            'updates_per_s': 120.0, 'effective_utd': 18.0,
+            'env_steps_by_actor': {'so101': 50 * step, 'so101_b': 30 * step}})
     (run / 'stages').mkdir()
     (run / 'stages' / 'evaluate.json').write_text(json.dumps(
         {'success_rate': 0.84, 'episodes': 50, 'mean_time_to_success_s': 3.2}))
@@ -40,7 +41,7 @@ def test_report_has_plots_and_the_figures(tmp_path):
     assert 'success 100%, interventions 5%' in text        # the last 20 episodes
     assert '84% success (95% interval 71-92%) over 50 deterministic episodes' in text
     assert '| 30 | 10 | 70% | 40-89% | 9 |' in text  # the evaluation round
-    assert '120 updates/s, effective UTD 18.0' in text
+    assert '120 updates/s, effective UTD 18.0; transitions by arm: so101 200, so101_b 120' in text
     # episode 3 failed but the simulation saw a success; episode 25 the other way round
     assert '30 episodes checked against the simulation: 1 false successes, 1 missed' in text
     assert 'the gate refused 1 classifier successes' in text
