@@ -214,6 +214,8 @@ def main():
     print(f'load {load_average()}', flush=True)
     if not 0.0 <= args.loss < 1.0:
         sys.exit(f'--loss {args.loss}: a share of packets, from 0 to below 1')
+    if args.receive_buffer < 0 or (args.max_message_size or 0) < 0:
+        sys.exit('--receive-buffer and --max-message-size are sizes in bytes, 0 or more')
     with two_hosts(args.receive_buffer or None, args.max_message_size) as hosts, \
             tempfile.TemporaryDirectory(prefix='two_hosts_') as directory:
         print(f'robot host {hosts.robot.namespace} ({hosts.robot.address}), GPU host '

@@ -12,6 +12,8 @@ from typing import Optional
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
+from hilserl_interfaces.msg import Transition
+
 # scripts/env.sh: the domain of the workspace's own graphs (a training run among them).
 WORKSPACE_DOMAIN_ID = 42
 
@@ -64,7 +66,6 @@ class ProbeNode:
     def take_transitions(self):
         """Stand in for the learner: subscribe to /transitions (raw, never decoded). An actor
         in train mode starts no training episode until something takes its transitions."""
-        from hilserl_interfaces.msg import Transition
         self.node.create_subscription(Transition, '/transitions', lambda _: None, 10, raw=True)
 
     def close(self):
