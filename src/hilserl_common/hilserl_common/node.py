@@ -26,7 +26,7 @@ def run(node_class, args=None, executor_factory=None) -> int:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, ctrl_c)
     rclpy.init(args=args)
-    node = None
+    node = executor = None
     code = 0
     try:
         node = node_class()
@@ -51,6 +51,11 @@ def run(node_class, args=None, executor_factory=None) -> int:
         # -2) in the middle of destroy_node, which is where the safety steps run.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
+        if executor is not None:
+            # Drops the executor's half-read wait: a spin left between two ready callbacks
+            # holds the entities' handles, and destroy_node then waits on them for ever (seen:
+            # a kinematics node killed 13 s after Ctrl-C, inside destroy_node).
+            executor.shutdown()
         if node is not None:
             node.destroy_node()
             # After destroy_node: a safety step that failed there (torque off that could not
