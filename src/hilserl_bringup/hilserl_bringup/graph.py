@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Tuple
 
-from hilserl_common.run_layout import REWARD_JOURNAL
+from hilserl_common.run_layout import DEFAULT_ROBOT, REWARD_JOURNAL
 from so101_description.cameras import FRONT_CAMERA, WRIST_CAMERA
 
 
@@ -37,8 +37,8 @@ class NodeSpec:
 COMMON_ARGUMENTS = (
     Argument('sim', 'true', 'Run on the MuJoCo simulation (true) or on the real SO-101 (false).',
              ('true', 'false')),
-    Argument('robot', 'so101', 'Namespace of this robot\'s topics (one per robot; several actors '
-             'can feed one learner).'),
+    Argument('robot', DEFAULT_ROBOT, 'Namespace of this robot\'s topics (one per robot; several '
+             'actors can feed one learner).'),
     Argument('config_dir', '', 'Directory of the parameter files; empty: the installed config/.'),
     Argument('config_file', '', 'An extra parameter file applied to every node after the defaults '
              '(your overrides).'),
@@ -229,6 +229,13 @@ GRAPH_ARGUMENTS: Dict[str, Tuple[Argument, ...]] = {
 }
 
 GLOBAL_NODES = {'learner'}
+
+
+def robot_side(graph: str, arguments: Dict[str, str]) -> List[str]:
+    """The nodes of a graph that one robot needs of its own (all but the learner), for another
+    arm feeding a learner that runs elsewhere (`run_graph ... --only`)."""
+    specs = GRAPHS[graph](resolve_arguments(graph, arguments))
+    return [s.name for s in specs if s.name not in GLOBAL_NODES]
 
 
 def namespace_of(spec: NodeSpec, robot: str) -> str:

@@ -92,6 +92,17 @@ def reward_agreement(episodes: Sequence[dict]) -> dict:
             'missed_successes': sum(bool(e['sim_success'] and not e['success']) for e in judged)}
 
 
+def episodes_per_hour(episodes: Sequence[dict]) -> Optional[float]:
+    """Episodes per hour of wall time, from the first one's start to the last one's end (what
+    more arms buy); None without at least two episodes with times."""
+    timed = [e for e in episodes if 'wall_time' in e and 'duration_s' in e]
+    if len(timed) < 2:
+        return None
+    start = min(e['wall_time'] - e['duration_s'] for e in timed)
+    hours = (max(e['wall_time'] for e in timed) - start) / 3600.0
+    return len(timed) / hours if hours > 0 else None
+
+
 def evaluation_round(records: Sequence[dict]) -> dict:
     """The figures of one evaluation round from its episodes' records (in order): what the
     actor writes to eval_rounds.jsonl and the console shows while a round goes on."""

@@ -12,6 +12,12 @@ LEARNER_DIR = 'learner'
 LEARNER_STATS = 'learner_stats.jsonl'
 POLICY_FILE = 'policy.safetensors'
 REWARD_JOURNAL = 'reward_journal'  # what the reward classifier scored while training
+MINED = 'mined'
+# The graphs' default robot namespace. In a run with several arms this arm's files are the
+# run's own (so a one-arm run looks the same), and each other arm's (actor records, reward
+# journal, logs) are in arms/<its robot namespace>/.
+DEFAULT_ROBOT = 'so101'
+ARMS_DIR = 'arms'
 
 
 class RunLayout:
@@ -51,3 +57,26 @@ class RunLayout:
     @property
     def reward_journal(self) -> Path:
         return self.root / REWARD_JOURNAL
+
+    @property
+    def mined_dir(self) -> Path:
+        """The frames a hard-negative mining round took from this run's reward journal."""
+        return self.root / MINED
+
+    def arm(self, robot: str) -> 'RunLayout':
+        """The files of one arm of the run, by its robot namespace."""
+        return self if robot == DEFAULT_ROBOT else RunLayout(self.root / ARMS_DIR / robot)
+
+    def arms(self) -> dict:
+        """{robot namespace: its RunLayout} of every arm that has run: the first, then the
+        others in name order."""
+        others = sorted(p.name for p in (self.root / ARMS_DIR).glob('*') if p.is_dir())
+        return {robot: self.arm(robot) for robot in (DEFAULT_ROBOT, *others)}
+
+    def episodes_of_arms(self, mode: str = 'train') -> list:
+        """The episodes of every arm of the run, in the order they ended."""
+        by_arm = [layout.episodes(mode) for layout in self.arms().values()]
+        if len(by_arm) == 1:
+            return by_arm[0]
+        return sorted((e for episodes in by_arm for e in episodes),
+                      key=lambda e: e.get('wall_time', 0.0))

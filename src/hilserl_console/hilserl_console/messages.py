@@ -42,7 +42,9 @@ def episode_stats(msg) -> dict:
 
 
 def learner_stats(msg) -> dict:
-    return {**_fields(msg, LEARNER_FIELDS), 'stamp': seconds(msg.header.stamp)}
+    return {**_fields(msg, LEARNER_FIELDS), 'stamp': seconds(msg.header.stamp),
+            'env_steps_by_actor': {actor: int(steps) for actor, steps
+                                   in zip(msg.actor_ids, msg.actor_env_steps)}}
 
 
 def diagnostics(msg) -> List[dict]:

@@ -79,7 +79,8 @@ def test_a_taken_port_is_named(serve):
 def run_state() -> ConsoleState:
     """Two demonstrations, then training episodes 2-5 and an evaluation round of two; the
     learner at 13 updates per env step, then resting through the round (owing -1474, as its
-    count read on a run); a wrist frame stamped 76.8 s into a slowed simulation."""
+    count read on a run; 80 of its transitions from a second arm); a wrist frame stamped 76.8 s
+    into a slowed simulation."""
     state = ConsoleState()
     for number, mode in enumerate(['record'] * 2 + ['train'] * 4 + ['eval'] * 2):
         state.on_episode({'episode': number, 'mode': mode, 'success': number % 2 == 1,
@@ -90,7 +91,8 @@ def run_state() -> ConsoleState:
         state.on_learner({'stamp': 70.0 + second, 'optimization_step': 13 * steps,
                           'env_steps': steps, 'critic_loss': 0.5, 'actor_loss': -1.0,
                           'temperature': 0.01, 'updates_per_s': 130.0,
-                          'updates_owed': -1474})
+                          'updates_owed': -1474,
+                          'env_steps_by_actor': {'so101': steps - 80, 'so101_b': 80}})
     state.on_frame('wrist_camera', 76.8, encode_jpeg(np.zeros((16, 16, 3), np.uint8)), 12.0)
     return state
 
@@ -117,6 +119,7 @@ def test_the_page_shows_demos_apart_learner_figures_that_mean_what_they_say_and_
         figure = 'document.querySelector(\'[data-figure="{}"]\')?.textContent'
         assert shown(figure.format('updates per env step'), 'the learner') == '13'  # not 0
         assert shown(figure.format('updates owed'), 'the learner') == '0'
+        assert shown(figure.format('transitions from so101_b'), 'the second arm') == '80'
         assert shown('document.getElementById("window").textContent', 'the window') == \
             str(MOVING_AVERAGE_EPISODES)
         plot = 'document.getElementById("history-plot").dataset'

@@ -95,9 +95,11 @@ def test_a_loss_not_computed_yet_is_sent_as_null():
     stamp = SimpleNamespace(sec=3, nanosec=500_000_000)
     fields = {name: 0 for name in messages.LEARNER_FIELDS}
     msg = SimpleNamespace(**{**fields, 'critic_loss': float('nan')},
-                          header=SimpleNamespace(stamp=stamp))
+                          header=SimpleNamespace(stamp=stamp), actor_ids=['so101', 'so101_b'],
+                          actor_env_steps=[120, 80])
     stats = messages.learner_stats(msg)
     assert stats['critic_loss'] is None and stats['stamp'] == 3.5
+    assert stats['env_steps_by_actor'] == {'so101': 120, 'so101_b': 80}
 
 
 def test_after_a_restart_the_runs_episodes_are_shown_in_the_order_they_happened(tmp_path):

@@ -13,9 +13,10 @@ from typing import Optional
 
 import yaml
 
+from hilserl_bringup.graph import robot_side
 from hilserl_bringup.runner import Graph, required_exit_message
 from hilserl_common.overrides import OverrideError, parse_overrides
-from hilserl_common.run_layout import RunLayout
+from hilserl_common.run_layout import DEFAULT_ROBOT, RunLayout
 
 # How the console node says where it serves (hilserl_console.node).
 CONSOLE_URL = re.compile(r'operator console on (\S+)')
@@ -23,6 +24,12 @@ CONSOLE_WAIT_S = 30.0
 
 # The nodes of the job's graphs that draw random numbers; --seed sets them all.
 SEEDED_NODES = ('sim', 'operator', 'actor', 'learner')
+ARM_SEED_STRIDE = 1000  # arm k's nodes draw from --seed + 1000 k: far from the next seed's
+
+
+def robot_names(count: int) -> list:
+    """The robot namespaces of a job's `count` arms: so101, so101_b, so101_c, ..."""
+    return [DEFAULT_ROBOT] + [f'{DEFAULT_ROBOT}_{chr(ord("a") + i)}' for i in range(1, count)]
 
 
 class Stopped(Exception):
@@ -61,15 +68,19 @@ class JobSteps:
             raise Stopped()
 
     def overrides_file(self, name: str, sections: dict, path: Optional[Path] = None,
-                       base: Optional[dict] = None) -> str:
+                       base: Optional[dict] = None, arm: int = 0) -> str:
         """A parameter file of per-node overrides for one graph run (node '*': every node),
-        in `path` (default: <output_dir>/config/<name>.yaml), on top of the parameter file
-        document `base` if given."""
-        path = path or self.out / 'config' / f'{name}.yaml'
+        in `path` (default: <output_dir>/config/<name>.yaml, or <name>_<robot>.yaml for arm
+        1, 2, ...), on top of the parameter file document `base` if given. Each arm draws its
+        own random numbers: its nodes' seed is --seed + 1000 x its index."""
+        if path is None:
+            suffix = f'_{robot_names(arm + 1)[arm]}' if arm else ''
+            path = self.out / 'config' / f'{name}{suffix}.yaml'
         path.parent.mkdir(parents=True, exist_ok=True)
         # Demonstrations keep the configured episode length: a grasp needs its time.
         task = {} if name == 'record_demos' else self.task_overrides()
-        seeds = {node: {'seed': self.options.seed} for node in SEEDED_NODES}
+        seeds = {node: {'seed': self.options.seed + ARM_SEED_STRIDE * arm}
+                 for node in SEEDED_NODES}
         merged = {'*': task}
         for layer in (seeds, sections, self.user_settings()):
             for node, params in layer.items():
@@ -96,43 +107,67 @@ class JobSteps:
             values['control_time_s'] = self.options.episode_seconds
         return values
 
-    def graph(self, name: str, overrides: dict) -> Graph:
+    def graph(self, name: str, overrides: dict, arm: int = 0) -> Graph:
+        """One graph of the job; `arm` > 0: the robot side of another arm of a train graph, in
+        its own namespace, output folder (RunLayout.arm) and console port, feeding the first
+        arm's learner."""
         # The training graph runs the learner beside the control loop: it needs the simulation
         # slowed for the actor to keep its rate on a small CPU. The policy is then judged at the
         # speed it learned at: one trained at 0.3 scored 90% evaluated at 0.3 and 64% at real
         # time (the loop's timing on sim time differs). Demonstrations have no policy.
         factor = self.options.real_time_factor if name in ('train', 'eval') else 1.0
-        arguments = {'sim': 'true', 'output_dir': str(self.out), 'real_time_factor': str(factor),
-                     'config_file': self.overrides_file(name, overrides)}
+        robot = robot_names(arm + 1)[arm]
+        arguments = {'sim': 'true', 'output_dir': str(self.layout.arm(robot).root),
+                     'real_time_factor': str(factor),
+                     'config_file': self.overrides_file(name, overrides, arm=arm)}
         port = self.options.console_port
-        arguments.update({'console': 'false'} if port < 0 else {'console_port': str(port)})
-        return Graph(name, arguments, quiet=True)
+        arguments.update({'console': 'false'} if port < 0 else
+                         {'console_port': str(port + arm if port else 0)})
+        if not arm:
+            return Graph(name, arguments, quiet=True)
+        # Its own simulated clock: two simulations publishing one /clock would drag each
+        # other's time back and forth.
+        arguments.update(robot=robot, clock=f'/{robot}/clock')
+        return Graph(name, arguments, only=robot_side(name, arguments), quiet=True)
 
-    def watch(self, graph: Graph, finished, describe, period_s: float = 10.0):
-        """Run `graph` until `finished()` (or a stop request, or a dead node); a progress line
-        every `period_s`."""
-        console = ConsoleAnnouncement(self.out / 'logs' / 'console.log'
-                                      if any(s.name == 'console' for s in graph.specs) else None)
-        graph.start()
-        self.say(f'started {", ".join(s.name for s in graph.specs)}; logs in {self.out}/logs')
-        next_line = time.monotonic() + period_s
+    def watch(self, graphs, finished, describe, period_s: float = 10.0):
+        """Run the graphs (one Graph or a list, started in order) until `finished()` (or a
+        stop request, or a dead node); a progress line every `period_s`."""
+        graphs = graphs if isinstance(graphs, list) else [graphs]
+        consoles = [ConsoleAnnouncement(Path(g.arguments['output_dir']) / 'logs' / 'console.log'
+                                        if any(s.name == 'console' for s in g.specs) else None)
+                    for g in graphs]
         try:
+            for graph in graphs:
+                graph.start()
+                self.say(f'started {", ".join(s.name for s in graph.specs)}; logs in '
+                         f'{graph.arguments["output_dir"]}/logs')
+            next_line = time.monotonic() + period_s
             while not finished():
-                line = console.poll()
-                if line:
-                    self.say(line)
+                for console in consoles:
+                    line = console.poll()
+                    if line:
+                        self.say(line)
                 if self.stop_requested.wait(0.5):
                     raise Stopped()
-                dead = graph.failed_required()
-                if dead is not None and not finished():
-                    raise RuntimeError(
-                        f'{required_exit_message(dead.spec.name, dead.process.returncode)}; '
-                        f'see {self.out}/logs/{dead.spec.name}.log')
+                self.check_nodes(graphs, finished)
                 if time.monotonic() >= next_line:
                     self.say(describe())
                     next_line = time.monotonic() + period_s
         finally:
-            graph.stop()
+            for graph in graphs:
+                graph.stop()
+
+    @staticmethod
+    def check_nodes(graphs, finished):
+        """RuntimeError naming the first required node that died, unless the work is done."""
+        for graph in graphs:
+            dead = graph.failed_required()
+            if dead is not None and not finished():
+                log = Path(graph.arguments['output_dir']) / 'logs' / f'{dead.spec.name}.log'
+                raise RuntimeError(
+                    f'{required_exit_message(dead.spec.name, dead.process.returncode)}; '
+                    f'see {log}')
 
     def command(self, args, log_name: str, shown: str = '') -> str:
         """A CLI step with its output on the terminal and in logs/<log_name>.log; returns the

@@ -98,10 +98,10 @@ class MainJob(JobSteps):
 
     def classifier_labels(self) -> list:
         """The label files the classifier trains on: the generated dataset, and the frames a
-        mining round added."""
-        mined = self.out / 'mined' / 'labels.yaml'
+        mining round added from each arm."""
+        mined = [layout.mined_dir / 'labels.yaml' for layout in self.layout.arms().values()]
         return [str(self.out / 'classifier_data' / 'labels.yaml')] + \
-            ([str(mined)] if mined.exists() else [])
+            [str(labels) for labels in mined if labels.exists()]
 
     def stage_classifier(self) -> dict:
         data = self.out / 'classifier_data'
@@ -153,13 +153,30 @@ class MainJob(JobSteps):
             'reward_classifier': {'encoder_weights': self.encoder_weights()},
             'actor': {'eval_every_episodes': self.options.eval_every,
                       'eval_round_episodes': self.options.eval_round_episodes},
-            'operator': {'mode': 'off' if ablation == 'no_interventions' else 'corrections'},
+            'operator': self.operator_overrides(),
             # The camera keeps its 30 Hz (config/sim.yaml): at the control rate the policy's
             # frame was up to a step old, which cut a policy's success from 50% to 20%.
         }
 
+    def arm_overrides(self) -> dict:
+        """Another arm's train graph: the run's classifier, and no evaluation rounds (the
+        first arm's judge the policy; the others go on feeding the learner meanwhile)."""
+        return {'reward_classifier': {'encoder_weights': self.encoder_weights(),
+                                      'model_path': str(self.out / 'reward_classifier')},
+                'actor': {'eval_every_episodes': 0}, 'operator': self.operator_overrides()}
+
+    def operator_overrides(self) -> dict:
+        return {'mode': 'off' if self.options.ablation == 'no_interventions' else 'corrections'}
+
+    def train_graphs(self) -> list:
+        """The train graph of the first arm (with the learner) and the robot side of each
+        other arm (--robots)."""
+        others = range(1, self.options.robots)
+        return [self.graph('train', self.train_overrides())] + [
+            self.graph('train', self.arm_overrides(), arm=k) for k in others]
+
     def train_episodes(self) -> list:
-        return self.layout.episodes('train')
+        return self.layout.episodes_of_arms('train')
 
     def eval_rounds(self) -> list:
         return self.layout.eval_rounds()
@@ -183,20 +200,25 @@ class MainJob(JobSteps):
                     and intervention_share(recent) < self.options.target_interventions)
 
     def describe_training(self) -> str:
-        return training_progress(self.train_episodes(), self.options.episodes,
+        text = training_progress(self.train_episodes(), self.options.episodes,
                                  self.eval_rounds(), self.layout.learner_stats())
+        arms = self.layout.arms()
+        if len(arms) > 1:
+            text += '; episodes by arm: ' + ', '.join(
+                f'{robot} {len(layout.episodes("train"))}' for robot, layout in arms.items())
+        return text
 
     def stage_train(self) -> dict:
         mine_after = self.options.mine_after
         if mine_after and not self.done('mining'):
-            self.watch(self.graph('train', self.train_overrides()),
+            self.watch(self.train_graphs(),
                        lambda: self.training_finished() or
                        len(self.train_episodes()) >= mine_after,
                        self.describe_training, period_s=30.0)
             if not self.training_finished():
                 self.mark_done('mining', self.mining_round())
         if not self.training_finished():
-            self.watch(self.graph('train', self.train_overrides()), self.training_finished,
+            self.watch(self.train_graphs(), self.training_finished,
                        self.describe_training, period_s=30.0)
         rounds = self.eval_rounds()
         return {'train_episodes': len(self.train_episodes()),
@@ -204,31 +226,40 @@ class MainJob(JobSteps):
 
     def mining_round(self) -> dict:
         """Hard-negative mining once, when the reward disagreed with the simulation: the
-        rewarded and the disagreeing frames of the episodes so far join the classifier's
+        rewarded and the disagreeing frames of each arm's episodes so far join the classifier's
         dataset and it is retrained, and the transitions of the episodes whose reward was
         wrong leave the learner's journal, before training goes on."""
-        judged = [e for e in self.train_episodes() if 'sim_success' in e]
-        disagreed = [e['episode'] for e in judged if e['success'] != e['sim_success']]
+        arms = self.layout.arms()
+        judged = {robot: [e for e in layout.episodes('train') if 'sim_success' in e]
+                  for robot, layout in arms.items()}
+        disagreed = {robot: [e['episode'] for e in episodes if e['success'] != e['sim_success']]
+                     for robot, episodes in judged.items()}
+        disagreed = {robot: episodes for robot, episodes in disagreed.items() if episodes}
+        count = sum(map(len, judged.values()))
         if not disagreed:
-            self.say(f'mining: the reward agreed with the simulation in all {len(judged)} '
-                     'episodes; nothing to mine')
-            return {'episodes_judged': len(judged), 'disagreed': []}
-        self.say(f'mining: the reward disagreed with the simulation in episodes {disagreed}')
-        model, mined = self.out / 'reward_classifier', self.out / 'mined'
+            self.say(f'mining: the reward agreed with the simulation in all {count} episodes; '
+                     'nothing to mine')
+            return {'episodes_judged': count, 'disagreed': {}}
+        self.say('mining: the reward disagreed with the simulation in episodes '
+                 + '; '.join(f'{episodes} of {robot}' for robot, episodes in disagreed.items()))
+        model = self.out / 'reward_classifier'
         before = json.loads((model / 'evaluation' / 'metrics.json').read_text())
-        if not (mined / 'labels.yaml').exists():
-            shutil.rmtree(mined, ignore_errors=True)  # what an interrupted round left
-            self.command(['reward_classifier_cli', 'mine', '--run', str(self.out), '--model',
-                          str(model), '--output', str(mined)], 'classifier')
+        for robot in disagreed:
+            mined = arms[robot].mined_dir
+            if not (mined / 'labels.yaml').exists():
+                shutil.rmtree(mined, ignore_errors=True)  # what an interrupted round left
+                self.command(['reward_classifier_cli', 'mine', '--run', str(arms[robot].root),
+                              '--model', str(model), '--output', str(mined)], 'classifier')
         after = self.train_classifier()
         removed = self.forget_rewards(disagreed)
-        return {'episodes_judged': len(judged), 'disagreed': disagreed,
+        return {'episodes_judged': count, 'disagreed': disagreed,
                 'validation_before': before.get('metrics'), 'validation_after':
                     after.get('metrics'), 'journal': removed}
 
-    def forget_rewards(self, episodes: list) -> dict:
-        """Take the transitions of these episodes out of the learner's journal, so the resumed
-        learner's buffers do not go on teaching the critic the rewards mining corrected.
+    def forget_rewards(self, disagreed: dict) -> dict:
+        """Take the transitions of these episodes ({robot: episode ids}) out of the learner's
+        journal, so the resumed learner's buffers do not go on teaching the critic the rewards
+        mining corrected.
 
         Removed, not relabelled with the retrained classifier AND gate: the gate's input is
         there (the measured joints are next_state[0:6]), the classifier's is not. A transition
@@ -240,12 +271,17 @@ class MainJob(JobSteps):
 
         Only the episodes where the reward disagreed with the simulation leave: in the others
         the reward's verdict matched the simulation, whose labels the retrained classifier
-        learns, and they hold the run's online successes."""
+        learns, and they hold the run's online successes. Episode ids are each arm's own, so
+        with several arms only the rows of the arm (its actor id, the robot namespace) leave."""
         journal = self.layout.learner_dir / 'journal'
+        removed = {'removed': 0, 'unidentified': 0}
         if not journal.is_dir():
-            return {'removed': 0, 'unidentified': 0}
-        removed = remove_episodes(journal, episodes)
-        self.say(f'mining: {removal_text(removed, episodes)}')
+            return removed
+        several = len(self.layout.arms()) > 1
+        for robot, episodes in disagreed.items():
+            result = remove_episodes(journal, episodes, robot if several else None)
+            self.say(f'mining: {robot}: {removal_text(result, episodes)}')
+            removed = {k: removed[k] + result[k] for k in removed}
         return removed
 
     def stage_evaluate(self) -> dict:

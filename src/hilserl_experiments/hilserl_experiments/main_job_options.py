@@ -8,6 +8,7 @@ from hilserl_experiments.experiment import parse_with_experiment
 from so101_description.cameras import CAMERAS
 
 STAGES = ('demos', 'encoder', 'classifier', 'train', 'evaluate', 'report')
+MAX_ROBOTS = 8  # one simulated arm's nodes take about half a core at 0.3 x real time
 ABLATIONS = {
     'full': 'demos and the simulated operator\'s corrections',
     'no_interventions': 'demos, no corrections',
@@ -65,6 +66,11 @@ def parse_options(argv=None):
                         'after 25 episodes; 80%% at 0.3). The final evaluation runs at the same '
                         'speed (a policy trained at 0.3 scored 90%% there and 64%% at real time); '
                         'demonstrations run in real time')
+    parser.add_argument('--robots', type=int,
+                        help='simulated arms feeding the one learner in training, each in its own '
+                        'robot namespace (so101, so101_b, ...), seed, operator and console port '
+                        '(--console-port + k); the first arm also runs the evaluation rounds. The '
+                        'other arms\' records go to <output-dir>/arms/<robot>/')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help='a node parameter for the graphs, e.g. learner.utd_ratio=10 '
                         '(node "*": every node)')
@@ -78,4 +84,7 @@ def parse_options(argv=None):
                         help='what the run leaves out (the ablations\' experiment files set it)')
     parser.add_argument('--skip', nargs='*', default=[], choices=STAGES,
                         help='stages to leave out')
-    return parse_with_experiment(parser, argv, default='sim_grasp')
+    options = parse_with_experiment(parser, argv, default='sim_grasp')
+    if not 1 <= options.robots <= MAX_ROBOTS:
+        parser.error(f'--robots {options.robots}: between 1 and {MAX_ROBOTS} arms')
+    return options

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from hilserl_common.figures import (  # noqa: E402
     LEARNER_WINDOW_ROWS,
     MOVING_AVERAGE_EPISODES,
+    episodes_per_hour,
     interval_text,
     intervention_share,
     last_episodes,
@@ -115,14 +116,17 @@ def _seconds(value) -> str:
 @dataclasses.dataclass
 class RunLogs:
     """The logs of one run, read once."""
-    episodes: List[dict]   # training episodes (actor)
+    episodes: List[dict]   # training episodes (every arm's, in the order they ended)
     rounds: List[dict]     # evaluation rounds (actor)
     stats: List[dict]      # learner statistics
+    by_arm: dict           # {robot: its training episodes}
 
 
 def load_run(run: Path) -> RunLogs:
     layout = RunLayout(run)
-    return RunLogs(layout.episodes('train'), layout.eval_rounds(), layout.learner_stats())
+    return RunLogs(layout.episodes_of_arms('train'), layout.eval_rounds(),
+                   layout.learner_stats(),
+                   {robot: arm.episodes('train') for robot, arm in layout.arms().items()})
 
 
 def summarise(run: Path, logs: RunLogs) -> dict:
@@ -133,6 +137,7 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         'run': run.name,
         'train_episodes': len(episodes),
         'env_steps': sum(e['length'] for e in episodes),
+        'episodes_per_hour': episodes_per_hour(episodes),
         'training_success_last': success_share(last),
         'intervention_rate_last': intervention_share(last),
         'first_autonomous_success': next((i + 1 for i, e in enumerate(episodes)
@@ -156,6 +161,27 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         'env_steps_by_actor': stats[-1].get('env_steps_by_actor', {}) if stats else {},
         **reward_agreement(episodes),
     }
+
+
+def arm_rows(logs: RunLogs) -> List[str]:
+    """A table of each arm's training figures and all of them together (several arms)."""
+    if len(logs.by_arm) < 2:
+        return []
+    rows = ['## Arms', '', '| arm | training episodes | episodes / hour | env steps | training '
+            '| reward against the simulation |',
+            '|---|---|---|---|---|---|']
+    for arm, episodes in [*logs.by_arm.items(), ('all arms', logs.episodes)]:
+        agreement = reward_agreement(episodes)
+        rows.append(f'| {arm} | {len(episodes)} | {_rate(episodes_per_hour(episodes))} | '
+                    f'{sum(e["length"] for e in episodes)} | '
+                    f'{training_text(episodes) or "—"} | {agreement["judged_episodes"]} judged: '
+                    f'{agreement["false_successes"]} false, {agreement["missed_successes"]} '
+                    f'missed |')
+    return rows + ['']
+
+
+def _rate(value) -> str:
+    return '—' if value is None else f'{value:.0f}'
 
 
 def _by_arm(env_steps: dict) -> str:
@@ -195,7 +221,8 @@ def write_report(run) -> Path:
              f'{percent_text(classifier.get("accuracy"))}, '
              f'precision {percent_text(classifier.get("precision"))}, '
              f'recall {percent_text(classifier.get("recall"))} |',
-             f'| training | {figures["train_episodes"]} episodes, {figures["env_steps"]} env '
+             f'| training | {figures["train_episodes"]} episodes '
+             f'({_rate(figures["episodes_per_hour"])} an hour), {figures["env_steps"]} env '
              f'steps, {training_text(logs.episodes) or "none yet"} |',
              f'| reward in training | {figures["judged_episodes"]} episodes checked against '
              f'the simulation: {figures["false_successes"]} false successes, '
@@ -211,6 +238,7 @@ def write_report(run) -> Path:
              f'{figures["final_episodes"] or 0} deterministic episodes, mean time to success '
              f'{_seconds(figures["final_mean_time_to_success_s"])}; how far the episodes got: '
              f'{_stages(figures["final_stages"])} |', '']
+    lines += arm_rows(logs)
     if rounds:
         lines += ['## Evaluation rounds', '', '| after training episode | episodes | success | '
                   '95% interval | policy version |', '|---|---|---|---|---|']
@@ -230,12 +258,15 @@ def _stages(stages: dict) -> str:
 
 
 def compare(runs: List[Path]) -> str:
-    """The ablation table: final success of runs side by side (Markdown)."""
-    rows = ['| run | training episodes | env steps | final success (95% interval) | '
-            f'interventions (last {MOVING_AVERAGE_EPISODES}) |', '|---|---|---|---|---|']
+    """Runs side by side (Markdown): the ablations' final success, or the episodes an hour of
+    one arm against two."""
+    rows = ['| run | training episodes | episodes / hour | env steps | final success (95% '
+            f'interval) | interventions (last {MOVING_AVERAGE_EPISODES}) |',
+            '|---|---|---|---|---|---|']
     for run in runs:
         f = summarise(Path(run), load_run(Path(run)))
-        rows.append(f'| {f["run"]} | {f["train_episodes"]} | {f["env_steps"]} | '
+        rows.append(f'| {f["run"]} | {f["train_episodes"]} | {_rate(f["episodes_per_hour"])} | '
+                    f'{f["env_steps"]} | '
                     f'{percent_text(f["final_success_rate"])} '
                     f'({interval_text(f["final_success_interval"])}) | '
                     f'{percent_text(f["intervention_rate_last"])} |')

@@ -1,5 +1,6 @@
 """A miniature main job through the real graphs: two demos, a tiny classifier, a few training
-episodes, a short evaluation and the report; interrupted during training and resumed."""
+episodes, a short evaluation and the report; interrupted during training and resumed with a
+second simulated arm feeding the same learner."""
 import json
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from hilserl_common.records import read_records
+from hilserl_common.run_layout import RunLayout
 
 pytestmark = pytest.mark.graph
 
@@ -22,9 +24,9 @@ MINIATURE = ['--demos', '2', '--encoder-episodes', '1', '--encoder-epochs', '0.5
              '--console-port', '0']  # any free port: never one a parallel run holds
 
 
-def main_job(output_dir):
+def main_job(output_dir, *more):
     return subprocess.Popen([sys.executable, '-m', 'hilserl_experiments.main_job', '--output-dir',
-                             str(output_dir), *MINIATURE], stdout=subprocess.PIPE,
+                             str(output_dir), *MINIATURE, *more], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -52,7 +54,9 @@ def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
     assert (tmp_path / 'stages' / 'demos.json').exists()
     assert not (tmp_path / 'stages' / 'train.json').exists()
 
-    second = main_job(tmp_path)
+    # Resumed with two arms, and a budget the first arm could not spend alone before the
+    # second, started with it and evaluating nothing, ends an episode.
+    second = main_job(tmp_path, '--robots', '2', '--episodes', '6')
     try:
         output, _ = second.communicate(timeout=600)
     finally:
@@ -74,7 +78,11 @@ def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
     stats = read_records(str(tmp_path / 'learner' / 'learner_stats.jsonl'))
     assert stats and stats[-1]['env_steps'] > 0 and stats[-1]['optimization_step'] > 0
     episodes = read_records(str(tmp_path / 'episodes.jsonl'))
-    assert len(episodes) >= 4 and max(e['policy_version'] for e in episodes) > 0
+    assert max(e['policy_version'] for e in episodes) > 0
+    # the second arm: its own records, its transitions in the one learner, the budget shared
+    second_arm = read_records(str(tmp_path / 'arms' / 'so101_b' / 'episodes.jsonl'))
+    assert second_arm and len(episodes) + len(second_arm) >= 6
+    assert set(stats[-1]['env_steps_by_actor']) == {'so101', 'so101_b'}
     # evaluation and report
     final = json.loads((tmp_path / 'stages' / 'evaluate.json').read_text())
     assert final['episodes'] == 2 and final['policy_version'] > 0
@@ -82,6 +90,8 @@ def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
     # the mining round ran after two episodes (mining when the reward disagreed)
     mining = json.loads((tmp_path / 'stages' / 'mining.json').read_text())
     assert mining['episodes_judged'] >= 2
-    assert bool(mining['disagreed']) == (tmp_path / 'mined' / 'labels.yaml').exists()
+    for robot, arm in RunLayout(tmp_path).arms().items():
+        assert (robot in mining['disagreed']) == (arm.mined_dir / 'labels.yaml').exists()
     assert (tmp_path / 'report' / 'training.png').exists()
-    assert 'final evaluation' in (tmp_path / 'report' / 'summary.md').read_text()
+    summary = (tmp_path / 'report' / 'summary.md').read_text()
+    assert 'final evaluation' in summary and '| so101_b |' in summary

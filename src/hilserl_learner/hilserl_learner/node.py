@@ -145,6 +145,9 @@ class LearnerNode(Node):
                      'q_mean', 'updates_per_s', 'effective_utd', 'utd_ratio'):
             setattr(msg, name, float(np.float32(stats[name])))
         msg.updates_owed = int(stats['updates_owed'])
+        by_actor = sorted(stats['env_steps_by_actor'].items())
+        msg.actor_ids = [actor for actor, _ in by_actor]
+        msg.actor_env_steps = [int(steps) for _, steps in by_actor]
         self._publish(self.stats_publisher, msg)
         self._publish(self.diagnostics_publisher, self._pace_status(stats))
         append_record(str(self.stats_path), stats)

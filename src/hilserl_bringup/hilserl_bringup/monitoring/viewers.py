@@ -8,6 +8,7 @@ import os
 import tempfile
 
 from hilserl_bringup.graph import Argument
+from hilserl_common.run_layout import DEFAULT_ROBOT
 
 RVIZ_ARGUMENT = Argument(
     'rviz', 'false', 'Also start robot_state_publisher and rviz2 with config/rviz/hilserl.rviz '
@@ -22,7 +23,6 @@ MONITORING_ARGUMENTS = (RVIZ_ARGUMENT, RQT_ARGUMENT)
 RVIZ_CONFIG = os.path.join('rviz', 'hilserl.rviz')
 RQT_PERSPECTIVE = os.path.join('rqt', 'hilserl.perspective')
 DIAGNOSTIC_ANALYZERS = os.path.join('rqt', 'diagnostic_analyzers.yaml')
-DEFAULT_ROBOT = 'so101'
 
 
 def for_robot(config_dir: str, name: str, robot: str) -> str:

@@ -173,6 +173,9 @@ function showLearner(l) {
     ['critic loss', s.critic_loss], ['actor loss', s.actor_loss], ['temperature', s.temperature],
     ['online buffer', s.online_buffer_size], ['demo buffer', s.demo_buffer_size],
     ['updates', s.optimization_step], ['updates owed', l.updates_owed], ['weights', s.weights_version]];
+  // several arms feeding the learner: the transitions from each (this page's arm is one)
+  const arms = Object.entries(s.env_steps_by_actor || {});
+  if (arms.length > 1) figures.push(...arms.map(([arm, steps]) => [`transitions from ${arm}`, steps]));
   $('learner').innerHTML = figures.map(([name, v]) =>
     `<div class="figure"><span>${name}</span><b data-figure="${name}">${fmt(v, 3)}</b></div>`).join('');
   const t0 = l.history.length ? l.history[0][0] : 0;
