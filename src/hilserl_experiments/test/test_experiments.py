@@ -19,7 +19,8 @@ MAIN_JOB_DEFAULTS = {
     'encoder': 'pretrained', 'encoder_episodes': 120, 'encoder_epochs': 3.0, 'episodes': 300,
     'episode_seconds': 0.0, 'target_success': 0.8, 'target_interventions': 0.1,
     'mine_after': 20, 'eval_every': 25, 'eval_round_episodes': 20, 'final_eval_episodes': 50,
-    'real_time_factor': 0.3, 'set': [], 'seed': 0, 'console_port': 8080, 'ablation': 'full',
+    'real_time_factor': 0.3, 'robots': 1, 'set': [], 'seed': 0, 'console_port': 8080,
+    'ablation': 'full',
     'skip': [], 'experiment': 'sim_grasp',
 }
 
