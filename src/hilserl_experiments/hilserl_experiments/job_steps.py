@@ -27,9 +27,9 @@ SEEDED_NODES = ('sim', 'operator', 'actor', 'learner')
 ARM_SEED_STRIDE = 1000  # arm k's nodes draw from --seed + 1000 k: far from the next seed's
 
 
-def robot_names(count: int) -> list:
-    """The robot namespaces of a job's `count` arms: so101, so101_b, so101_c, ..."""
-    return [DEFAULT_ROBOT] + [f'{DEFAULT_ROBOT}_{chr(ord("a") + i)}' for i in range(1, count)]
+def robot_name(arm: int) -> str:
+    """The robot namespace of a job's arm by its index: so101, so101_b, so101_c, ..."""
+    return f'{DEFAULT_ROBOT}_{chr(ord("a") + arm)}' if arm else DEFAULT_ROBOT
 
 
 class Stopped(Exception):
@@ -74,7 +74,7 @@ class JobSteps:
         1, 2, ...), on top of the parameter file document `base` if given. Each arm draws its
         own random numbers: its nodes' seed is --seed + 1000 x its index."""
         if path is None:
-            suffix = f'_{robot_names(arm + 1)[arm]}' if arm else ''
+            suffix = f'_{robot_name(arm)}' if arm else ''
             path = self.out / 'config' / f'{name}{suffix}.yaml'
         path.parent.mkdir(parents=True, exist_ok=True)
         # Demonstrations keep the configured episode length: a grasp needs its time.
@@ -116,7 +116,7 @@ class JobSteps:
         # speed it learned at: one trained at 0.3 scored 90% evaluated at 0.3 and 64% at real
         # time (the loop's timing on sim time differs). Demonstrations have no policy.
         factor = self.options.real_time_factor if name in ('train', 'eval') else 1.0
-        robot = robot_names(arm + 1)[arm]
+        robot = robot_name(arm)
         arguments = {'sim': 'true', 'output_dir': str(self.layout.arm(robot).root),
                      'real_time_factor': str(factor),
                      'config_file': self.overrides_file(name, overrides, arm=arm)}

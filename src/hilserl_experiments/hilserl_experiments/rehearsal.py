@@ -166,7 +166,7 @@ class Rehearsal(JobSteps):
 
     def stage_mine(self) -> dict:
         from hilserl_experiments.rehearsal_person import cube_up_in_mined, first_success
-        mined = self.run_dir / 'mined'
+        mined = self.layout.mined_dir
         shutil.rmtree(mined, ignore_errors=True)  # what an interrupted round left
         # A simulated run mined as the real arm's: only the rewarded frames, none labelled.
         self.step('mine', ['--without-simulation'])
