@@ -30,6 +30,24 @@ def main_job(output_dir, *more):
                             stderr=subprocess.STDOUT, text=True)
 
 
+def finish(process, timeout, run_dir):
+    """The job's output once it exits; past `timeout`, the job is stopped and the test fails
+    with the end of its output and of every node's log, so a stall on CI can be read."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        try:
+            output = process.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output = process.communicate()[0]
+        logs = '\n'.join(f'--- {log.relative_to(run_dir)}\n' + ''.join(log.read_text(
+            errors='replace').splitlines(keepends=True)[-15:])
+            for log in sorted(run_dir.glob('**/logs/*.log')))
+        pytest.fail(f'the job ran past {timeout} s\n{output[-6000:]}\n{logs}')
+
+
 def wait_for(condition, process, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
@@ -58,7 +76,7 @@ def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
     # second, started with it and evaluating nothing, ends an episode.
     second = main_job(tmp_path, '--robots', '2', '--episodes', '6')
     try:
-        output, _ = second.communicate(timeout=600)
+        output = finish(second, 600, tmp_path)
     finally:
         second.kill()
     assert second.returncode == 0, output
