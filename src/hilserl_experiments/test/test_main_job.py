@@ -1,10 +1,11 @@
 """A miniature main job through the real graphs: two demos, a tiny classifier, a few training
-episodes, a short evaluation and the report; interrupted during training and resumed with a
-second simulated arm feeding the same learner."""
+episodes, a short evaluation and the report; interrupted after its mining round and resumed
+with a second simulated arm feeding the same learner."""
 import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -25,27 +26,37 @@ MINIATURE = ['--demos', '2', '--encoder-episodes', '1', '--encoder-epochs', '0.5
 
 
 def main_job(output_dir, *more):
-    return subprocess.Popen([sys.executable, '-m', 'hilserl_experiments.main_job', '--output-dir',
-                             str(output_dir), *MINIATURE, *more], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    """The job, its output going to a file (a pipe nobody reads while the test waits would
+    fill and stall it)."""
+    output = tempfile.TemporaryFile('w+')
+    process = subprocess.Popen([sys.executable, '-m', 'hilserl_experiments.main_job',
+                                '--output-dir', str(output_dir), *MINIATURE, *more],
+                               stdout=output, stderr=subprocess.STDOUT, text=True)
+    process.output = output
+    return process
 
 
 def finish(process, timeout, run_dir):
     """The job's output once it exits; past `timeout`, the job is stopped and the test fails
     with the end of its output and of every node's log, so a stall on CI can be read."""
     try:
-        return process.communicate(timeout=timeout)[0]
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGINT)
         try:
-            output = process.communicate(timeout=60)[0]
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
-            output = process.communicate()[0]
         logs = '\n'.join(f'--- {log.relative_to(run_dir)}\n' + ''.join(log.read_text(
             errors='replace').splitlines(keepends=True)[-15:])
             for log in sorted(run_dir.glob('**/logs/*.log')))
-        pytest.fail(f'the job ran past {timeout} s\n{output[-6000:]}\n{logs}')
+        pytest.fail(f'the job ran past {timeout} s\n{output_of(process)[-6000:]}\n{logs}')
+    return output_of(process)
+
+
+def output_of(process) -> str:
+    process.output.seek(0)
+    return process.output.read()
 
 
 def wait_for(condition, process, timeout):
@@ -59,22 +70,24 @@ def wait_for(condition, process, timeout):
 
 @pytest.mark.timeout(1200)  # a few minutes on a quiet 2-core machine; more when it is shared
 def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
+    # One arm until the mining round after two episodes, stopped as training goes on.
     first = main_job(tmp_path)
     try:
-        assert wait_for(lambda: len(read_records(str(tmp_path / 'episodes.jsonl'))) >= 1,
-                        first, timeout=420), 'training never produced an episode'
+        assert wait_for(lambda: (tmp_path / 'stages' / 'mining.json').exists(), first,
+                        timeout=480), 'training never reached the mining round'
         first.send_signal(signal.SIGINT)
-        output, _ = first.communicate(timeout=60)
+        output = finish(first, 60, tmp_path)
     finally:
         first.kill()
     assert first.returncode == 130, output
     assert 'run the same command again to resume' in output
     assert (tmp_path / 'stages' / 'demos.json').exists()
     assert not (tmp_path / 'stages' / 'train.json').exists()
+    trained = len(read_records(str(tmp_path / 'episodes.jsonl')))
 
     # Resumed with two arms, and a budget the first arm could not spend alone before the
     # second, started with it and evaluating nothing, ends an episode.
-    second = main_job(tmp_path, '--robots', '2', '--episodes', '6')
+    second = main_job(tmp_path, '--robots', '2', '--episodes', str(trained + 4))
     try:
         output = finish(second, 600, tmp_path)
     finally:
@@ -99,7 +112,7 @@ def test_the_miniature_pipeline_runs_every_stage_and_resumes(tmp_path):
     assert max(e['policy_version'] for e in episodes) > 0
     # the second arm: its own records, its transitions in the one learner, the budget shared
     second_arm = read_records(str(tmp_path / 'arms' / 'so101_b' / 'episodes.jsonl'))
-    assert second_arm and len(episodes) + len(second_arm) >= 6
+    assert second_arm and len(episodes) + len(second_arm) >= trained + 4
     assert set(stats[-1]['env_steps_by_actor']) == {'so101', 'so101_b'}
     # evaluation and report
     final = json.loads((tmp_path / 'stages' / 'evaluate.json').read_text())
