@@ -144,9 +144,10 @@ class LearnerConfig:
     device: str = param('auto', 'torch device (auto: cuda when available)',
                         one_of('auto', 'cpu', 'cuda'))
     precision: str = param(
-        'auto', 'dtype of the image projection matmuls, most of an update\'s arithmetic (critics, '
-        'actor and losses stay float32): bf16, fp32, or auto = bf16 on CUDA and on CPUs with '
-        'AMX, else fp32', one_of('auto', 'fp32', 'bf16'))
+        'auto', 'dtype of the matmuls of the image projection and of the critics\' hidden '
+        'layers, most of an update\'s arithmetic (LayerNorms, outputs, the actor and the losses '
+        'stay float32): bf16, fp32, or auto = bf16 on CUDA and on CPUs with AMX, else fp32',
+        one_of('auto', 'fp32', 'bf16'))
     seed: int = param(0, 'random seed of networks and sampling', non_negative)
     run_dir: str = param('runs/learner', 'checkpoints, transition journal and stats log')
     resume: bool = param(False, 'restore networks, optimisers, counters and buffers from run_dir')
