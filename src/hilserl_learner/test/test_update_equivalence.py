@@ -214,7 +214,6 @@ def test_the_actors_q_is_the_critics_and_moves_only_the_action():
     assert all(p.grad is None for p in agent.critic.parameters())
 
 
-
 @pytest.mark.parametrize('image_head', ['bottleneck', 'spatial'])
 def test_bfloat16_matmuls_give_the_float32_update_to_bfloat16_accuracy(image_head):
     """precision bf16 (what 'auto' picks on CUDA and on CPUs with AMX): from the same weights and
