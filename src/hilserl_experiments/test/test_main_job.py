@@ -13,6 +13,7 @@ import yaml
 
 from hilserl_common.records import read_records
 from hilserl_common.run_layout import RunLayout
+from hilserl_testing.nodes import log_tail
 
 pytestmark = pytest.mark.graph
 
@@ -47,9 +48,7 @@ def finish(process, timeout, run_dir):
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
-        logs = '\n'.join(f'--- {log.relative_to(run_dir)}\n' + ''.join(log.read_text(
-            errors='replace').splitlines(keepends=True)[-15:])
-            for log in sorted(run_dir.glob('**/logs/*.log')))
+        logs = ''.join(log_tail(log, 15) for log in sorted(run_dir.glob('**/logs/*.log')))
         pytest.fail(f'the job ran past {timeout} s\n{output_of(process)[-6000:]}\n{logs}')
     return output_of(process)
 
