@@ -15,7 +15,6 @@ from typing import Optional
 import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, String, UInt32
 
@@ -37,7 +36,7 @@ from hilserl_actor.session import ActorSession
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.msg import (
     ActorStatus,

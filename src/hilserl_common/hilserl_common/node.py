@@ -1,12 +1,38 @@
-"""Start-up and shutdown shared by every node: one call in each executable's main()."""
+"""Start-up and shutdown shared by every node: one call in each executable's main(), one base
+class for the nodes it runs."""
 import faulthandler
 import signal
 import sys
 
 import rclpy
+import rclpy.node
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from hilserl_common.config import ConfigError
+from hilserl_common.exit_deadline import exit_after
+
+# How long rclpy and the middleware get to tear a node down once the node's own shutdown steps
+# are done. It takes well under a second; past this, the process ends without them (its peers
+# then drop it from the graph when its discovery lease runs out).
+TEARDOWN_DEADLINE_S = 5.0
+
+
+class Node(rclpy.node.Node):
+    """rclpy's Node with a way out that cannot hang.
+
+    A subclass's destroy_node() does its own shutdown steps (torque off, a checkpoint) and calls
+    this one last. Under run(), from here on only rclpy's and the middleware's teardown remain,
+    and they get TEARDOWN_DEADLINE_S: a teardown that hangs (exit_deadline says why it can)
+    ends the process with `exit_code`, the code it was going to exit with. Nodes made in a test
+    process are torn down without a deadline.
+    """
+    exit_code = 0            # a node that fails on its own sets it (see run)
+    deadline_on_exit = False  # run() sets it: the process ends after this node
+
+    def destroy_node(self):
+        if self.deadline_on_exit:
+            exit_after(TEARDOWN_DEADLINE_S, self.exit_code)
+        super().destroy_node()
 
 
 def run(node_class, args=None, executor_factory=None) -> int:
@@ -42,6 +68,8 @@ def run(node_class, args=None, executor_factory=None) -> int:
         pass
     except Exception:
         if rclpy.ok():
+            if node is not None:  # a teardown cut short exits as Python would: 1
+                node.exit_code = getattr(node, 'exit_code', 0) or 1
             raise
         # Ctrl-C or SIGTERM arrived while the node was being built: rclpy's calls then fail
         # with errors of their own, which say nothing to the user.
@@ -57,6 +85,7 @@ def run(node_class, args=None, executor_factory=None) -> int:
             # a kinematics node killed 13 s after Ctrl-C, inside destroy_node).
             executor.shutdown()
         if node is not None:
+            node.deadline_on_exit = True
             node.destroy_node()
             # After destroy_node: a safety step that failed there (torque off that could not
             # be confirmed) must make the exit code non-zero too.

@@ -3,6 +3,7 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import rclpy
 
 from hilserl_common.config import ConfigError, length, param, positive
 from hilserl_common.images import from_msg, to_msg
+from hilserl_common.node import TEARDOWN_DEADLINE_S
 from hilserl_common.params import load_config
 
 
@@ -105,3 +107,36 @@ def test_a_node_whose_context_is_shut_down_unseen_still_exits(tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                             timeout=20)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_node_whose_ros_teardown_hangs_still_exits_with_its_code(tmp_path):
+    """rclpy's teardown now and then never returns (inside destroy_node, with Python's lock held,
+    so no Python code can act). Here it hangs the same way, after the node's own shutdown step
+    chose exit code 3: the process must still end, with that code, and say where it was."""
+    script = tmp_path / 'stuck_node.py'
+    script.write_text(textwrap.dedent('''
+        import ctypes
+        import threading
+        from hilserl_common.node import Node, main_for
+
+        class StuckNode(Node):
+            def __init__(self):
+                super().__init__('stuck')
+                threading.Timer(1.0, self.context.handle.shutdown).start()
+
+            def destroy_node(self):
+                self.exit_code = 3  # as a failed safety step would
+                super().destroy_node()
+
+            def destroy_publisher(self, publisher):  # rclpy's teardown calls it
+                ctypes.PyDLL(None).sleep(60)  # a C call that keeps Python's lock
+
+        main_for(StuckNode)()
+    '''))
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60)
+    took = time.monotonic() - started
+    assert result.returncode == 3, result.stderr
+    assert took < 1.0 + TEARDOWN_DEADLINE_S + 10, took
+    assert 'Timeout' in result.stderr and 'destroy_publisher' in result.stderr, result.stderr

@@ -13,7 +13,6 @@ import threading
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import Image
@@ -23,7 +22,7 @@ from std_srvs.srv import SetBool, Trigger
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_console import messages
 from hilserl_console.access import Access, Command

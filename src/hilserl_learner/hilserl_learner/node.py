@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rclpy.node import Node
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
 from hilserl_common.diagnostics import status_array
 from hilserl_common.episode_labels import demo_recordings
 from hilserl_common.images import from_msg
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import LEARNER_STATS

@@ -11,12 +11,11 @@ or another preprocessing than the workspace's.
 """
 import numpy as np
 import torch
-from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import IMAGE_SIZE, is_dead_frame
 from hilserl_common.qos import COMMANDS, SENSOR, SENSOR_RELIABLE

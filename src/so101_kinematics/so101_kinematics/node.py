@@ -5,11 +5,10 @@ from typing import Optional
 
 import numpy as np
 from geometry_msgs.msg import Point, Pose, PoseStamped
-from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from hilserl_common import qos
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.srv import ComputeFK, ComputeIK
 from so101_description.model import JOINT_NAMES, joints_in_model_order

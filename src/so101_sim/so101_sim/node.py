@@ -17,7 +17,6 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.clock import Clock as RosClock
 from rclpy.clock import ClockType
-from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, JointState
 from std_srvs.srv import SetBool, Trigger
@@ -25,7 +24,7 @@ from std_srvs.srv import SetBool, Trigger
 from hilserl_common import qos
 from hilserl_common.diagnostics import status_array
 from hilserl_common.images import to_msg
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import preprocess
 from hilserl_interfaces.msg import ActorStatus, GraspState, LearnerProgress

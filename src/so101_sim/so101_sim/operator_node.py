@@ -13,13 +13,12 @@ from typing import Optional
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Empty, String, UInt32
 
 from hilserl_common import qos
 from hilserl_common.diagnostics import status_array
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_interfaces.msg import EpisodeStats, GraspState
 from so101_description.model import JOINT_NAMES, joints_in_model_order

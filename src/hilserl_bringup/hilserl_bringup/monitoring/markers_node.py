@@ -5,7 +5,6 @@ simulation's own parameters (node `cube_region_node`, e.g. `sim`), so the pictur
 simulation really uses, overrides included; the markers are published again once it answers.
 """
 from rcl_interfaces.msg import ParameterType
-from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
 from visualization_msgs.msg import MarkerArray
@@ -16,7 +15,7 @@ from hilserl_bringup.monitoring.workspace_markers import (
     workspace_markers,
 )
 from hilserl_common import qos
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 
 CUBE_REGION_PARAMETERS = ('cube_region_min', 'cube_region_max', 'cube_size_m')

@@ -10,13 +10,12 @@ import threading
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from hilserl_common import qos
 from hilserl_common.diagnostics import status_array
 from hilserl_common.images import to_msg
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import is_dead_frame, preprocess
 from so101_driver.camera.capture import CameraCapture

@@ -10,12 +10,11 @@ from typing import Optional
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from so101_description.model import JOINT_NAMES
 from so101_driver.arm.goal_limiter import GoalLimiter

@@ -10,13 +10,12 @@ failure, rerecord) is published when the operator presses the key bound to it, f
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Empty, String
 
 from hilserl_common import qos
 from hilserl_common.config import ConfigError
-from hilserl_common.node import main_for
+from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from so101_description.model import GRIPPER_INDEX, JOINT_NAMES
 from so101_driver.arm.health import arm_health
