@@ -4,6 +4,7 @@ held: an evaluation round acts with one version throughout, and the newest broad
 meanwhile is loaded when the round ends."""
 import hashlib
 import threading
+from pathlib import Path
 from typing import Optional, Tuple
 
 import numpy as np
@@ -27,6 +28,7 @@ class PolicyClient:
         self._loading = threading.Lock()
         self._held = False
         self._kept: Optional[Tuple[bytes, str, int]] = None  # (data, sha256, version)
+        self._loaded: Optional[bytes] = None  # the file of the weights it acts with
 
     def load_bytes(self, data: bytes, sha256: str, version: int) -> Optional[str]:
         """Load broadcast weights (checked against their sha256); the error, or None. While
@@ -73,7 +75,21 @@ class PolicyClient:
             return str(error)
         with self._lock:
             self._network, self.version = network, max(int(network.version), 1)
+            self._loaded = data
         return None
+
+    def save(self, path: Path) -> bool:
+        """Write the weights it acts with as a policy file (what the learner broadcast, as the
+        learner saves it); False before any arrived."""
+        with self._lock:
+            data = self._loaded
+        if data is None:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix('.tmp')
+        temporary.write_bytes(data)
+        temporary.replace(path)
+        return True
 
     def __call__(self, state: np.ndarray, image: np.ndarray,
                  deterministic: bool) -> Tuple[np.ndarray, int]:

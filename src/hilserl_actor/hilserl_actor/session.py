@@ -283,6 +283,8 @@ class ActorSession:
         summary = self.schedule.episode_done(evaluate, record)
         if summary is not None:
             append_record(str(self.layout.eval_rounds_path), summary)
+            if self.config.mode == 'train':  # the policy the round judged, to deploy or judge on
+                self.loop.policy.save(self.layout.round_policy_path(summary['policy_version']))
             mean_time = summary['mean_time_to_success_s']
             self.log.info(f'evaluation: {summary["success_rate"]:.0%} success over '
                           f'{summary["episodes"]} episodes (95% interval '

@@ -338,6 +338,11 @@ def test_an_evaluation_round_acts_with_one_policy_version(kinematics, tmp_path, 
     assert len(round_steps) >= 20  # a new version came before each of them
     assert {s['policy_version'] for s in round_steps} == {before_round}
     assert RunLayout(tmp_path).eval_rounds()[0]['policy_version'] == before_round
+    # The policy the round judged is saved, as broadcast (the main job's final evaluation
+    # judges it when training stopped on its rounds).
+    saved = PolicyClient(seed=0)
+    assert saved.load_file(str(RunLayout(tmp_path).round_policy_path(before_round))) is None
+    assert saved.version == before_round
     # Training acts with the newest version again, and loads them as they come.
     after = [t.policy_version for episode, t in io.sent if episode == 3]
     assert after[0] > before_round + len(round_steps)

@@ -115,6 +115,16 @@ def evaluation_round(records: Sequence[dict]) -> dict:
             'policy_version': records[-1]['policy_version']}
 
 
+def mean_time_to_success_s(records: Sequence[dict]) -> Optional[float]:
+    """Mean simulated seconds from an episode's start to its success, over the successful
+    episodes whose records have sim-clock stamps (start_s, end_s) and a length; None without
+    any. A step's length is the episode's, so a changed control rate needs no setting here."""
+    times = [r['steps_to_success'] * (r['end_s'] - r['start_s']) / r['length']
+             for r in records if r['success'] and r.get('steps_to_success') is not None
+             and r.get('length') and 'start_s' in r and 'end_s' in r]
+    return sum(times) / len(times) if times else None
+
+
 def success_interval(successes: int, episodes: int,
                      z: float = Z_95) -> Optional[Tuple[float, float]]:
     """The Wilson score interval (95% by default) of a success rate of `successes` out of

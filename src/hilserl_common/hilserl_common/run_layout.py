@@ -11,6 +11,7 @@ EVAL_ROUNDS = 'eval_rounds.jsonl'
 LEARNER_DIR = 'learner'
 LEARNER_STATS = 'learner_stats.jsonl'
 POLICY_FILE = 'policy.safetensors'
+ROUND_POLICIES = 'round_policies'
 REWARD_JOURNAL = 'reward_journal'  # what the reward classifier scored while training
 MINED = 'mined'
 # The graphs' default robot namespace. In a run with several arms this arm's files are the
@@ -53,6 +54,10 @@ class RunLayout:
     @property
     def policy_path(self) -> Path:
         return self.learner_dir / POLICY_FILE
+
+    def round_policy_path(self, version: int) -> Path:
+        """The policy an evaluation round judged, saved by the actor when the round ended."""
+        return self.root / ROUND_POLICIES / f'policy_v{version}.safetensors'
 
     @property
     def reward_journal(self) -> Path:

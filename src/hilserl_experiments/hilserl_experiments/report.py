@@ -147,8 +147,9 @@ def summarise(run: Path, logs: RunLogs) -> dict:
         'evaluation_rounds': len(rounds),
         'final_success_rate': final.get('success_rate'),
         'final_success_interval': round_interval(final) if 'success_rate' in final else None,
-        'final_stages': final_stages(run, final.get('episodes') or 0),
+        'final_stages': final_stages(run, final),
         'final_episodes': final.get('episodes'),
+        'final_from_last_round': final.get('reused_round_episodes', 0),
         'final_mean_time_to_success_s': final.get('mean_time_to_success_s'),
         'optimization_steps': stats[-1].get('optimization_step') if stats else None,
         'updates_per_s': float(np.mean([s.get('updates_per_s', 0)
@@ -191,10 +192,19 @@ def _by_arm(env_steps: dict) -> str:
                                                  in sorted(env_steps.items()))
 
 
-def final_stages(run: Path, count: int) -> dict:
+def _from_last_round(count: int) -> str:
+    return f' ({count} of them the last round\'s, of the same policy)' if count else ''
+
+
+def final_stages(run: Path, final: dict) -> dict:
     """How far the final evaluation's episodes got in the simulation (success, grasped,
-    contact, near, far): where a policy fails, not only how often."""
-    episodes = RunLayout(run).episodes('eval')[-count:] if count else []
+    contact, near, far): where a policy fails, not only how often. Its episodes are the
+    `episode_slices` of eval_episodes.jsonl (the last round's and its own), or in a run
+    without them its last `episodes`."""
+    recorded, count = RunLayout(run).episodes('eval'), final.get('episodes') or 0
+    slices = final.get('episode_slices') or ([[len(recorded) - count, len(recorded)]]
+                                             if count else [])
+    episodes = [e for start, stop in slices for e in recorded[start:stop]]
     stages = [e['sim_stage'] for e in episodes if 'sim_stage' in e]
     return {stage: stages.count(stage) for stage in ('success', 'grasped', 'contact', 'near',
                                                      'far') if stage in stages}
@@ -235,7 +245,8 @@ def write_report(run) -> Path:
              f'{figures["effective_utd"] or 0:.1f}{_by_arm(figures["env_steps_by_actor"])} |',
              f'| final evaluation | {percent_text(figures["final_success_rate"])} success (95% '
              f'interval {interval_text(figures["final_success_interval"])}) over '
-             f'{figures["final_episodes"] or 0} deterministic episodes, mean time to success '
+             f'{figures["final_episodes"] or 0} deterministic episodes'
+             f'{_from_last_round(figures["final_from_last_round"])}, mean time to success '
              f'{_seconds(figures["final_mean_time_to_success_s"])}; how far the episodes got: '
              f'{_stages(figures["final_stages"])} |', '']
     lines += arm_rows(logs)

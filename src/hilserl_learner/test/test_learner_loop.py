@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hilserl_learner.config import config_from
+from hilserl_learner.policy.weights import policy_file_version
 from hilserl_learner.replay.buffer import Transition
 from hilserl_learner.training.learner import Learner
 
@@ -90,6 +91,22 @@ def test_a_resting_learner_broadcasts_no_new_weights_version(tmp_path):
     steps = [w.optimization_step for w in weights]
     assert steps[0] == 0 and steps == sorted(set(steps))  # a new version: new parameters
     assert [w.version for w in weights] == list(range(1, len(weights) + 1))
+
+
+def test_the_saved_policy_is_the_newest_version_sent(tmp_path):
+    """A version names one set of weights, also in the saved file: the main job counts an
+    evaluation round of the saved version as the saved policy's."""
+    learner = make_learner(tmp_path, utd_ratio=1.0)
+    rng = np.random.default_rng(3)
+    send(learner, rng, 5)
+    train_while_owed(learner)
+    sent = learner.snapshot_weights()  # the weights the actors run
+    send(learner, rng)
+    train_while_owed(learner)  # one update more, not sent yet
+    path = learner.save_policy()
+    assert policy_file_version(path) == sent.version
+    assert path.read_bytes() == sent.data
+    assert learner.weights_changed()  # the update is sent with the next version, as before
 
 
 def wait_until(condition, timeout_s: float = 30.0) -> None:

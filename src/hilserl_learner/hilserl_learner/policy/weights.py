@@ -55,3 +55,11 @@ def read_metadata(data: bytes) -> Dict[str, str]:
     (size,) = struct.unpack('<Q', data[:8])
     header = json.loads(data[8:8 + size])
     return header.get('__metadata__', {})
+
+
+def policy_file_version(path) -> int:
+    """The version in a saved policy file's metadata (its header only is read)."""
+    with open(path, 'rb') as file:
+        (size,) = struct.unpack('<Q', file.read(8))
+        header = json.loads(file.read(size))
+    return int(header.get('__metadata__', {}).get('version', -1))

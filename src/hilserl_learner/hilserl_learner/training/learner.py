@@ -96,6 +96,7 @@ class Learner:
         self.actor_updates = 0
         self.weights_version = 0
         self.weights_step = -1      # optimization_step of the newest weights version
+        self.latest_weights = None  # the newest version's PolicyWeightsSnapshot
         self.transitions_dropped = 0  # set by the node (validation happens there)
         self.errors = 0  # failed loop turns (logged)
         self.last_losses: Dict[str, torch.Tensor] = {}
@@ -242,19 +243,23 @@ class Learner:
         new data, e.g. during an evaluation round) sends no new version of the same policy."""
         return self.optimization_step != self.weights_step
 
-    def snapshot_weights(self, new_version: bool = True) -> PolicyWeightsSnapshot:
-        if new_version:
-            self.weights_version += 1
-            self.weights_step = self.optimization_step
+    def snapshot_weights(self) -> PolicyWeightsSnapshot:
+        """A new weights version of the current policy (for the actors), kept as the latest."""
+        self.weights_version += 1
+        self.weights_step = self.optimization_step
         data, digest = serialize_policy(self.agent.policy_state_dict(), self.config,
                                         self.agent.encoder.backbone.identity,
                                         self.weights_version, self.optimization_step)
-        return PolicyWeightsSnapshot(data, digest, self.weights_version, self.optimization_step)
+        self.latest_weights = PolicyWeightsSnapshot(data, digest, self.weights_version,
+                                                    self.optimization_step)
+        return self.latest_weights
 
     def save_policy(self) -> Path:
-        """The current policy as `<run_dir>/policy.safetensors` (+ `.sha256`), for evaluation
-        runs without a learner (`Policy.from_file`)."""
-        snapshot = self.snapshot_weights(new_version=False)
+        """The newest policy version sent to the actors (at most `weights_period_s` of updates
+        behind) as `<run_dir>/policy.safetensors` (+ `.sha256`), for evaluation runs without a
+        learner (`Policy.from_file`). A version then names one set of weights, in the file too:
+        the main job counts an evaluation round of the saved version as the saved policy's."""
+        snapshot = self.latest_weights or self.snapshot_weights()
         path = self.run_dir / POLICY_FILE
         temporary = path.with_suffix('.tmp')
         temporary.write_bytes(snapshot.data)
