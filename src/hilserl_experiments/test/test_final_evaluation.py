@@ -9,6 +9,7 @@ from hilserl_common.figures import mean_time_to_success_s
 from hilserl_common.records import append_record
 from hilserl_experiments.main_job import MainJob
 from hilserl_experiments.main_job_options import parse_options
+from hilserl_experiments.report import final_stages
 from hilserl_learner.config import config_from
 from hilserl_learner.policy.weights import policy_file_version, serialize_policy
 
@@ -75,3 +76,12 @@ def test_the_policy_judged_is_the_one_that_passed_when_the_rounds_stopped_traini
     assert job.final_policy() == passed
     passed.unlink()  # a run from before rounds saved their policy
     assert job.final_policy() == learner_policy
+
+
+def test_the_report_counts_the_stages_of_the_final_evaluations_own_episodes(job, tmp_path):
+    for stage in ('far', 'success', 'near', 'success', 'success'):
+        append_record(str(job.layout.episodes_path('eval')), {**episode(7), 'sim_stage': stage})
+    # eval_episodes.jsonl: 4 without stages, then far, success, near, success, success
+    final = {'episodes': 3, 'episode_slices': [[5, 6], [7, 9]]}
+    assert final_stages(tmp_path, final) == {'success': 3}
+    assert final_stages(tmp_path, {'episodes': 3}) == {'success': 2, 'near': 1}  # older runs
