@@ -63,6 +63,10 @@ class JobSteps:
         figures = {**figures, 'finished_wall_time': time.time()}
         self.marker(stage).write_text(json.dumps(figures, indent=1))
 
+    def stage_figures(self, stage: str) -> dict:
+        """The figures a finished stage left in its marker (mark_done); {} before it is done."""
+        return json.loads(self.marker(stage).read_text()) if self.done(stage) else {}
+
     def check_stop(self):
         if self.stop_requested.is_set():
             raise Stopped()

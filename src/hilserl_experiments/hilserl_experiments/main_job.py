@@ -334,7 +334,7 @@ class MainJob(JobSteps):
         """The policy that passed when training stopped on its rounds (two in a row at
         --target-success: the learner's few updates after the last are judged by no round),
         else the learner's last saved policy."""
-        figures = json.loads(self.marker('train').read_text()) if self.done('train') else {}
+        figures = self.stage_figures('train')
         last = figures.get('last_evaluation')
         if figures.get('reached_target') and last:
             judged = self.layout.round_policy_path(last['policy_version'])
@@ -349,9 +349,7 @@ class MainJob(JobSteps):
         """[start, stop) of the training's last evaluation round in eval_episodes.jsonl (at
         most `wanted` of its episodes), when every one of them ran policy `version`; else
         None."""
-        if not self.done('train'):
-            return None
-        figures = json.loads(self.marker('train').read_text())
+        figures = self.stage_figures('train')
         last, stop = figures.get('last_evaluation'), figures.get('eval_episodes_recorded')
         if not last or stop is None:
             return None

@@ -204,8 +204,7 @@ class Rehearsal(JobSteps):
         return success_figures(evaluated())
 
     def stage_report(self) -> dict:
-        figures = {stage: json.loads(self.marker(stage).read_text())
-                   for stage in STAGES[:-1] if self.done(stage)}
+        figures = {stage: self.stage_figures(stage) for stage in STAGES[:-1] if self.done(stage)}
         report = {
             'classifier_validation_accuracy': figures['classifier'].get('accuracy'),
             'classifier_after_mining': figures['mine'].get('classifier', {}).get('accuracy'),

@@ -95,7 +95,6 @@ class Learner:
         self.optimization_step = 0  # critic updates
         self.actor_updates = 0
         self.weights_version = 0
-        self.weights_step = -1      # optimization_step of the newest weights version
         self.latest_weights = None  # the newest version's PolicyWeightsSnapshot
         self.transitions_dropped = 0  # set by the node (validation happens there)
         self.errors = 0  # failed loop turns (logged)
@@ -241,12 +240,12 @@ class Learner:
     def weights_changed(self) -> bool:
         """True when updates happened since the newest weights version: a resting learner (no
         new data, e.g. during an evaluation round) sends no new version of the same policy."""
-        return self.optimization_step != self.weights_step
+        return (self.latest_weights is None
+                or self.latest_weights.optimization_step != self.optimization_step)
 
     def snapshot_weights(self) -> PolicyWeightsSnapshot:
         """A new weights version of the current policy (for the actors), kept as the latest."""
         self.weights_version += 1
-        self.weights_step = self.optimization_step
         data, digest = serialize_policy(self.agent.policy_state_dict(), self.config,
                                         self.agent.encoder.backbone.identity,
                                         self.weights_version, self.optimization_step)
