@@ -40,9 +40,5 @@ class EvaluationSchedule:
 
     def _finish_round(self) -> dict:
         records, self.round = self.round, []
-        figures = evaluation_round(records)
-        steps = figures['mean_steps_to_success']
-        return {'after_train_episodes': self.train_episodes, **figures,
-                'mean_time_to_success_s':
-                    steps / self.config.control_rate_hz if steps is not None else None,
+        return {'after_train_episodes': self.train_episodes, **evaluation_round(records),
                 'wall_time': time.time()}

@@ -139,10 +139,12 @@ def test_eval_mode_is_finished_after_its_episodes():
     assert schedule.evaluating and not schedule.finished
     schedule.episode_done(True, {'success': False, 'steps_to_success': None,
                                  'policy_version': 1})
+    # 10 steps of an episode of 40 that spanned 8 simulated seconds (a 5 Hz loop): 2 s
     summary = schedule.episode_done(True, {'success': True, 'steps_to_success': 10,
+                                           'length': 40, 'start_s': 100.0, 'end_s': 108.0,
                                            'policy_version': 1})
     assert schedule.finished and summary['success_rate'] == 0.5
-    assert summary['mean_time_to_success_s'] == pytest.approx(1.0)
+    assert summary['mean_time_to_success_s'] == pytest.approx(2.0)
 
 
 def test_a_round_records_the_95_percent_interval_of_its_success_rate():

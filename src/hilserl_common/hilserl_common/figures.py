@@ -112,6 +112,7 @@ def evaluation_round(records: Sequence[dict]) -> dict:
             'success_interval': [round(bound, 4) for bound in
                                  success_interval(len(successes), len(records))],
             'mean_steps_to_success': sum(steps) / len(steps) if steps else None,
+            'mean_time_to_success_s': mean_time_to_success_s(records),
             'policy_version': records[-1]['policy_version']}
 
 

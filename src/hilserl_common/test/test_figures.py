@@ -74,10 +74,12 @@ def test_a_learner_ahead_of_its_rate_owes_nothing():
 
 
 def test_an_evaluation_round_has_its_rate_interval_and_time_to_success():
-    records = [{'success': True, 'steps_to_success': 30, 'policy_version': 4},
-               {'success': False, 'steps_to_success': None, 'policy_version': 4},
-               {'success': True, 'steps_to_success': 50, 'policy_version': 5}]
+    stamps = {'length': 100, 'start_s': 0.0, 'end_s': 10.0}  # 10 Hz
+    records = [{'success': True, 'steps_to_success': 30, 'policy_version': 4, **stamps},
+               {'success': False, 'steps_to_success': None, 'policy_version': 4, **stamps},
+               {'success': True, 'steps_to_success': 50, 'policy_version': 5}]  # no stamps
     figures = evaluation_round(records)
     assert figures['episodes'] == 3 and figures['success_rate'] == pytest.approx(2 / 3)
     assert figures['success_interval'] == [round(b, 4) for b in success_interval(2, 3)]
     assert figures['mean_steps_to_success'] == 40 and figures['policy_version'] == 5
+    assert figures['mean_time_to_success_s'] == pytest.approx(3.0)  # the stamped one only
