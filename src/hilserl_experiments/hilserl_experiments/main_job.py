@@ -44,7 +44,6 @@ from hilserl_common.figures import (
     interval_text,
     intervention_share,
     last_episodes,
-    mean_time_to_success_s,
     percent_text,
     round_interval,
     training_text,
@@ -327,7 +326,6 @@ class MainJob(JobSteps):
         records = [e for start, stop in slices for e in episodes[start:stop]]
         return {**evaluation_round(records), 'policy_file': str(policy_file),
                 'episode_slices': slices, 'reused_round_episodes': counted,
-                'mean_time_to_success_s': mean_time_to_success_s(records),
                 'after_train_episodes': len(self.train_episodes())}
 
     def final_policy(self) -> Path:
