@@ -33,3 +33,14 @@ def test_dead_frames():
     assert is_dead_frame(np.full((64, 64, 3), 3, np.uint8))
     noisy = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     assert not is_dead_frame(noisy)
+
+
+def test_a_frame_is_dead_only_when_every_channel_spreads_less_than_the_threshold():
+    def halves(low, high, channel=None):  # half the pixels at low, half at high: std (high-low)/2
+        image = np.full((480, 640, 3), low, np.uint8)
+        image[:, 320:, slice(None) if channel is None else channel] = high
+        return image
+    assert is_dead_frame(halves(100, 110))  # std 5/255 = 0.0196 <= 0.02
+    assert not is_dead_frame(halves(100, 112))  # 6/255 = 0.0235
+    assert not is_dead_frame(halves(100, 112, channel=2))  # one channel varies: not flat
+    assert is_dead_frame(halves(100, 112, channel=2), min_channel_std=0.03)
