@@ -5,18 +5,17 @@ info/play` and the demo loader and classifier datasets read them.
 
 Every camera the policy or the reward classifier looks through is recorded (its processed
 image, `<camera>/image_proc`), so the reward can be trained from the recordings. On the real arm
-each camera's full frame is kept too, as JPEG (`<camera>/image_raw/compressed`), so a later change
-of the crop can rebuild the processed images; in simulation the scene can simply be recorded
-again.
+each camera's full frame is kept too, as the camera node publishes it in JPEG
+(`<camera>/image_raw/compressed`: an MJPG camera's own bytes), so a later change of the crop can
+rebuild the processed images; in simulation the scene can simply be recorded again.
 """
-import queue
 import threading
 from pathlib import Path
-from typing import Callable, Dict, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
-from hilserl_common.bags import BagWriter, compress_image_cdr, layout, typestore
+from hilserl_common.bags import BagWriter, layout, typestore
 from hilserl_common.episode_labels import record_episode_label
-from so101_description.cameras import CAMERAS, WRIST_CAMERA
+from so101_description.cameras import WRIST_CAMERA
 
 # Relative topic -> message type of every episode besides its cameras' (the same on the real arm
 # and in sim).
@@ -33,72 +32,21 @@ EPISODE_TOPICS = {
 IMAGE_TOPIC = layout.image_proc(WRIST_CAMERA)
 # Simulation only: the privileged grasp state, for auto-labelling. Never an input of the policy.
 SIM_TOPICS = {layout.GRASP_STATE: layout.GRASP_STATE_TYPE}
-# Full camera frames (real arm only), stored as JPEG.
-FULL_FRAMES = {layout.image_raw(camera) for camera in CAMERAS}
 
 
 def camera_topics(cameras: Sequence[str], sim: bool) -> Dict[str, str]:
-    """Each camera's processed image; on the real arm also its full frame."""
+    """Each camera's processed image; on the real arm also its full frame in JPEG."""
     topics = {layout.image_proc(camera): layout.IMAGE for camera in cameras}
     if not sim:
-        topics.update({layout.image_raw(camera): layout.IMAGE for camera in cameras})
+        topics.update({layout.image_compressed(camera): layout.COMPRESSED_IMAGE
+                       for camera in cameras})
     return topics
 
 
 def episode_topics(cameras: Sequence[str], sim: bool) -> Dict[str, str]:
-    """Every topic an episode bag records (topic -> message type as published); `cameras`
-    include the wrist camera (ActorConfig.cameras checks it)."""
+    """Every topic an episode bag records (topic -> message type); `cameras` include the wrist
+    camera (ActorConfig.cameras checks it)."""
     return {**EPISODE_TOPICS, **camera_topics(cameras, sim), **(SIM_TOPICS if sim else {})}
-
-
-class Stored(NamedTuple):
-    """How a subscribed topic is kept in the bag."""
-    topic: str
-    msgtype: str
-    convert: Optional[Callable[[bytes], bytes]] = None
-
-
-def stored_form(topics: Dict[str, str]) -> Dict[str, Stored]:
-    """Subscribed topic -> how it is stored: as received, full frames as JPEG."""
-    store = typestore()
-    forms = {topic: Stored(topic, msgtype) for topic, msgtype in topics.items()}
-    for topic in set(topics) & FULL_FRAMES:
-        forms[topic] = Stored(f'{topic}/compressed', layout.COMPRESSED_IMAGE,
-                              lambda data: compress_image_cdr(store, data))
-    return forms
-
-
-class FullFrames:
-    """JPEG encoding of full camera frames on a thread of its own: the actor's one executor
-    thread, which also delivers the control loop's inputs, never waits for it (a 640x480 frame
-    takes 5-15 ms). At most `capacity` frames wait; more are dropped and counted."""
-
-    def __init__(self, write: Callable[[BagWriter, str, int, bytes], None], capacity: int = 30):
-        self._write = write
-        self._pending: queue.Queue = queue.Queue(maxsize=capacity)
-        self.dropped = 0
-        threading.Thread(target=self._run, name='full_frames', daemon=True).start()
-
-    def put(self, bag: BagWriter, topic: str, time_ns: int, serialized: bytes,
-            convert: Callable[[bytes], bytes]):
-        try:
-            self._pending.put_nowait((bag, topic, time_ns, serialized, convert))
-        except queue.Full:
-            self.dropped += 1
-
-    def wait(self):
-        """Until every frame put so far is in its bag."""
-        self._pending.join()
-
-    def _run(self):
-        while True:
-            bag, topic, time_ns, serialized, convert = self._pending.get()
-            try:
-                self._write(bag, topic, time_ns, convert(serialized))
-            except ValueError:  # a frame that is no image: as good as lost on the way
-                self.dropped += 1
-            finally:
-                self._pending.task_done()
 
 
 class EpisodeRecorder:
@@ -115,15 +63,12 @@ class EpisodeRecorder:
         self.log = log
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        # What the node subscribes to (topic -> message type as published).
+        # What the node subscribes to and stores as it arrives (topic -> message type).
         self.topics = episode_topics(cameras, sim)
-        self.forms = stored_form(self.topics)
         self.namespace = namespace or '/'
         self.typestore = typestore()
         self.current: Optional[BagWriter] = None
         self._lock = threading.Lock()
-        converted = any(form.convert for form in self.forms.values())
-        self.full_frames = FullFrames(self._write_converted) if converted else None
 
     def next_index(self) -> int:
         taken = [int(p.name.split('_')[1]) for p in self.directory.glob('episode_*')
@@ -134,25 +79,16 @@ class EpisodeRecorder:
         self.stop(keep=False)
         path = self.directory / f'episode_{self.next_index():04d}'
         bag = BagWriter(path)
-        for topic, form in self.forms.items():
-            bag.add(topic, form.topic, form.msgtype, self.namespace)
+        for topic, msgtype in self.topics.items():
+            bag.add(topic, topic, msgtype, self.namespace)
         with self._lock:
             self.current = bag
         return path
 
     def write(self, topic: str, time_ns: int, serialized: bytes):
-        convert = self.forms[topic].convert
         with self._lock:
-            if self.current is None:
-                return
-            if convert is None:
+            if self.current is not None:
                 self.current.write(topic, time_ns, serialized)
-            else:  # queued under the lock: stop() then waits for it before closing the bag
-                self.full_frames.put(self.current, topic, time_ns, serialized, convert)
-
-    def _write_converted(self, bag: BagWriter, topic: str, time_ns: int, serialized: bytes):
-        with self._lock:
-            bag.write(topic, time_ns, serialized)
 
     def frames_written(self) -> int:
         """Wrist frames in the current bag so far: the index the next frame will have."""
@@ -166,10 +102,7 @@ class EpisodeRecorder:
         path = self.stop(keep=True)
         if path is not None:
             record_episode_label(path.parent / 'labels.yaml', path.name, success_frame)
-            dropped = self.full_frames.dropped if self.full_frames else 0
-            self.log(f'episode saved: {path} (success from frame {success_frame})'
-                     + (f'; {dropped} full frames dropped so far (JPEG encoding fell behind)'
-                        if dropped else ''))
+            self.log(f'episode saved: {path} (success from frame {success_frame})')
         return path
 
     def discard(self) -> None:
@@ -181,8 +114,6 @@ class EpisodeRecorder:
             bag, self.current = self.current, None
         if bag is None:
             return None
-        if self.full_frames:
-            self.full_frames.wait()
         if keep:
             bag.close()
             return bag.path

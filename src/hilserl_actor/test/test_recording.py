@@ -1,14 +1,13 @@
 """Episode bags are rosbag2 MCAP directories that the rosbags readers (demo loader, classifier
 datasets) read back, with this workspace's own messages included, every camera of the graph, and
 on the real arm each camera's full frame as JPEG."""
-import threading
-
 import numpy as np
 import yaml
 from rosbags.highlevel import AnyReader
 
 from hilserl_actor.recording import EPISODE_TOPICS, EpisodeRecorder, bag_directories
-from hilserl_common.bags import decode_image
+from hilserl_common.bags import decode_image, layout
+from hilserl_common.bags.images import compressed
 
 # The node writes the bytes of raw subscriptions; here the same CDR comes from the typestore.
 
@@ -80,34 +79,37 @@ def image_cdr(store, frame):
     return store.serialize_cdr(msg, 'sensor_msgs/msg/Image')
 
 
-def test_on_the_real_arm_the_full_frame_is_kept_as_jpeg(tmp_path):
-    assert 'wrist_camera/image_raw' not in EpisodeRecorder(str(tmp_path / 's'), '/so101',
-                                                           sim=True).topics
+def jpeg_cdr(store, frame):
+    """A full frame as the camera node publishes it (image_raw/compressed)."""
+    types = store.types
+    header = types['std_msgs/msg/Header'](
+        stamp=types['builtin_interfaces/msg/Time'](sec=3, nanosec=0), frame_id='wrist_camera')
+    return store.serialize_cdr(compressed(store, frame, header), layout.COMPRESSED_IMAGE)
+
+
+def test_on_the_real_arm_the_full_frame_is_kept_as_the_camera_sent_it(tmp_path):
+    assert 'wrist_camera/image_raw/compressed' not in EpisodeRecorder(
+        str(tmp_path / 's'), '/so101', sim=True).topics
     recorder = EpisodeRecorder(str(tmp_path), '/so101', sim=False)
-    assert recorder.topics['wrist_camera/image_raw'] == 'sensor_msgs/msg/Image'
+    assert recorder.topics['wrist_camera/image_raw/compressed'] == layout.COMPRESSED_IMAGE
+    assert 'wrist_camera/image_raw' not in recorder.topics  # never the decoded full frame
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[:, 320:] = (30, 200, 60)
-    form = recorder.forms['wrist_camera/image_raw']
-    encoded_on = []
-    recorder.forms['wrist_camera/image_raw'] = form._replace(convert=lambda data: (
-        encoded_on.append(threading.current_thread().name), form.convert(data))[1])
-    recorder.write('wrist_camera/image_raw', 1, image_cdr(recorder.typestore, frame))  # no bag
+    sent = jpeg_cdr(recorder.typestore, frame)
+    recorder.write('wrist_camera/image_raw/compressed', 1, sent)  # before a bag: dropped
     recorder.start()
     for i in range(5):
-        recorder.write('wrist_camera/image_raw', 2_000_000_000 + i,
-                       image_cdr(recorder.typestore, frame))
-    bag = recorder.stop()  # right away: the frames still being encoded reach the bag first
+        recorder.write('wrist_camera/image_raw/compressed', 2_000_000_000 + i, sent)
+    bag = recorder.stop()
     with AnyReader([bag], default_typestore=recorder.typestore) as reader:
         stored = {c.topic: c.msgtype for c in reader.connections}
-        jpegs = [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages()
-                 if c.topic == '/so101/wrist_camera/image_raw/compressed']
-    assert stored['/so101/wrist_camera/image_raw/compressed'] == 'sensor_msgs/msg/CompressedImage'
-    assert '/so101/wrist_camera/image_raw' not in stored
-    assert len(jpegs) == 5 and jpegs[0].header.stamp.sec == 3
-    assert encoded_on == ['full_frames'] * 5 and recorder.full_frames.dropped == 0
-    assert 'jpeg' in jpegs[0].format and len(jpegs[0].data) < frame.size / 20
-    decoded = decode_image(jpegs[0])
-    assert decoded.shape == frame.shape and np.abs(decoded.astype(int) - frame).mean() < 2
+        kept = [raw for c, _, raw in reader.messages()
+                if c.topic == '/so101/wrist_camera/image_raw/compressed']
+    assert stored['/so101/wrist_camera/image_raw/compressed'] == layout.COMPRESSED_IMAGE
+    assert len(kept) == 5 and all(bytes(raw) == sent for raw in kept)  # byte for byte
+    jpeg = recorder.typestore.deserialize_cdr(kept[0], layout.COMPRESSED_IMAGE)
+    assert jpeg.header.stamp.sec == 3 and 'jpeg' in jpeg.format
+    assert np.abs(decode_image(jpeg).astype(int) - frame).mean() < 2
 
 
 def test_every_camera_of_the_graph_is_recorded(tmp_path):
@@ -126,8 +128,8 @@ def test_every_camera_of_the_graph_is_recorded(tmp_path):
         for camera in cameras:
             recorder.write(f'{camera}/image_proc', 2_000_000_000 + i,
                            image_cdr(recorder.typestore, small))
-            recorder.write(f'{camera}/image_raw', 2_000_000_000 + i,
-                           image_cdr(recorder.typestore, frame))
+            recorder.write(f'{camera}/image_raw/compressed', 2_000_000_000 + i,
+                           jpeg_cdr(recorder.typestore, frame))
     assert recorder.frames_written() == 3  # labels count the wrist camera's frames
     bag = recorder.keep(success_frame=1)
     with AnyReader([bag], default_typestore=recorder.typestore) as reader:

@@ -112,6 +112,10 @@ def _camera_streams(camera: str) -> Tuple[Endpoint, ...]:
             Endpoint(f'{camera}/camera_info', 'sensor_msgs/msg/CameraInfo', 'SENSOR'))
 
 
+# A real camera's full frame in JPEG (an MJPG camera's own bytes): what demonstrations keep.
+CAMERA_JPEG = Endpoint('{node}/image_raw/compressed', 'sensor_msgs/msg/CompressedImage', 'SENSOR')
+
+
 ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
     ('so101_sim', 'sim'): Endpoints(
         publishes=(Endpoint('joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
@@ -144,7 +148,7 @@ ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
         subscribes=(Endpoint('joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
                     Endpoint('intervention_toggle', 'std_msgs/msg/Empty', 'COMMANDS'))),
     ('so101_driver', 'camera'): Endpoints(
-        publishes=(*_camera_streams('{node}'), DIAGNOSTICS)),
+        publishes=(*_camera_streams('{node}'), CAMERA_JPEG, DIAGNOSTICS)),
     ('so101_kinematics', 'kinematics'): Endpoints(
         publishes=(Endpoint('ee_pose', 'geometry_msgs/msg/PoseStamped', 'SENSOR_RELIABLE'),),
         subscribes=(Endpoint('joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),),

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from ament_index_python.packages import get_package_prefix
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from hilserl_common import qos
+from hilserl_common.bags import decode_image
 from hilserl_common.images import from_msg
+from hilserl_common.preprocessing import jpeg_size, preprocess
 from hilserl_testing.nodes import ProbeNode, stop_process
 
 pytestmark = pytest.mark.graph
@@ -38,11 +40,12 @@ def write_video(path, frames=30, black=False):
 class Probe(ProbeNode):
     def __init__(self):
         super().__init__('camera_probe')
-        self.messages = {'raw': [], 'proc': [], 'info': [], 'diagnostics': [], 'front_proc': [],
-                         'front_info': []}
+        self.messages = {'raw': [], 'jpeg': [], 'proc': [], 'info': [], 'diagnostics': [],
+                         'front_proc': [], 'front_info': []}
         self._lock = threading.Lock()
         for key, msg_type, topic, profile in (
                 ('raw', Image, 'wrist_camera/image_raw', qos.SENSOR),
+                ('jpeg', CompressedImage, 'wrist_camera/image_raw/compressed', qos.SENSOR),
                 ('proc', Image, 'wrist_camera/image_proc', qos.SENSOR),
                 ('info', CameraInfo, 'wrist_camera/camera_info', qos.SENSOR),
                 ('front_proc', Image, 'front_camera/image_proc', qos.SENSOR),
@@ -98,6 +101,13 @@ def test_frames_flow_survive_a_vanished_source_and_dead_frames_are_flagged(tmp_p
         assert from_msg(first).shape == (128, 128, 3)
         raw = probe.wait_for('raw')
         assert (raw.height, raw.width, raw.encoding) == (480, 640, 'rgb8')
+        # The full frame in JPEG: the file's own MJPG bytes, stamped as the processed image.
+        jpeg = probe.wait_for('jpeg')
+        assert jpeg_size(np.frombuffer(jpeg.data, np.uint8)) == (480, 640)
+        assert 'jpeg' in jpeg.format
+        same = probe.wait_for('proc', lambda m: m.header.stamp == jpeg.header.stamp)
+        error = np.abs(preprocess(decode_image(jpeg)).astype(int) - from_msg(same))
+        assert error.mean() < 1.0  # the node decodes at half size
         info = probe.wait_for('info')
         assert (info.width, info.height, info.header.frame_id) == (640, 480, 'wrist_camera')
         stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in procs]

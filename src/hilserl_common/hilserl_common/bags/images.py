@@ -1,10 +1,12 @@
 """Image messages as pixels: the one decoder of sensor_msgs Image (rgb8, bgr8, mono8) and
 CompressedImage (JPEG, PNG), for messages from rclpy and from rosbags alike (any object with
-their fields), and the JPEG form a full camera frame is kept in."""
+their fields), the 128x128 image the policy sees of either, and the JPEG form a full camera frame
+is kept in."""
 import cv2
 import numpy as np
 
-from hilserl_common.bags.layout import COMPRESSED_IMAGE, IMAGE
+from hilserl_common.bags.layout import COMPRESSED_IMAGE
+from hilserl_common.preprocessing import IMAGE_SIZE, is_jpeg, preprocess, preprocess_jpeg
 
 CHANNELS = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}
 # A 640x480 frame is 40-70 kB at this quality; after the crop and the resize to 128x128 the loss
@@ -42,17 +44,26 @@ def decode_image(msg) -> np.ndarray:
     return image
 
 
-def compressed(store, rgb: np.ndarray, header):
-    """A CompressedImage (JPEG) of the typestore's classes for an H x W x 3 RGB frame."""
-    ok, jpeg = cv2.imencode('.jpg', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+def processed_image(msg) -> np.ndarray:
+    """The 128x128 RGB image the policy sees of an Image or CompressedImage message: as it is
+    when it has that size already, else through the shared preprocessing (a JPEG frame as the
+    camera node preprocesses it, `preprocess_jpeg`)."""
+    if hasattr(msg, 'format') and is_jpeg(msg.data):
+        return preprocess_jpeg(msg.data)
+    image = decode_image(msg)
+    return image if image.shape[:2] == (IMAGE_SIZE, IMAGE_SIZE) else preprocess(image)
+
+
+def encode_jpeg(bgr: np.ndarray) -> np.ndarray:
+    """An H x W x 3 BGR frame (the encoder's channel order) as JPEG bytes at JPEG_QUALITY."""
+    ok, jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
-        raise ValueError(f'cannot JPEG-encode a {rgb.shape} frame')
+        raise ValueError(f'cannot JPEG-encode a {bgr.shape} frame')
+    return jpeg.reshape(-1)
+
+
+def compressed(store, rgb: np.ndarray, header):
+    """A CompressedImage (JPEG) of the typestore's classes for an H x W x 3 RGB frame, as the
+    camera node publishes a full frame."""
     return store.types[COMPRESSED_IMAGE](header=header, format=JPEG_FORMAT,
-                                         data=jpeg.reshape(-1))
-
-
-def compress_image_cdr(store, serialized: bytes) -> bytes:
-    """A serialised Image as a serialised CompressedImage (JPEG) with the same header."""
-    msg = store.deserialize_cdr(serialized, IMAGE)
-    return store.serialize_cdr(compressed(store, decode_image(msg), msg.header), COMPRESSED_IMAGE)
+                                         data=encode_jpeg(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)))

@@ -43,19 +43,18 @@ import numpy as np
 
 from hilserl_common.bags import (
     connection_of,
-    decode_image,
     image_topics,
     layout,
     messages,
     open_bag,
+    processed_image,
     stamp_ns,
 )
 from hilserl_common.episode_labels import episode_labels
-from hilserl_common.preprocessing import IMAGE_SIZE, preprocess
 from hilserl_learner.replay.buffer import SCALAR_FIELDS, Transition
 
 LOGGER = logging.getLogger(__name__)
-CONVERTER_VERSION = 3  # bump when the conversion changes, so caches are rebuilt
+CONVERTER_VERSION = 4  # bump when the conversion changes, so caches are rebuilt
 TOPICS = {
     'follower': layout.JOINT_STATES,
     'leader': layout.LEADER_JOINT_STATES,
@@ -294,12 +293,9 @@ def _newest_at(stream: list, ticks: np.ndarray) -> list:
 
 def _image(msg, bag: Path) -> np.ndarray:
     try:
-        image = decode_image(msg)
+        return np.ascontiguousarray(processed_image(msg))
     except ValueError as error:
         raise ValueError(f'demo recording {bag}: {error}') from None
-    if image.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
-        image = preprocess(image)
-    return np.ascontiguousarray(image)
 
 
 def _cache_path(bag: Path, cache_dir: str, settings: DemoSettings) -> Path:

@@ -11,14 +11,13 @@ import numpy as np
 
 from hilserl_common.bags import (
     BagError,
-    decode_image,
     find_topic,
     image_topics,
     layout,
     messages,
     open_bag,
+    processed_image,
 )
-from hilserl_common.preprocessing import preprocess
 from so101_description.cameras import WRIST_CAMERA
 
 PROCESSED_TOPIC = layout.image_proc()
@@ -65,7 +64,7 @@ def read_episode_frames(bag: Path, image_topic: Optional[str] = None,
                                    camera)
         for _, _, msg in messages(reader, [c for c in image_connections if c.topic == topic]):
             try:
-                images.append(preprocess(decode_image(msg)))
+                images.append(processed_image(msg))
             except ValueError as error:
                 raise BagError(f'{bag}: frame {len(images)} of {topic}: {error}') from None
             stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)

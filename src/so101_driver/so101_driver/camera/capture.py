@@ -5,6 +5,11 @@ camera that hangs can block inside read() for many seconds: the stalled worker i
 new one opens the source again; the old one exits whenever its read returns). Each frame is
 handed over once, with the time it was captured; a frame the source reports with a timestamp
 that did not advance is a repeat and is dropped.
+
+An MJPG camera (and an MJPG file) is read undecoded: each frame is handed over as the camera's own
+JPEG bytes, which the node publishes as the full frame without encoding it again and decodes at
+the reduced size its 128x128 image needs (`CapturedFrame`). A source that gives anything else is
+read decoded, as OpenCV converts it.
 """
 import dataclasses
 import threading
@@ -13,6 +18,9 @@ from typing import Callable, Optional, Union
 
 import cv2
 import numpy as np
+
+from hilserl_common.bags.images import encode_jpeg
+from hilserl_common.preprocessing import is_jpeg, jpeg_size, preprocess, preprocess_jpeg
 
 
 @dataclasses.dataclass
@@ -26,22 +34,75 @@ class CaptureCounters:
     last_problem: str = ''
 
 
+class CapturedFrame:
+    """One frame as the source gave it: JPEG bytes or BGR pixels. Each form is made once, when
+    first asked for, so a frame pays only for what its subscribers need."""
+
+    def __init__(self, jpeg: Optional[np.ndarray] = None, bgr: Optional[np.ndarray] = None):
+        if (jpeg is None) == (bgr is None):
+            raise ValueError('a captured frame is either JPEG bytes or BGR pixels')
+        self._jpeg, self._bgr, self._rgb = jpeg, bgr, None
+
+    @property
+    def camera_jpeg(self) -> bool:
+        """True when the frame came as JPEG bytes (an MJPG source read undecoded)."""
+        return self._bgr is None
+
+    def size(self) -> tuple:
+        """(height, width) of the full frame."""
+        return jpeg_size(self._jpeg) if self._bgr is None else self._bgr.shape[:2]
+
+    def processed(self) -> np.ndarray:
+        """The 128x128 RGB image the policy and the classifier see."""
+        if self._jpeg is not None:
+            return preprocess_jpeg(self._jpeg)
+        return cv2.cvtColor(preprocess(self._bgr), cv2.COLOR_BGR2RGB)
+
+    def rgb(self) -> np.ndarray:
+        """The full frame, RGB."""
+        if self._rgb is None:
+            bgr = self._bgr if self._bgr is not None else cv2.imdecode(self._jpeg,
+                                                                        cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise ValueError('the camera sent a JPEG frame that does not decode')
+            self._rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return self._rgb
+
+    def jpeg(self) -> np.ndarray:
+        """The full frame as JPEG bytes: the camera's own, else encoded here."""
+        if self._jpeg is None:
+            self._jpeg = encode_jpeg(self._bgr)
+        return self._jpeg
+
+
+def captured_frame(frame: np.ndarray) -> Optional[CapturedFrame]:
+    """What a read gave: an undecoded buffer (one row of bytes) holding a JPEG, or decoded BGR
+    pixels; None for any other raw buffer (e.g. a YUYV camera read undecoded)."""
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return CapturedFrame(bgr=frame)
+    buffer = frame.reshape(-1) if 1 in frame.shape[:2] else None
+    if buffer is not None and frame.dtype == np.uint8 and is_jpeg(buffer):
+        return CapturedFrame(jpeg=buffer)
+    return None
+
+
 def parse_source(source: str) -> Union[int, str]:
     """'0' -> device index 0; anything else (a /dev path, a file, a URL) as it is."""
     return int(source) if source.strip().isdigit() else source
 
 
 class CameraCapture:
-    def __init__(self, source: str, on_frame: Callable[[np.ndarray, float], None],
+    def __init__(self, source: str, on_frame: Callable[[CapturedFrame, float], None],
                  width: int = 640, height: int = 480, fps: float = 30.0, fourcc: str = '',
                  read_timeout_s: float = 1.0, reconnect_interval_s: float = 0.5):
         self.source = parse_source(source)
-        self.on_frame = on_frame  # (RGB uint8 frame, capture time.monotonic())
+        self.on_frame = on_frame  # (CapturedFrame, capture time.monotonic())
         self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
         self.read_timeout_s = read_timeout_s
         self.reconnect_interval_s = reconnect_interval_s
         self.counters = CaptureCounters()
         self.is_open = False
+        self.undecoded = True  # read JPEG sources undecoded, until one gives something else
         self.last_frame_time: Optional[float] = None
         self._generation = 0
         self._lock = threading.Lock()
@@ -113,10 +174,22 @@ class CameraCapture:
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         capture.set(cv2.CAP_PROP_FPS, self.fps)
+        if self.undecoded:
+            self._read_undecoded(capture)
         self.counters.opens += 1
         self.is_open = True
         self._started = time.monotonic()
         return capture
+
+    def _read_undecoded(self, capture: cv2.VideoCapture) -> None:
+        """Ask the backend for undecoded frames: FFmpeg (files, streams) gives each packet, V4L2
+        the camera's buffer when it sends MJPG. Frames that turn out not to be JPEG switch
+        this off (`_read_frames`)."""
+        if capture.getBackendName() == 'FFMPEG':
+            capture.set(cv2.CAP_PROP_FORMAT, -1)
+        elif capture.getBackendName() == 'V4L2' and \
+                int(capture.get(cv2.CAP_PROP_FOURCC)) == cv2.VideoWriter_fourcc(*'MJPG'):
+            capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
 
     def _read_frames(self, capture: cv2.VideoCapture, generation: int):
         period = 1.0 / self.fps
@@ -136,9 +209,15 @@ class CameraCapture:
                 self.counters.repeated_frames += 1
                 continue
             previous_stamp_ms = stamp_ms
+            captured_as = captured_frame(frame)
+            if captured_as is None:  # undecoded, but not JPEG: read it decoded from now on
+                self.undecoded = False
+                self.counters.last_problem = (f'{self.source!r} gives frames of shape '
+                                              f'{frame.shape} undecoded; reading them decoded')
+                return
             self.last_frame_time = captured
             self.counters.frames += 1
-            self.on_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), captured)
+            self.on_frame(captured_as, captured)
             # Files and streams that deliver faster than the configured rate are paced to it;
             # a camera's read() already waits for its next frame.
             next_due = max(next_due + period, captured)
