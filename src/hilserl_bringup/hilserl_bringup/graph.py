@@ -158,10 +158,11 @@ def _learner(args) -> NodeSpec:
 
 def _workspace_markers(args) -> NodeSpec:
     # For rviz2 (monitoring only: the graph goes on without it). In simulation it also draws the
-    # cube region, asked from the sim node's own parameters.
+    # cube region, asked from the sim node's own parameters. On the wall clock even in a graph on
+    # sim time: its markers are stamped 0 (the latest transform), and each /clock message would
+    # wake it for nothing.
     return NodeSpec('hilserl_bringup', 'workspace_markers', 'workspace_markers', ('task.yaml',),
-                    {**_common(args), 'cube_region_node': 'sim' if flag(args['sim']) else ''},
-                    required=False)
+                    {'cube_region_node': 'sim' if flag(args['sim']) else ''}, required=False)
 
 
 def _console(args, read_only: bool = False) -> List[NodeSpec]:

@@ -87,7 +87,8 @@ class SimNode(Node):
 
         self.schedules = {name: Schedule(rate) for name, rate in (
             ('joints', self.config.joint_state_rate_hz),
-            ('grasp', self.config.grasp_state_rate_hz))}
+            ('grasp', self.config.grasp_state_rate_hz),
+            ('clock', self.config.clock_rate_hz))}
         # After `stop`, like the follower: joint_commands and scene resets are refused (the arm
         # holds where it stopped) until torque_enable(true).
         self.stopped = False
@@ -168,7 +169,7 @@ class SimNode(Node):
     def _publish_due(self):
         now = self.sim_time_s
         stamp = self._stamp()
-        if self.clock_pub is not None:
+        if self.clock_pub is not None and self.schedules['clock'].due(now):
             self.clock_pub.publish(Clock(clock=stamp))
         if self.schedules['joints'].due(now):
             with self.lock:

@@ -3,6 +3,7 @@ their rates, the arm reaching a commanded EE pose through compute_ik, a scripted
 mirrored onto the follower lifting the cube, and /clock when faster than real time."""
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -32,12 +33,19 @@ INSTALL = ROOT / 'install'
 
 
 def start(package, executable, name, namespace, *params_files, parameters=()):
+    """The node as a process, with its config files and then `parameters` ('name:=value'). These
+    go in a file of their own, last: a -p does not outrank a file's /**/<node> section, so
+    a value that sim.yaml sets would silently stay."""
     command = [str(INSTALL / package / 'lib' / package / executable), '--ros-args',
                '-r', f'__node:={name}', '-r', f'__ns:={namespace}']
     for params_file in params_files:
         command += ['--params-file', str(CONFIG / params_file)]
-    for parameter in parameters:
-        command += ['-p', parameter]
+    if parameters:
+        values = dict(parameter.split(':=', 1) for parameter in parameters)
+        override = Path(tempfile.mkdtemp(prefix='sim_graph_')) / f'{name}.yaml'
+        override.write_text(f'/**/{name}:\n  ros__parameters:\n' + ''.join(
+            f'    {key}: {value}\n' for key, value in values.items()))
+        command += ['--params-file', str(override)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -235,7 +243,7 @@ def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
                        # Cameras slow and off: rendering is the sim's work, and three times
                        # real time must hold on a loaded machine too.
                        parameters=['real_time_factor:=3.0', 'camera_rate_hz:=1.0',
-                                   'front_camera_rate_hz:=0.0'])]
+                                   'front_camera_rate_hz:=0.0', 'clock_rate_hz:=50.0'])]
     probe = Probe(namespace)
     probe.watch('/clock', Clock, qos.CLOCK)
     probe.watch('joint_states', JointState, qos.SENSOR_RELIABLE)
@@ -244,15 +252,19 @@ def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
         assert probe.wait_for(lambda: all(probe.counts.values()), timeout=60), probe.counts
         with probe.lock:
             clock_before = probe.latest['/clock'].clock
+            ticks_before = probe.counts['/clock']
         wall_before = time.monotonic()
         time.sleep(2.0)
         with probe.lock:
             clock_after = probe.latest['/clock'].clock
+            ticks = probe.counts['/clock'] - ticks_before
             stamp = probe.latest['joint_states'].header.stamp
         wall = time.monotonic() - wall_before
         sim = (clock_after.sec - clock_before.sec
                + (clock_after.nanosec - clock_before.nanosec) * 1e-9)
         assert 2.0 * wall < sim < 3.5 * wall, (sim, wall)
+        # clock_rate_hz messages per second of sim time, however fast it runs
+        assert 0.85 * 50 * sim < ticks < 1.15 * 50 * sim, (ticks, sim)
         stamp_s = stamp.sec + stamp.nanosec * 1e-9
         assert abs(stamp_s - (clock_after.sec + clock_after.nanosec * 1e-9)) < 0.5
     finally:
