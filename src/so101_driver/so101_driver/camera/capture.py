@@ -82,7 +82,8 @@ def captured_frame(frame: np.ndarray) -> Optional[CapturedFrame]:
         return CapturedFrame(bgr=frame)
     buffer = frame.reshape(-1) if 1 in frame.shape[:2] else None
     if buffer is not None and frame.dtype == np.uint8 and is_jpeg(buffer):
-        return CapturedFrame(jpeg=buffer)
+        # A copy: V4L2 hands over its own mapped buffer, which the next read fills again.
+        return CapturedFrame(jpeg=buffer.copy())
     return None
 
 
