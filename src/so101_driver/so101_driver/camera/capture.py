@@ -192,6 +192,20 @@ class CameraCapture:
                 int(capture.get(cv2.CAP_PROP_FOURCC)) == cv2.VideoWriter_fourcc(*'MJPG'):
             capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
 
+    def _unusable(self, frame: np.ndarray) -> None:
+        """A frame that is neither JPEG nor colour pixels: read undecoded, the source is read
+        decoded from the next opening on; read decoded, it is a failure, retried after the
+        reconnect interval."""
+        if self.undecoded:
+            self.undecoded = False
+            self.counters.last_problem = (f'{self.source!r} gives frames of shape {frame.shape} '
+                                          'undecoded; reading them decoded')
+            return
+        self.counters.read_failures += 1
+        self.counters.last_problem = (f'{self.source!r} gives frames of shape {frame.shape}, '
+                                      'not colour images; reopening')
+        self._stopped.wait(self.reconnect_interval_s)
+
     def _read_frames(self, capture: cv2.VideoCapture, generation: int):
         period = 1.0 / self.fps
         next_due = time.monotonic()
@@ -211,10 +225,8 @@ class CameraCapture:
                 continue
             previous_stamp_ms = stamp_ms
             captured_as = captured_frame(frame)
-            if captured_as is None:  # undecoded, but not JPEG: read it decoded from now on
-                self.undecoded = False
-                self.counters.last_problem = (f'{self.source!r} gives frames of shape '
-                                              f'{frame.shape} undecoded; reading them decoded')
+            if captured_as is None:
+                self._unusable(frame)
                 return
             self.last_frame_time = captured
             self.counters.frames += 1
