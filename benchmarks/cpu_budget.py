@@ -24,7 +24,8 @@ robot: the robot side of the real-arm training graph, what a small computer next
 runs when the learner is elsewhere: follower and leader drivers on emulated buses (the real
 Feetech protocol through the real SDK, served from this process), a wrist and a front camera
 node each reading a video file through OpenCV, kinematics, the reward classifier of --from and
-the actor (acting with its initial policy: no learner). Each node's share of one core over
+the actor (acting with its initial policy: no learner; a subscription of this process takes its
+transitions, as the learner's host would). Each node's share of one core over
 --episodes training episodes, and the actor's timing on the wall clock.
 """
 import argparse
@@ -203,6 +204,7 @@ def train(args) -> None:
 
 def robot(args) -> None:
     from hilserl_bringup.runner import Graph
+    from hilserl_testing.nodes import ProbeNode
     from so101_driver.calibration import save_calibration
     from so101_driver.emulator import EmulatedBus
     from so101_driver.emulator.arm import calibrated_servos, example_calibration
@@ -224,6 +226,12 @@ def robot(args) -> None:
     graph = Graph('train', arguments, only=ROBOT_SIDE, quiet=True)
     window = Window(RunLayout(output), 1, args.episodes)
     graph.start()
+    # What takes /transitions on the learner's host (the actor starts no training episode while
+    # nothing does): a subscription of this process, so the robot side pays for sending them,
+    # not for a learner.
+    learner_host = ProbeNode('learner_stand_in')
+    learner_host.take_transitions()
+    learner_host.spin_in_background()
     try:
         while not window.poll(lambda: {n.spec.name: n.process.pid for n in graph.nodes}):
             dead = graph.failed_required()
@@ -232,6 +240,7 @@ def robot(args) -> None:
                                  f'{output}/logs/{dead.spec.name}.log')
             time.sleep(0.5)
     finally:
+        learner_host.close()
         graph.stop()
         for bus in buses:
             bus.stop()
