@@ -50,6 +50,12 @@ def test_two_simulated_arms_on_their_own_clocks_train_one_learner(tmp_path):
         for arm in ARMS:
             wait_for(lambda arm=arm: len(trained(layouts[arm])) >= TRAINED_EPISODES,
                      f'{TRAINED_EPISODES} episodes of {arm} acted by trained weights', graphs)
+        # An episode's record can be written before its last steps reach the learner.
+        lengths = {(arm, r['episode']): r['length']
+                   for arm in ARMS for r in layouts[arm].episodes('train')}
+        wait_for(lambda: all(journaled_steps(RunLayout(tmp_path))[key] >= length
+                             for key, length in lengths.items()),
+                 'the learner to journal every step of the finished episodes', graphs)
     journaled = journaled_steps(RunLayout(tmp_path))
     assert {actor for actor, _ in journaled} == set(ARMS)
     for arm in ARMS:
