@@ -222,7 +222,7 @@ def robot(args) -> None:
                           f'{arm}_calibration': str(output / f'{arm}.json')})
     video = str(write_video(output / 'camera.avi'))
     arguments.update(camera=video, front_camera=video,
-                     config_file=encoder_file(source, output))
+                     config_file=classifier_encoder_file(source, output))
     graph = Graph('train', arguments, only=ROBOT_SIDE, quiet=True)
     window = Window(RunLayout(output), 1, args.episodes)
     graph.start()
@@ -247,15 +247,14 @@ def robot(args) -> None:
     report(window, 1.0, output)
 
 
-def encoder_file(source: Path, output: Path) -> str:
+def classifier_encoder_file(source: Path, output: Path) -> str:
     """A parameter file giving the classifier the encoder weights it was trained with (the
-    main job's pretrained encoder, when it has one), and the actor, which computes the image
-    features the classifier scores."""
+    main job's pretrained encoder, when it has one)."""
     from hilserl_experiments.pretrain_encoder import WEIGHTS_FILE
     weights = source / 'encoder' / WEIGHTS_FILE
     path = output / 'robot_side.yaml'
-    given = {'ros__parameters': {'encoder_weights': str(weights) if weights.exists() else ''}}
-    path.write_text(yaml.safe_dump({'/**/reward_classifier': given, '/**/actor': given}))
+    path.write_text(yaml.safe_dump({'/**/reward_classifier': {'ros__parameters': {
+        'encoder_weights': str(weights) if weights.exists() else ''}}}))
     return str(path)
 
 

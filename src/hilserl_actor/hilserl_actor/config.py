@@ -52,23 +52,15 @@ class ActorConfig:
                                  'place the cube (s)', non_negative)
     policy_file: str = param('', 'a policy saved by the learner (policy.safetensors) to act '
                              'with from the start, e.g. to evaluate; empty: wait for broadcasts')
-    encoder_weights: str = param('', 'the frozen image backbone\'s weights (a .safetensors '
-                                 'file): the same file as the learner\'s and the reward '
-                                 'classifier\'s, for the actor computes each frame\'s features '
-                                 'once for all three; empty: the fixed random initialisation')
-    reward_wait_s: float = param(0.05, 'how long a step waits for the reward classifier\'s '
-                                 'verdict on the frames it just encoded before taking its '
-                                 'newest (s, wall clock)', in_range(0.0, 1.0))
     weights_device: str = param('cpu', 'torch device of the policy', one_of('cpu', 'cuda'))
     torch_threads: int = param(1, 'CPU threads of the policy\'s inference; more than one makes '
                                'it many times slower on a CPU shared with other processes '
                                '(OpenMP threads waiting for each other)', positive)
     seed: int = param(0, 'seed of the policy\'s sampling and of the reset offsets',
                       non_negative)
-    cameras: list = param([WRIST_CAMERA], 'every camera the policy or the reward classifier '
-                          'looks through: each frame\'s features go to the classifier '
-                          '(image_features); in record mode each one\'s processed image (and on '
-                          'the real arm its full frame as JPEG) goes into the episode bags',
+    cameras: list = param([WRIST_CAMERA], 'record mode: every camera the policy or the reward '
+                          'classifier looks through; each one\'s processed image (and on the '
+                          'real arm its full frame as JPEG) goes into the episode bags',
                           recorded_cameras)
     recording_dir: str = param('', 'record mode: where the episode bags and labels.yaml go; '
                                'empty: <output_dir>/demos')

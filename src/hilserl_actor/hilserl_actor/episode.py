@@ -9,7 +9,7 @@ the next observation completes the transition (so101_kinematics.action_space def
 demonstrations too), flagged as an intervention.
 """
 import dataclasses
-from typing import Dict, List, Optional, Protocol, Tuple
+from typing import List, Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -33,10 +33,9 @@ class ActingPolicy(Protocol):
     version: int          # the newest weights loaded (0: the initial random policy)
     acting_version: int   # the weights version of the last call
 
-    def __call__(self, state: np.ndarray, image: np.ndarray, deterministic: bool,
-                 features: Optional[np.ndarray] = None) -> Tuple[np.ndarray, int]:
-        """(state (18,), image (128, 128, 3) uint8, the image's backbone features when
-        computed) -> (EE action (3,), gripper 0/1/2)."""
+    def __call__(self, state: np.ndarray, image: np.ndarray, deterministic: bool
+                 ) -> Tuple[np.ndarray, int]:
+        """(state (18,), image (128, 128, 3) uint8) -> (EE action (3,), gripper 0/1/2)."""
 
 
 @dataclasses.dataclass
@@ -56,10 +55,6 @@ class Snapshot:
     # time.monotonic() when taken: the loop's timing on the wall clock, which a real arm lives
     # by (now_s is sim time when the simulation runs slower or faster than real time).
     wall_s: Optional[float] = None
-    # The other camera views' newest frames, view -> (stamp s, frame), for the classifier.
-    other_frames: Dict[str, Tuple[float, np.ndarray]] = dataclasses.field(default_factory=dict)
-    # The wrist image's backbone feature map (hilserl_actor.frames), set before the step.
-    features: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass
@@ -106,7 +101,6 @@ class _Pending:
     """The observation and action of the step whose outcome the next observation tells."""
     state: np.ndarray
     image: np.ndarray
-    features: Optional[np.ndarray]      # the image's backbone feature map, when computed
     joints: np.ndarray                  # measured at the step
     is_intervention: bool
     policy_version: int
@@ -212,12 +206,9 @@ class EpisodeLoop:
         action, gripper = pending.action, pending.gripper_action
         if pending.is_intervention:
             action, gripper = self._human_action(pending, snapshot.joints)
-        carried = pending.features is not None and snapshot.features is not None
         return Transition(pending.state, pending.image, action, gripper, reward, next_state,
                           snapshot.image, terminated, truncated, pending.is_intervention,
-                          step_id, pending.policy_version,
-                          features=pending.features if carried else None,
-                          next_features=snapshot.features if carried else None)
+                          step_id, pending.policy_version)
 
     def _human_action(self, pending: _Pending, next_joints: np.ndarray) -> Tuple[np.ndarray, int]:
         """What the follower did over an intervention step, in the policy's action space: the
@@ -240,7 +231,7 @@ class EpisodeLoop:
         if intervening:
             command, leader_gripper = self._mirror_leader(measured, snapshot.leader_joints)
             # The action is what the follower does now: the next observation completes it.
-            self._pending = _Pending(state, snapshot.image, snapshot.features, measured, True,
+            self._pending = _Pending(state, snapshot.image, measured, True,
                                      int(self.policy.version),
                                      leader_gripper_rad=leader_gripper)
         else:
@@ -248,16 +239,15 @@ class EpisodeLoop:
                 # Hand-over: the EE reference restarts at the arm, so releasing never jumps.
                 self.controller.reset(measured)
                 self._gripper_target = float(measured[GRIPPER_INDEX])
-            command, action, gripper = self._policy_step(state, snapshot, measured)
-            self._pending = _Pending(state, snapshot.image, snapshot.features, measured, False,
+            command, action, gripper = self._policy_step(state, snapshot.image, measured)
+            self._pending = _Pending(state, snapshot.image, measured, False,
                                      int(self.policy.acting_version), action, gripper)
         self._was_intervening = intervening
         return command
 
-    def _policy_step(self, state, snapshot: Snapshot, measured):
+    def _policy_step(self, state, image, measured):
         try:
-            action, gripper = self.policy(state, snapshot.image, self.evaluating,
-                                          snapshot.features)
+            action, gripper = self.policy(state, image, self.evaluating)
             action = np.asarray(action, dtype=float).reshape(3)
             gripper = int(gripper)
         except (ValueError, TypeError):

@@ -20,13 +20,6 @@ class LatestInputs:
             for name, value in fields.items():
                 setattr(self._snapshot, name, value)
 
-    def update_view(self, view: str, stamp_s: float, image) -> None:
-        """Another camera view's newest frame (a new dict each time: snapshots share it)."""
-        with self._lock:
-            frames = dict(self._snapshot.other_frames)
-            frames[view] = (stamp_s, image)
-            self._snapshot.other_frames = frames
-
     def snapshot(self, now_s: float) -> Snapshot:
         with self._lock:
             copy = Snapshot(**vars(self._snapshot))

@@ -1,12 +1,11 @@
 """The actor's ROS messages from and to its plain-Python types (the node's only conversions):
 transitions out, episode statistics out, the simulation's grasp state in."""
 import numpy as np
-from builtin_interfaces.msg import Time
 
 from hilserl_actor.session import SimState
 from hilserl_common.images import to_msg
 from hilserl_common.transition import Transition
-from hilserl_interfaces.msg import ActorStatus, EpisodeStats, GraspState, ImageFeatures
+from hilserl_interfaces.msg import ActorStatus, EpisodeStats, GraspState
 from hilserl_interfaces.msg import Transition as TransitionMsg
 
 
@@ -14,9 +13,7 @@ def seconds(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
-def transition_msg(t: Transition, actor_id: str, episode_id: int, stamp,
-                   encoder_identity: str = '') -> TransitionMsg:
-    """`encoder_identity`: the backbone that computed the transition's features, if any."""
+def transition_msg(t: Transition, actor_id: str, episode_id: int, stamp) -> TransitionMsg:
     msg = TransitionMsg(actor_id=actor_id, episode_id=episode_id, step_id=t.step_id,
                         gripper_action=int(t.gripper_action), reward=float(t.reward),
                         terminated=bool(t.terminated), truncated=bool(t.truncated),
@@ -28,32 +25,7 @@ def transition_msg(t: Transition, actor_id: str, episode_id: int, stamp,
     msg.image = to_msg(t.image)
     msg.next_image = to_msg(t.next_image)
     msg.action = np.asarray(t.action, np.float32).tolist()
-    if t.features is not None and t.next_features is not None:
-        msg.encoder_identity = encoder_identity
-        msg.features = little_endian_bytes(t.features)
-        msg.next_features = little_endian_bytes(t.next_features)
     return msg
-
-
-def image_features_msg(frames, features, encoder) -> ImageFeatures:
-    """A step's frames (view -> (stamp, image), wrist first) and their feature maps (view ->
-    stored bits) as the image_features message; stamped as the first view's frame."""
-    views = list(frames)
-    msg = ImageFeatures(encoder_identity=encoder.identity, views=views,
-                        images=[to_msg(frames[v][1], stamp_of(frames[v][0]), v) for v in views],
-                        shape=list(encoder.feature_shape))
-    msg.header.stamp = stamp_of(frames[views[0]][0])
-    msg.features = b''.join(little_endian_bytes(features[v]) for v in views)
-    return msg
-
-
-def little_endian_bytes(bits: np.ndarray) -> bytes:
-    return np.ascontiguousarray(bits, dtype='<u2').tobytes()
-
-
-def stamp_of(seconds_: float) -> Time:
-    nanoseconds = int(round(seconds_ * 1e9))
-    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
 
 
 def episode_stats_msg(record: dict, actor_id: str, stamp) -> EpisodeStats:

@@ -1,13 +1,10 @@
 """The actor node: a thin ROS shell around ActorSession (hilserl_actor.session).
 
-The node is the session's ActorIO: subscriptions keep the newest input of each kind (each
-camera's processed frame); each step's frames go through the frozen backbone once
-(hilserl_actor.frames), and while the reward classifier listens they go out on image_features
-and the step waits briefly for its verdict on them. The control loop runs in its own thread at
-the configured rate on the node's clock (sim time when the simulation runs faster than real
-time); resets go through the sim's service and the IK reset; joint commands, transitions and
-episode statistics are published; new policy weights are swapped in between steps as soon as
-they arrive (during an evaluation round, when it ends).
+The node is the session's ActorIO: subscriptions keep the newest input of each kind; the control
+loop runs in its own thread at the configured rate on the node's clock (sim time when the
+simulation runs faster than real time); resets go through the sim's service and the IK reset;
+joint commands, transitions and episode statistics are published; new policy weights are
+swapped in between steps as soon as they arrive (during an evaluation round, when it ends).
 """
 import gc
 import os
@@ -24,12 +21,10 @@ from std_msgs.msg import Bool, String, UInt32
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.control_rate import ControlRate
 from hilserl_actor.episode import EpisodeLoop, Snapshot, Transition
-from hilserl_actor.frames import FrameEncoder
 from hilserl_actor.inputs import LatestInputs, OperatorMarks
 from hilserl_actor.messages import (
     actor_status_msg,
     episode_stats_msg,
-    image_features_msg,
     seconds,
     sim_state_of,
     transition_msg,
@@ -47,16 +42,13 @@ from hilserl_interfaces.msg import (
     ActorStatus,
     EpisodeStats,
     GraspState,
-    ImageFeatures,
     LearnerStats,
     PolicyWeights,
     RewardPrediction,
 )
 from hilserl_interfaces.msg import Transition as TransitionMsg
 from hilserl_interfaces.srv import ResetScene
-from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.policy.weights import FORMAT
-from so101_description.cameras import WRIST_CAMERA
 from so101_description.model import JOINT_NAMES, joints_in_model_order
 from so101_kinematics.kinematics import Kinematics, KinematicsConfig
 from so101_kinematics.reset import ResetConfig, ik_reset
@@ -69,13 +61,8 @@ class ActorNode(Node):
         self.kinematics = Kinematics(load_config(self, KinematicsConfig))
         self.reset_config = load_config(self, ResetConfig)
         self.actor_id = self.config.actor_id or self.get_namespace().strip('/') or 'actor'
-        # The frozen backbone: the policy's, and each frame's features for the classifier and
-        # the learner (record mode has no policy).
-        self.encoder = (FrameEncoder(self._load_backbone()) if self.config.mode != 'record'
-                        else None)
         self.policy = PolicyClient(self.config.seed, self.config.weights_device,
-                                   self.config.torch_threads,
-                                   self.encoder.backbone if self.encoder else None)
+                                   self.config.torch_threads)
         if self.config.policy_file:
             error = self.policy.load_file(self.config.policy_file)
             if error:
@@ -89,23 +76,12 @@ class ActorNode(Node):
         inputs = ReentrantCallbackGroup()
         self.create_subscription(JointState, 'joint_states', self._on_joints,
                                  qos.SENSOR_RELIABLE, callback_group=inputs)
-        self.create_subscription(Image, f'{WRIST_CAMERA}/image_proc', self._on_image, qos.SENSOR,
+        self.create_subscription(Image, 'wrist_camera/image_proc', self._on_image, qos.SENSOR,
                                  callback_group=inputs)
-        self.features_pub = None
-        if self.encoder is not None:
-            for view in self.config.cameras:
-                if view != WRIST_CAMERA:
-                    self.create_subscription(
-                        Image, f'{view}/image_proc',
-                        lambda msg, view=view: self._on_view_image(view, msg), qos.SENSOR,
-                        callback_group=inputs)
-            self.features_pub = self.create_publisher(ImageFeatures, 'image_features',
-                                                      qos.SENSOR_RELIABLE)
         self.create_subscription(JointState, 'leader/joint_states', self._on_leader,
                                  qos.SENSOR_RELIABLE, callback_group=inputs)
         self.create_subscription(Bool, 'intervention', self._on_intervention, qos.COMMANDS,
                                  callback_group=inputs)
-        self._reward_came = threading.Condition()
         if self.config.reward_source == 'classifier':
             self.create_subscription(RewardPrediction, 'reward', self._on_reward, qos.COMMANDS,
                                      callback_group=inputs)
@@ -137,8 +113,7 @@ class ActorNode(Node):
         self.session = ActorSession(
             self.config, EpisodeLoop(self.config, self.kinematics, self.policy), self,
             self.get_logger(), self.recorder,
-            gate=RewardGate(load_config(self, RewardGateConfig), self.kinematics),
-            encoder=self.encoder)
+            gate=RewardGate(load_config(self, RewardGateConfig), self.kinematics))
         # A full garbage collection walks every object (torch, MuJoCo, rclpy: ~100 ms here)
         # with the GIL held and stalled the loop several times a minute; long-lived objects
         # are moved out of its reach (again once a policy is built).
@@ -165,15 +140,6 @@ class ActorNode(Node):
             return
         self.inputs.update(image=image, image_time_s=seconds(msg.header.stamp))
 
-    def _on_view_image(self, view: str, msg: Image):
-        try:
-            image = from_msg(msg)
-        except ValueError as error:
-            self.get_logger().warning(f'dropping a {view} image: {error}',
-                                      throttle_duration_sec=5.0)
-            return
-        self.inputs.update_view(view, seconds(msg.header.stamp), image)
-
     def _on_leader(self, msg: JointState):
         joints = joints_in_model_order(msg.name, msg.position)
         if joints is not None:
@@ -183,10 +149,7 @@ class ActorNode(Node):
         self.inputs.update(intervention=bool(msg.data))
 
     def _on_reward(self, msg: RewardPrediction):
-        with self._reward_came:
-            self.inputs.update(success=bool(msg.success),
-                               success_time_s=seconds(msg.header.stamp))
-            self._reward_came.notify_all()
+        self.inputs.update(success=bool(msg.success), success_time_s=seconds(msg.header.stamp))
 
     def _on_grasp_state(self, msg: GraspState):
         self._sim_state = sim_state_of(msg)
@@ -336,33 +299,8 @@ class ActorNode(Node):
         self.command_pub.publish(msg)
 
     def send_transition(self, t: Transition, episode_id: int):
-        self.transition_pub.publish(transition_msg(
-            t, self.actor_id, episode_id, self.get_clock().now().to_msg(),
-            self.encoder.identity if self.encoder else ''))
-
-    def features_wanted(self) -> bool:
-        return self.features_pub is not None and self.features_pub.get_subscription_count() > 0
-
-    def publish_features(self, frames, features):
-        self.features_pub.publish(image_features_msg(frames, features, self.encoder))
-
-    def reward_of(self, stamp_s: float):
-        def newest():
-            snapshot = self.inputs.snapshot(0.0)
-            return snapshot.success, snapshot.success_time_s
-
-        with self._reward_came:
-            # On the wall clock: the wait is for the classifier's computation, not sim time.
-            self._reward_came.wait_for(lambda: newest()[1] >= stamp_s - 1e-6,
-                                       timeout=self.config.reward_wait_s)
-            return newest()
-
-    def _load_backbone(self):
-        try:
-            return load_backbone(self.config.encoder_weights)
-        except ValueError as error:
-            raise ConfigError(f'encoder_weights {self.config.encoder_weights!r}: {error}') \
-                from None
+        self.transition_pub.publish(transition_msg(t, self.actor_id, episode_id,
+                                                   self.get_clock().now().to_msg()))
 
     def episode_started(self, episode_id: int, mode: str):
         self.start_pub.publish(UInt32(data=episode_id))

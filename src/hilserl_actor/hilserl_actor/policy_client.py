@@ -15,12 +15,8 @@ from hilserl_learner.policy.weights import WeightsError
 
 
 class PolicyClient:
-    def __init__(self, seed: int, device: str = 'cpu', threads: int = 1,
-                 backbone: Optional[torch.nn.Module] = None):
-        """`backbone`: the actor's frozen image backbone, which the policy shares (it then acts
-        on the features the actor computed once per frame); None: the policy builds its own."""
+    def __init__(self, seed: int, device: str = 'cpu', threads: int = 1):
         self.device = device
-        self.backbone = backbone
         torch.set_num_threads(threads)  # for the whole process: only the policy uses torch
         self.version = 0
         self.acting_version = 0  # the version of the last call's weights
@@ -70,7 +66,7 @@ class PolicyClient:
             if self._network is None:
                 # Built once from the first weights (their metadata describes the networks);
                 # later versions are copied into it.
-                network = Policy.from_weights(data, sha256, self.backbone, self.device)
+                network = Policy.from_weights(data, sha256, device=self.device)
             else:
                 network = self._network
                 with self._lock:
@@ -95,10 +91,10 @@ class PolicyClient:
         temporary.replace(path)
         return True
 
-    def __call__(self, state: np.ndarray, image: np.ndarray, deterministic: bool,
-                 features: Optional[np.ndarray] = None) -> Tuple[np.ndarray, int]:
+    def __call__(self, state: np.ndarray, image: np.ndarray,
+                 deterministic: bool) -> Tuple[np.ndarray, int]:
         with self._lock:
             self.acting_version = self.version
             if self._network is None:
                 return self._rng.uniform(-1.0, 1.0, 3), int(self._rng.integers(0, 3))
-            return self._network.act(state, image, deterministic, features)
+            return self._network.act(state, image, deterministic=deterministic)

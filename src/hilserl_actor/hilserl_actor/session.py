@@ -8,19 +8,17 @@ actor node's own episode logic.
 """
 import dataclasses
 import time
-from typing import Callable, Dict, Optional, Protocol, Tuple
+from typing import Callable, Optional, Protocol, Tuple
 
 import numpy as np
 
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, EpisodeSummary, Snapshot, Transition
 from hilserl_actor.evaluation import EvaluationSchedule
-from hilserl_actor.frames import FrameEncoder, Frames
 from hilserl_actor.reward_gate import RewardGate
 from hilserl_common.figures import interval_text
 from hilserl_common.records import append_record
 from hilserl_common.run_layout import EPISODE_FILES, RunLayout
-from so101_description.cameras import WRIST_CAMERA
 
 OPERATOR_EVENTS = ('success', 'failure', 'rerecord')
 # Between episodes only: a pause asked for during an episode starts when the episode ends, so
@@ -116,16 +114,6 @@ class ActorIO(Protocol):
 
     def send_transition(self, transition: Transition, episode_id: int) -> None: ...
 
-    def features_wanted(self) -> bool:
-        """Something scores the step's frames by their features (the reward classifier)."""
-
-    def publish_features(self, frames: Frames, features: Dict[str, np.ndarray]) -> None:
-        """Every view's frame and feature map of this step, for the reward classifier."""
-
-    def reward_of(self, stamp_s: float) -> Tuple[Optional[bool], float]:
-        """The reward input (success, its stamp) once the verdict on the frames stamped
-        `stamp_s` came, or the newest after a short wait (the classifier is late)."""
-
     def episode_finished(self, record: dict) -> None:
         """Statistics of a finished episode (already written to the run's records)."""
 
@@ -147,11 +135,10 @@ class ActorSession:
 
     def __init__(self, config: ActorConfig, loop: EpisodeLoop, io: ActorIO, log,
                  recorder: Optional[Recorder] = None, clock: Callable[[], float] = time.monotonic,
-                 gate: Optional[RewardGate] = None, encoder: Optional[FrameEncoder] = None):
+                 gate: Optional[RewardGate] = None):
         self.config = config
         self.loop = loop
         self.io = io
-        self.encoder = encoder  # the step's frames to features, once each (None: the policy's own)
         self.gate = gate  # applied to the classifier's verdicts (reward_source classifier)
         self.gate_refusals = 0  # steps of this episode whose classifier success it refused
         self.last_gate_refusal = ''  # and why, the last time
@@ -225,7 +212,6 @@ class ActorSession:
                 return True
             snapshot = self.io.snapshot()
             self._span_s = [self._span_s[0] or snapshot.now_s, snapshot.now_s]
-            self._encode(snapshot)
             sim = self.io.sim_state() if self.config.sim else None
             self._judge(snapshot, event, evaluate, sim)
             if sim is not None and snapshot.joints is not None:
@@ -250,25 +236,6 @@ class ActorSession:
                 self._finish(evaluate, self.clock() - started, outcome, success_frame)
                 return True
         return False
-
-    def _encode(self, snapshot: Snapshot) -> None:
-        """The step's frames through the backbone, once each: the wrist view's for the policy
-        and the transition; while the reward classifier listens every view's, published, and
-        the reward then waits for its verdict on these very frames (a few ms: only its head
-        runs), so the transition's reward is that of the observation it completes."""
-        if self.encoder is None or snapshot.image is None:
-            return
-        frames = {WRIST_CAMERA: (snapshot.image_time_s, snapshot.image)}
-        scored = self.io.features_wanted()
-        if scored:
-            frames.update(snapshot.other_frames)
-        features = self.encoder.encode(frames)
-        snapshot.features = features[WRIST_CAMERA]
-        if scored:
-            self.io.publish_features(frames, features)
-            if self.config.reward_source == 'classifier':
-                snapshot.success, snapshot.success_time_s = self.io.reward_of(
-                    snapshot.image_time_s)
 
     def _status(self, evaluate: bool, snapshot: Optional[Snapshot] = None, result=None,
                 waiting: str = '') -> dict:

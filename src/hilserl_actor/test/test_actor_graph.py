@@ -25,10 +25,8 @@ from sensor_msgs.msg import Image
 
 from hilserl_bringup.runner import Graph
 from hilserl_common import qos
-from hilserl_common.images import from_msg
-from hilserl_interfaces.msg import ImageFeatures, PolicyWeights, RewardPrediction, Transition
+from hilserl_interfaces.msg import PolicyWeights, RewardPrediction, Transition
 from hilserl_learner.config import config_from
-from hilserl_learner.networks.encoder import load_backbone, stored_bits, stored_features
 from hilserl_learner.policy.weights import FORMAT, serialize_policy
 from hilserl_learner.sac.agent import SACAgent
 from hilserl_testing.nodes import ProbeNode, log_tail, unclean_stops
@@ -88,7 +86,6 @@ class Probe(ProbeNode):
         self.ee_positions = []          # (arrival time, position)
         self.relaying = threading.Event()
         self.relaying.set()
-        self.carried = []  # the first transitions' (step id, images, features, identity)
         self.relay_pub = self.node.create_publisher(Image, RELAYED_IMAGE, qos.SENSOR)
         self.weights_pub = self.node.create_publisher(PolicyWeights, '/policy_weights',
                                                       qos.LATCHED)
@@ -112,10 +109,6 @@ class Probe(ProbeNode):
                     msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
         with self.lock:
             self.steps.append(step)
-            if len(self.carried) < 20:
-                self.carried.append((msg.episode_id, msg.step_id, from_msg(msg.image),
-                                     from_msg(msg.next_image), bytes(msg.features),
-                                     bytes(msg.next_features), msg.encoder_identity))
 
     def _on_pose(self, msg: PoseStamped):
         p = msg.pose.position
@@ -231,47 +224,6 @@ def test_a_full_episode_streams_transitions_at_the_loop_rate(graph):
     # The next state of one step is the state of the next.
     for before, after in zip(steps, steps[1:]):
         assert np.allclose(before.next_state, after.state)
-
-
-def close_features(wire: bytes, image: np.ndarray, backbone) -> bool:
-    """Features as sent (little-endian bfloat16) are the backbone's of `image`, within a
-    bfloat16 step (a batch of two views rounds a little differently than one image)."""
-    sent = stored_features(np.frombuffer(wire, '<u2').reshape(backbone.feature_shape))
-    own = stored_features(stored_bits(backbone(torch.from_numpy(image)[None]))[0])
-    return torch.allclose(sent.float(), own.float(), rtol=8e-3, atol=1e-3)
-
-
-@pytest.mark.filterwarnings('ignore:NO PRETRAINED')
-def test_each_frame_goes_through_the_backbone_once_for_policy_classifier_and_learner(graph):
-    """Transitions carry the features the actor computed for its policy, those of s' of one
-    step being those of s of the next; while something listens (the reward classifier), every
-    camera's frame and features of each step go out on image_features."""
-    _, probe, _ = graph
-    backbone = load_backbone('')  # the actor's: no encoder_weights given
-    assert probe.wait_for(lambda: len(probe.carried) >= 3, timeout=60)
-    carried = list(probe.carried)
-    for *_, image, next_image, features, next_features, identity in carried:
-        assert identity == backbone.identity
-        assert close_features(features, image, backbone)
-        assert close_features(next_features, next_image, backbone)
-    for before, after in zip(carried, carried[1:]):
-        if after[:2] == (before[0], before[1] + 1):
-            assert after[4] == before[5]  # one frame, one pass
-    steps = []
-    subscription = probe.node.create_subscription(ImageFeatures, 'image_features',
-                                                  steps.append, qos.SENSOR_RELIABLE)
-    try:
-        assert probe.wait_for(lambda: len(steps) >= 3, timeout=60), 'no image_features'
-    finally:
-        probe.node.destroy_subscription(subscription)
-    for msg in steps[:3]:
-        assert list(msg.views) == ['wrist_camera', 'front_camera']
-        assert tuple(msg.shape) == backbone.feature_shape
-        assert msg.header.stamp == msg.images[0].header.stamp
-        size = len(msg.features) // 2
-        for index, image in enumerate(msg.images):
-            wire = bytes(msg.features)[index * size:(index + 1) * size]
-            assert close_features(wire, from_msg(image), backbone)
 
 
 def test_new_weights_are_used_from_the_next_step(graph, agent):

@@ -50,7 +50,7 @@ class ScriptedPolicy:
     def __init__(self, act):
         self.act = act
 
-    def __call__(self, state, image, deterministic, features=None):
+    def __call__(self, state, image, deterministic):
         return self.act(state, image, deterministic)
 
 

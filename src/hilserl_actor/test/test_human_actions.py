@@ -45,7 +45,7 @@ class DriftingPolicy:
     """Sideways and up, away from the cube: the operator corrects it."""
     version = acting_version = 0
 
-    def __call__(self, state, image, deterministic, features=None):
+    def __call__(self, state, image, deterministic):
         return np.array([0.0, 0.6, 0.4]), 1
 
 

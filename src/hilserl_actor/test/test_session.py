@@ -7,12 +7,10 @@ import pytest
 from hilserl_actor.config import ActorConfig
 from hilserl_actor.episode import EpisodeLoop, Snapshot
 from hilserl_actor.evaluation import EvaluationSchedule
-from hilserl_actor.frames import FrameEncoder
 from hilserl_actor.policy_client import PolicyClient
 from hilserl_actor.session import ActorSession
 from hilserl_common.run_layout import RunLayout
 from hilserl_learner.config import config_from
-from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.policy.weights import serialize_policy
 from hilserl_learner.sac.agent import SACAgent
 from hilserl_testing.nodes import ListLog
@@ -24,7 +22,7 @@ IMAGE = np.zeros((128, 128, 3), np.uint8)
 class StillPolicy:
     version = acting_version = 3
 
-    def __call__(self, state, image, deterministic, features=None):
+    def __call__(self, state, image, deterministic):
         return np.zeros(3), 1
 
     def hold(self, holding):
@@ -367,61 +365,3 @@ def test_the_record_says_why_the_gate_refused_a_classifier_success(kinematics, t
     record = RunLayout(tmp_path).episodes('train')[0]
     assert not record['success'] and record['gate_refusals'] == record['length']
     assert 'open' in record['last_gate_refusal']
-
-
-class ScoringIO(KinematicIO):
-    """Two camera views whose frames change every step, and a reward classifier that scores
-    each step's published features: success from the 4th step's frames on. Snapshots carry no
-    reward of their own: only the verdict on the step's features can make one."""
-
-    def __init__(self, kinematics):
-        super().__init__(kinematics)
-        self.published = []
-
-    def snapshot(self):
-        rng = np.random.default_rng(self.step)
-        wrist, front = rng.integers(0, 256, (2, 128, 128, 3), dtype=np.uint8)
-        snapshot = Snapshot(self.now_s, self.joints.copy(), self.now_s, wrist, self.now_s)
-        snapshot.other_frames = {'front_camera': (self.now_s - 0.01, front)}
-        return snapshot
-
-    def features_wanted(self):
-        return True
-
-    def publish_features(self, frames, features):
-        self.published.append((frames, features))
-
-    def reward_of(self, stamp_s):
-        return self.step >= 4, stamp_s
-
-
-def test_each_steps_frames_are_encoded_once_for_the_policy_the_classifier_and_the_learner(
-        kinematics, tmp_path):
-    io = ScoringIO(kinematics)
-    with pytest.warns(UserWarning):
-        encoder = FrameEncoder(load_backbone(''))
-    config = ActorConfig(output_dir=str(tmp_path), control_time_s=1.0)
-    seen = []
-
-    class Watching(StillPolicy):
-        def __call__(self, state, image, deterministic, features=None):
-            seen.append(features)
-            return super().__call__(state, image, deterministic, features)
-
-    actor = ActorSession(config, EpisodeLoop(config, kinematics, Watching()), io, ListLog(),
-                         clock=lambda: io.now_s, encoder=encoder)
-    assert actor.run_episode()
-    steps = len(io.published)
-    assert steps == 4  # success from the 4th step's frames ends the episode there
-    for index, (frames, features) in enumerate(io.published):
-        assert list(frames) == ['wrist_camera', 'front_camera']
-        # encoded again under other stamps: the same two-view batch gives the same bits
-        alone = encoder.encode({view: (-1.0 - index, image)
-                                for view, (_, image) in frames.items()})
-        assert all(np.array_equal(features[view], alone[view]) for view in frames)
-    wrist = [features['wrist_camera'] for _, features in io.published]
-    assert all(a is b for a, b in zip(seen, wrist))  # the policy acted on them
-    transitions = [t for _, t in io.sent]
-    assert [t.reward for t in transitions] == [0.0, 0.0, 1.0] and transitions[-1].terminated
-    for index, t in enumerate(transitions):
-        assert t.features is wrist[index] and t.next_features is wrist[index + 1]

@@ -17,6 +17,7 @@ from matplotlib.patches import FancyArrowPatch  # noqa: E402
 from hilserl_bringup import node_index  # noqa: E402
 from hilserl_bringup.graph import cameras  # noqa: E402
 from hilserl_bringup.runner import default_config_dir  # noqa: E402
+from so101_description.cameras import CAMERAS  # noqa: E402
 
 # Where each node is drawn (x, y); layout only, the nodes and arrows come from the index.
 PLACES = {'kinematics': (0.0, 4.2), 'reward_classifier': (3.0, 4.2),
@@ -43,7 +44,8 @@ def connections(graph: str = 'train') -> Dict[Tuple[str, str], List[str]]:
             for e in getattr(listed, kind):
                 if e.name in LEFT_OUT or (e.when and e.when.holds(parameters) is False):
                     continue
-                names = node_index.expand(e, spec, parameters.get('cameras') or graph_cameras)
+                names = node_index.expand(e, spec, parameters.get('cameras') or graph_cameras,
+                                          list(CAMERAS))
                 for name in names:
                     sides.setdefault(name, {}).setdefault(kind, []).append(spec.name)
     edges: Dict[Tuple[str, str], List[str]] = {}

@@ -68,7 +68,6 @@ CLASSIFIER_REWARD = Condition('reward_source classifier',
 SIM_STATE = Condition('sim, or reward_source sim',
                       lambda p: p['sim'] or p['reward_source'] == 'sim')
 RECORDING = Condition('mode record', lambda p: p['mode'] == 'record')
-ACTING = Condition('mode train or eval', lambda p: p['mode'] != 'record')
 JOURNAL_IN_SIM = Condition('sim and journal_dir', lambda p: p['sim'] and bool(p['journal_dir']))
 PAGE_OPEN = Condition('while a page is open', lambda p: None)
 
@@ -76,8 +75,9 @@ PAGE_OPEN = Condition('while a page is open', lambda p: None)
 @dataclass(frozen=True)
 class Endpoint:
     """A topic or service of a node. Names without a leading / are in the robot's namespace;
-    {camera}: each camera of the node's `cameras` (else of the graph), {node}: the node's own
-    name, {recorded}: every topic of an episode bag."""
+    {camera}: each camera of the node's `cameras` (else of the graph), {view}: each view of the
+    classifier's model, {node}: the node's own name, {recorded}: every topic of an episode
+    bag."""
     name: str
     type: str                  # as ROS names it: sensor_msgs/msg/JointState
     qos: str = ''              # a profile of hilserl_common.qos; '' for services
@@ -156,8 +156,7 @@ ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
                 Endpoint('compute_fk', _interface('srv/ComputeFK')))),
     ('reward_classifier', 'reward_classifier'): Endpoints(
         publishes=(Endpoint('reward', _interface('msg/RewardPrediction'), 'COMMANDS'),),
-        subscribes=(Endpoint('image_features', _interface('msg/ImageFeatures'),
-                             'SENSOR_RELIABLE'),
+        subscribes=(Endpoint('{view}/image_proc', IMAGE, 'SENSOR'),
                     Endpoint('sim/grasp_state', _interface('msg/GraspState'), 'SENSOR_RELIABLE',
                              JOURNAL_IN_SIM))),
     ('hilserl_actor', 'actor'): Endpoints(
@@ -165,12 +164,9 @@ ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
                    Endpoint('/transitions', _interface('msg/Transition'), 'TRANSITIONS'),
                    Endpoint('episode_stats', _interface('msg/EpisodeStats'), 'COMMANDS'),
                    Endpoint('actor_status', _interface('msg/ActorStatus'), 'COMMANDS'),
-                   Endpoint('episode_start', 'std_msgs/msg/UInt32', 'COMMANDS'),
-                   Endpoint('image_features', _interface('msg/ImageFeatures'),
-                            'SENSOR_RELIABLE', ACTING)),
+                   Endpoint('episode_start', 'std_msgs/msg/UInt32', 'COMMANDS')),
         subscribes=(Endpoint('joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
                     Endpoint('wrist_camera/image_proc', IMAGE, 'SENSOR'),
-                    Endpoint('{camera}/image_proc', IMAGE, 'SENSOR', ACTING),
                     Endpoint('leader/joint_states', JOINT_STATE, 'SENSOR_RELIABLE'),
                     Endpoint('intervention', 'std_msgs/msg/Bool', 'COMMANDS'),
                     Endpoint('reward', _interface('msg/RewardPrediction'), 'COMMANDS',
@@ -236,10 +232,13 @@ def graph_specs(graph: str, given: Dict[str, str]) -> List[NodeSpec]:
     return GRAPHS[graph](resolve_arguments(graph, {'output_dir': OUTPUT_DIR, **given}))
 
 
-def expand(endpoint: Endpoint, spec: NodeSpec, cameras: List[str]) -> List[str]:
+def expand(endpoint: Endpoint, spec: NodeSpec, cameras: List[str],
+           views: List[str]) -> List[str]:
     """The endpoint's names for one node of a graph (placeholders filled)."""
     if '{camera}' in endpoint.name:
         return [endpoint.name.format(camera=c) for c in cameras]
+    if '{view}' in endpoint.name:
+        return [endpoint.name.format(view=v) for v in views]
     return [endpoint.name.replace('{node}', spec.name)]
 
 
@@ -351,8 +350,8 @@ class Index:
             endpoints = ENDPOINTS[(package, executable)]
             for side, kinds in ((0, endpoints.publishes), (1, endpoints.subscribes)):
                 for e in kinds:
-                    if e.name != '{recorded}':  # a camera node's name is a camera's
-                        name = e.name.replace('{node}', '{camera}')
+                    if e.name != '{recorded}':  # a camera node's name and a view are cameras
+                        name = e.name.replace('{node}', '{camera}').replace('{view}', '{camera}')
                         topics.setdefault((name, e.type, e.qos), ([], []))[side].extend(names)
             for side, kinds in ((0, endpoints.serves), (1, endpoints.calls)):
                 for e in kinds:

@@ -65,7 +65,7 @@ def full_name(name: str, namespace: str) -> str:
 class Expected:
     """One node's endpoints as the index says, for the arguments it runs with."""
 
-    def __init__(self, spec, args):
+    def __init__(self, spec, args, views):
         self.spec = spec
         self.namespace = namespace_of(spec, args['robot'])
         parameters = node_index.node_parameters(spec, default_config_dir())
@@ -75,7 +75,7 @@ class Expected:
         for kind in ('publishes', 'subscribes', 'serves', 'calls'):
             for e in getattr(listed, kind):
                 holds = e.when.holds(parameters) if e.when else True
-                for name in node_index.expand(e, spec, graph_cameras):
+                for name in node_index.expand(e, spec, graph_cameras, views):
                     key = (kind, full_name(name, self.namespace))
                     if holds is None:
                         self.unknowable.add(key)
@@ -131,10 +131,11 @@ def declared_parameters(probe, expected: Expected):
 @pytest.mark.graph
 @pytest.mark.filterwarnings('ignore:NO PRETRAINED')
 def test_the_running_sim_graph_has_the_indexed_topics_services_and_parameters(tmp_path):
-    save_classifier(build_classifier(views=list(CAMERAS)), tmp_path / 'reward_classifier',
+    views = list(CAMERAS)
+    save_classifier(build_classifier(views=views), tmp_path / 'reward_classifier',
                     threshold=0.5, metrics={})
     graph = Graph('train', {'output_dir': str(tmp_path), 'console_port': '0'}, quiet=True)
-    expected = [Expected(s, graph.arguments) for s in graph.specs]
+    expected = [Expected(s, graph.arguments, views) for s in graph.specs]
     assert {e.spec.name for e in expected} >= {'sim', 'operator', 'kinematics', 'actor',
                                                'reward_classifier', 'learner', 'console'}
     probe = ProbeNode('node_index_probe')

@@ -160,8 +160,7 @@ class MainJob(JobSteps):
                                       for d in ('checkpoint', 'journal'))},
             'reward_classifier': {'encoder_weights': self.encoder_weights()},
             'actor': {'eval_every_episodes': self.options.eval_every,
-                      'eval_round_episodes': self.options.eval_round_episodes,
-                      'encoder_weights': self.encoder_weights()},
+                      'eval_round_episodes': self.options.eval_round_episodes},
             'operator': self.operator_overrides(),
             # The camera keeps its 30 Hz (config/sim.yaml): at the control rate the policy's
             # frame was up to a step old, which cut a policy's success from 50% to 20%.
@@ -172,8 +171,7 @@ class MainJob(JobSteps):
         first arm's judge the policy; the others go on feeding the learner meanwhile)."""
         return {'reward_classifier': {'encoder_weights': self.encoder_weights(),
                                       'model_path': str(self.out / 'reward_classifier')},
-                'actor': {'eval_every_episodes': 0, 'encoder_weights': self.encoder_weights()},
-                'operator': self.operator_overrides()}
+                'actor': {'eval_every_episodes': 0}, 'operator': self.operator_overrides()}
 
     def operator_overrides(self) -> dict:
         return {'mode': 'off' if self.options.ablation == 'no_interventions' else 'corrections'}
@@ -318,8 +316,7 @@ class MainJob(JobSteps):
         if wanted > counted:
             overrides = {'actor': {'eval_episodes': wanted - counted,
                                    'policy_file': str(policy_file),
-                                   'seed': self.options.seed + FINAL_EVALUATION_SEED,
-                                   'encoder_weights': self.encoder_weights()},
+                                   'seed': self.options.seed + FINAL_EVALUATION_SEED},
                          'reward_classifier': {'encoder_weights': self.encoder_weights()}}
             self.watch(self.graph('eval', overrides),
                        lambda: len(self.layout.episodes('eval')) - before >= wanted - counted,

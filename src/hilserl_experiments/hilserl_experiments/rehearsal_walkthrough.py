@@ -57,16 +57,12 @@ FILES: Dict[str, str] = {
 /**/reward_classifier:
   ros__parameters:
     encoder_weights: {ENCODER_WEIGHTS}
-/**/actor:
-  ros__parameters:
-    encoder_weights: {ENCODER_WEIGHTS}    # it computes the image features of all three
 """,
     EVAL_OVERRIDES: f"""\
 /**/actor:
   ros__parameters:
     policy_file: {RUN}/learner/policy.safetensors
     eval_episodes: 50
-    encoder_weights: {ENCODER_WEIGHTS}
 /**/reward_classifier:
   ros__parameters:
     encoder_weights: {ENCODER_WEIGHTS}

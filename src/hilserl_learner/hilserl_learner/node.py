@@ -94,10 +94,6 @@ class LearnerNode(Node):
         except (InvalidTransition, ValueError) as error:
             self._drop(msg, str(error))
             return
-        features = self.learner.received_features(msg.encoder_identity, bytes(msg.features),
-                                                  bytes(msg.next_features))
-        if features is not None:
-            transition.features, transition.next_features = features
         refusal = self.episodes.admit(msg.actor_id, msg.episode_id, msg.step_id,
                                       msg.terminated or msg.truncated)
         if refusal:

@@ -7,10 +7,8 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from hilserl_learner.config import config_from
-from hilserl_learner.networks.encoder import stored_bits, stored_features
 from hilserl_learner.policy.weights import policy_file_version
 from hilserl_learner.replay.buffer import Transition
 from hilserl_learner.training.learner import Learner
@@ -152,40 +150,3 @@ def test_the_actor_loss_terms_are_reported_and_add_up_to_it(tmp_path):
     assert stats['actor_loss'] == pytest.approx(
         stats['actor_entropy_term'] - stats['actor_q_term'] + stats['actor_bc_term'], rel=1e-5,
         abs=1e-6)
-
-
-@pytest.mark.filterwarnings('ignore:NO PRETRAINED')
-def test_the_features_an_actor_sends_are_stored_and_the_backbone_does_not_run_again(tmp_path,
-                                                                                   caplog):
-    """The actor computes each frame's features with the shared frozen backbone; the learner
-    stores them as its own computation would (laid out for its image head) and runs the
-    backbone only for what came without them, or from another backbone (warned, naming
-    both)."""
-    learner = make_learner(tmp_path, encoder='resnet10', image_head='bottleneck')
-    backbone = learner.agent.encoder.backbone
-    rng = np.random.default_rng(3)
-    sent = transition(rng)
-    maps = [stored_bits(backbone(torch.from_numpy(image)[None]))[0]
-            for image in (sent.image, sent.next_image)]
-    wire = [np.ascontiguousarray(m, '<u2').tobytes() for m in maps]
-    sent.features, sent.next_features = learner.received_features(backbone.identity, *wire)
-    assert sent.features.shape == learner.online.feature_shape  # (4, 4, 512): the head's
-    computed = []
-    learner.feature_cache.features = lambda images: computed.append(len(images)) or \
-        learner.agent.features(images)
-    learner.submit(sent, 'actor', 0)
-    learner.ingest()
-    assert computed == []
-    own = learner.agent.features(np.stack([sent.image, sent.next_image]))
-    stored = learner.online.data['features'][0], learner.online.data['next_features'][0]
-    for mine, theirs in zip(own, stored):
-        assert torch.allclose(stored_features(mine).float(), stored_features(theirs).float(),
-                              rtol=8e-3, atol=1e-3)
-    assert learner.received_features('resnet10@file:other.safetensors', *wire) is None
-    assert learner.received_features('resnet10@file:other.safetensors', *wire) is None
-    warned = [r for r in caplog.records if 'other.safetensors' in r.getMessage()]
-    assert len(warned) == 1 and backbone.identity in warned[0].getMessage()
-    assert learner.received_features(backbone.identity, b'', b'') is None  # none sent
-    learner.submit(transition(rng), 'actor', 0)
-    learner.ingest()
-    assert computed == [2]  # what came without features

@@ -7,8 +7,8 @@ import torch
 
 from hilserl_learner.config import config_from
 from hilserl_learner.ingest.validation import GRIPPER_CLOSE, GRIPPER_STAY
-from hilserl_learner.networks.encoder import stored_features
 from hilserl_learner.replay.buffer import Transition
+from hilserl_learner.sac.agent import stored_features
 from hilserl_learner.training.learner import Learner
 
 GOAL = np.array([0.4, 0.4, 0.4], np.float32)

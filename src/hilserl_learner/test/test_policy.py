@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hilserl_learner.config import config_from
-from hilserl_learner.networks.encoder import load_backbone, stored_bits, stored_features
+from hilserl_learner.networks.encoder import load_backbone
 from hilserl_learner.policy.policy import Policy
 from hilserl_learner.policy.weights import WeightsError, read_metadata, serialize_policy
 from hilserl_learner.sac.agent import SACAgent
@@ -53,24 +53,6 @@ def test_the_actor_gets_the_learners_actions_from_the_bytes(agent, backbone):
         assert action.shape == (3,) and np.all(np.abs(action) <= 1.0)
     stochastic = [policy.act(*observation(0))[0] for _ in range(2)]
     assert not np.allclose(*stochastic)
-
-
-def test_on_the_shared_backbones_features_it_acts_as_the_learner_does_on_stored_ones(
-        agent, backbone):
-    """The actor runs the backbone once per frame and its policy reads those features: the
-    same action as the learner's networks give on the features it stores (bfloat16)."""
-    policy = Policy.from_weights(*broadcast(agent), backbone=backbone)
-    for seed in range(3):
-        state, image = observation(seed)
-        bits = stored_bits(backbone(torch.from_numpy(image)[None]))[0]
-        assert bits.dtype == np.uint16 and bits.shape == backbone.feature_shape
-        action, gripper = policy.act(state, None, deterministic=True, features=bits)
-        stored = torch.from_numpy(agent.features(image[None]))
-        expected, expected_gripper = agent.act(torch.from_numpy(state)[None],
-                                               features=stored_features(stored).float(),
-                                               deterministic=True)
-        assert np.allclose(action, expected[0].numpy(), atol=1e-6)
-        assert gripper == int(expected_gripper[0])
 
 
 def test_only_what_the_actor_needs_is_sent(agent):

@@ -92,15 +92,6 @@ class RewardClassifier(nn.Module):
             for i in range(0, len(images), batch_size)]) if len(images) else np.zeros(0)
 
 
-    @torch.inference_mode()
-    def predict_features(self, features: torch.Tensor) -> np.ndarray:
-        """Success probabilities of B x V backbone feature maps (the views in order), as the
-        actor computed them for its own frames: only the head runs."""
-        self.eval()
-        device = next(self.parameters()).device
-        return torch.sigmoid(self.head_logits(features.to(device, torch.float32))).cpu().numpy()
-
-
 def to_input(images: np.ndarray, device=None) -> torch.Tensor:
     """N x V x H x W x 3 uint8 frames -> float N x V x 3 x H x W in [0, 1] (a channels-last
     view)."""

@@ -1,17 +1,15 @@
-"""The serving node: the success probability of the actor's step frames, published on
-`reward` with the frames' stamp. A thin shell around reward_classifier.model.
+"""The serving node: the success probability of the processed camera frames, published on
+`reward` with the frame's stamp. A thin shell around reward_classifier.model.
 
-It scores the `image_features` the actor publishes each control step: every camera view's
-frame and its frozen-backbone feature map, computed once by the actor for its policy too, so
-only the classifier's own head runs here (the backbone was a third of the robot side's CPU).
-The frames of one step are at most `max_view_skew_s` apart.
+It listens to `<view>/image_proc` of every view the model was trained on (wrist_camera,
+front_camera) and scores the first view's frames, at most `max_rate_hz` (the actor needs one
+reward per control step), each with the newest frame of the other views when that is at most
+`max_view_skew_s` apart.
 
 Refuses to start (exit 2, message naming the difference) with a model trained on another encoder
-or another preprocessing than the workspace's, and stops (exit 2) at the first features that
-come from another backbone than the model was trained on, naming both.
+or another preprocessing than the workspace's.
 """
 import numpy as np
-import rclpy
 import torch
 from sensor_msgs.msg import Image
 
@@ -20,18 +18,13 @@ from hilserl_common.images import from_msg
 from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import IMAGE_SIZE, is_dead_frame
-from hilserl_common.qos import COMMANDS, SENSOR_RELIABLE
-from hilserl_interfaces.msg import GraspState, ImageFeatures, RewardPrediction
-from hilserl_learner.networks.encoder import stored_features
+from hilserl_common.qos import COMMANDS, SENSOR, SENSOR_RELIABLE
+from hilserl_interfaces.msg import GraspState, RewardPrediction
 from reward_classifier.config import ServingConfig
 from reward_classifier.journal import RewardJournal
 from reward_classifier.model import ModelMismatch, load_classifier
 
 _WARN_PERIOD_S = 5.0
-
-
-class ForeignFeatures(ValueError):
-    """Features from another backbone than the model's: every verdict would be meaningless."""
 
 
 class RewardClassifierNode(Node):
@@ -57,8 +50,11 @@ class RewardClassifierNode(Node):
             else float(description['threshold'])
         self.reward_publisher = self.create_publisher(RewardPrediction, 'reward', COMMANDS)
         self.views = self.model.views
-        self.create_subscription(ImageFeatures, 'image_features', self.on_features,
-                                 SENSOR_RELIABLE)
+        self.newest = {}  # view -> (stamp s, frame) of the other views
+        self.last_scored_s = -np.inf
+        for view in self.views:
+            self.create_subscription(Image, f'{view}/image_proc',
+                                     lambda msg, view=view: self.on_image(view, msg), SENSOR)
         self.journal = (RewardJournal(self.config.journal_dir, self.config.journal_max_frames)
                         if self.config.journal_dir else None)
         self.sim_success = None  # the simulation's newest verdict, journaled only
@@ -72,55 +68,45 @@ class RewardClassifierNode(Node):
             f'{self.model.encoder_identity}, threshold {self.threshold:.3f}, validation '
             f'accuracy {accuracy})')
 
-    def on_features(self, msg: ImageFeatures):
+    def on_image(self, view: str, msg: Image):
         try:
-            frames, features = self._views_of(msg)
-        except ForeignFeatures as error:
-            self.get_logger().fatal(str(error))
-            self.exit_code = 2
-            rclpy.try_shutdown(context=self.context)
-            return
+            image = processed_frame(msg)
         except ValueError as error:
-            self.get_logger().warning(f'no reward for a step: {error}',
+            self.get_logger().warning(f'skipping a {view} frame: {error}',
                                       throttle_duration_sec=_WARN_PERIOD_S)
             return
-        for view, frame in zip(self.views, frames):
-            if is_dead_frame(frame):
-                self.get_logger().warning(f'the {view} frame is black or flat: is the camera '
-                                          'alive? rewards on such frames mean nothing',
+        if is_dead_frame(image):
+            self.get_logger().warning(f'the {view} frame is black or flat: is the camera '
+                                      'alive? rewards on such frames mean nothing',
+                                      throttle_duration_sec=_WARN_PERIOD_S)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if view != self.views[0]:
+            self.newest[view] = (stamp, image)
+            return
+        if stamp - self.last_scored_s < 1.0 / self.config.max_rate_hz - 1e-3:
+            return
+        frames = self._views_at(stamp, image)
+        if frames is None:
+            return
+        self.last_scored_s = stamp
+        self._score(frames, msg)
+
+    def _views_at(self, stamp: float, first: np.ndarray):
+        """V x H x W x 3: the first view's frame and the others' newest, or None (warned)
+        while another view has no frame close enough in time."""
+        frames = [first]
+        for view in self.views[1:]:
+            other = self.newest.get(view)
+            if other is None or abs(other[0] - stamp) > self.config.max_view_skew_s:
+                age = 'no frame yet' if other is None else f'{abs(other[0] - stamp):.2f} s apart'
+                self.get_logger().warning(f'no reward: {view} has {age}',
                                           throttle_duration_sec=_WARN_PERIOD_S)
-        self._score(frames, features, msg)
+                return None
+            frames.append(other[1])
+        return np.stack(frames)
 
-    def _views_of(self, msg: ImageFeatures):
-        """(V x H x W x 3 frames, 1 x V x C x h x w features) of the model's views, in its
-        order; ForeignFeatures for another backbone, ValueError for anything else unusable."""
-        if msg.encoder_identity != self.model.encoder_identity:
-            raise ForeignFeatures(
-                f'the actor computes image features with encoder {msg.encoder_identity!r}, '
-                f'this classifier ({self.config.model_path}) was trained on encoder '
-                f'{self.model.encoder_identity!r}: give the actor and the reward classifier '
-                f'the same encoder_weights file')
-        missing = [view for view in self.views if view not in msg.views]
-        if missing:
-            raise ValueError(f'the actor sends no {", ".join(missing)} frames (it sends '
-                             f'{", ".join(msg.views) or "none"}): add them to its cameras')
-        shape = tuple(msg.shape)
-        if shape != tuple(self.model.backbone.feature_shape) or \
-                len(msg.features) != len(msg.views) * 2 * int(np.prod(shape)):
-            raise ValueError(f'features of shape {shape} in {len(msg.features)} bytes for '
-                             f'{len(msg.views)} views; this model reads '
-                             f'{self.model.backbone.feature_shape} per view')
-        bits = np.frombuffer(bytes(msg.features), '<u2').reshape(len(msg.views), *shape)
-        order = [list(msg.views).index(view) for view in self.views]
-        stamps = [seconds(msg.images[i].header.stamp) for i in order]
-        if max(stamps) - min(stamps) > self.config.max_view_skew_s:
-            raise ValueError(f'its views are {max(stamps) - min(stamps):.2f} s apart (limit '
-                             f'{self.config.max_view_skew_s} s)')
-        frames = np.stack([processed_frame(msg.images[i]) for i in order])
-        return frames, stored_features(bits[order])[None]
-
-    def _score(self, frames: np.ndarray, features: torch.Tensor, msg: ImageFeatures):
-        probability = float(self.model.predict_features(features)[0])
+    def _score(self, frames: np.ndarray, msg: Image):
+        probability = float(self.model.predict(frames[None])[0])
         if not self.context.ok():
             return  # shut down (Ctrl-C, SIGTERM) while the frame was being scored
         if not np.isfinite(probability):
@@ -131,17 +117,13 @@ class RewardClassifierNode(Node):
             header=msg.header, probability=probability,
             success=probability >= self.threshold, threshold=self.threshold))
         if self.journal is not None:
-            self.journal.add(frames, probability, seconds(msg.header.stamp), self.sim_success,
-                             self.threshold)
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            self.journal.add(frames, probability, stamp, self.sim_success, self.threshold)
 
     def destroy_node(self):
         if getattr(self, 'journal', None) is not None:
             self.journal.flush()  # the last, partial chunk
         super().destroy_node()
-
-
-def seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def processed_frame(msg: Image) -> np.ndarray:

@@ -295,12 +295,6 @@ def build_backbone(config, image_size: int = 128) -> nn.Module:
     return backbone if config.freeze_encoder else backbone.unfreeze()
 
 
-def shares_frozen_backbone(config) -> bool:
-    """True when the networks read the workspace's frozen ResNet-10: features computed by
-    whoever holds that backbone (the actor for its frames) serve them."""
-    return config.encoder == 'resnet10' and config.freeze_encoder
-
-
 def frozen_features_cacheable(config) -> bool:
     """True when stored feature maps stay valid: a frozen backbone and no image augmentation."""
-    return shares_frozen_backbone(config) and not config.image_augmentation
+    return config.encoder == 'resnet10' and config.freeze_encoder and not config.image_augmentation

@@ -28,7 +28,6 @@ import os
 import warnings
 from typing import Dict
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -154,20 +153,6 @@ class SpatialLearnedEmbeddings(nn.Module):
         # Batched over channels: (C, B, HW) @ (C, HW, F) -> (C, B, F).
         pooled = torch.bmm(x.transpose(0, 1), self.kernel.to(x.dtype))
         return pooled.transpose(0, 1).reshape(b, self.out_features)
-
-
-def stored_bits(feature_maps: torch.Tensor) -> np.ndarray:
-    """Feature maps in the form they travel and are stored in: bfloat16 bit patterns
-    (np.uint16), half the bytes of float32, and what the learner's updates read."""
-    return feature_maps.detach().to(torch.bfloat16).view(torch.int16).cpu().numpy().view(
-        np.uint16)
-
-
-def stored_features(bits) -> torch.Tensor:
-    """Feature maps as `stored_bits` gives them -> a bfloat16 tensor (no copy)."""
-    tensor = bits if isinstance(bits, torch.Tensor) else torch.from_numpy(
-        np.ascontiguousarray(bits).view(np.int16))
-    return tensor.view(torch.bfloat16)
 
 
 def load_backbone(weights: str = '', seed: int = RANDOM_INIT_SEED,

@@ -21,9 +21,7 @@ from hilserl_learner.networks.actor_critic import (
     GripperCritic,
     ObservationEncoder,
     build_backbone,
-    shares_frozen_backbone,
 )
-from hilserl_learner.networks.encoder import stored_features
 from hilserl_learner.policy.weights import WeightsError, deserialize_policy
 
 
@@ -32,11 +30,7 @@ class Policy:
                  device: str = 'cpu'):
         self.config = config
         self.device = torch.device(device)
-        # The backbone given is the workspace's frozen one: used when these networks read it;
-        # a policy with a backbone of its own (trained, or another architecture) builds it.
-        self.shares_backbone = backbone is not None and shares_frozen_backbone(config)
-        if not self.shares_backbone:
-            backbone = build_backbone(config)
+        backbone = backbone if backbone is not None else build_backbone(config)
         frozen = not any(p.requires_grad for p in backbone.parameters())
         self.backbone_identity = backbone.identity
         self.encoder = ObservationEncoder(backbone, config.state_dim, config.latent_dim,
@@ -92,8 +86,7 @@ class Policy:
         identity = metadata.get('backbone_identity', '')
         if identity and identity != self.backbone_identity and self.encoder.frozen_backbone:
             raise WeightsError(f'the learner trained with image backbone {identity}, this actor '
-                               f'has {self.backbone_identity}: give the actor the encoder '
-                               f'weights file the learner was given')
+                               f'has {self.backbone_identity}: load the same encoder weights')
         expected = set(self._state_names())
         missing, unexpected = expected - set(tensors), set(tensors) - expected
         if missing or unexpected:
@@ -114,21 +107,14 @@ class Policy:
                 if not (self.encoder.frozen_backbone and name.startswith('encoder.backbone.'))]
 
     @torch.no_grad()
-    def act(self, state: np.ndarray, image: np.ndarray, deterministic: bool = False,
-            features: Optional[np.ndarray] = None) -> Tuple[np.ndarray, int]:
+    def act(self, state: np.ndarray, image: np.ndarray, deterministic: bool = False
+            ) -> Tuple[np.ndarray, int]:
         """(EE action in [-1, 1]^3, gripper command 0/1/2) for one observation. Deterministic
-        is the evaluation mode (tanh of the mean); the gripper is always the greedy command.
-        `features`: the image's feature map from the shared backbone (encoder.stored_bits,
-        C x H x W), used instead of the image when this policy shares that backbone."""
+        is the evaluation mode (tanh of the mean); the gripper is always the greedy command."""
         state_t = torch.as_tensor(np.asarray(state, np.float32).reshape(1, self.config.state_dim),
                                   device=self.device)
-        if features is not None and self.shares_backbone:
-            maps = stored_features(features)[None].to(self.device, torch.float32)
-            latent = self.encoder(state_t, features=self.encoder.image_head.from_backbone(maps),
-                                  prepared=self._prepared)
-        else:
-            image_t = torch.as_tensor(np.ascontiguousarray(image)[None], device=self.device)
-            latent = self.encoder(state_t, image=image_t, prepared=self._prepared)
+        image_t = torch.as_tensor(np.ascontiguousarray(image)[None], device=self.device)
+        latent = self.encoder(state_t, image=image_t, prepared=self._prepared)
         action, _ = self.actor(latent, deterministic=deterministic)
         gripper = int(self.gripper_critic(latent).argmax(dim=-1).item())
         return action[0].cpu().numpy().astype(np.float32), gripper

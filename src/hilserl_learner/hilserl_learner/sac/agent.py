@@ -27,8 +27,7 @@ from hilserl_learner.networks.actor_critic import (
     build_backbone,
     frozen_features_cacheable,
 )
-from hilserl_learner.networks.encoder import stored_bits, stored_features
-from hilserl_learner.replay.buffer import FEATURE_FIELDS
+from hilserl_learner.replay.buffer import FEATURE_DTYPE, FEATURE_FIELDS
 from hilserl_learner.sac import losses
 
 
@@ -259,12 +258,13 @@ class SACAgent(nn.Module):
     @torch.no_grad()
     def features(self, images: np.ndarray) -> np.ndarray:
         """Backbone feature maps of uint8 images (N, 128, 128, 3), for the replay buffer
-        (bfloat16 bit patterns: encoder.stored_bits)."""
+        (bfloat16 bit patterns, replay.buffer.FEATURE_DTYPE)."""
         chunks = []
         for start in range(0, len(images), FEATURE_BATCH):  # bounded activation memory
             batch = torch.from_numpy(np.ascontiguousarray(images[start:start + FEATURE_BATCH]))
-            chunks.append(stored_bits(self.encoder.features(batch.to(self.device))))
-        return np.concatenate(chunks)
+            feats = self.encoder.features(batch.to(self.device))
+            chunks.append(feats.to(torch.bfloat16).view(torch.int16).cpu().numpy())
+        return np.concatenate(chunks).view(FEATURE_DTYPE)
 
     # --- what the actor needs ------------------------------------------------------------
 
@@ -298,6 +298,12 @@ def cpu_has_amx_bf16() -> bool:
             return 'amx_bf16' in cpuinfo.read()
     except OSError:
         return False
+
+
+def stored_features(array) -> torch.Tensor:
+    """Feature maps as the replay buffer stores them (bfloat16 bits) -> a bfloat16 tensor."""
+    tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
+    return tensor.view(torch.bfloat16)
 
 
 def _adam(params, lr: float) -> torch.optim.Adam:

@@ -89,7 +89,6 @@ class Learner:
         self.inbox: 'queue.SimpleQueue[Submitted]' = queue.SimpleQueue()
         self.gripper_penalty = GripperTogglePenalty(config.gripper_toggle_penalty)
         self.feature_cache = FeatureCache(self.agent.features, FEATURE_CACHE_SIZE)
-        self._foreign_backbones = set()  # identities of actors' features refused (warned)
 
         self.env_steps = 0          # online transitions stored
         self.env_steps_by_actor: Counter = Counter()  # the same, per actor_id (several arms)
@@ -169,35 +168,8 @@ class Learner:
         return int(self.config.utd_ratio * self.env_steps) - self.optimization_step
 
     def _attach_features(self, transitions: List[Transition]) -> None:
-        """Feature maps for the transitions that came without them (demos, or from an actor
-        that computed none)."""
         if self.agent.cached_features:
-            self.feature_cache.attach([t for t in transitions
-                                       if t.features is None or t.next_features is None])
-
-    def received_features(self, encoder_identity: str, *maps: bytes) -> Optional[List]:
-        """The feature maps an actor computed for its frames (stored bits, C x H x W, little-
-        endian), laid out as the replay buffer stores them; None when they cannot serve (this
-        learner computes its own then): it stores none, or they come from another backbone
-        (warned once, naming both)."""
-        if not self.agent.cached_features or not all(maps):
-            return None
-        backbone = self.agent.encoder.backbone
-        if encoder_identity != backbone.identity:
-            if encoder_identity not in self._foreign_backbones:
-                self._foreign_backbones.add(encoder_identity)
-                LOGGER.warning('an actor sends image features of backbone %s, this learner uses '
-                               '%s: it computes its own (give both the same encoder_weights '
-                               'file)', encoder_identity, backbone.identity)
-            return None
-        shape = tuple(backbone.feature_shape)
-        try:
-            bits = np.stack([np.frombuffer(m, '<u2').reshape(shape) for m in maps])
-        except ValueError:
-            return None
-        laid_out = self.agent.encoder.image_head.from_backbone(
-            torch.from_numpy(bits.view(np.int16)))
-        return list(laid_out.numpy().view(np.uint16))
+            self.feature_cache.attach(transitions)
 
     def train_step(self) -> bool:
         """One critic update (plus actor/temperature when due); False when none is owed."""
