@@ -24,9 +24,9 @@ robot: the robot side of the real-arm training graph, what a small computer next
 runs when the learner is elsewhere: follower and leader drivers on emulated buses (the real
 Feetech protocol through the real SDK, served from this process), a wrist and a front camera
 node each reading a video file through OpenCV, kinematics, the reward classifier of --from and
-the actor (acting with its initial policy: no learner; a subscription of this process takes its
-transitions, as the learner's host would). Each node's share of one core over
---episodes training episodes, and the actor's timing on the wall clock.
+the actor (acting with the policy --from's learner saved, as with a learner's weights; a
+subscription of this process takes its transitions, as the learner's host would). Each node's
+share of one core over --episodes training episodes, and the actor's timing on the wall clock.
 """
 import argparse
 import json
@@ -222,7 +222,7 @@ def robot(args) -> None:
                           f'{arm}_calibration': str(output / f'{arm}.json')})
     video = str(write_video(output / 'camera.avi'))
     arguments.update(camera=video, front_camera=video,
-                     config_file=classifier_encoder_file(source, output))
+                     config_file=robot_side_file(source, output))
     graph = Graph('train', arguments, only=ROBOT_SIDE, quiet=True)
     window = Window(RunLayout(output), 1, args.episodes)
     graph.start()
@@ -247,14 +247,21 @@ def robot(args) -> None:
     report(window, 1.0, output)
 
 
-def classifier_encoder_file(source: Path, output: Path) -> str:
+def robot_side_file(source: Path, output: Path) -> str:
     """A parameter file giving the classifier the encoder weights it was trained with (the
-    main job's pretrained encoder, when it has one)."""
+    main job's pretrained encoder, when it has one) and the actor the policy the main job's
+    learner saved: an initial policy would cost less than a trained one."""
     from hilserl_experiments.pretrain_encoder import WEIGHTS_FILE
     weights = source / 'encoder' / WEIGHTS_FILE
+    policy = source / 'learner' / 'policy.safetensors'
+    if not policy.exists():
+        raise SystemExit(f'{policy}: no policy in --from {source} (its training not begun?)')
     path = output / 'robot_side.yaml'
-    path.write_text(yaml.safe_dump({'/**/reward_classifier': {'ros__parameters': {
-        'encoder_weights': str(weights) if weights.exists() else ''}}}))
+    # one mapping per node: a dict given twice would be dumped as a YAML alias, which rcl refuses
+    path.write_text(yaml.safe_dump({
+        '/**/reward_classifier': {'ros__parameters': {
+            'encoder_weights': str(weights) if weights.exists() else ''}},
+        '/**/actor': {'ros__parameters': {'policy_file': str(policy)}}}))
     return str(path)
 
 
