@@ -64,7 +64,7 @@ def record_demo(cell: SimulatedCell, kinematics: Kinematics, bag: Path, seed: in
             lead = operator.tick(joints, cell.grasp_info().cube_position, still)
             result = loop.step(Snapshot(now, joints, now, BLANK, now,
                                         leader_joints=lead.leader_joints,
-                                        intervention=lead.intervention))
+                                        intervention=lead.intervention, leader_time_s=now))
             if result.command is not None:
                 cell.set_joint_targets(result.command)
             for _ in range(SAMPLES_PER_PERIOD):

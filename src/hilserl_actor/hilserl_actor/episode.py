@@ -55,6 +55,9 @@ class Snapshot:
     # time.monotonic() when taken: the loop's timing on the wall clock, which a real arm lives
     # by (now_s is sim time when the simulation runs slower or faster than real time).
     wall_s: Optional[float] = None
+    # When the leader's joints came, on the actor's clock (the leader's own stamps may be another
+    # machine's): a recording pauses while they are missing or old.
+    leader_time_s: float = -np.inf
 
 
 @dataclasses.dataclass
@@ -171,12 +174,16 @@ class EpisodeLoop:
     def stale_input(self, snapshot: Snapshot) -> str:
         """Why this snapshot cannot be acted on, or ''."""
         limit = self.config.observation_max_age_s
-        checks = (('joint_states', snapshot.joints, snapshot.joints_time_s),
-                  ('wrist image', snapshot.image, snapshot.image_time_s),
-                  ('reward', snapshot.success, snapshot.success_time_s))
+        checks = [('joint_states', snapshot.joints, snapshot.joints_time_s),
+                  ('wrist image', snapshot.image, snapshot.image_time_s)]
+        if self.config.mode == 'record':
+            # A recording is the person's: without their leader arm the policy would act, and
+            # its steps would be kept as theirs.
+            checks.append(('leader joint_states', snapshot.leader_joints,
+                           snapshot.leader_time_s))
+        else:
+            checks.append(('reward', snapshot.success, snapshot.success_time_s))
         for name, value, stamp in checks:
-            if name == 'reward' and self.config.mode == 'record':
-                continue
             if value is None:
                 return f'no {name} received yet'
             age = snapshot.now_s - stamp

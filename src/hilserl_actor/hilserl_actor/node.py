@@ -143,7 +143,7 @@ class ActorNode(Node):
     def _on_leader(self, msg: JointState):
         joints = joints_in_model_order(msg.name, msg.position)
         if joints is not None:
-            self.inputs.update(leader_joints=joints)
+            self.inputs.update(leader_joints=joints, leader_time_s=self.now_s())
 
     def _on_intervention(self, msg: Bool):
         self.inputs.update(intervention=bool(msg.data))

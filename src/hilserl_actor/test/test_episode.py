@@ -36,7 +36,7 @@ class KinematicArm:
         return Snapshot(now_s=self.time_s, joints=self.joints.copy(), joints_time_s=self.time_s,
                         image=IMAGE, image_time_s=self.time_s, success=success,
                         success_time_s=self.time_s, leader_joints=leader,
-                        intervention=intervention)
+                        intervention=intervention, leader_time_s=self.time_s)
 
     def apply(self, command):
         if command is not None:
@@ -152,6 +152,24 @@ def test_a_person_recording_gets_longer_than_the_policy(kinematics):
         return EpisodeLoop(ActorConfig(mode=mode, control_time_s=10.0, record_time_s=20.0),
                            kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1))).max_steps
     assert (steps('train'), steps('eval'), steps('record')) == (100, 100, 200)
+
+
+def test_a_recording_pauses_while_the_leader_arm_is_missing_or_silent(kinematics):
+    """A recording is the person's: without their leader arm the policy must not act (its steps
+    would be kept as theirs), whatever the reason the leader is not heard from."""
+    asked = []
+    loop = EpisodeLoop(ActorConfig(mode='record'), kinematics, ScriptedPolicy(
+        lambda s, i, d: (asked.append(1), (np.ones(3), 0))[1]))
+    arm = KinematicArm(start_joints(kinematics))
+    loop.begin(arm.joints)
+    result = loop.step(arm.snapshot())
+    assert (result.paused, result.command) == ('no leader joint_states received yet', None)
+    silent = dataclasses.replace(arm.snapshot(leader=arm.joints.copy()),
+                                 leader_time_s=arm.time_s - 0.5)
+    assert loop.step(silent).paused == ('leader joint_states is 500 ms old (limit 200 ms)')
+    result = loop.step(arm.snapshot(leader=arm.joints.copy()))
+    assert result.paused == '' and result.command is not None
+    assert asked == []
 
 
 def test_success_terminates_and_the_time_limit_truncates(kinematics):

@@ -74,7 +74,7 @@ def human_steps(cell, kinematics, loop, operator, seed, steps):
         still = bool(np.all(np.abs(cell.joint_velocities()) < 0.05))
         lead = operator.tick(joints, cell.grasp_info().cube_position, still)
         result = loop.step(Snapshot(now, joints, now, IMAGE, now, False, now,
-                                    lead.leader_joints, lead.intervention))
+                                    lead.leader_joints, lead.intervention, leader_time_s=now))
         transition = result.transition
         if transition is not None and transition.is_intervention:
             motion = kinematics.position(joints) - kinematics.position(began[1])

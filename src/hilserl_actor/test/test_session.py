@@ -54,8 +54,9 @@ class KinematicIO:
 
     def snapshot(self):
         success = self.success_after is not None and self.step >= self.success_after
+        # the leader where the follower is, as an idle leader arm (a recording needs it)
         return Snapshot(self.now_s, self.joints.copy(), self.now_s, IMAGE, self.now_s, success,
-                        self.now_s)
+                        self.now_s, leader_joints=self.joints.copy(), leader_time_s=self.now_s)
 
     def sim_state(self):
         return None

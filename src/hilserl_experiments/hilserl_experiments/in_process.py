@@ -82,6 +82,8 @@ class InProcessSettings:
     eval_every: int = 20               # training episodes between evaluation rounds (0: none)
     eval_episodes: int = 20
     seed: int = 0
+    policy_file: str = ''              # act with this saved policy and learn nothing
+    evaluate_only: bool = False        # eval_episodes deterministic episodes, no training
 
 
 class InProcessIO:
@@ -155,6 +157,8 @@ class InProcessIO:
         self.run.operator.new_episode()
 
     def send_transition(self, transition: Transition, episode_id: int) -> None:
+        if self.run.settings.policy_file:
+            return  # a saved policy is looked at, not trained
         learner = self.run.learner
         learner.submit(transition, 'in_process', episode_id)
         learner.ingest()
@@ -167,7 +171,8 @@ class InProcessIO:
 
     def episode_finished(self, record: dict) -> None:
         self.run.operator.episode_ended(record['mode'], record['success'])
-        if record['mode'] == 'train' and self.run.learner.optimization_step:
+        if (record['mode'] == 'train' and self.run.learner.optimization_step
+                and not self.run.settings.policy_file):
             self.run.learner.save_policy()  # <output_dir>/learner/policy.safetensors
 
 
@@ -185,8 +190,9 @@ class InProcessRun:
             fixed['utd_ratio'] = settings.utd
         self.learner = Learner(build_config('learner', overrides, **fixed))
         self.actor_config = build_config(
-            'actor', overrides, reward_source='sim', mode='train', sim=True,
-            output_dir=str(out), eval_every_episodes=settings.eval_every,
+            'actor', overrides, reward_source='sim', sim=True, output_dir=str(out),
+            mode='eval' if settings.evaluate_only else 'train',
+            eval_every_episodes=settings.eval_every, eval_episodes=settings.eval_episodes,
             eval_round_episodes=settings.eval_episodes, seed=settings.seed)
         self.kinematics = Kinematics(build_config('kinematics', overrides))
         self.reset_config = build_config('reset', overrides)
@@ -195,6 +201,10 @@ class InProcessRun:
             seed=settings.seed))
         self.cell = SimulatedCell(build_config('sim', overrides, seed=settings.seed))
         self.policy = PolicyClient(settings.seed)
+        if settings.policy_file:
+            error = self.policy.load_file(settings.policy_file)
+            if error:
+                raise ValueError(f'{settings.policy_file}: {error}')
         self.io = InProcessIO(self)
         loop = EpisodeLoop(self.actor_config, self.kinematics, self.policy)
         self.session = ActorSession(self.actor_config, loop, self.io, log,
@@ -223,6 +233,11 @@ class InProcessRun:
         """Until `episodes` training episodes are done (evaluation rounds on top)."""
         while self.session.schedule.train_episodes < episodes or self.session.schedule.evaluating:
             self.session.run_episode()
+
+    def evaluate(self) -> None:
+        """The deterministic episodes of an `evaluate_only` run."""
+        while self.session.run_episode():
+            pass
 
     def close(self) -> None:
         self.cell.close()  # the GL context: before the interpreter tears EGL down
