@@ -4,7 +4,7 @@ the same start states, in one process without ROS (hilserl_experiments.in_proces
 
     source scripts/env.sh && python benchmarks/policy_behaviour.py
         --policy runs/sim/round_policies/policy_v564.safetensors [--episodes 20] [--seed 0]
-        [--output-dir DIR]
+        [--sensor-age-ms 0] [--no-sampled] [--output-dir DIR]
 
 Prints each way's success and, for the failures, where they ended (the simulation's stage) and
 what the policy did with the gripper; every step (EE position, action, gripper command, the
@@ -55,12 +55,13 @@ class TracedPolicy:
         return action, gripper
 
 
-def act(policy_file: str, episodes: int, seed: int, deterministic: bool, output: Path) -> list:
+def act(policy_file: str, episodes: int, seed: int, deterministic: bool, output: Path,
+        sensor_age_s: float) -> list:
     """The episode records of `episodes` episodes acted one way."""
     way = 'deterministic' if deterministic else 'sampled'
     settings = InProcessSettings(str(output / way), operator_off=True, eval_every=0,
                                  eval_episodes=episodes, seed=seed, policy_file=policy_file,
-                                 evaluate_only=deterministic)
+                                 evaluate_only=deterministic, sensor_age_s=sensor_age_s)
     # the learner, which learns nothing here, with the policy's backbone (no warning about a
     # random one)
     with open(policy_file, 'rb') as stream:
@@ -97,6 +98,11 @@ def main():
     parser.add_argument('--policy', required=True, help='a policy the learner saved')
     parser.add_argument('--episodes', type=int, default=20, help='episodes of each way')
     parser.add_argument('--seed', type=int, default=0, help='the start states\' seed')
+    parser.add_argument('--sensor-age-ms', type=float, default=0.0,
+                        help='how old the joints and the frame are at each step (a graph\'s '
+                        '30 Hz sensors: 0-33 ms)')
+    parser.add_argument('--sampled', action=argparse.BooleanOptionalAction, default=True,
+                        help='also act with sampled actions')
     parser.add_argument('--output-dir', default='', help='steps and records (default: a '
                         'temporary folder)')
     args = parser.parse_args()
@@ -106,8 +112,9 @@ def main():
     output = Path(args.output_dir or tempfile.mkdtemp(prefix='policy_behaviour_'))
     output.mkdir(parents=True, exist_ok=True)
     print(f'records in {output}', flush=True)
-    for deterministic in (True, False):
-        records = act(args.policy, args.episodes, args.seed, deterministic, output)
+    for deterministic in (True, False) if args.sampled else (True,):
+        records = act(args.policy, args.episodes, args.seed, deterministic, output,
+                      args.sensor_age_ms / 1000)
         describe('deterministic' if deterministic else 'sampled', records)
 
 

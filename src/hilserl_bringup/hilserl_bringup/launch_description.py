@@ -32,6 +32,7 @@ from hilserl_bringup.monitoring.viewers import (
 )
 from hilserl_bringup.parameters import parameter_files
 from hilserl_bringup.runner import required_exit_message
+from hilserl_common.dds_shm import remove_unfinished_ports
 from launch import LaunchDescription
 from so101_description.robot_description import robot_description
 
@@ -64,6 +65,7 @@ def _nodes(context, graph_name):
     given = {a.name: LaunchConfiguration(a.name).perform(context)
              for a in GRAPH_ARGUMENTS[graph_name]}
     args = resolve_arguments(graph_name, given)
+    remove_unfinished_ports()  # a node that took one would never come up (hilserl_common.dds_shm)
     config_dir = args['config_dir'] or os.path.join(
         get_package_share_directory('hilserl_bringup'), 'config')
     # Like launch_ros's own parameter files: a temporary folder, not the run's output.

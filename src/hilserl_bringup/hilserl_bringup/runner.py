@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence
 
 from hilserl_bringup.graph import GRAPH_ARGUMENTS, GRAPHS, NodeSpec, namespace_of, resolve_arguments
 from hilserl_bringup.parameters import parameter_files
+from hilserl_common.dds_shm import remove_unfinished_ports
 
 STOP_TIMEOUT_S = 10.0
 _PR_SET_PDEATHSIG = 1
@@ -172,6 +173,10 @@ class Graph:
         # kept beside its log.
         commands = self.commands(str(log_dir / 'parameters'))
         log_dir.mkdir(parents=True, exist_ok=True)
+        # A node that took a port left unfinished by a killed process would never come up.
+        for port in remove_unfinished_ports():
+            print(f'[run_graph] removed {port}, an unfinished Fast DDS port (its creator was '
+                  'killed)', file=sys.stderr, flush=True)
         for spec, command in zip(self.specs, commands):
             self.nodes.append(RunningNode(spec, self.prefix + command, log_dir, self.quiet))
 

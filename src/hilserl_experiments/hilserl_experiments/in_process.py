@@ -83,6 +83,9 @@ class InProcessSettings:
     eval_episodes: int = 20
     seed: int = 0
     policy_file: str = ''              # act with this saved policy and learn nothing
+    # How old the joints and the wrist frame are when the actor takes them (s): a graph's
+    # sensors publish at 30 Hz, so what the actor finds at its step is up to 33 ms old.
+    sensor_age_s: float = 0.0
     evaluate_only: bool = False        # eval_episodes deterministic episodes, no training
 
 
@@ -95,12 +98,19 @@ class InProcessIO:
         self.period_s = 1.0 / run.actor_config.control_rate_hz
         self.now_s = 0.0
         self.lead = None  # the operator's output for the current step
+        self.sensed = None  # (joints, processed frame) sensor_age_s before the step
         self.rng = np.random.default_rng(run.settings.seed)
         self.steps_since_weights = 0
 
     def advance(self) -> None:
         """One control period of physics, then the operator's decision for the next step."""
-        self.cell.step(self.period_s)
+        age = self.run.settings.sensor_age_s
+        if age > 0:
+            self.cell.step(self.period_s - age)
+            self.sensed = (self.cell.joint_positions(), preprocess(self.cell.render()))
+            self.cell.step(age)
+        else:
+            self.cell.step(self.period_s)
         self.now_s += self.period_s
         info = self.cell.grasp_info()
         self.lead = self.run.operator.tick(self.cell.joint_positions(), info.cube_position)
@@ -113,13 +123,17 @@ class InProcessIO:
 
     def snapshot(self) -> Snapshot:
         now = self.now_s
-        joints = self.cell.joint_positions()
+        if self.sensed is not None:
+            (joints, frame), sensed_s = self.sensed, now - self.run.settings.sensor_age_s
+        else:
+            joints, frame, sensed_s = (self.cell.joint_positions(),
+                                       preprocess(self.cell.render()), now)
         info = self.cell.grasp_info()
         lead = self.lead
         privileged = None
         if self.run.settings.privileged_state:
             privileged = privileged_cube_offset(self.run.kinematics, joints, info.cube_position)
-        return Snapshot(now, joints, now, preprocess(self.cell.render()), now, info.success, now,
+        return Snapshot(now, joints, sensed_s, frame, sensed_s, info.success, now,
                         None if lead is None else lead.leader_joints,
                         bool(lead is not None and lead.intervention), privileged)
 
