@@ -71,6 +71,10 @@ class EpisodeSummary:
     paused_steps: int = 0
     step_times_s: List[float] = dataclasses.field(default_factory=list)       # node clock
     wall_step_times_s: List[float] = dataclasses.field(default_factory=list)  # wall clock
+    # How old each step's wrist frame and joints were (node clock, s): a policy that chose on a
+    # frame 30 ms old succeeded less often than on one taken at the step (docs/RESULTS.md).
+    frame_ages_s: List[float] = dataclasses.field(default_factory=list)
+    joints_ages_s: List[float] = dataclasses.field(default_factory=list)
 
     @property
     def intervention_rate(self) -> float:
@@ -82,6 +86,16 @@ class EpisodeSummary:
     def policy_hz(self, wall: bool = False) -> float:
         periods = np.diff(self._times(wall))
         return float(1.0 / periods.mean()) if len(periods) else 0.0
+
+    def input_ages_ms(self) -> dict:
+        """p50 and p95 of the frames' and the joints' ages at the steps (ms)."""
+        ages = {}
+        for name, values in (('frame', self.frame_ages_s), ('joints', self.joints_ages_s)):
+            if values:
+                p50, p95 = np.percentile(values, [50, 95]) * 1000.0
+                ages.update({f'{name}_age_p50_ms': round(float(p50), 1),
+                             f'{name}_age_p95_ms': round(float(p95), 1)})
+        return ages
 
     def jitter_p99_ms(self, nominal_period_s: float, wall: bool = False) -> float:
         """p99 of |step period - nominal| on the node clock, or on the wall clock."""
@@ -160,6 +174,8 @@ class EpisodeLoop:
             state = np.concatenate([state, snapshot.privileged]).astype(np.float32)
         self._last_joints_time = snapshot.joints_time_s
         self.summary.step_times_s.append(snapshot.now_s)
+        self.summary.frame_ages_s.append(snapshot.now_s - snapshot.image_time_s)
+        self.summary.joints_ages_s.append(snapshot.now_s - snapshot.joints_time_s)
         if snapshot.wall_s is not None:
             self.summary.wall_step_times_s.append(snapshot.wall_s)
         result = StepResult()

@@ -309,7 +309,7 @@ class ActorSession:
                   # on the clock of the stamps (sim time in a simulation that is not real
                   # time): what a journal of frames is matched to its episodes by
                   'start_s': self._span_s[0], 'end_s': self._span_s[1],
-                  'wall_time': time.time()}
+                  'wall_time': time.time(), **summary.input_ages_ms()}
         if summary.wall_step_times_s:  # on the wall clock: the same as on the node's in real time
             record.update(policy_hz_wall=summary.policy_hz(wall=True),
                           loop_jitter_p99_wall_ms=summary.jitter_p99_ms(period_s, wall=True))
