@@ -15,7 +15,8 @@ The diagnostic ladder, one experiment per rung (hilserl_experiments/experiments/
 
     source scripts/env.sh && python benchmarks/learning_in_process.py [--experiment NAME_OR_FILE]
         [--demos runs/sim/demos] [--no-demos] [--operator-off] [--episodes 60] [--utd 2]
-        [--eval-every 20] [--eval-episodes 20] [--set learner.bc_weight=0] [--output-dir DIR]
+        [--eval-every 20] [--eval-episodes 20] [--sensor-age-ms 0] [--set learner.bc_weight=0]
+        [--output-dir DIR]
 
 Prints the training success and intervention share of the last 20 episodes every 10 episodes
 and each deterministic evaluation round (the simulation's success, operator off). Records go to
@@ -91,6 +92,9 @@ def parse_options(argv=None):
     parser.add_argument('--eval-every', type=int, default=20)
     parser.add_argument('--eval-episodes', type=int, default=20)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--sensor-age-ms', type=float, default=0.0,
+                        help='the joints and the wrist frame taken this long before each step '
+                        '(a graph\'s 30 Hz sensors: 0-33 ms)')
     parser.add_argument('--output-dir', default='', help='records (default: a temporary one)')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help=f'a parameter of {", ".join(CONFIG_CLASSES)}')
@@ -113,7 +117,7 @@ def main():
     settings = InProcessSettings(output_dir, args.utd, privileged_state=args.privileged_state,
                                  operator_off=args.operator_off, demos=demos,
                                  eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                                 seed=args.seed)
+                                 seed=args.seed, sensor_age_s=args.sensor_age_ms / 1000)
     run = InProcessRun(settings, overrides, log=logging.getLogger('quiet'))
     run.session.log = Progress(RunLayout(output_dir), run.learner)
     print(f'records in {output_dir}; {len(run.learner.demo)} demo transitions', flush=True)

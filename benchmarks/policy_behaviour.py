@@ -8,8 +8,9 @@ the same start states, in one process without ROS (hilserl_experiments.in_proces
 
 Prints each way's success and, for the failures, where they ended (the simulation's stage) and
 what the policy did with the gripper; every step (EE position, action, gripper command, the
-cube's height, the jaws' contact) goes to DIR/steps_<way>.jsonl for a closer look. The frames
-are rendered at the step, so a graph's camera latency is left out.
+cube's height, the jaws' contact) goes to DIR/steps_<way>.jsonl for a closer look. The frame
+and the joints are taken at the step, or --sensor-age-ms before it (in a graph, 30 Hz sensors
+make them 0-33 ms old).
 """
 import argparse
 import json

@@ -36,3 +36,27 @@ def test_the_harness_trains_at_the_asked_rate_and_records_like_a_graph_run(tmp_p
     assert any(line.startswith('evaluation:') for line in log.lines)
     assert all(r['sim_stage'] in ('far', 'near', 'contact', 'grasped', 'success')
                for r in train + evaluated)
+
+
+def test_a_saved_policy_is_acted_without_learning_on_sensors_as_old_as_asked(tmp_path):
+    trained = InProcessRun(InProcessSettings(str(tmp_path / 'trained'), utd=1, eval_every=0),
+                           SMALL, ListLog())
+    try:
+        trained.train(1)
+    finally:
+        trained.close()
+    saved = RunLayout(tmp_path / 'trained').learner_dir / 'policy.safetensors'
+    settings = InProcessSettings(str(tmp_path / 'acted'), policy_file=str(saved),
+                                 evaluate_only=True, eval_episodes=2, sensor_age_s=0.03)
+    run = InProcessRun(settings, SMALL, ListLog())
+    try:
+        run.evaluate()
+    finally:
+        run.close()
+    evaluated = RunLayout(tmp_path / 'acted').episodes('eval')
+    assert len(evaluated) == 2 and RunLayout(tmp_path / 'acted').episodes('train') == []
+    assert {r['policy_version'] for r in evaluated} == {trained.learner.weights_version}
+    assert (run.learner.env_steps, run.learner.optimization_step) == (0, 0)
+    for record in evaluated:
+        assert record['frame_age_p50_ms'] == pytest.approx(30.0)
+        assert record['joints_age_p95_ms'] == pytest.approx(30.0)
