@@ -2,7 +2,7 @@
 and the operator's marks (keyboard, pedal, console)."""
 import threading
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from hilserl_actor.episode import Snapshot
 from hilserl_actor.session import OPERATOR_EVENTS, PAUSE_EVENTS
@@ -14,11 +14,29 @@ class LatestInputs:
     def __init__(self):
         self._lock = threading.Lock()
         self._snapshot = Snapshot(now_s=0.0)
+        self._new_image = threading.Condition(self._lock)
+        self._images = 0  # wrist frames received so far
 
     def update(self, **fields):
         with self._lock:
             for name, value in fields.items():
                 setattr(self._snapshot, name, value)
+            if 'image' in fields:
+                self._images += 1
+                self._new_image.notify_all()
+
+    def wait_for_image(self, longest_s: float, now_s: Callable[[], float],
+                       stopping: Callable[[], bool]) -> bool:
+        """Until a wrist frame comes that was not here when called, for at most `longest_s`
+        on the `now_s` clock (sim time in a slowed simulation); whether one came."""
+        started = now_s()
+        with self._lock:
+            seen = self._images
+            while self._images == seen:
+                if now_s() - started >= longest_s or stopping():
+                    return False
+                self._new_image.wait(0.005)  # wall seconds: the clock may be sim time
+        return True
 
     def snapshot(self, now_s: float) -> Snapshot:
         with self._lock:

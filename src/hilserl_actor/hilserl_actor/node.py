@@ -224,6 +224,8 @@ class ActorNode(Node):
 
     def wait_step(self) -> None:
         self.rate.sleep()
+        if self.config.frame_wait_s > 0:
+            self.inputs.wait_for_image(self.config.frame_wait_s, self.now_s, self.stopping)
 
     def stopping(self) -> bool:
         return self._stopping.is_set() or not rclpy.ok(context=self.context)

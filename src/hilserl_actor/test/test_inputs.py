@@ -1,7 +1,13 @@
-"""The operator's marks as the actor's control thread takes them."""
+"""The operator's marks as the actor's control thread takes them, and its wait for a frame."""
+import threading
+import time
+
+import numpy as np
 import pytest
 
-from hilserl_actor.inputs import OperatorMarks
+from hilserl_actor.inputs import LatestInputs, OperatorMarks
+
+IMAGE = np.zeros((128, 128, 3), np.uint8)
 
 
 def test_a_mark_is_taken_once():
@@ -23,3 +29,23 @@ def test_an_unknown_mark_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="unknown operator_event 'sucess'; expected one of "
                                          "success, failure, rerecord, pause"):
         OperatorMarks().take('sucess')
+
+
+def test_a_step_waits_for_the_next_frame_on_its_own_clock_and_no_longer_than_asked():
+    inputs = LatestInputs()
+    inputs.update(image=IMAGE, image_time_s=0.0)  # here before the step: not waited for
+
+    def camera():
+        time.sleep(0.05)
+        inputs.update(image=IMAGE, image_time_s=0.03)
+
+    threading.Thread(target=camera).start()
+    started = time.monotonic()
+    assert inputs.wait_for_image(0.1, lambda: 0.0, lambda: False)  # a clock that stands still
+    assert 0.04 < time.monotonic() - started < 1.0
+    assert inputs.snapshot(0.03).image_time_s == 0.03
+
+    started = time.monotonic()  # no frame comes: 0.1 s on the clock given
+    assert not inputs.wait_for_image(0.1, lambda: time.monotonic() - started, lambda: False)
+    assert 0.09 < time.monotonic() - started < 1.0
+    assert not inputs.wait_for_image(10.0, lambda: 0.0, lambda: True)  # stopping: no wait
