@@ -32,9 +32,9 @@ class ActorConfig:
                                 in_range(0.001, 0.1))
     observation_max_age_s: float = param(0.2, 'an observation older than this pauses the '
                                          'episode instead of acting on stale data (s)', positive)
-    frame_wait_s: float = param(0.0, 'at each step, wait up to this long for a wrist frame that '
-                                'comes after the step\'s time, so the policy sees the arm as it '
-                                'is: the newest frame of a 30 Hz camera is 0-33 ms old at a step, '
+    frame_wait_s: float = param(0.0, 'at each step, wait up to this long for a wrist frame '
+                                'taken at the step\'s time or later, so the policy sees the arm '
+                                'as it is: the newest frame of a 30 Hz camera is 0-33 ms old, '
                                 'and a policy succeeded 78% of the time on frames 30 ms old '
                                 'against 87% on fresh ones (s, node clock; 0: act on the newest)',
                                 non_negative)

@@ -15,24 +15,22 @@ class LatestInputs:
         self._lock = threading.Lock()
         self._snapshot = Snapshot(now_s=0.0)
         self._new_image = threading.Condition(self._lock)
-        self._images = 0  # wrist frames received so far
 
     def update(self, **fields):
         with self._lock:
             for name, value in fields.items():
                 setattr(self._snapshot, name, value)
             if 'image' in fields:
-                self._images += 1
                 self._new_image.notify_all()
 
-    def wait_for_image(self, longest_s: float, now_s: Callable[[], float],
+    def wait_for_image(self, taken_from_s: float, longest_s: float, now_s: Callable[[], float],
                        stopping: Callable[[], bool]) -> bool:
-        """Until a wrist frame comes that was not here when called, for at most `longest_s`
-        on the `now_s` clock (sim time in a slowed simulation); whether one came."""
+        """Until the newest wrist frame is stamped `taken_from_s` or later, for at most
+        `longest_s` on the `now_s` clock (sim time in a slowed simulation); whether it is. A
+        frame that is already that fresh is not waited for."""
         started = now_s()
         with self._lock:
-            seen = self._images
-            while self._images == seen:
+            while self._snapshot.image_time_s < taken_from_s:
                 if now_s() - started >= longest_s or stopping():
                     return False
                 self._new_image.wait(0.005)  # wall seconds: the clock may be sim time

@@ -225,7 +225,9 @@ class ActorNode(Node):
     def wait_step(self) -> None:
         self.rate.sleep()
         if self.config.frame_wait_s > 0:
-            self.inputs.wait_for_image(self.config.frame_wait_s, self.now_s, self.stopping)
+            # a frame taken at the step or after it (stamps may round by a microsecond)
+            self.inputs.wait_for_image(self.now_s() - 1e-3, self.config.frame_wait_s,
+                                       self.now_s, self.stopping)
 
     def stopping(self) -> bool:
         return self._stopping.is_set() or not rclpy.ok(context=self.context)

@@ -31,9 +31,9 @@ def test_an_unknown_mark_is_refused_with_the_known_ones():
         OperatorMarks().take('sucess')
 
 
-def test_a_step_waits_for_the_next_frame_on_its_own_clock_and_no_longer_than_asked():
+def test_a_step_waits_for_a_frame_taken_after_it_on_its_own_clock_and_no_longer_than_asked():
     inputs = LatestInputs()
-    inputs.update(image=IMAGE, image_time_s=0.0)  # here before the step: not waited for
+    inputs.update(image=IMAGE, image_time_s=0.0)  # taken before the step at 0.02: waited past
 
     def camera():
         time.sleep(0.05)
@@ -41,11 +41,16 @@ def test_a_step_waits_for_the_next_frame_on_its_own_clock_and_no_longer_than_ask
 
     threading.Thread(target=camera).start()
     started = time.monotonic()
-    assert inputs.wait_for_image(0.1, lambda: 0.0, lambda: False)  # a clock that stands still
+    assert inputs.wait_for_image(0.02, 0.1, lambda: 0.0, lambda: False)  # a clock standing still
     assert 0.04 < time.monotonic() - started < 1.0
     assert inputs.snapshot(0.03).image_time_s == 0.03
 
-    started = time.monotonic()  # no frame comes: 0.1 s on the clock given
-    assert not inputs.wait_for_image(0.1, lambda: time.monotonic() - started, lambda: False)
+    started = time.monotonic()  # fresh enough already: no wait
+    assert inputs.wait_for_image(0.03, 0.1, lambda: 0.0, lambda: False)
+    assert time.monotonic() - started < 0.02
+
+    started = time.monotonic()  # no frame that fresh comes: 0.1 s on the clock given
+    assert not inputs.wait_for_image(0.05, 0.1, lambda: time.monotonic() - started,
+                                     lambda: False)
     assert 0.09 < time.monotonic() - started < 1.0
-    assert not inputs.wait_for_image(10.0, lambda: 0.0, lambda: True)  # stopping: no wait
+    assert not inputs.wait_for_image(0.05, 10.0, lambda: 0.0, lambda: True)  # stopping: no wait
