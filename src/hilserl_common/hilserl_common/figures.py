@@ -137,7 +137,11 @@ def success_interval(successes: int, episodes: int,
     rate, spread = successes / episodes, z * z / episodes
     centre = (rate + spread / 2) / (1 + spread)
     half = z / (1 + spread) * math.sqrt(rate * (1 - rate) / episodes + spread / (4 * episodes))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or all of them the bound is the rate itself, exactly: rounding made 20 of 20's upper
+    # bound 0.9999999999999999, below the rate, and the report's error bar refused it.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == episodes else min(1.0, centre + half)
+    return low, high
 
 
 def round_interval(record: dict) -> Optional[Tuple[float, float]]:

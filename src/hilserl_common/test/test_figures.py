@@ -29,6 +29,14 @@ def test_the_success_interval_is_wilsons(successes, episodes, low, high):
     assert success_interval(successes, episodes) == pytest.approx((low, high), abs=5e-5)
 
 
+@pytest.mark.parametrize('episodes', [10, 20, 30, 50])
+def test_the_interval_holds_the_rate_itself_exactly(episodes):
+    """A report draws the interval as error bars about the rate: neither may be negative."""
+    for successes in range(episodes + 1):
+        low, high = success_interval(successes, episodes)
+        assert low <= successes / episodes <= high, (successes, episodes, low, high)
+
+
 def test_no_episodes_have_no_interval_and_a_round_record_has_its_own():
     assert success_interval(0, 0) is None and interval_text(None) == '—'
     record = {'episodes': 10, 'success_rate': 0.8}  # an eval_rounds.jsonl line
