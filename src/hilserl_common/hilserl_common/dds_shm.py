@@ -47,8 +47,11 @@ def remove_unfinished_ports(directory: Path = SHM_DIR, min_age_s: float = UNFINI
     """Removes unfinished port files and their mutexes; the names of the ports removed."""
     removed = []
     for path in unfinished_ports(directory, min_age_s):
-        for leftover in (path, directory / f'sem.{path.name}_mutex'):
-            leftover.unlink(missing_ok=True)
+        try:
+            for leftover in (path, directory / f'sem.{path.name}_mutex'):
+                leftover.unlink(missing_ok=True)
+        except PermissionError:
+            continue  # another user's: not ours to remove, and no reason not to start
         removed.append(path.name)
     return removed
 
