@@ -34,7 +34,6 @@ class TracedPolicy:
 
     def __init__(self, run: InProcessRun, path: Path):
         self.run, self.policy, self.path = run, run.session.loop.policy, path
-        self.episode, self.step = -1, 0
 
     def __getattr__(self, name):
         return getattr(self.policy, name)
@@ -43,11 +42,10 @@ class TracedPolicy:
         action, gripper = self.policy(state, image, deterministic)
         cell = self.run.cell
         info = cell.grasp_info()
-        episode = self.run.session.episode_id
-        self.step = self.step + 1 if episode == self.episode else 0
-        self.episode = episode
+        # the policy acts at every step here (no operator): the steps completed so far
+        step = self.run.session.loop.summary.length
         append_record(str(self.path), {
-            'episode': episode, 'step': self.step,
+            'episode': self.run.session.episode_id, 'step': step,
             'ee_m': np.round(self.run.kinematics.position(cell.joint_positions()), 4).tolist(),
             'action': np.round(np.asarray(action, float), 3).tolist(),
             'gripper': GripperAction(gripper).name,

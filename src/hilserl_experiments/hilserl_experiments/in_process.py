@@ -107,7 +107,7 @@ class InProcessIO:
         age = self.run.settings.sensor_age_s
         if age > 0:
             self.cell.step(self.period_s - age)
-            self.sensed = (self.cell.joint_positions(), preprocess(self.cell.render()))
+            self.sensed = self._sense()
             self.cell.step(age)
         else:
             self.cell.step(self.period_s)
@@ -121,13 +121,16 @@ class InProcessIO:
     def stopping(self) -> bool:
         return False
 
+    def _sense(self):
+        """(joints, processed wrist frame) as the arm is now."""
+        return self.cell.joint_positions(), preprocess(self.cell.render())
+
     def snapshot(self) -> Snapshot:
         now = self.now_s
         if self.sensed is not None:
             (joints, frame), sensed_s = self.sensed, now - self.run.settings.sensor_age_s
         else:
-            joints, frame, sensed_s = (self.cell.joint_positions(),
-                                       preprocess(self.cell.render()), now)
+            (joints, frame), sensed_s = self._sense(), now
         info = self.cell.grasp_info()
         lead = self.lead
         privileged = None
