@@ -12,7 +12,7 @@ import pytest
 
 from hilserl_bringup.runner import Graph
 from hilserl_common.run_layout import RunLayout
-from hilserl_learner.replay.journal import ACTOR, EPISODE, TransitionJournal
+from hilserl_learner.replay.journal import episode_rows
 from hilserl_testing.nodes import private_ros_domain
 from hilserl_testing.train_graph import ROBOT_NODES, running, short_train_arguments, wait_for
 
@@ -24,9 +24,7 @@ TRAINED_EPISODES = 2  # per arm, acted by weights the learner trained
 
 def journaled_steps(layout: RunLayout) -> Counter:
     """Transitions per (actor, episode) in the learner's journal."""
-    journal = TransitionJournal(str(layout.learner_dir / 'journal'), 1, 1)
-    return Counter((str(a), int(e)) for chunk in journal.replay()
-                   for a, e in zip(chunk[ACTOR], chunk[EPISODE]))
+    return episode_rows(layout.learner_dir / 'journal')
 
 
 def trained(layout: RunLayout) -> list:

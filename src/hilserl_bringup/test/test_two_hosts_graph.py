@@ -15,7 +15,7 @@ import pytest
 
 from hilserl_bringup.runner import Graph
 from hilserl_common.run_layout import RunLayout
-from hilserl_learner.replay.journal import EPISODE, TransitionJournal
+from hilserl_learner.replay.journal import episode_rows
 from hilserl_testing.nodes import private_ros_domain
 from hilserl_testing.train_graph import ROBOT_NODES, running, short_train_arguments, wait_for
 from hilserl_testing.two_hosts import NoLoss, two_hosts, why_no_namespaces
@@ -83,8 +83,8 @@ def log_length(path) -> int:
 
 def journaled_steps(layout: RunLayout) -> Counter:
     """Transitions per episode in the learner's journal (written as it stores them)."""
-    journal = TransitionJournal(str(layout.learner_dir / 'journal'), 1, 1)
-    return Counter(int(e) for chunk in journal.replay() for e in chunk[EPISODE])
+    return Counter({episode: rows for (_, episode), rows in
+                    episode_rows(layout.learner_dir / 'journal').items()})
 
 
 def journal_holds(layout: RunLayout, lengths: dict) -> bool:

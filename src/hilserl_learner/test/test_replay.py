@@ -9,7 +9,12 @@ from hilserl_learner.ingest.validation import (
     check_transition,
 )
 from hilserl_learner.replay.buffer import ReplayBuffer, Transition, sample_mixed, stack
-from hilserl_learner.replay.journal import AmbiguousEpisodes, TransitionJournal, remove_episodes
+from hilserl_learner.replay.journal import (
+    AmbiguousEpisodes,
+    TransitionJournal,
+    episode_rows,
+    remove_episodes,
+)
 from hilserl_learner.replay.journal import main as journal_command
 
 FIELDS = ('state', 'next_state', 'reward', 'terminated', 'truncated', 'image', 'next_image')
@@ -246,3 +251,20 @@ def test_a_buffer_of_features_keeps_no_images_and_a_quarter_of_the_memory():
     assert features_only.bytes_per_transition() < with_images.bytes_per_transition() / 3.5
     with pytest.raises(ValueError, match='needs feature maps'):
         ReplayBuffer(4, store_images=False)
+
+
+def test_a_reader_of_a_running_learners_journal_leaves_its_chunk_being_written_alone(tmp_path):
+    """Tests and tools count a live journal's rows while the learner writes and prunes it: a
+    reader that took the chunk being written for a leftover and deleted it failed the learner's
+    rename (and the reader itself, on the vanished file)."""
+    journal = TransitionJournal(str(tmp_path), online_capacity=6, demo_capacity=6)
+    for first_row, actor in ((0, 'so101'), (4, 'so101_b')):
+        journal.append(stack(episode(first_row, 4)), to_demo=np.zeros(4, bool),
+                       episodes=[first_row // 4] * 4, actors=[actor] * 4)
+    being_written = tmp_path / 'chunk_000000000008_000004_000000.tmp.npz'
+    being_written.write_bytes(b'half a chunk')
+    assert episode_rows(tmp_path) == {('so101', 0): 4, ('so101_b', 1): 4}
+    assert being_written.exists()
+    # the journal's writer, reopening after a kill, deletes what the kill left
+    assert TransitionJournal(str(tmp_path), 6, 6).count == 8
+    assert not being_written.exists()

@@ -37,7 +37,7 @@ class TransitionJournal:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.online_capacity = online_capacity
         self.demo_capacity = demo_capacity
-        index = self._index()
+        index = _chunk_index(self.directory, tidy=True)
         # Index of the next transition: total ever journaled (pruned chunks included).
         self.count = index[-1][3] + index[-1][1] if index else 0
 
@@ -108,7 +108,7 @@ def remove_episodes(directory, episodes: Iterable[int],
     if actor is None:
         _refuse_ambiguous(directory, leaving_ids)
     removed = unidentified = 0
-    for path, rows, _, first in _chunk_index(directory):
+    for path, rows, _, first in _chunk_index(directory, tidy=True):
         with np.load(path) as chunk:
             columns = {name: chunk[name] for name in chunk.files}
         if EPISODE not in columns:
@@ -160,18 +160,40 @@ def _write_chunk(directory: Path, first: int, columns: Dict[str, np.ndarray]) ->
     os.replace(temporary, name.with_suffix('.npz'))
 
 
-def _chunk_index(directory: Path) -> List[Tuple[Path, int, int, int]]:
-    """(path, rows, demo rows, first index) of every chunk, oldest first."""
+def episode_rows(directory) -> Counter:
+    """Rows per (actor, episode) in the journal in `directory` (actor '' where a chunk has no
+    actor ids), which a running learner may be writing: this only reads, and passes over a
+    chunk pruned while it reads."""
+    rows: Counter = Counter()
+    for path, *_ in _chunk_index(Path(directory)):
+        try:
+            with np.load(path) as chunk:
+                if EPISODE not in chunk.files:
+                    continue
+                episodes = chunk[EPISODE].tolist()
+                actors = chunk[ACTOR].tolist() if ACTOR in chunk.files else [''] * len(episodes)
+        except FileNotFoundError:
+            continue
+        rows.update(zip(actors, episodes))
+    return rows
+
+
+def _chunk_index(directory: Path, tidy: bool = False) -> List[Tuple[Path, int, int, int]]:
+    """(path, rows, demo rows, first index) of every chunk, oldest first. Only the journal's
+    one writer may `tidy` (delete what a kill left behind): to anyone else a temporary file
+    may be a chunk being written."""
     chunks = []
     for path in sorted(directory.glob('chunk_*.npz')):
-        if path.name.endswith('.tmp.npz'):
-            path.unlink()  # a write that was interrupted
+        if path.name.endswith('.tmp.npz'):  # being written, or a write that was interrupted
+            if tidy:
+                path.unlink()
             continue
         _, first, rows, demo_rows = path.stem.split('_')
         if chunks and chunks[-1][3] == int(first):
             # A removal killed between writing a chunk's rewrite and deleting the original:
             # the rewrite is the one with fewer rows (names sort by first index, then rows).
-            path.unlink()
+            if tidy:
+                path.unlink()
             continue
         chunks.append((path, int(rows), int(demo_rows), int(first)))
     return chunks
