@@ -7,12 +7,14 @@ The run's reward journal holds every frame its serving classifier scored in trai
 simulation's own success at that moment. This scores those frames again with `--model` (the
 run's own, or one trained on other data) and prints, at the model's threshold:
   - frames: how many the simulation calls a success, the false positives and the misses;
-  - training episodes: where the model would first reward, and whether the simulation agreed
-    there (a false success) or had a success the model never rewarded (a missed one).
+  - training episodes the model would first reward on a frame the simulation calls a failure
+    (`rewarded_a_failure`), and those with a success it would never reward (`never_rewarded`).
 The policy's frames, not a generated dataset's, are the ones a reward must get right; a model
 that would reward earlier or later than the served one would have changed what followed, so
-these are the frames up to each episode's end as it happened. The gripper gate the node
-applies besides is not applied here: false successes are an upper bound.
+these are the frames up to each episode's end as it happened: a model that rewards later than
+the served one may look as if it never rewarded a success it would have rewarded a step later.
+The actor's reward gate (the EE's height, the gripper) is not applied here: it may refuse some
+of the episodes rewarded on a failure.
 """
 import argparse
 import json
@@ -61,12 +63,12 @@ def main():
     sim = journal['sim_success'] == 1
     episodes = judged_episodes(journal, [r for r in layout.episodes('train')
                                          if r.get('start_s') is not None], success_frame)
-    false = [e for e, first, right, _ in episodes if first is not None and not right]
-    missed = [e for e, first, _, any_sim in episodes if first is None and any_sim]
+    on_failure = [e for e, first, right, _ in episodes if first is not None and not right]
+    never = [e for e, first, _, any_sim in episodes if first is None and any_sim]
     figures = {'frames': len(sim), 'sim_success_frames': int(sim.sum()),
                'false_positive_frames': int((success_frame & ~sim).sum()),
                'missed_frames': int((~success_frame & sim).sum()),
-               'episodes': len(episodes), 'false_successes': false, 'missed': missed,
+               'episodes': len(episodes), 'rewarded_a_failure': on_failure, 'never_rewarded': never,
                'threshold': threshold}
     print(json.dumps(figures))
 

@@ -110,8 +110,7 @@ def test_the_highest_low_hold_shows_the_cube_just_below_the_success_height():
     with SimulatedCell(CellConfig(seed=0)) as cell:
         episode = run_episode(cell, ScriptedGrasp(Kinematics()), highest, 50, 0.1)
         success_lift_m = cell.config.success_lift_m
-        bottom_m = np.array([g.cube_height for g in episode.grasp]) - \
-            (np.array([g.cube_height for g in episode.grasp])[0])
-    held = bottom_m[-10:]  # the hold, after the lift (2.91 cm up when written)
+    heights = np.array([g.cube_height for g in episode.grasp])
+    held = (heights - heights[0])[-10:]  # the cube's bottom in the hold (2.91 cm up when written)
     assert np.all((held > success_lift_m - 0.003) & (held < success_lift_m))
     assert not episode.success[-10:].any()  # a failure, as the simulation labels it
