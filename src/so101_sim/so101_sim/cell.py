@@ -75,10 +75,13 @@ class SimulatedCell:
     def timestep_s(self) -> float:
         return float(self.model.opt.timestep)
 
-    def step(self, duration_s: Optional[float] = None) -> None:
-        """Advance the physics by `duration_s` (one timestep when None)."""
+    def step(self, duration_s: Optional[float] = None) -> float:
+        """Advance the physics by `duration_s` (one timestep when None), rounded to whole
+        timesteps; returns the seconds it advanced. A caller that keeps a clock adds those, not
+        the duration it asked for: 5 ms asked of 2 ms timesteps is 4 ms."""
         steps = 1 if duration_s is None else max(1, int(round(duration_s / self.timestep_s)))
         mujoco.mj_step(self.model, self.data, nstep=steps)
+        return steps * self.timestep_s
 
     def save_state(self) -> np.ndarray:
         """The whole physical state (positions, velocities, joint targets, time, the solver's

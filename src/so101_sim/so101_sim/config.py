@@ -73,8 +73,9 @@ class SimNodeConfig:
         'a second cost 7 nodes most of a core at real time). A node\'s timers then fire on this '
         'grid: at 100 Hz a tenth of a control period late at most, by the same amount every '
         'period', in_range(10.0, 1000.0))
-    physics_chunk_s: float = param(0.005, 'sim time stepped between pacing and publishing '
-                                   'checks (s)', in_range(0.001, 0.05))
+    physics_chunk_s: float = param(0.004, 'sim time stepped between pacing and publishing '
+                                   'checks (s; rounded to whole physics timesteps)',
+                                   in_range(0.001, 0.05))
     wait_for_learner: bool = param(False, 'sim time stands still while the learner owes more '
                                    'than learner_slack_updates critic updates (the training '
                                    'graph sets it; implies /clock)')

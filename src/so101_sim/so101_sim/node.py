@@ -128,9 +128,11 @@ class SimNode(Node):
                 factor = self.speed()
                 wall_anchor, sim_anchor = time.monotonic(), elapsed
             with self.lock:
-                self.cell.step(chunk)
-            elapsed += chunk
-            self.sim_time_s += chunk
+                # the physics' own time, not the chunk asked for: counting 5 ms chunks that
+                # stepped 4 ms ran the physics at 0.8 x the clock the graph saw
+                stepped = self.cell.step(chunk)
+            elapsed += stepped
+            self.sim_time_s += stepped
             self.sim_elapsed_s = elapsed
             try:
                 self._publish_due()

@@ -273,6 +273,64 @@ def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
     assert codes == [0], outputs
 
 
+def rise_time_s(times_s, positions, start, step):
+    """Seconds from 10% to 90% of a joint's step, crossings interpolated between samples."""
+    progress = (np.asarray(positions) - start) / step
+    crossings = [np.interp(level, progress, times_s) for level in (0.1, 0.9)]
+    return crossings[1] - crossings[0]
+
+
+def test_the_arm_moves_as_fast_on_the_sim_clock_as_in_its_physics():
+    """The node's clock is the physics' own: it once counted 5 ms per physics chunk that stepped
+    4 ms (whole 2 ms timesteps), so every graph ran its physics at 0.8 x the clock its nodes
+    and the policy saw. A shoulder-pan step, timed from joint_states stamps, against the same
+    step in a plain cell."""
+    from so101_sim.cell import SimulatedCell
+    from so101_sim.config import CellConfig
+
+    namespace = f'/t{uuid.uuid4().hex[:8]}'
+    processes = [start('so101_sim', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
+                       parameters=['real_time_factor:=2.0', 'camera_rate_hz:=1.0',
+                                   'front_camera_rate_hz:=0.0', 'joint_state_rate_hz:=500.0'])]
+    probe = Probe(namespace)
+    samples = []  # (stamp on the sim clock, shoulder pan)
+    probe.watch('joint_states', JointState, qos.SENSOR_RELIABLE, callback=lambda msg:
+                samples.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+                                msg.position[0])))
+    commands = probe.node.create_publisher(JointState, 'joint_commands', qos.COMMANDS)
+    probe.spin_in_background()
+    step = 0.4
+    try:
+        assert probe.wait_for(lambda: probe.counts['joint_states'] > 50, timeout=60), probe.counts
+        with probe.lock:
+            at_rest = np.array(probe.latest['joint_states'].position)
+        goal = at_rest.copy()
+        goal[0] += step
+        commands.publish(JointState(name=list(probe.latest['joint_states'].name),
+                                    position=goal.tolist()))
+        assert probe.wait_for(lambda: abs(samples[-1][1] - goal[0]) < 0.05, timeout=30), \
+            samples[-1]
+    finally:
+        probe.close()
+        codes, outputs = stop(processes)
+    assert codes == [0], outputs
+    times_s, pan = np.array(samples).T
+    in_graph = rise_time_s(times_s, pan, at_rest[0], step)
+
+    with SimulatedCell(CellConfig(), render=False) as cell:
+        cell.set_joint_targets(at_rest)
+        cell.step(1.0)  # at rest where the node's arm was
+        start_pan = cell.joint_positions()[0]
+        cell.set_joint_targets(goal)
+        physics = []
+        for _ in range(200):
+            cell.step()
+            physics.append((cell.time_s, cell.joint_positions()[0]))
+    in_physics = rise_time_s(*np.array(physics).T, start_pan, step)
+    # about 0.1 s; 1.25 times that while the clock ran ahead of the physics
+    assert in_graph == pytest.approx(in_physics, abs=0.005), (in_graph, in_physics)
+
+
 def clock_seconds(probe):
     with probe.lock:
         clock = probe.latest['/clock'].clock
