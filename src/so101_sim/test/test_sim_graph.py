@@ -275,9 +275,12 @@ def test_faster_than_real_time_publishes_clock_and_stamps_in_sim_time():
 
 def rise_time_s(times_s, positions, start, step):
     """Seconds from 10% to 90% of a joint's step, crossings interpolated between samples."""
-    progress = (np.asarray(positions) - start) / step
-    crossings = [np.interp(level, progress, times_s) for level in (0.1, 0.9)]
-    return crossings[1] - crossings[0]
+    progress, times_s = (np.asarray(positions) - start) / step, np.asarray(times_s)
+
+    def crossing(level):  # the first, should the joint overshoot and come back
+        after = int(np.argmax(progress >= level))
+        return np.interp(level, progress[after - 1:after + 1], times_s[after - 1:after + 1])
+    return crossing(0.9) - crossing(0.1)
 
 
 def test_the_arm_moves_as_fast_on_the_sim_clock_as_in_its_physics():
