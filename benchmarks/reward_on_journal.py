@@ -22,7 +22,7 @@ import json
 import numpy as np
 
 from hilserl_common.run_layout import RunLayout
-from reward_classifier.journal import read_journal
+from reward_classifier.journal import in_episode, read_journal
 from reward_classifier.model import load_classifier, read_description
 
 
@@ -31,8 +31,7 @@ def judged_episodes(journal, records, success_frame):
     simulation success at that frame, any simulation success in the episode)."""
     judged = []
     for record in records:
-        inside = np.nonzero((journal['stamp_s'] >= record['start_s']) &
-                            (journal['stamp_s'] <= record['end_s']))[0]
+        inside = np.nonzero(in_episode(journal, record))[0]
         if not len(inside):
             continue
         fired = np.nonzero(success_frame[inside])[0]

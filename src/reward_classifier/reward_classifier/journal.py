@@ -68,3 +68,9 @@ def read_journal(directory) -> Dict[str, np.ndarray]:
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.argsort(columns['stamp_s'], kind='stable')
     return {key: value[order] for key, value in columns.items()}
+
+
+def in_episode(journal: Dict[str, np.ndarray], record: Dict) -> np.ndarray:
+    """Which samples of `read_journal`'s columns were scored during the episode of `record`
+    (an episode record with start_s and end_s on the same clock as the stamps)."""
+    return (journal['stamp_s'] >= record['start_s']) & (journal['stamp_s'] <= record['end_s'])

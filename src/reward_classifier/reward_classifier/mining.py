@@ -18,7 +18,7 @@ import numpy as np
 
 from hilserl_common.episode_labels import write_needs_review
 from hilserl_common.run_layout import RunLayout
-from reward_classifier.journal import UNKNOWN, read_journal
+from reward_classifier.journal import UNKNOWN, in_episode, read_journal
 
 _NS = 1_000_000_000
 
@@ -48,8 +48,7 @@ def mine_run(run_dir, threshold: float, simulation: bool = True) -> List[MinedEp
     for record in RunLayout(run_dir).episodes('train'):
         if record.get('start_s') is None:
             continue
-        inside = (journal['stamp_s'] >= record['start_s']) & \
-                 (journal['stamp_s'] <= record['end_s'])
+        inside = in_episode(journal, record)
         rewarded = inside & (journal['probability'] >= judged_by)
         disagreed = (simulation and 'sim_success' in record
                      and record['sim_success'] != record['success'])
