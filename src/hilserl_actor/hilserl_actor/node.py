@@ -225,9 +225,11 @@ class ActorNode(Node):
     def wait_step(self) -> None:
         self.rate.sleep()
         if self.config.frame_wait_s > 0:
-            # a frame taken at the step or after it (stamps may round by a microsecond)
-            self.inputs.wait_for_image(self.now_s() - 1e-3, self.config.frame_wait_s,
-                                       self.now_s, self.stopping)
+            # A frame taken at the step or after it (stamps may round by a microsecond). On sim
+            # time, the frame of the tick itself: the simulation renders one there.
+            tick_s = self.rate.tick_s
+            self.inputs.wait_for_image((self.now_s() if tick_s is None else tick_s) - 1e-3,
+                                       self.config.frame_wait_s, self.now_s, self.stopping)
 
     def stopping(self) -> bool:
         return self._stopping.is_set() or not rclpy.ok(context=self.context)
@@ -315,7 +317,7 @@ class ActorNode(Node):
 
     def destroy_node(self):
         self._stopping.set()
-        # Wake the control thread (the executor no longer fires the rate's timer) and let it
+        # Wake the control thread (the executor no longer delivers its clock) and let it
         # finish: a daemon thread still inside rclpy when the interpreter exits aborts the
         # process ("terminate called without an active exception").
         self.rate.destroy()

@@ -226,6 +226,19 @@ def test_a_full_episode_streams_transitions_at_the_loop_rate(graph):
         assert np.allclose(before.next_state, after.state)
 
 
+def test_each_step_sees_the_frame_and_the_joints_of_its_own_instant(graph):
+    """On sim time the simulation publishes its sensors on whole periods of its clock, before
+    the clock itself, and the actor ticks on whole periods of it: the median step acts on the
+    wrist frame and the joint states of its own instant. A free phase between the two left
+    them 0-35 ms old for whole stretches of a run."""
+    _, probe, directory = graph
+    records = directory / 'episodes.jsonl'
+    assert probe.wait_for(lambda: records.exists() and records.read_text().strip(), 90), \
+        'no training episode was recorded'
+    record = json.loads(records.read_text().splitlines()[0])
+    assert (record['frame_age_p50_ms'], record['joints_age_p50_ms']) == (0.0, 0.0), record
+
+
 def test_new_weights_are_used_from_the_next_step(graph, agent):
     """Versions 1 and 2 push the EE with full actions in opposite directions; a transition
     carries the version that chose its action, and version 2 takes over mid-episode at the

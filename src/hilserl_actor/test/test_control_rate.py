@@ -1,11 +1,16 @@
 """The control loop's rate on wall-clock time: it keeps its schedule, starts a new one after an
-overrun, and a node that stops wakes its sleeper."""
+overrun, and a node that stops wakes its sleeper. On sim time (/clock) it ticks on whole periods
+of the clock, where the simulation publishes its sensors."""
 import threading
 import time
 
 import pytest
 import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rosgraph_msgs.msg import Clock
 
+from hilserl_actor.control_rate import NS_PER_S as NS
 from hilserl_actor.control_rate import ControlRate
 
 
@@ -57,3 +62,51 @@ def test_destroy_wakes_the_sleeper(node):
     rate.destroy()
     thread.join(timeout=1.0)
     assert not thread.is_alive() and errors
+
+
+def test_on_sim_time_the_ticks_fall_on_whole_periods_of_the_clock():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('control_rate_sim', context=context,
+                             parameter_overrides=[Parameter('use_sim_time', value=True)])
+    clock_node = rclpy.create_node('clock_source', context=context)
+    publisher = clock_node.create_publisher(Clock, '/clock', 10)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinning = threading.Thread(target=executor.spin, daemon=True)
+    spinning.start()
+    running = threading.Event()
+    running.set()
+
+    def publish_clock():  # 1 ms of sim time per 2 ms of wall time, from an odd phase
+        ns = 1000 * NS + 37_000_000
+        while running.is_set():
+            clock = Clock()
+            clock.clock.sec, clock.clock.nanosec = divmod(ns, NS)
+            publisher.publish(clock)
+            ns += 1_000_000
+            time.sleep(0.002)
+
+    clock = threading.Thread(target=publish_clock, daemon=True)
+    clock.start()
+    try:
+        deadline = time.monotonic() + 5.0
+        while node.get_clock().now().nanoseconds < 1000 * NS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        rate = ControlRate(node, 10.0)  # created at an arbitrary instant of the clock
+        woken = []
+        for _ in range(4):
+            rate.sleep()
+            woken.append(node.get_clock().now().nanoseconds)
+        # Each tick within a few ms of sim time after a whole 100 ms (the clock moves on while
+        # the thread wakes), each in the next period: an rclpy Rate ticked from its creation.
+        assert [ns % 100_000_000 < 5_000_000 for ns in woken] == [True] * 4, woken
+        assert [b // 100_000_000 - a // 100_000_000 for a, b in zip(woken, woken[1:])] == [1] * 3
+        rate.destroy()
+    finally:
+        running.clear()
+        clock.join()
+        executor.shutdown()
+        node.destroy_node()
+        clock_node.destroy_node()
+        context.try_shutdown()

@@ -34,6 +34,9 @@ class NodeSpec:
     required: bool = True                  # the graph stops when a required node exits
 
 
+# On sim time, how long the actor's step may wait for the frame of its tick (s of sim time).
+SIM_FRAME_WAIT_S = 0.02
+
 COMMON_ARGUMENTS = (
     Argument('sim', 'true', 'Run on the MuJoCo simulation (true) or on the real SO-101 (false).',
              ('true', 'false')),
@@ -147,6 +150,10 @@ def _actor(args, mode: str) -> NodeSpec:
                   'sim': flag(args['sim']), 'cameras': cameras(args)}
     if mode == 'record' and flag(args['sim']):
         parameters['reward_source'] = 'sim'  # demonstrations are labelled by the simulation
+    if uses_sim_time(args):
+        # The simulation renders a frame on each control tick of its clock; this waits for it
+        # when it arrives after the clock that woke the step, as it may on a loaded machine.
+        parameters['frame_wait_s'] = SIM_FRAME_WAIT_S
     return NodeSpec('hilserl_actor', 'actor', 'actor', ('task.yaml', 'actor.yaml'), parameters)
 
 

@@ -34,7 +34,7 @@ from so101_description.model import JOINT_NAMES
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig, SimNodeConfig
 from so101_sim.learner_pace import LearnerPace
-from so101_sim.streams import CameraStream, Schedule, pose_msg, seconds_to_time
+from so101_sim.streams import NS_PER_S, CameraStream, Schedule, ns_to_time, pose_msg
 
 BASE_FRAME = 'base'
 
@@ -46,7 +46,11 @@ class SimNode(Node):
         self.config = load_config(self, SimNodeConfig)
         self.cell = SimulatedCell(self.cell_config)
         self.lock = threading.Lock()
-        self.sim_time_s = time.time()  # sim clock starts at the wall time of start-up
+        # The sim clock starts at the whole second of the wall time at start-up and counts
+        # whole nanoseconds (a float of 1.8e9 s loses microseconds adding 4 ms chunks): every
+        # stream's instants then lie on whole periods of the clock, as the actor's ticks do.
+        self.start_ns = time.time_ns() // NS_PER_S * NS_PER_S
+        self.elapsed_ns = 0
         self.publishes_clock = (self.config.real_time_factor != 1.0
                                 or self.config.wait_for_learner)
         self.evaluating = False  # the actor's episode is an evaluation (its actor_status)
@@ -64,8 +68,8 @@ class SimNode(Node):
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
         rates = {WRIST_CAMERA: self.config.camera_rate_hz,
                  FRONT_CAMERA: self.config.front_camera_rate_hz}
-        self.cameras = {name: CameraStream(self, name, rate) for name, rate in rates.items()
-                        if rate > 0}
+        self.cameras = {name: CameraStream(self, name, rate, self.start_ns)
+                        for name, rate in rates.items() if rate > 0}
         self.grasp_pub = self.create_publisher(GraspState, 'sim/grasp_state',
                                                qos.SENSOR_RELIABLE)
         self.clock_pub = (self.create_publisher(Clock, '/clock', qos.CLOCK)
@@ -80,12 +84,11 @@ class SimNode(Node):
                       'render_s': 0.0, 'behind': 0}
         self._last_report = (time.monotonic(), 0.0)  # wall time, sim elapsed
         self._waited_before = 0.0
-        self.sim_elapsed_s = 0.0
         # The sim makes the time: its own timers run on the steady clock, never on /clock.
         self.create_timer(1.0, self._publish_diagnostics,
                           clock=RosClock(clock_type=ClockType.STEADY_TIME))
 
-        self.schedules = {name: Schedule(rate) for name, rate in (
+        self.schedules = {name: Schedule(rate, self.start_ns) for name, rate in (
             ('joints', self.config.joint_state_rate_hz),
             ('grasp', self.config.grasp_state_rate_hz),
             ('clock', self.config.clock_rate_hz))}
@@ -117,23 +120,20 @@ class SimNode(Node):
         with self.lock:
             self.cell.render()  # creates the GL context in this thread, before pacing starts
         wall_anchor, sim_anchor = time.monotonic(), 0.0
-        elapsed = 0.0
         # Also ends when the context is shut down (Ctrl-C) even if destroy_node never runs.
         while self.running and self.context.ok():
             if self.pace is not None and self.pace.holding():
                 self.pace.wait()  # sim time stands still; pacing restarts from here
-                wall_anchor, sim_anchor = time.monotonic(), elapsed
+                wall_anchor, sim_anchor = time.monotonic(), self.sim_elapsed_s
                 continue
             if self.speed() != factor:  # an evaluation began or ended: pace anew from here
                 factor = self.speed()
-                wall_anchor, sim_anchor = time.monotonic(), elapsed
+                wall_anchor, sim_anchor = time.monotonic(), self.sim_elapsed_s
             with self.lock:
                 # the physics' own time, not the chunk asked for: counting 5 ms chunks that
                 # stepped 4 ms ran the physics at 0.8 x the clock the graph saw
                 stepped = self.cell.step(chunk)
-            elapsed += stepped
-            self.sim_time_s += stepped
-            self.sim_elapsed_s = elapsed
+            self.elapsed_ns += round(stepped * NS_PER_S)
             try:
                 self._publish_due()
             except Exception as error:  # a publish failing at shutdown must not kill physics
@@ -143,15 +143,20 @@ class SimNode(Node):
             if factor == 0:
                 time.sleep(0)  # let command and service callbacks take the lock in between
             else:
-                lag = time.monotonic() - (wall_anchor + (elapsed - sim_anchor) / factor)
+                lag = time.monotonic() - (wall_anchor + (self.sim_elapsed_s - sim_anchor)
+                                          / factor)
                 if lag < 0:
                     time.sleep(-lag)
                 elif lag > 0.25:  # overloaded: drop the backlog rather than run in a burst
                     self.stats['behind'] += 1
                     self.get_logger().warning(f'simulation {lag:.2f} s behind real time; '
                                               'skipping ahead', throttle_duration_sec=10.0)
-                    wall_anchor, sim_anchor = time.monotonic(), elapsed
+                    wall_anchor, sim_anchor = time.monotonic(), self.sim_elapsed_s
         self.cell.close()  # the GL context is this thread's
+
+    @property
+    def sim_elapsed_s(self) -> float:
+        return self.elapsed_ns / NS_PER_S
 
     def speed(self) -> float:
         """The real-time factor to pace at now (0: as fast as possible)."""
@@ -165,14 +170,12 @@ class SimNode(Node):
 
     def _stamp(self) -> Time:
         if self.publishes_clock:
-            return seconds_to_time(self.sim_time_s)
+            return ns_to_time(self.start_ns + self.elapsed_ns)
         return self.get_clock().now().to_msg()
 
     def _publish_due(self):
-        now = self.sim_time_s
+        now = self.start_ns + self.elapsed_ns
         stamp = self._stamp()
-        if self.clock_pub is not None and self.schedules['clock'].due(now):
-            self.clock_pub.publish(Clock(clock=stamp))
         if self.schedules['joints'].due(now):
             with self.lock:
                 positions = self.cell.joint_positions()
@@ -194,6 +197,9 @@ class SimNode(Node):
         for camera in self.cameras.values():
             if camera.schedule.due(now):
                 self._publish_frame(camera, stamp)
+        # The clock last: a node woken by this instant finds its sensor messages already sent.
+        if self.clock_pub is not None and self.schedules['clock'].due(now):
+            self.clock_pub.publish(Clock(clock=stamp))
 
     def _publish_frame(self, camera: CameraStream, stamp) -> None:
         started = time.perf_counter()

@@ -7,10 +7,11 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from hilserl_common import qos
 
+NS_PER_S = 1_000_000_000
 
-def seconds_to_time(seconds: float) -> Time:
-    whole = int(seconds)
-    return Time(sec=whole, nanosec=int(round((seconds - whole) * 1e9)) % 1_000_000_000)
+
+def ns_to_time(ns: int) -> Time:
+    return Time(sec=ns // NS_PER_S, nanosec=ns % NS_PER_S)
 
 
 def pose_msg(position, quat_wxyz) -> Pose:
@@ -22,25 +23,38 @@ def pose_msg(position, quat_wxyz) -> Pose:
 
 
 class Schedule:
-    """Publishing deadlines in sim time for one stream."""
+    """The publishing instants of one stream: whole periods of sim time from `origin_ns`.
 
-    def __init__(self, rate_hz: float):
-        self.period = 1.0 / rate_hz
-        self.next = 0.0
+    Streams of commensurate rates then meet: from an origin on a whole second, every third frame
+    of a 30 Hz camera falls on a tick of a 10 Hz controller that steps on whole periods of the
+    clock, so each control step can see the arm as it is at the step. Free-running grids left
+    the frame's age at a step to the chance of their phase (0-35 ms, constant for a stretch of
+    a run), and a policy acting on frames 30 ms old succeeded less often than on fresh ones."""
 
-    def due(self, now: float) -> bool:
-        if now + 1e-9 < self.next:
+    def __init__(self, rate_hz: float, origin_ns: int = 0):
+        self.rate_hz = rate_hz
+        self.origin_ns = origin_ns
+        self.count = 0  # the index of the next instant
+
+    def instant_ns(self, count: int) -> int:
+        return self.origin_ns + round(count * NS_PER_S / self.rate_hz)
+
+    def due(self, now_ns: int) -> bool:
+        """Whether an instant is due at `now_ns`; each is due once, and after a stall only the
+        last one missed (never a burst)."""
+        if now_ns < self.instant_ns(self.count):
             return False
-        self.next = max(self.next + self.period, now)  # never a burst after a stall
+        passed = (now_ns - self.origin_ns) * self.rate_hz // NS_PER_S  # instants up to now
+        self.count = max(self.count + 1, int(passed) + 1)
         return True
 
 
 class CameraStream:
     """One simulated camera's topics (as the camera node publishes them) and schedule."""
 
-    def __init__(self, node: Node, name: str, rate_hz: float):
+    def __init__(self, node: Node, name: str, rate_hz: float, origin_ns: int):
         self.name = name
-        self.schedule = Schedule(rate_hz)
+        self.schedule = Schedule(rate_hz, origin_ns)
         self.raw = node.create_publisher(Image, f'{name}/image_raw', qos.SENSOR)
         self.processed = node.create_publisher(Image, f'{name}/image_proc', qos.SENSOR)
         self.info = node.create_publisher(CameraInfo, f'{name}/camera_info', qos.SENSOR)
