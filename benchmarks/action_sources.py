@@ -67,8 +67,9 @@ def record_demo(cell: SimulatedCell, kinematics: Kinematics, bag: Path, seed: in
                                         intervention=lead.intervention, leader_time_s=now))
             if result.command is not None:
                 cell.set_joint_targets(result.command)
-            for _ in range(SAMPLES_PER_PERIOD):
-                cell.step(CONTROL_PERIOD_S / SAMPLES_PER_PERIOD)
+            stepped = 0.0  # whole timesteps: a third of 100 ms in 2 ms steps is 34 ms
+            for k in range(1, SAMPLES_PER_PERIOD + 1):
+                stepped += cell.step(CONTROL_PERIOD_S * k / SAMPLES_PER_PERIOD - stepped)
                 success |= write_sample(writer, cell)
             if operator.state is OperatorState.WAITING:  # the demonstration is over
                 break

@@ -106,12 +106,12 @@ class InProcessIO:
         """One control period of physics, then the operator's decision for the next step."""
         age = self.run.settings.sensor_age_s
         if age > 0:
-            self.cell.step(self.period_s - age)
+            advanced = self.cell.step(self.period_s - age)
             self.sensed = self._sense()
-            self.cell.step(age)
+            advanced += self.cell.step(age)
         else:
-            self.cell.step(self.period_s)
-        self.now_s += self.period_s
+            advanced = self.cell.step(self.period_s)
+        self.now_s += advanced  # the physics' own time: steps round to whole timesteps
         info = self.cell.grasp_info()
         self.lead = self.run.operator.tick(self.cell.joint_positions(), info.cube_position)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from ament_index_python.packages import get_package_prefix
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from hilserl_common import qos
@@ -17,6 +18,7 @@ from hilserl_common.bags import decode_image
 from hilserl_common.images import from_msg
 from hilserl_common.preprocessing import jpeg_size, preprocess
 from hilserl_testing.nodes import ProbeNode, stop_process
+from so101_driver.camera.node import capture_stamp
 
 pytestmark = pytest.mark.graph
 
@@ -76,6 +78,14 @@ class Probe(ProbeNode):
 
 def diagnostic_value(array, key):
     return int(dict((v.key, v.value) for v in array.status[0].values)[key])
+
+
+def test_a_frame_is_stamped_when_it_was_read_not_after_its_decoding():
+    clock = Clock()
+    before_ns = clock.now().nanoseconds
+    stamp = capture_stamp(clock, time.monotonic() - 0.05)  # read 50 ms ago
+    late_ms = (stamp.sec * 10**9 + stamp.nanosec - before_ns) / 1e6
+    assert -50.5 < late_ms < -49.0, late_ms
 
 
 def test_frames_flow_survive_a_vanished_source_and_dead_frames_are_flagged(tmp_path):

@@ -11,8 +11,11 @@ a 640x480 frame decoded and published costs more than everything the policy need
 MJPG camera, its JPEG form is the camera's own bytes.
 """
 import threading
+import time
 
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.duration import Duration
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from hilserl_common import qos
@@ -26,6 +29,13 @@ from so101_driver.camera.capture import CameraCapture, CapturedFrame
 from so101_driver.camera.config import CameraConfig
 
 OK, WARN, ERROR = 0, 1, 2
+
+
+def capture_stamp(clock, captured_monotonic_s: float) -> Time:
+    """The clock's time when the frame was read (time.monotonic() then), not after its
+    decoding: the policy judges the frame's age by its stamp."""
+    since = max(0.0, time.monotonic() - captured_monotonic_s)
+    return (clock.now() - Duration(nanoseconds=round(since * 1e9))).to_msg()
 
 
 class CameraNode(Node):
@@ -51,7 +61,7 @@ class CameraNode(Node):
         self.get_logger().info(f'{self.camera} from {c.source!r} at {c.width}x{c.height} '
                                f'{c.fps:g} fps')
 
-    def _on_frame(self, frame: CapturedFrame, _captured: float):
+    def _on_frame(self, frame: CapturedFrame, captured: float):
         frame_id = self.frame_id
         try:
             image = frame.processed()
@@ -66,7 +76,7 @@ class CameraNode(Node):
                                    'the lens covered, the light off or the camera broken?',
                                    throttle_duration_sec=self.config.dead_frame_warn_period_s)
         try:
-            stamp = self.get_clock().now().to_msg()
+            stamp = capture_stamp(self.get_clock(), captured)
             self.proc.publish(to_msg(image, stamp, frame_id))
             self.info.publish(self._camera_info(frame.size(), stamp))
             if self.jpeg.get_subscription_count():
