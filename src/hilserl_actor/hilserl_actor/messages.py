@@ -4,13 +4,10 @@ import numpy as np
 
 from hilserl_actor.session import SimState
 from hilserl_common.images import to_msg
+from hilserl_common.stamps import seconds
 from hilserl_common.transition import Transition
 from hilserl_interfaces.msg import ActorStatus, EpisodeStats, GraspState
 from hilserl_interfaces.msg import Transition as TransitionMsg
-
-
-def seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def transition_msg(t: Transition, actor_id: str, episode_id: int, stamp) -> TransitionMsg:

@@ -25,7 +25,6 @@ from hilserl_actor.inputs import LatestInputs, OperatorMarks
 from hilserl_actor.messages import (
     actor_status_msg,
     episode_stats_msg,
-    seconds,
     sim_state_of,
     transition_msg,
 )
@@ -38,6 +37,7 @@ from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
 from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
+from hilserl_common.stamps import seconds
 from hilserl_interfaces.msg import (
     ActorStatus,
     EpisodeStats,

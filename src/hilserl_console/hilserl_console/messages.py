@@ -2,6 +2,7 @@
 so this module needs no ROS import and its tests use any object with those fields."""
 from typing import List
 
+from hilserl_common.stamps import seconds
 from hilserl_console.state import LEVELS
 
 LEARNER_FIELDS = ('optimization_step', 'env_steps', 'online_buffer_size', 'demo_buffer_size',
@@ -10,10 +11,6 @@ LEARNER_FIELDS = ('optimization_step', 'env_steps', 'online_buffer_size', 'demo_
                   'updates_owed', 'transitions_dropped')
 STATUS_FIELDS = ('actor_id', 'mode', 'step', 'max_steps', 'time_left_s', 'intervention',
                  'reward', 'gate', 'waiting', 'paused', 'policy_version')
-
-
-def seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def _fields(msg, names) -> dict:

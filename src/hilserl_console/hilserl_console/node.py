@@ -24,6 +24,7 @@ from hilserl_common.config import ConfigError
 from hilserl_common.images import from_msg
 from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
+from hilserl_common.stamps import seconds
 from hilserl_console import messages
 from hilserl_console.access import Access, Command
 from hilserl_console.config import ConsoleConfig
@@ -125,7 +126,7 @@ class ConsoleNode(Node):
             self.get_logger().warning(f'{camera} frame not shown: {error}',
                                       throttle_duration_sec=5.0)
             return
-        self.state.on_frame(camera, messages.seconds(msg.header.stamp), jpeg, age_ms)
+        self.state.on_frame(camera, seconds(msg.header.stamp), jpeg, age_ms)
         self.server.frame_arrived()
 
     # --- commands (from the server's worker threads) ------------------------------------------

@@ -19,6 +19,7 @@ from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import IMAGE_SIZE, is_dead_frame
 from hilserl_common.qos import COMMANDS, SENSOR, SENSOR_RELIABLE
+from hilserl_common.stamps import seconds
 from hilserl_interfaces.msg import GraspState, RewardPrediction
 from reward_classifier.config import ServingConfig
 from reward_classifier.journal import RewardJournal
@@ -79,7 +80,7 @@ class RewardClassifierNode(Node):
             self.get_logger().warning(f'the {view} frame is black or flat: is the camera '
                                       'alive? rewards on such frames mean nothing',
                                       throttle_duration_sec=_WARN_PERIOD_S)
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        stamp = seconds(msg.header.stamp)
         if view != self.views[0]:
             self.newest[view] = (stamp, image)
             return
@@ -117,7 +118,7 @@ class RewardClassifierNode(Node):
             header=msg.header, probability=probability,
             success=probability >= self.threshold, threshold=self.threshold))
         if self.journal is not None:
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            stamp = seconds(msg.header.stamp)
             self.journal.add(frames, probability, stamp, self.sim_success, self.threshold)
 
     def destroy_node(self):
