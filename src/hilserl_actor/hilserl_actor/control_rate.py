@@ -18,7 +18,7 @@ from typing import Optional
 from rclpy.clock import JumpThreshold
 from rclpy.duration import Duration
 
-NS_PER_S = 1_000_000_000
+from hilserl_common.stamps import NS_PER_S
 
 
 class ControlRate:

@@ -10,8 +10,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 
-from hilserl_actor.control_rate import NS_PER_S as NS
 from hilserl_actor.control_rate import ControlRate
+from hilserl_common.stamps import NS_PER_S as NS
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Message stamps (builtin_interfaces/Time, or anything with sec and nanosec) as seconds."""
+"""Message stamps (builtin_interfaces/Time, or anything with sec and nanosec) and clock
+readings in nanoseconds, as seconds."""
+
+NS_PER_S = 1_000_000_000
 
 
 def seconds(stamp) -> float:

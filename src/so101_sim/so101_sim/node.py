@@ -27,6 +27,7 @@ from hilserl_common.images import to_msg
 from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import preprocess
+from hilserl_common.stamps import NS_PER_S
 from hilserl_interfaces.msg import ActorStatus, GraspState, LearnerProgress
 from hilserl_interfaces.srv import ResetScene
 from so101_description.cameras import FRONT_CAMERA, WRIST_CAMERA
@@ -34,7 +35,7 @@ from so101_description.model import JOINT_NAMES
 from so101_sim.cell import SimulatedCell
 from so101_sim.config import CellConfig, SimNodeConfig
 from so101_sim.learner_pace import LearnerPace
-from so101_sim.streams import NS_PER_S, CameraStream, Schedule, ns_to_time, pose_msg
+from so101_sim.streams import CameraStream, Schedule, ns_to_time, pose_msg
 
 BASE_FRAME = 'base'
 

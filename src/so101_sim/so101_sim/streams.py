@@ -6,8 +6,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from hilserl_common import qos
-
-NS_PER_S = 1_000_000_000
+from hilserl_common.stamps import NS_PER_S
 
 
 def ns_to_time(ns: int) -> Time:

@@ -1,6 +1,7 @@
 """The sim node's publishing schedules: instants on whole periods of sim time from the sim's
 start, so a 30 Hz camera meets a 10 Hz controller's ticks."""
-from so101_sim.streams import NS_PER_S, Schedule
+from hilserl_common.stamps import NS_PER_S
+from so101_sim.streams import Schedule
 
 ORIGIN_NS = 1_800_000_000 * NS_PER_S  # a whole second, as the sim node starts its clock
 CHUNK_NS = 4_000_000  # the physics advances 4 ms between publishing checks
