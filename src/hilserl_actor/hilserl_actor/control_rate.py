@@ -21,6 +21,10 @@ from rclpy.duration import Duration
 from hilserl_common.stamps import NS_PER_S
 
 
+def destroyed_error() -> RuntimeError:
+    return RuntimeError('the control rate was destroyed (the node is stopping)')
+
+
 class ControlRate:
     def __init__(self, node, rate_hz: float):
         self.period_s = 1.0 / rate_hz
@@ -38,13 +42,13 @@ class ControlRate:
             self._ticks.sleep()
             return
         if self._destroyed.is_set():
-            raise RuntimeError('the control rate was destroyed (the node is stopping)')
+            raise destroyed_error()
         now = time.monotonic()
         if self._deadline is None or now - self._deadline > self.period_s:
             self._deadline = now
         self._deadline += self.period_s
         if self._destroyed.wait(max(0.0, self._deadline - time.monotonic())):
-            raise RuntimeError('the control rate was destroyed (the node is stopping)')
+            raise destroyed_error()
 
     @property
     def tick_s(self) -> Optional[float]:
@@ -82,13 +86,12 @@ class ClockTicks:
         now = self._clock.now().nanoseconds
         self.deadline_ns = (now // self._period_ns + 1) * self._period_ns
         self._reached.clear()
-        while self._clock.now().nanoseconds < self.deadline_ns:
-            if self._destroyed.is_set():
-                raise RuntimeError('the control rate was destroyed (the node is stopping)')
+        while not self._destroyed.is_set():
+            if self._clock.now().nanoseconds >= self.deadline_ns:
+                return
             self._reached.wait(0.1)  # wall seconds: the clock may stand still (a paused sim)
             self._reached.clear()
-        if self._destroyed.is_set():
-            raise RuntimeError('the control rate was destroyed (the node is stopping)')
+        raise destroyed_error()
 
     def destroy(self) -> None:
         self._reached.set()

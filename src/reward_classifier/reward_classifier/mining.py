@@ -18,9 +18,8 @@ import numpy as np
 
 from hilserl_common.episode_labels import write_needs_review
 from hilserl_common.run_layout import RunLayout
+from hilserl_common.stamps import NS_PER_S
 from reward_classifier.journal import UNKNOWN, in_episode, read_journal
-
-_NS = 1_000_000_000
 
 
 @dataclasses.dataclass
@@ -79,7 +78,7 @@ def write_mined(episodes: List[MinedEpisode], output, views, namespace: str = ''
         with EpisodeBagWriter(output / episode.name, namespace, cameras=views) as writer:
             for frames, stamp in zip(episode.frames, episode.stamps_s):
                 for view, image in zip(views, frames):
-                    writer.write_image(int(round(stamp * _NS)), image, view)
+                    writer.write_image(int(round(stamp * NS_PER_S)), image, view)
         counts['frames'] += len(episode.frames)
         if np.any(episode.sim_success == UNKNOWN):
             review.append(episode.name)

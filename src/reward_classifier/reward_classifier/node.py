@@ -90,7 +90,7 @@ class RewardClassifierNode(Node):
         if frames is None:
             return
         self.last_scored_s = stamp
-        self._score(frames, msg)
+        self._score(frames, msg, stamp)
 
     def _views_at(self, stamp: float, first: np.ndarray):
         """V x H x W x 3: the first view's frame and the others' newest, or None (warned)
@@ -106,7 +106,7 @@ class RewardClassifierNode(Node):
             frames.append(other[1])
         return np.stack(frames)
 
-    def _score(self, frames: np.ndarray, msg: Image):
+    def _score(self, frames: np.ndarray, msg: Image, stamp: float):
         probability = float(self.model.predict(frames[None])[0])
         if not self.context.ok():
             return  # shut down (Ctrl-C, SIGTERM) while the frame was being scored
@@ -118,7 +118,6 @@ class RewardClassifierNode(Node):
             header=msg.header, probability=probability,
             success=probability >= self.threshold, threshold=self.threshold))
         if self.journal is not None:
-            stamp = seconds(msg.header.stamp)
             self.journal.add(frames, probability, stamp, self.sim_success, self.threshold)
 
     def destroy_node(self):

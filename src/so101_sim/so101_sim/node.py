@@ -159,6 +159,11 @@ class SimNode(Node):
     def sim_elapsed_s(self) -> float:
         return self.elapsed_ns / NS_PER_S
 
+    @property
+    def now_ns(self) -> int:
+        """The sim clock: whole nanoseconds since the epoch."""
+        return self.start_ns + self.elapsed_ns
+
     def speed(self) -> float:
         """The real-time factor to pace at now (0: as fast as possible)."""
         factor = self.config.real_time_factor
@@ -171,11 +176,11 @@ class SimNode(Node):
 
     def _stamp(self) -> Time:
         if self.publishes_clock:
-            return ns_to_time(self.start_ns + self.elapsed_ns)
+            return ns_to_time(self.now_ns)
         return self.get_clock().now().to_msg()
 
     def _publish_due(self):
-        now = self.start_ns + self.elapsed_ns
+        now = self.now_ns
         stamp = self._stamp()
         if self.schedules['joints'].due(now):
             with self.lock:

@@ -29,6 +29,5 @@ def test_after_a_stall_only_the_last_missed_instant_is_published():
     assert schedule.due(ORIGIN_NS + 400_000_000)  # back on the grid
 
 
-
 def test_the_clock_at_100_hz_lands_on_each_tenth_of_a_second():
     assert set(range(0, 1_000_000_000, 100_000_000)) <= set(instants(100.0, 1.0))

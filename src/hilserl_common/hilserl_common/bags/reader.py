@@ -8,6 +8,7 @@ from rosbags.highlevel import AnyReader
 
 from hilserl_common.bags.layout import BagError, find_topic
 from hilserl_common.bags.typestore import typestore
+from hilserl_common.stamps import NS_PER_S
 
 
 @contextlib.contextmanager
@@ -47,4 +48,4 @@ def stamp_ns(msg) -> Optional[int]:
     header = getattr(msg, 'header', None)
     if header is None or (header.stamp.sec == 0 and header.stamp.nanosec == 0):
         return None
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+    return header.stamp.sec * NS_PER_S + header.stamp.nanosec

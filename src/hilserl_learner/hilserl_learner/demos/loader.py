@@ -51,6 +51,7 @@ from hilserl_common.bags import (
     stamp_ns,
 )
 from hilserl_common.episode_labels import episode_labels
+from hilserl_common.stamps import NS_PER_S
 from hilserl_learner.replay.buffer import SCALAR_FIELDS, Transition
 
 LOGGER = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def _read_streams(bag: Path, image_topic: str) -> Dict[str, list]:
 def _stamp_s(msg) -> Optional[float]:
     # Seconds plus fraction, as ticks are counted: a stamp on a tick lands exactly on it.
     stamp = stamp_ns(msg)
-    return None if stamp is None else stamp // 1_000_000_000 + (stamp % 1_000_000_000) * 1e-9
+    return None if stamp is None else stamp // NS_PER_S + (stamp % NS_PER_S) * 1e-9
 
 
 def _image_connection(reader, bag: Path, wanted: str):

@@ -25,6 +25,7 @@ from hilserl_common.images import to_msg
 from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import is_dead_frame
+from hilserl_common.stamps import NS_PER_S
 from so101_driver.camera.capture import CameraCapture, CapturedFrame
 from so101_driver.camera.config import CameraConfig
 
@@ -35,7 +36,7 @@ def capture_stamp(clock, captured_monotonic_s: float) -> Time:
     """The clock's time when the frame was read (time.monotonic() then), not after its
     decoding: the policy judges the frame's age by its stamp."""
     since = max(0.0, time.monotonic() - captured_monotonic_s)
-    return (clock.now() - Duration(nanoseconds=round(since * 1e9))).to_msg()
+    return (clock.now() - Duration(nanoseconds=round(since * NS_PER_S))).to_msg()
 
 
 class CameraNode(Node):
