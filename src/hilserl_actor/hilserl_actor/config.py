@@ -36,7 +36,7 @@ class ActorConfig:
                                 'taken at the step\'s time or later, so the policy sees the arm '
                                 'as it is: the newest frame of a 30 Hz camera is 0-33 ms old, '
                                 'and a policy succeeded 78% of the time on frames 30 ms old '
-                                'against 87% on fresh ones (s, node clock; 0: act on the newest). '
+                                'against 87% on fresh ones (s of wall time; 0: act on the newest). '
                                 'A graph on sim time sets 0.02: its simulation renders a '
                                 'frame at each tick',
                                 non_negative)

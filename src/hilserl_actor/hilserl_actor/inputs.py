@@ -23,17 +23,18 @@ class LatestInputs:
             if 'image' in fields:
                 self._new_image.notify_all()
 
-    def wait_for_image(self, taken_from_s: float, longest_s: float, now_s: Callable[[], float],
+    def wait_for_image(self, taken_from_s: float, longest_s: float,
                        stopping: Callable[[], bool]) -> bool:
         """Until the newest wrist frame is stamped `taken_from_s` or later, for at most
-        `longest_s` on the `now_s` clock (sim time in a slowed simulation); whether it is. A
-        frame that is already that fresh is not waited for."""
-        started = now_s()
+        `longest_s` of wall time; whether it is. A frame that is already that fresh is not
+        waited for. Wall time even on sim time: the simulation holds sim time at the tick until
+        the step commands (so101_sim/command_hold.py), so a wait on sim time would never end."""
+        deadline = time.monotonic() + longest_s
         with self._lock:
             while self._snapshot.image_time_s < taken_from_s:
-                if now_s() - started >= longest_s or stopping():
+                if time.monotonic() >= deadline or stopping():
                     return False
-                self._new_image.wait(0.005)  # wall seconds: the clock may be sim time
+                self._new_image.wait(0.005)
         return True
 
     def snapshot(self, now_s: float) -> Snapshot:

@@ -229,7 +229,7 @@ class ActorNode(Node):
             # time, the frame of the tick itself: the simulation renders one there.
             tick_s = self.rate.tick_s
             self.inputs.wait_for_image((self.now_s() if tick_s is None else tick_s) - 1e-3,
-                                       self.config.frame_wait_s, self.now_s, self.stopping)
+                                       self.config.frame_wait_s, self.stopping)
 
     def stopping(self) -> bool:
         return self._stopping.is_set() or not rclpy.ok(context=self.context)

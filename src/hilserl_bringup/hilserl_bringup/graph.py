@@ -34,7 +34,7 @@ class NodeSpec:
     required: bool = True                  # the graph stops when a required node exits
 
 
-# On sim time, how long the actor's step may wait for the frame of its tick (s of sim time).
+# On sim time, how long the actor's step may wait for the frame of its tick (s of wall time).
 SIM_FRAME_WAIT_S = 0.02
 
 COMMON_ARGUMENTS = (

@@ -116,9 +116,11 @@ class JobSteps:
         its own namespace, output folder (RunLayout.arm) and console port, feeding the first
         arm's learner."""
         # The training graph runs the learner beside the control loop: it needs the simulation
-        # slowed for the actor to keep its rate on a small CPU. The policy is then judged at the
-        # speed it learned at: one trained at 0.3 scored 90% evaluated at 0.3 and 64% at real
-        # time (the loop's timing on sim time differs). Demonstrations have no policy.
+        # slowed for the actor to keep its rate on a small CPU. Evaluations (the rounds and the
+        # eval graph) speed up to sim.yaml's evaluation_real_time_factor once the actor says it
+        # evaluates: the learner rests then, and sim time holds at each tick for the actor's
+        # command, so the speed does not change what the policy meets. Demonstrations have no
+        # policy.
         factor = self.options.real_time_factor if name in ('train', 'eval') else 1.0
         robot = robot_name(arm)
         arguments = {'sim': 'true', 'output_dir': str(self.layout.arm(robot).root),

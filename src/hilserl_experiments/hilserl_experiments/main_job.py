@@ -302,8 +302,8 @@ class MainJob(JobSteps):
         When that policy is the one the training's last evaluation round judged, the round's
         episodes count towards --final-eval-episodes and only the rest run here: the same
         weights, judged deterministically at the same speed, on other scenes (the eval graph's
-        actor draws them from a seed of its own). That saves a round's episodes: 20 take about 7
-        minutes at 0.3 x real time."""
+        actor draws them from a seed of its own). That saves a round's episodes: 20 take about 2
+        minutes at real time."""
         wanted = self.options.final_eval_episodes
         policy_file = self.final_policy()
         version = policy_file_version(policy_file)

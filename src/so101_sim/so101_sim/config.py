@@ -53,11 +53,11 @@ class SimNodeConfig:
                                     'and publishes /clock; 0 is as fast as possible',
                                     in_range(0.0, 100.0))
     evaluation_real_time_factor: float = param(
-        0.0, 'simulation speed while the actor evaluates (its actor_status says mode eval), '
+        1.0, 'simulation speed while the actor evaluates (its actor_status says mode eval), '
         'never below real_time_factor, in a graph on sim time (real_time_factor other than 1, '
-        'or wait_for_learner); 0: real_time_factor throughout. Faster rounds take less wall '
-        'time (the learner rests meanwhile), but the policy is then judged at another timing '
-        'than it was trained at', in_range(0.0, 100.0))
+        'or wait_for_learner); 0: real_time_factor throughout. The learner rests meanwhile, and '
+        'with hold_for_commands the policy meets the same dynamics at any speed',
+        in_range(0.0, 100.0))
     joint_state_rate_hz: float = param(30.0, 'joint_states rate in sim time (Hz); the real '
                                        'follower publishes at its bus rate, 30 Hz',
                                        in_range(1.0, 500.0))
@@ -76,6 +76,16 @@ class SimNodeConfig:
     physics_chunk_s: float = param(0.004, 'sim time stepped between pacing and publishing '
                                    'checks (s; rounded to whole physics timesteps)',
                                    in_range(0.001, 0.05))
+    hold_for_commands: bool = param(
+        True, 'on sim time, sim time holds at each control tick until that tick\'s joint '
+        'command arrives, so a command takes effect at the instant of the frame it was computed '
+        'from at any speed (only while commands come every tick; so101_sim/command_hold.py)')
+    command_wait_s: float = param(0.25, 'the longest wall-time hold for one tick\'s command: '
+                                  'longer than the actor takes on a loaded CPU, short against an '
+                                  'episode (each episode\'s end costs one)', positive)
+    control_rate_hz: float = param(10.0, 'the actor\'s control rate: its ticks are the '
+                                   'instants hold_for_commands holds at (task.yaml)',
+                                   in_range(1.0, 100.0))
     wait_for_learner: bool = param(False, 'sim time stands still while the learner owes more '
                                    'than learner_slack_updates critic updates (the training '
                                    'graph sets it; implies /clock)')

@@ -33,6 +33,7 @@ from hilserl_interfaces.srv import ResetScene
 from so101_description.cameras import FRONT_CAMERA, WRIST_CAMERA
 from so101_description.model import JOINT_NAMES
 from so101_sim.cell import SimulatedCell
+from so101_sim.command_hold import CommandHold
 from so101_sim.config import CellConfig, SimNodeConfig
 from so101_sim.learner_pace import LearnerPace
 from so101_sim.streams import CameraStream, Schedule, ns_to_time, pose_msg
@@ -59,6 +60,9 @@ class SimNode(Node):
         if self.publishes_clock and self.config.evaluation_real_time_factor > 0:
             self.create_subscription(ActorStatus, 'actor_status', self._on_actor_status,
                                      qos.COMMANDS)
+        self.command_hold = (CommandHold(self.config.control_rate_hz, self.start_ns,
+                                         self.config.command_wait_s)
+                             if self.publishes_clock and self.config.hold_for_commands else None)
         self.pace = None
         if self.config.wait_for_learner:
             self.pace = LearnerPace(self.config.learner_slack_updates,
@@ -135,12 +139,19 @@ class SimNode(Node):
                 # stepped 4 ms ran the physics at 0.8 x the clock the graph saw
                 stepped = self.cell.step(chunk)
             self.elapsed_ns += round(stepped * NS_PER_S)
+            hold = self.command_hold is not None and self.command_hold.reached(self.now_ns)
             try:
                 self._publish_due()
             except Exception as error:  # a publish failing at shutdown must not kill physics
                 if self.running and self.context.ok():
                     self.get_logger().error(f'publishing failed: {error}',
                                             throttle_duration_sec=5.0)
+            # The tick's messages are out: its command takes effect at its instant. A command
+            # that came keeps the pace (the time held is made up); one that never came (an
+            # episode's end) restarts it, as the learner's hold does.
+            if hold and not self.command_hold.hold(lambda: not (self.running
+                                                                 and self.context.ok())):
+                wall_anchor, sim_anchor = time.monotonic(), self.sim_elapsed_s
             if factor == 0:
                 time.sleep(0)  # let command and service callbacks take the lock in between
             else:
@@ -232,6 +243,13 @@ class SimNode(Node):
     # --- callbacks ---------------------------------------------------------------------
 
     def _on_command(self, msg: JointState):
+        try:
+            self._apply_command(msg)
+        finally:  # after the targets are set: a held tick goes on with them
+            if self.command_hold is not None:
+                self.command_hold.heard()
+
+    def _apply_command(self, msg: JointState):
         if self.stopped:
             self.stats['rejected_commands'] += 1
             return
@@ -316,12 +334,20 @@ class SimNode(Node):
                   'configured_real_time_factor': f'{wanted:g}',
                   'render_ms_mean': f'{self.stats["render_s"] / frames * 1000:.2f}',
                   'waited_for_learner_s': f'{waited:.1f}',
+                  **self._hold_values(),
                   **{key: str(value) for key, value in self.stats.items() if key != 'render_s'}}
         self.diagnostics_pub.publish(status_array(
             self._stamp(), DiagnosticStatus.WARN if slow else DiagnosticStatus.OK,
             f'{self.get_fully_qualified_name()}: simulation',
             'slower than configured' if slow else
             'waiting for the learner' if held >= 0.1 else 'running', 'mujoco', values))
+
+    def _hold_values(self) -> dict:
+        hold = self.command_hold
+        if hold is None:
+            return {}
+        return {'held_for_commands_s': f'{hold.held_s:.1f}', 'command_holds': str(hold.holds),
+                'command_hold_timeouts': str(hold.timeouts)}
 
     def destroy_node(self):
         self.running = False
