@@ -75,6 +75,9 @@ class EpisodeSummary:
     # frame 30 ms old succeeded less often than on one taken at the step (docs/RESULTS.md).
     frame_ages_s: List[float] = dataclasses.field(default_factory=list)
     joints_ages_s: List[float] = dataclasses.field(default_factory=list)
+    # ... and the frame the step's reward was scored on: a reward older than the step's state
+    # may credit the success to a later step, or miss the last one
+    reward_ages_s: List[float] = dataclasses.field(default_factory=list)
 
     @property
     def intervention_rate(self) -> float:
@@ -88,9 +91,10 @@ class EpisodeSummary:
         return float(1.0 / periods.mean()) if len(periods) else 0.0
 
     def input_ages_ms(self) -> dict:
-        """p50 and p95 of the frames' and the joints' ages at the steps (ms)."""
+        """p50 and p95 of the frames', the joints' and the rewards' ages at the steps (ms)."""
         ages = {}
-        for name, values in (('frame', self.frame_ages_s), ('joints', self.joints_ages_s)):
+        for name, values in (('frame', self.frame_ages_s), ('joints', self.joints_ages_s),
+                             ('reward', self.reward_ages_s)):
             if values:
                 p50, p95 = np.percentile(values, [50, 95]) * 1000.0
                 ages.update({f'{name}_age_p50_ms': round(float(p50), 1),
@@ -176,6 +180,8 @@ class EpisodeLoop:
         self.summary.step_times_s.append(snapshot.now_s)
         self.summary.frame_ages_s.append(snapshot.now_s - snapshot.image_time_s)
         self.summary.joints_ages_s.append(snapshot.now_s - snapshot.joints_time_s)
+        if np.isfinite(snapshot.success_time_s):
+            self.summary.reward_ages_s.append(snapshot.now_s - snapshot.success_time_s)
         if snapshot.wall_s is not None:
             self.summary.wall_step_times_s.append(snapshot.wall_s)
         result = StepResult()

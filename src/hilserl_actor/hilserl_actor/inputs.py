@@ -14,14 +14,13 @@ class LatestInputs:
     def __init__(self):
         self._lock = threading.Lock()
         self._snapshot = Snapshot(now_s=0.0)
-        self._new_image = threading.Condition(self._lock)
+        self._updated = threading.Condition(self._lock)
 
     def update(self, **fields):
         with self._lock:
             for name, value in fields.items():
                 setattr(self._snapshot, name, value)
-            if 'image' in fields:
-                self._new_image.notify_all()
+            self._updated.notify_all()
 
     def wait_for_image(self, taken_from_s: float, longest_s: float,
                        stopping: Callable[[], bool]) -> bool:
@@ -29,12 +28,22 @@ class LatestInputs:
         `longest_s` of wall time; whether it is. A frame that is already that fresh is not
         waited for. Wall time even on sim time: the simulation holds sim time at the tick until
         the step commands (so101_sim/command_hold.py), so a wait on sim time would never end."""
+        return self._wait_for('image_time_s', taken_from_s, longest_s, stopping)
+
+    def wait_for_reward(self, of_frame_s: float, longest_s: float,
+                        stopping: Callable[[], bool]) -> bool:
+        """Until the newest reward is the verdict on a frame stamped `of_frame_s` or later (the
+        classifier stamps it with its frame's stamp), as wait_for_image."""
+        return self._wait_for('success_time_s', of_frame_s, longest_s, stopping)
+
+    def _wait_for(self, stamp_field: str, from_s: float, longest_s: float,
+                  stopping: Callable[[], bool]) -> bool:
         deadline = time.monotonic() + longest_s
         with self._lock:
-            while self._snapshot.image_time_s < taken_from_s:
+            while getattr(self._snapshot, stamp_field) < from_s:
                 if time.monotonic() >= deadline or stopping():
                     return False
-                self._new_image.wait(0.005)
+                self._updated.wait(0.005)
         return True
 
     def snapshot(self, now_s: float) -> Snapshot:

@@ -224,12 +224,21 @@ class ActorNode(Node):
 
     def wait_step(self) -> None:
         self.rate.sleep()
+        # On sim time, the frame and the reward of the tick itself: the simulation renders a
+        # frame there and holds until the step commands. A frame taken at the step or after it
+        # (stamps may round by a microsecond).
+        tick_s = self.rate.tick_s
+        taken_from_s = (self.now_s() if tick_s is None else tick_s) - 1e-3
         if self.config.frame_wait_s > 0:
-            # A frame taken at the step or after it (stamps may round by a microsecond). On sim
-            # time, the frame of the tick itself: the simulation renders one there.
-            tick_s = self.rate.tick_s
-            self.inputs.wait_for_image((self.now_s() if tick_s is None else tick_s) - 1e-3,
-                                       self.config.frame_wait_s, self.stopping)
+            self.inputs.wait_for_image(taken_from_s, self.config.frame_wait_s, self.stopping)
+        if self.config.reward_wait_s > 0 and self._reward_is_classifiers():
+            self.inputs.wait_for_reward(taken_from_s, self.config.reward_wait_s, self.stopping)
+
+    def _reward_is_classifiers(self) -> bool:
+        """Whether the classifier's verdict is this step's reward (in simulated evaluations the
+        simulation's is: session._judge)."""
+        return (self.config.reward_source == 'classifier'
+                and not (self.config.sim and self.session.loop.evaluating))
 
     def stopping(self) -> bool:
         return self._stopping.is_set() or not rclpy.ok(context=self.context)

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -380,7 +381,8 @@ def test_in_simulation_evaluation_success_is_the_simulations_not_the_classifiers
                                            'policy_file': str(policy_file)}}}))
     robot = f'e{uuid.uuid4().hex[:8]}'
     graph = Graph('eval', {'output_dir': str(tmp_path), 'config_file': str(overrides),
-                           'robot': robot}, only=['sim', 'kinematics', 'actor'], quiet=True)
+                           'robot': robot, 'clock': f'/{robot}/clock'},  # not the module graph's
+                  only=['sim', 'kinematics', 'actor'], quiet=True)
     classifier = ProbeNode('fake_classifier', '/' + robot)
     publisher = classifier.node.create_publisher(RewardPrediction, 'reward', qos.COMMANDS)
 
@@ -409,3 +411,41 @@ def test_in_simulation_evaluation_success_is_the_simulations_not_the_classifiers
     assert record['length'] == 10, record  # truncated, not ended by the classifier's verdict
     failures = unclean_stops(graph.nodes)
     assert not failures, failures
+
+
+def test_each_step_s_reward_is_the_verdict_on_its_own_frame(tmp_path):
+    """On sim time the reward classifier scores the frames of the control ticks (the first of
+    each whole period of its rate) and the step waits for that verdict: a step's reward is of
+    the state it reached. Scoring from the first frame the node saw left the reward 0, 64 or
+    100 ms old at a step, fixed at start-up."""
+    from reward_classifier.model import build_classifier, save_classifier
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # an encoder without pretrained weights
+        model = build_classifier('', hidden_dim=16, spatial_features=2,
+                                 views=['wrist_camera', 'front_camera'])
+    save_classifier(model, tmp_path / 'reward_classifier', 1.0, {})  # never a success
+    overrides = tmp_path / 'overrides.yaml'
+    overrides.write_text(yaml.safe_dump({'/**': {'ros__parameters': {'control_time_s': 1.5}}}))
+    robot = f'r{uuid.uuid4().hex[:8]}'
+    graph = Graph('train', {'output_dir': str(tmp_path), 'config_file': str(overrides),
+                            'robot': robot, 'clock': f'/{robot}/clock'},  # not the module graph's
+                  only=['sim', 'kinematics', 'reward_classifier', 'actor'], quiet=True)
+    learner = ProbeNode('reward_phase_learner', '/')  # the actor trains only with a listener
+    learner.node.create_subscription(Transition, '/transitions', lambda _: None,
+                                     qos.TRANSITIONS)
+    learner.spin_in_background()
+    records = tmp_path / 'episodes.jsonl'
+    graph.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not (records.exists() and records.read_text().strip()):
+            assert time.monotonic() < deadline, 'no training episode was recorded'
+            dead = graph.failed_required()
+            assert dead is None, f'{dead.spec.name} exited{log_tail(dead.log_path)}'
+            time.sleep(0.2)
+    finally:
+        graph.stop()
+        learner.close()
+    record = json.loads(records.read_text().splitlines()[0])
+    assert record['length'] >= 10, record
+    assert (record['reward_age_p50_ms'], record['reward_age_p95_ms']) == (0.0, 0.0), record

@@ -34,8 +34,10 @@ class NodeSpec:
     required: bool = True                  # the graph stops when a required node exits
 
 
-# On sim time, how long the actor's step may wait for the frame of its tick (s of wall time).
+# On sim time, how long the actor's step may wait for the frame of its tick, and for the
+# classifier's verdict on it (s of wall time; sim time holds at the tick meanwhile).
 SIM_FRAME_WAIT_S = 0.02
+SIM_REWARD_WAIT_S = 0.1
 
 COMMON_ARGUMENTS = (
     Argument('sim', 'true', 'Run on the MuJoCo simulation (true) or on the real SO-101 (false).',
@@ -151,9 +153,12 @@ def _actor(args, mode: str) -> NodeSpec:
     if mode == 'record' and flag(args['sim']):
         parameters['reward_source'] = 'sim'  # demonstrations are labelled by the simulation
     if uses_sim_time(args):
-        # The simulation renders a frame on each control tick of its clock; this waits for it
-        # when it arrives after the clock that woke the step, as it may on a loaded machine.
-        parameters['frame_wait_s'] = SIM_FRAME_WAIT_S
+        # The simulation renders a frame on each control tick of its clock and holds there
+        # until the step commands: the step waits for the frame when it arrives after the clock
+        # that woke it, as it may on a loaded machine, and for the classifier's verdict on it,
+        # so that the reward is the state's the step reached rather than a frame's of up to a
+        # tick before, at a phase left to chance.
+        parameters.update(frame_wait_s=SIM_FRAME_WAIT_S, reward_wait_s=SIM_REWARD_WAIT_S)
     return NodeSpec('hilserl_actor', 'actor', 'actor', ('task.yaml', 'actor.yaml'), parameters)
 
 

@@ -63,6 +63,8 @@ ON_SIM_TIME = Condition('on sim time', lambda p: p['real_time_factor'] != 1.0
 SPEED_SWITCH = Condition('on sim time and evaluation_real_time_factor > 0',
                          lambda p: ON_SIM_TIME.holds(p) and p['evaluation_real_time_factor'] > 0)
 WAITS = Condition('wait_for_learner', lambda p: p['wait_for_learner'])
+HOLDS = Condition('on sim time and hold_for_commands',
+                  lambda p: ON_SIM_TIME.holds(p) and p['hold_for_commands'])
 CLASSIFIER_REWARD = Condition('reward_source classifier',
                               lambda p: p['reward_source'] == 'classifier')
 SIM_STATE = Condition('sim, or reward_source sim',
@@ -127,7 +129,10 @@ ENDPOINTS: Dict[Tuple[str, str], Endpoints] = {
                     Endpoint('actor_status', _interface('msg/ActorStatus'), 'COMMANDS',
                              SPEED_SWITCH),
                     Endpoint('/learner_progress', _interface('msg/LearnerProgress'), 'COMMANDS',
-                             WAITS)),
+                             WAITS),
+                    Endpoint('episode_start', 'std_msgs/msg/UInt32', 'COMMANDS', HOLDS),
+                    Endpoint('episode_stats', _interface('msg/EpisodeStats'), 'COMMANDS',
+                             HOLDS)),
         serves=(Endpoint('sim/reset_scene', _interface('srv/ResetScene')),
                 Endpoint('stop', 'std_srvs/srv/Trigger'),
                 Endpoint('torque_enable', 'std_srvs/srv/SetBool'))),

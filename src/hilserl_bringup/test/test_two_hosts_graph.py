@@ -77,6 +77,16 @@ def log_says(path, text, start: int = 0) -> bool:
     return path.exists() and text in path.read_text()[start:]
 
 
+PAUSE = 'waiting for the learner'
+GOING = 'the learner is there: training episodes go on'
+
+
+def paused(path) -> bool:
+    """The actor's log says it waits for the learner, and not yet that it goes on."""
+    text = path.read_text() if path.exists() else ''
+    return text.rfind(PAUSE) > text.rfind(GOING)
+
+
 def log_length(path) -> int:
     return len(path.read_text()) if path.exists() else 0
 
@@ -115,15 +125,17 @@ def test_an_outage_longer_than_an_episode_pauses_the_actor_and_loses_no_transiti
                                        wait_for_learner='false')
     graphs = (learner, robot)
     with running(*graphs):
-        wait_for(lambda: [r for r in layout.episodes('train') if r['policy_version'] >= 2],
+        # ... and the actor going on: on a lossy link a short silence pauses and resumes it
+        # too, and one paused when the link goes down has nothing new to say.
+        wait_for(lambda: [r for r in layout.episodes('train') if r['policy_version'] >= 2]
+                 and not paused(actor_log),
                  'an episode acted by weights trained on the learner', graphs)
-        # Only what the actor logs from the outage on: on a lossy link a short silence before
-        # or after it pauses and resumes the actor too.
-        outage = log_length(actor_log)
+        outage = log_length(actor_log)  # only what the actor logs from the outage on
         hosts.robot.set_link(False)
         try:
-            wait_for(lambda: log_says(actor_log, 'waiting for the learner, no word from it',
-                                      outage),
+            # It says why: no word from the learner, or, once the link's loss is noticed,
+            # nothing takes /transitions.
+            wait_for(lambda: log_says(actor_log, PAUSE, outage),
                      'the actor to pause for the silent learner', graphs)
             paused_at = len(layout.episodes('train'))
             time.sleep(PAUSED_OUTAGE_S)
@@ -134,8 +146,8 @@ def test_an_outage_longer_than_an_episode_pauses_the_actor_and_loses_no_transiti
         wait_for(lambda: [r for r in layout.episodes('train')[paused_at:]
                           if r['policy_version'] > before],
                  'an episode acted by weights trained after the outage', graphs)
-        after_pause = actor_log.read_text()[outage:].split('no word from it', 1)[1]
-        assert 'the learner is there: training episodes go on' in after_pause
+        after_pause = actor_log.read_text()[outage:].split(PAUSE, 1)[1]
+        assert GOING in after_pause
         # The last steps of the episode just finished may still be on the lossy link (a
         # packet lost is sent again): every step arrives, but not by the time the record is
         # written, so the learner gets the time to take them before the graphs stop.

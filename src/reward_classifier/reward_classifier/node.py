@@ -2,9 +2,9 @@
 `reward` with the frame's stamp. A thin shell around reward_classifier.model.
 
 It listens to `<view>/image_proc` of every view the model was trained on (wrist_camera,
-front_camera) and scores the first view's frames, at most `max_rate_hz` (the actor needs one
-reward per control step), each with the newest frame of the other views when that is at most
-`max_view_skew_s` apart.
+front_camera) and scores the first view's first frame in each whole period of `max_rate_hz` (the
+actor needs one reward per control step), with the other views' frames closest to it when they
+are at most `max_view_skew_s` apart (reward_classifier/frame_sets.py).
 
 Refuses to start (exit 2, message naming the difference) with a model trained on another encoder
 or another preprocessing than the workspace's.
@@ -19,9 +19,10 @@ from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import IMAGE_SIZE, is_dead_frame
 from hilserl_common.qos import COMMANDS, SENSOR, SENSOR_RELIABLE
-from hilserl_common.stamps import seconds
+from hilserl_common.stamps import NS_PER_S
 from hilserl_interfaces.msg import GraspState, RewardPrediction
 from reward_classifier.config import ServingConfig
+from reward_classifier.frame_sets import FrameSet, FrameSets
 from reward_classifier.journal import RewardJournal
 from reward_classifier.model import ModelMismatch, load_classifier
 
@@ -51,8 +52,8 @@ class RewardClassifierNode(Node):
             else float(description['threshold'])
         self.reward_publisher = self.create_publisher(RewardPrediction, 'reward', COMMANDS)
         self.views = self.model.views
-        self.newest = {}  # view -> (stamp s, frame) of the other views
-        self.last_scored_s = -np.inf
+        self.frame_sets = FrameSets(self.views, self.config.max_rate_hz,
+                                    self.config.max_view_skew_s)
         for view in self.views:
             self.create_subscription(Image, f'{view}/image_proc',
                                      lambda msg, view=view: self.on_image(view, msg), SENSOR)
@@ -80,34 +81,15 @@ class RewardClassifierNode(Node):
             self.get_logger().warning(f'the {view} frame is black or flat: is the camera '
                                       'alive? rewards on such frames mean nothing',
                                       throttle_duration_sec=_WARN_PERIOD_S)
-        stamp = seconds(msg.header.stamp)
-        if view != self.views[0]:
-            self.newest[view] = (stamp, image)
-            return
-        if stamp - self.last_scored_s < 1.0 / self.config.max_rate_hz - 1e-3:
-            return
-        frames = self._views_at(stamp, image)
-        if frames is None:
-            return
-        self.last_scored_s = stamp
-        self._score(frames, msg, stamp)
+        stamp_ns = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+        ready, dropped = self.frame_sets.add(view, stamp_ns, image, msg)
+        if dropped:
+            self.get_logger().warning(dropped, throttle_duration_sec=_WARN_PERIOD_S)
+        if ready is not None:
+            self._score(ready)
 
-    def _views_at(self, stamp: float, first: np.ndarray):
-        """V x H x W x 3: the first view's frame and the others' newest, or None (warned)
-        while another view has no frame close enough in time."""
-        frames = [first]
-        for view in self.views[1:]:
-            other = self.newest.get(view)
-            if other is None or abs(other[0] - stamp) > self.config.max_view_skew_s:
-                age = 'no frame yet' if other is None else f'{abs(other[0] - stamp):.2f} s apart'
-                self.get_logger().warning(f'no reward: {view} has {age}',
-                                          throttle_duration_sec=_WARN_PERIOD_S)
-                return None
-            frames.append(other[1])
-        return np.stack(frames)
-
-    def _score(self, frames: np.ndarray, msg: Image, stamp: float):
-        probability = float(self.model.predict(frames[None])[0])
+    def _score(self, frame_set: FrameSet):
+        probability = float(self.model.predict(frame_set.frames[None])[0])
         if not self.context.ok():
             return  # shut down (Ctrl-C, SIGTERM) while the frame was being scored
         if not np.isfinite(probability):
@@ -115,10 +97,11 @@ class RewardClassifierNode(Node):
                                     'no reward published', throttle_duration_sec=_WARN_PERIOD_S)
             return
         self.reward_publisher.publish(RewardPrediction(
-            header=msg.header, probability=probability,
+            header=frame_set.context.header, probability=probability,
             success=probability >= self.threshold, threshold=self.threshold))
         if self.journal is not None:
-            self.journal.add(frames, probability, stamp, self.sim_success, self.threshold)
+            self.journal.add(frame_set.frames, probability, frame_set.stamp_ns / NS_PER_S,
+                             self.sim_success, self.threshold)
 
     def destroy_node(self):
         if getattr(self, 'journal', None) is not None:

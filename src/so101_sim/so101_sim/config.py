@@ -77,12 +77,11 @@ class SimNodeConfig:
                                    'checks (s; rounded to whole physics timesteps)',
                                    in_range(0.001, 0.05))
     hold_for_commands: bool = param(
-        True, 'on sim time, sim time holds at each control tick until that tick\'s joint '
-        'command arrives, so a command takes effect at the instant of the frame it was computed '
-        'from at any speed (only while commands come every tick; so101_sim/command_hold.py)')
+        True, 'on sim time, sim time holds at each control tick of the actor\'s episodes until '
+        'that tick\'s joint command arrives, so a command takes effect at the instant of the '
+        'frame it was computed from at any speed (so101_sim/command_hold.py)')
     command_wait_s: float = param(0.25, 'the longest wall-time hold for one tick\'s command: '
-                                  'longer than the actor takes on a loaded CPU, short against an '
-                                  'episode (each episode\'s end costs one)', positive)
+                                  'longer than the actor takes on a loaded CPU', positive)
     control_rate_hz: float = param(10.0, 'the actor\'s control rate: its ticks are the '
                                    'instants hold_for_commands holds at (task.yaml)',
                                    in_range(1.0, 100.0))

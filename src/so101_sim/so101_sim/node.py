@@ -19,6 +19,7 @@ from rclpy.clock import Clock as RosClock
 from rclpy.clock import ClockType
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, JointState
+from std_msgs.msg import UInt32
 from std_srvs.srv import SetBool, Trigger
 
 from hilserl_common import qos
@@ -28,7 +29,7 @@ from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import preprocess
 from hilserl_common.stamps import NS_PER_S
-from hilserl_interfaces.msg import ActorStatus, GraspState, LearnerProgress
+from hilserl_interfaces.msg import ActorStatus, EpisodeStats, GraspState, LearnerProgress
 from hilserl_interfaces.srv import ResetScene
 from so101_description.cameras import FRONT_CAMERA, WRIST_CAMERA
 from so101_description.model import JOINT_NAMES
@@ -60,9 +61,16 @@ class SimNode(Node):
         if self.publishes_clock and self.config.evaluation_real_time_factor > 0:
             self.create_subscription(ActorStatus, 'actor_status', self._on_actor_status,
                                      qos.COMMANDS)
-        self.command_hold = (CommandHold(self.config.control_rate_hz, self.start_ns,
-                                         self.config.command_wait_s)
-                             if self.publishes_clock and self.config.hold_for_commands else None)
+        self.command_hold = None
+        if self.publishes_clock and self.config.hold_for_commands:
+            self.command_hold = CommandHold(self.config.control_rate_hz, self.start_ns,
+                                            self.config.command_wait_s)
+            # The actor's episodes (the same namespace): their ticks are held
+            self.create_subscription(UInt32, 'episode_start',
+                                     lambda _: self.command_hold.episode_started(),
+                                     qos.COMMANDS)
+            self.create_subscription(EpisodeStats, 'episode_stats',
+                                     lambda _: self.command_hold.episode_ended(), qos.COMMANDS)
         self.pace = None
         if self.config.wait_for_learner:
             self.pace = LearnerPace(self.config.learner_slack_updates,
@@ -146,9 +154,9 @@ class SimNode(Node):
                 if self.running and self.context.ok():
                     self.get_logger().error(f'publishing failed: {error}',
                                             throttle_duration_sec=5.0)
-            # The tick's messages are out: its command takes effect at its instant. A command
-            # that came keeps the pace (the time held is made up); one that never came (an
-            # episode's end) restarts it, as the learner's hold does.
+            # The tick's messages are out: its command takes effect at its instant. A hold that
+            # was answered keeps the pace (the time held is made up); one that timed out
+            # restarts it, as the learner's hold does.
             if hold and not self.command_hold.hold(lambda: not (self.running
                                                                  and self.context.ok())):
                 wall_anchor, sim_anchor = time.monotonic(), self.sim_elapsed_s

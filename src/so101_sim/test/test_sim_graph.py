@@ -335,10 +335,10 @@ def test_the_arm_moves_as_fast_on_the_sim_clock_as_in_its_physics():
 
 
 def test_a_command_takes_effect_at_the_tick_it_answers():
-    """On sim time the simulation holds at each control tick until the tick's command arrives:
-    a commander that answers every tick 60 ms of wall time late (30 ms of sim time at 0.5 x real
-    time) still moves the arm from the tick's instant. Without the hold the motion began 30 ms
-    of sim time after it."""
+    """On sim time the simulation holds at each control tick of an episode until the tick's
+    command arrives: a commander that answers every tick 60 ms of wall time late (30 ms of sim
+    time at 0.5 x real time) still moves the arm from the tick's instant. Without the hold the
+    motion began 30 ms of sim time after it."""
     import queue
     namespace = f'/h{uuid.uuid4().hex[:8]}'
     processes = [start('so101_sim', 'sim', 'sim', namespace, 'task.yaml', 'sim.yaml',
@@ -354,9 +354,14 @@ def test_a_command_takes_effect_at_the_tick_it_answers():
     probe.watch('/clock', Clock, qos.CLOCK, callback=lambda msg: (
         msg.clock.nanosec % tick_ns == 0 and ticks.put(msg.clock.sec * 10**9 + msg.clock.nanosec)))
     commands = probe.node.create_publisher(JointState, 'joint_commands', qos.COMMANDS)
+    episode_start = probe.node.create_publisher(UInt32, 'episode_start', qos.COMMANDS)
     probe.spin_in_background()
     try:
         assert probe.wait_for(lambda: probe.counts['joint_states'] > 50, timeout=60), probe.counts
+        # as the actor does before an episode's first step (matched first: a message to no
+        # subscriber is lost)
+        assert probe.wait_for(lambda: episode_start.get_subscription_count(), timeout=30)
+        episode_start.publish(UInt32(data=0))
         with probe.lock:
             names = list(probe.latest['joint_states'].name)
             at_rest = np.array(probe.latest['joint_states'].position)
