@@ -72,8 +72,9 @@ class ServingConfig:
     device: str = param('cpu', 'torch device for inference', one_of('cpu', 'cuda'))
     num_threads: int = param(1, 'torch CPU threads for inference (0: torch default)',
                              non_negative)
-    max_rate_hz: float = param(10.0, 'score at most this many frames per second (the actor '
-                               'takes one reward per control step)', positive)
+    max_rate_hz: float = param(10.0, 'score the first frame in each whole period of 1 / this '
+                               'on the stamps\' clock (the actor takes one reward per control '
+                               'step: on sim time these are the frames of its ticks)', positive)
     max_view_skew_s: float = param(0.1, 'the frames of the views scored together are at most '
                                    'this far apart (s)', positive)
     journal_dir: str = param('', 'keep every scored frame, its probability and stamp here, for '
