@@ -6,8 +6,9 @@ refuses commands until torque_enable(true), as the follower does).
 Physics runs in its own thread, paced to `real_time_factor` x wall time (0: as fast as
 possible). When not real time, sim time is published on /clock and used for every stamp, so
 nodes with use_sim_time stay consistent; it then also holds for the learner (wait_for_learner)
-and at each control tick of the actor's episodes for the tick's command (command_hold.py). Timers here run on the steady clock: the sim is the
-source of time and must not wait for itself.
+and at each control tick of the actor's episodes for the tick's command (command_hold.py).
+Timers here run on the steady clock: the sim is the source of time and must not wait for
+itself.
 """
 import threading
 import time
