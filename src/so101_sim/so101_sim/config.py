@@ -61,7 +61,8 @@ class SimNodeConfig:
     joint_state_rate_hz: float = param(30.0, 'joint_states rate in sim time (Hz); the real '
                                        'follower publishes at its bus rate, 30 Hz',
                                        in_range(1.0, 500.0))
-    camera_rate_hz: float = param(30.0, 'wrist camera frame rate in sim time (Hz)',
+    camera_rate_hz: float = param(30.0, 'wrist camera frame rate in sim time (Hz; see '
+                                  'render_at_ticks)',
                                   in_range(1.0, 120.0))
     front_camera_rate_hz: float = param(30.0, 'front camera frame rate in sim time (Hz); 0: '
                                         'no front camera', in_range(0.0, 120.0))
@@ -85,6 +86,12 @@ class SimNodeConfig:
     control_rate_hz: float = param(10.0, 'the actor\'s control rate: its ticks are the '
                                    'instants hold_for_commands holds at (task.yaml)',
                                    in_range(1.0, 100.0))
+    render_at_ticks: bool = param(
+        True, 'on sim time, render the cameras no faster than control_rate_hz, on its ticks: '
+        'every node on sim time uses only those frames (the actor waits for its tick\'s, the '
+        'classifier scores the first of each period): the others were rendered for nobody. '
+        'In real time (demonstrations) the actor\'s steps are not on the sim\'s grid and '
+        'the cameras keep their rates')
     wait_for_learner: bool = param(False, 'sim time stands still while the learner owes more '
                                    'than learner_slack_updates critic updates (the training '
                                    'graph sets it; implies /clock)')

@@ -83,6 +83,8 @@ class SimNode(Node):
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_RELIABLE)
         rates = {WRIST_CAMERA: self.config.camera_rate_hz,
                  FRONT_CAMERA: self.config.front_camera_rate_hz}
+        if self.publishes_clock and self.config.render_at_ticks:
+            rates = {name: min(rate, self.config.control_rate_hz) for name, rate in rates.items()}
         self.cameras = {name: CameraStream(self, name, rate, self.start_ns)
                         for name, rate in rates.items() if rate > 0}
         self.grasp_pub = self.create_publisher(GraspState, 'sim/grasp_state',
