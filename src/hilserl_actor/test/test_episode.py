@@ -172,17 +172,19 @@ def test_a_recording_pauses_while_the_leader_arm_is_missing_or_silent(kinematics
     assert asked == []
 
 
-def test_an_episode_knows_how_old_its_frames_and_joints_were(kinematics):
+def test_an_episode_knows_how_old_its_frames_joints_and_rewards_were(kinematics):
     loop = EpisodeLoop(ActorConfig(), kinematics, ScriptedPolicy(lambda s, i, d: (np.zeros(3), 1)))
     arm = KinematicArm(start_joints(kinematics))
     loop.begin(arm.joints)
-    for age_s in (0.010, 0.030, 0.030):
+    for age_s, reward_age_s in ((0.010, 0.0), (0.030, 0.068), (0.030, 0.068)):
         snapshot = arm.snapshot()
         arm.apply(loop.step(dataclasses.replace(
-            snapshot, image_time_s=snapshot.now_s - age_s)).command)
+            snapshot, image_time_s=snapshot.now_s - age_s,
+            success_time_s=snapshot.now_s - reward_age_s)).command)
     assert loop.summary.input_ages_ms() == pytest.approx({
         'frame_age_p50_ms': 30.0, 'frame_age_p95_ms': 30.0,
-        'joints_age_p50_ms': 0.0, 'joints_age_p95_ms': 0.0})
+        'joints_age_p50_ms': 0.0, 'joints_age_p95_ms': 0.0,
+        'reward_age_p50_ms': 68.0, 'reward_age_p95_ms': 68.0})
 
 
 def test_success_terminates_and_the_time_limit_truncates(kinematics):
