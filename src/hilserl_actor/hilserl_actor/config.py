@@ -43,7 +43,7 @@ class ActorConfig:
     reward_wait_s: float = param(0.0, 'at each step, wait up to this long for the reward '
                                  'classifier\'s verdict on a frame taken at the step\'s time or '
                                  'later, so the step\'s reward is of the state it reached (s of '
-                                 'wall time; 0: take the newest). A graph on sim time sets 0.1: '
+                                 'wall time; 0: take the newest). A graph on sim time sets 0.5: '
                                  'sim time holds meanwhile', non_negative)
     reward_source: str = param('classifier', 'where the reward comes from: the reward '
                                'classifier node, or (simulation only) the privileged success',

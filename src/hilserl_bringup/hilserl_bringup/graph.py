@@ -35,9 +35,11 @@ class NodeSpec:
 
 
 # On sim time, how long the actor's step may wait for the frame of its tick, and for the
-# classifier's verdict on it (s of wall time; sim time holds at the tick meanwhile).
+# classifier's verdict on it (s of wall time; sim time holds at the tick meanwhile, for up to the
+# sim's command_wait_s). The verdict takes 20-40 ms here, several times that while the
+# classifier warms up on a loaded machine.
 SIM_FRAME_WAIT_S = 0.02
-SIM_REWARD_WAIT_S = 0.1
+SIM_REWARD_WAIT_S = 0.5
 
 COMMON_ARGUMENTS = (
     Argument('sim', 'true', 'Run on the MuJoCo simulation (true) or on the real SO-101 (false).',

@@ -81,8 +81,10 @@ class SimNodeConfig:
         True, 'on sim time, sim time holds at each control tick of the actor\'s episodes until '
         'that tick\'s joint command arrives, so a command takes effect at the instant of the '
         'frame it was computed from at any speed (so101_sim/command_hold.py)')
-    command_wait_s: float = param(0.25, 'the longest wall-time hold for one tick\'s command: '
-                                  'longer than the actor takes on a loaded CPU', positive)
+    command_wait_s: float = param(1.0, 'the longest wall-time hold for one tick\'s command: '
+                                  'longer than the actor\'s step takes on a loaded CPU, its waits '
+                                  'for the frame and the reward included (a step paused on stale '
+                                  'input costs one)', positive)
     control_rate_hz: float = param(10.0, 'the actor\'s control rate: its ticks are the '
                                    'instants hold_for_commands holds at (task.yaml)',
                                    in_range(1.0, 100.0))
