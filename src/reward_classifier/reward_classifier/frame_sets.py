@@ -8,8 +8,8 @@ ticks, set at start-up, and a step's reward was that much older than its state. 
 they are the frames of the ticks themselves.
 
 Each is scored with the other views' frames closest to it in time, once every other view has a
-frame at least as new: the simulation publishes the views of one instant one after the other, and
-the newest frame of the second view when the first arrives was a period older than it.
+frame at least as new: the simulation publishes the views of one instant one after the other, so
+the newest frame of the second view when the first arrives is most likely a period older.
 """
 from collections import deque
 from dataclasses import dataclass
