@@ -6,3 +6,7 @@ NS_PER_S = 1_000_000_000
 
 def seconds(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def nanoseconds(stamp) -> int:
+    return stamp.sec * NS_PER_S + stamp.nanosec

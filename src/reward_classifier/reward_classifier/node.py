@@ -19,7 +19,7 @@ from hilserl_common.node import Node, main_for
 from hilserl_common.params import load_config
 from hilserl_common.preprocessing import IMAGE_SIZE, is_dead_frame
 from hilserl_common.qos import COMMANDS, SENSOR, SENSOR_RELIABLE
-from hilserl_common.stamps import NS_PER_S
+from hilserl_common.stamps import NS_PER_S, nanoseconds
 from hilserl_interfaces.msg import GraspState, RewardPrediction
 from reward_classifier.config import ServingConfig
 from reward_classifier.frame_sets import FrameSet, FrameSets
@@ -81,8 +81,7 @@ class RewardClassifierNode(Node):
             self.get_logger().warning(f'the {view} frame is black or flat: is the camera '
                                       'alive? rewards on such frames mean nothing',
                                       throttle_duration_sec=_WARN_PERIOD_S)
-        stamp_ns = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
-        ready, dropped = self.frame_sets.add(view, stamp_ns, image, msg)
+        ready, dropped = self.frame_sets.add(view, nanoseconds(msg.header.stamp), image, msg)
         if dropped:
             self.get_logger().warning(dropped, throttle_duration_sec=_WARN_PERIOD_S)
         if ready is not None:

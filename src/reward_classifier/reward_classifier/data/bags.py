@@ -18,6 +18,7 @@ from hilserl_common.bags import (
     open_bag,
     processed_image,
 )
+from hilserl_common.stamps import nanoseconds
 from so101_description.cameras import WRIST_CAMERA
 
 PROCESSED_TOPIC = layout.image_proc()
@@ -67,7 +68,7 @@ def read_episode_frames(bag: Path, image_topic: Optional[str] = None,
                 images.append(processed_image(msg))
             except ValueError as error:
                 raise BagError(f'{bag}: frame {len(images)} of {topic}: {error}') from None
-            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+            stamps.append(nanoseconds(msg.header.stamp))
     if not images:
         raise BagError(f'{bag}: topic {topic} has no frames')
     return EpisodeFrames(images=np.stack(images), stamps_ns=np.asarray(stamps, np.int64),
